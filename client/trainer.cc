@@ -1,0 +1,125 @@
+#include "client/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <numbers>
+
+#include "common/errors.h"
+
+namespace fsd::client {
+
+double LearningRateAt(const config::TrainingConfig& config, std::int64_t step,
+                      std::int64_t total_steps) {
+  switch (config.lr_schedule) {
+    case config::LrSchedule::kConstant:
+      return config.lr;
+    case config::LrSchedule::kCosine: {
+      if (total_steps <= 0) return config.lr;
+      const double progress = static_cast<double>(step) / static_cast<double>(total_steps);
+      return 0.5 * config.lr * (1.0 + std::cos(std::numbers::pi * progress));
+    }
+    default:
+      throw InternalError("unknown learning-rate schedule");
+  }
+}
+
+LocalTrainer::LocalTrainer(model::MultiExitNet model, const config::TrainingConfig& training,
+                           const config::LossConfig& loss)
+    : model_(std::move(model)),
+      training_(training),
+      loss_(loss),
+      optimizer_(model_->parameters(), training.momentum, training.weight_decay) {}
+
+void LocalTrainer::BeginRun(std::int64_t num_samples) {
+  FSD_CHECK(num_samples > 0) << "empty shard";
+  const std::int64_t steps_per_epoch =
+      (num_samples + training_.batch_size - 1) / training_.batch_size;
+  run_total_steps_ = steps_per_epoch * training_.epochs;
+  run_step_ = 0;
+  optimizer_.ResetState();
+}
+
+EpochStats LocalTrainer::TrainEpoch(const data::Dataset& dataset,
+                                    std::span<const std::int64_t> indices,
+                                    std::uint64_t shuffle_seed, const StepCallback& on_step,
+                                    const torch::Tensor& soft_targets) {
+  FSD_CHECK(!indices.empty()) << "empty shard";
+  FSD_CHECK(run_total_steps_ > 0) << "BeginRun() before TrainEpoch()";
+  const auto n = static_cast<std::int64_t>(indices.size());
+  const std::int64_t batch = training_.batch_size;
+  if (!batch_images_.defined() || batch_images_.size(0) != batch ||
+      batch_images_.sizes().slice(1) != dataset.images.sizes().slice(1)) {
+    auto shape = dataset.images.sizes().vec();
+    shape[0] = batch;
+    batch_images_ = torch::empty(shape, torch::kFloat32);
+    batch_labels_ = torch::empty({batch}, torch::kInt64);
+  }
+
+  // Shuffle the shard's indices (a view of the caller's list, then one permuted copy).
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(shuffle_seed);
+  const auto shard =
+      torch::from_blob(const_cast<std::int64_t*>(indices.data()), {n}, torch::kInt64);
+  const auto order = shard.index_select(0, torch::randperm(n, generator, torch::kInt64));
+
+  model_->train();
+  const bool main_only = loss_.config().exits == config::TrainedExits::kMain;
+  const auto start = std::chrono::steady_clock::now();
+  const std::int64_t steps = (n + batch - 1) / batch;
+  double loss_sum = 0.0;
+  std::int64_t seen = 0;
+  for (std::int64_t step = 0; step < steps; ++step) {
+    const std::int64_t begin = step * batch;
+    const std::int64_t size = std::min(batch, n - begin);
+    auto images = batch_images_.narrow(0, 0, size);
+    auto labels = batch_labels_.narrow(0, 0, size);
+    const auto batch_indices = order.narrow(0, begin, size);
+    torch::index_select_out(images, dataset.images, 0, batch_indices);
+    torch::index_select_out(labels, dataset.labels, 0, batch_indices);
+
+    std::vector<torch::Tensor> logits;
+    if (main_only) {
+      logits.push_back(model_->forward_to(images, model_->main_exit()));
+    } else {
+      logits = model_->forward(images);
+    }
+    auto loss = loss_(logits, labels, soft_targets);
+    optimizer_.ZeroGrad();
+    loss.backward();
+    optimizer_.Step(LearningRateAt(training_, run_step_, run_total_steps_));
+    ++run_step_;
+
+    loss_sum += loss.item<double>() * static_cast<double>(size);
+    seen += size;
+    if (on_step) on_step(step + 1, steps, loss_sum / static_cast<double>(seen));
+  }
+  EpochStats stats;
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  stats.samples = seen;
+  stats.steps = steps;
+  stats.mean_loss = loss_sum / static_cast<double>(seen);
+  stats.samples_per_s = stats.seconds > 0 ? static_cast<double>(seen) / stats.seconds : 0.0;
+  return stats;
+}
+
+std::vector<double> EvaluateAccuracy(model::MultiExitNet& model, const data::Dataset& dataset,
+                                     int batch_size) {
+  FSD_CHECK(batch_size > 0 && dataset.size() > 0) << "nothing to evaluate";
+  torch::NoGradGuard no_grad;
+  const bool was_training = model->is_training();
+  model->eval();
+  std::vector<std::int64_t> correct(static_cast<std::size_t>(model->num_exits()), 0);
+  for (std::int64_t begin = 0; begin < dataset.size(); begin += batch_size) {
+    const std::int64_t size = std::min<std::int64_t>(batch_size, dataset.size() - begin);
+    const auto logits = model->forward(dataset.images.narrow(0, begin, size));
+    const auto labels = dataset.labels.narrow(0, begin, size);
+    for (std::size_t k = 0; k < logits.size(); ++k) {
+      correct[k] += logits[k].argmax(/*dim=*/1).eq(labels).sum().item<std::int64_t>();
+    }
+  }
+  model->train(was_training);
+  std::vector<double> accuracy;
+  for (const auto c : correct) accuracy.push_back(static_cast<double>(c) / dataset.size());
+  return accuracy;
+}
+
+}  // namespace fsd::client

@@ -1,0 +1,76 @@
+// LocalTrainer: trains a MultiExitNet on a client's shard (an index list into a
+// shared Dataset, never a copy) with SGD and the self-distillation loss, and
+// evaluates per-exit accuracy.
+//
+// One trainer per model; a trainer and its model belong to one thread at a time.
+// Batches are gathered into buffers allocated once per trainer. Errors:
+// InternalError for inconsistent inputs (empty shard, index out of range is
+// checked by LibTorch and rethrown as InternalError).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "client/self_distillation_loss.h"
+#include "client/sgd.h"
+#include "common/config/config.h"
+#include "common/data/dataset.h"
+#include "common/model/multi_exit_net.h"
+
+namespace fsd::client {
+
+struct EpochStats {
+  double mean_loss = 0.0;  // sample-weighted mean training loss
+  std::int64_t samples = 0;
+  std::int64_t steps = 0;
+  double seconds = 0.0;
+  double samples_per_s = 0.0;
+};
+
+// Called after each step: (steps done this epoch, steps in the epoch, running mean loss).
+using StepCallback = std::function<void(std::int64_t, std::int64_t, double)>;
+
+// Learning rate of step `step` of `total_steps` under `config`'s schedule.
+double LearningRateAt(const config::TrainingConfig& config, std::int64_t step,
+                      std::int64_t total_steps);
+
+class LocalTrainer {
+ public:
+  // Shares `model` (a torch module holder); the caller keeps using the same model.
+  LocalTrainer(model::MultiExitNet model, const config::TrainingConfig& training,
+               const config::LossConfig& loss);
+
+  // Starts a local run of `config.epochs` epochs over `num_samples` samples:
+  // resets momentum and the learning-rate schedule.
+  void BeginRun(std::int64_t num_samples);
+
+  // One pass over dataset[indices] in an order shuffled by `shuffle_seed`.
+  // REQUIRES: BeginRun() was called; indices non-empty and within the dataset.
+  EpochStats TrainEpoch(const data::Dataset& dataset, std::span<const std::int64_t> indices,
+                        std::uint64_t shuffle_seed, const StepCallback& on_step = {},
+                        const torch::Tensor& soft_targets = {});
+
+  SelfDistillationLoss& loss() { return loss_; }
+  model::MultiExitNet& model() { return model_; }
+
+ private:
+  model::MultiExitNet model_;
+  config::TrainingConfig training_;
+  SelfDistillationLoss loss_;
+  SgdMomentum optimizer_;
+  std::int64_t run_step_ = 0;
+  std::int64_t run_total_steps_ = 0;
+  torch::Tensor batch_images_;  // [batch_size, C, H, W], reused every step
+  torch::Tensor batch_labels_;  // [batch_size]
+};
+
+// Test accuracy of every exit (shallow to deep, fractions in [0, 1]) over the
+// whole dataset, in eval mode without gradients; restores the previous mode.
+std::vector<double> EvaluateAccuracy(model::MultiExitNet& model, const data::Dataset& dataset,
+                                     int batch_size);
+
+}  // namespace fsd::client

@@ -1,0 +1,53 @@
+# One way to declare a target, so every folder's CMakeLists.txt reads the same.
+#
+#   fsd_add_library(NAME fsd_common SRCS a.cc b.cc DEPS torch [TORCH])
+#   fsd_add_executable(NAME fsd-train SRCS main.cc DEPS fsd_client [TORCH])
+#   fsd_add_test(NAME foo_test SRCS foo_test.cc DEPS fsd_common LABELS unit [TORCH])
+#
+# TORCH reuses the shared precompiled <torch/torch.h>.
+function(_fsd_common_setup target)
+  cmake_parse_arguments(ARG "TORCH" "" "DEPS" ${ARGN})
+  target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR})
+  if(ARG_DEPS)
+    target_link_libraries(${target} PUBLIC ${ARG_DEPS})
+  endif()
+  fsd_apply_warnings(${target})
+  if(ARG_TORCH)
+    target_link_libraries(${target} PUBLIC torch)
+    target_precompile_headers(${target} REUSE_FROM fsd_torch_pch)
+  endif()
+endfunction()
+
+function(fsd_add_library)
+  cmake_parse_arguments(ARG "TORCH" "NAME" "SRCS;DEPS" ${ARGN})
+  add_library(${ARG_NAME} STATIC ${ARG_SRCS})
+  set(torch_flag "")
+  if(ARG_TORCH)
+    set(torch_flag TORCH)
+  endif()
+  _fsd_common_setup(${ARG_NAME} DEPS ${ARG_DEPS} ${torch_flag})
+endfunction()
+
+function(fsd_add_executable)
+  cmake_parse_arguments(ARG "TORCH" "NAME" "SRCS;DEPS" ${ARGN})
+  add_executable(${ARG_NAME} ${ARG_SRCS})
+  set(torch_flag "")
+  if(ARG_TORCH)
+    set(torch_flag TORCH)
+  endif()
+  _fsd_common_setup(${ARG_NAME} DEPS ${ARG_DEPS} ${torch_flag})
+endfunction()
+
+function(fsd_add_test)
+  cmake_parse_arguments(ARG "TORCH" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${ARG_NAME} ${ARG_SRCS})
+  set(torch_flag "")
+  if(ARG_TORCH)
+    set(torch_flag TORCH)
+  endif()
+  _fsd_common_setup(${ARG_NAME} DEPS ${ARG_DEPS} GTest::gtest GTest::gtest_main ${torch_flag})
+  set_target_properties(${ARG_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  gtest_discover_tests(${ARG_NAME}
+    PROPERTIES LABELS "${ARG_LABELS}"
+    DISCOVERY_TIMEOUT 60)
+endfunction()

@@ -1,0 +1,86 @@
+// Configuration structs for fsd runs: plain values with defaults, one comment
+// per field (meaning, unit, default, trade-off). Loaded from TOML by
+// common/config/toml_loader.h; every key is documented in configs/README.md
+// (a unit test keeps the two in step).
+// Thread-safety: plain values.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/data/dataset.h"
+#include "common/model/multi_exit_net.h"
+
+namespace fsd::config {
+
+enum class DataSource { kIdx, kSynthetic };
+enum class LrSchedule { kConstant, kCosine };
+enum class Teacher { kDeepest, kEnsemble };
+enum class TrainedExits { kAll, kMain };
+
+// [data]: where samples come from.
+struct DataConfig {
+  // "idx" reads MNIST-format files from `dir`; "synthetic" generates a
+  // class-conditional dataset (fast tests, no files needed).
+  DataSource source = DataSource::kIdx;
+  // Directory with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz].
+  std::string dir = "/usr/share/datasets/fashion-mnist";
+  // Number of classes; labels must lie in [0, num_classes).
+  int num_classes = 10;
+  // Pixel normalization: (pixel/255 - mean) / std. Defaults: Fashion-MNIST.
+  data::Normalization normalization;
+  // Keep only the first N training / test samples (0 = all). For quick runs.
+  std::int64_t max_train_samples = 0;
+  std::int64_t max_test_samples = 0;
+  // Synthetic source only: sample counts, image side (square, 1 channel) and
+  // noise level (higher is harder).
+  std::int64_t synthetic_train_samples = 4000;
+  std::int64_t synthetic_test_samples = 1000;
+  int synthetic_side = 28;
+  double synthetic_noise = 1.0;
+};
+
+// [model]
+struct ModelConfig {
+  model::Architecture architecture = model::Architecture::kCnn3S;
+  // Seed of the initial weights; the same seed gives the same initial model.
+  std::uint64_t init_seed = 0;
+};
+
+// [training]: local optimisation (the same for centralized and federated runs).
+struct TrainingConfig {
+  int epochs = 1;       // passes over the local data per run (per round when federated)
+  int batch_size = 32;  // samples per SGD step; the last partial batch is kept
+  double lr = 0.05;     // SGD learning rate
+  LrSchedule lr_schedule = LrSchedule::kConstant;  // cosine decays per step to 0 over the run
+  double momentum = 0.9;       // SGD momentum (state reset at the start of a run)
+  double weight_decay = 5e-4;  // L2 penalty added to gradients
+  std::uint64_t seed = 0;      // shuffling seed; same seed, same batches
+  int threads = 1;             // torch intra-op threads; parallelism comes from workers
+  int eval_batch_size = 1000;  // samples per evaluation forward pass
+};
+
+// [loss]: self-distillation (DESIGN.md, SelfDistillationLoss).
+struct LossConfig {
+  // "all": CE on the main exit + per aux exit alpha*CE + (1-alpha)*T^2*KL(teacher||aux).
+  // "main": CE on the main exit only (the plain fedavg variant; aux exits untrained).
+  TrainedExits exits = TrainedExits::kAll;
+  // Weight of an aux exit's CE; 1 - alpha goes to distillation. 1.0 = no distillation.
+  double alpha = 0.5;
+  // Softmax temperature of the distillation term; T^2 keeps gradient scale.
+  double temperature = 3.0;
+  // "deepest": the main exit teaches; "ensemble": the mean logits of all exits teach.
+  Teacher teacher = Teacher::kDeepest;
+  // Weight of the KL toward externally supplied per-class soft targets (0 = off).
+  double beta = 0.0;
+};
+
+// Everything `fsd-train` reads.
+struct TrainConfig {
+  DataConfig data;
+  ModelConfig model;
+  TrainingConfig training;
+  LossConfig loss;
+};
+
+}  // namespace fsd::config

@@ -1,0 +1,262 @@
+#include "common/config/toml_loader.h"
+
+#include <toml++/toml.h>
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include "common/errors.h"
+
+namespace fsd::config {
+namespace {
+
+std::string Describe(const toml::node& node) {
+  std::ostringstream out;
+  node.visit([&](const auto& value) { out << value; });
+  return out.str();
+}
+
+// Reads the keys of one [section], remembering which were consumed so that
+// leftovers (typos, retired keys) are reported by Finish().
+class SectionReader {
+ public:
+  SectionReader(const toml::table* root, std::string section, std::string origin,
+                std::vector<std::string>* known_keys)
+      : section_(std::move(section)), origin_(std::move(origin)), known_keys_(known_keys) {
+    if (root == nullptr) return;
+    if (const toml::node* node = root->get(section_)) {
+      table_ = node->as_table();
+      if (table_ == nullptr) Fail(section_, "must be a table ([" + section_ + "])");
+    }
+  }
+
+  void Integer(std::string_view key, std::int64_t& out, std::int64_t min, std::int64_t max) {
+    if (const toml::node* node = Find(key)) {
+      const auto value = node->value<std::int64_t>();
+      if (!node->is_integer() || !value || *value < min || *value > max) {
+        Fail(Name(key), "must be an integer in [" + std::to_string(min) + ", " +
+                            std::to_string(max) + "], got " + Describe(*node));
+      }
+      out = *value;
+    }
+  }
+
+  void Integer(std::string_view key, int& out, int min, int max) {
+    std::int64_t wide = out;
+    Integer(key, wide, min, max);
+    out = static_cast<int>(wide);
+  }
+
+  void Seed(std::string_view key, std::uint64_t& out) {
+    std::int64_t wide = static_cast<std::int64_t>(out);
+    Integer(key, wide, 0, std::numeric_limits<std::int64_t>::max());
+    out = static_cast<std::uint64_t>(wide);
+  }
+
+  // `min_open` excludes the lower bound (e.g. temperature > 0).
+  void Real(std::string_view key, double& out, double min, double max, bool min_open = false) {
+    if (const toml::node* node = Find(key)) {
+      const auto value = node->value<double>();  // integers convert
+      const bool in_range = value && std::isfinite(*value) &&
+                            (min_open ? *value > min : *value >= min) && *value <= max;
+      if (!in_range) {
+        Fail(Name(key), std::string("must be a number in ") + (min_open ? "(" : "[") + Number(min) +
+                            ", " + Number(max) + "], got " + Describe(*node));
+      }
+      out = *value;
+    }
+  }
+
+  void String(std::string_view key, std::string& out) {
+    if (const toml::node* node = Find(key)) {
+      if (!node->is_string()) Fail(Name(key), "must be a string, got " + Describe(*node));
+      out = *node->value<std::string>();
+    }
+  }
+
+  template <typename Enum>
+  void Choice(std::string_view key, Enum& out,
+              std::initializer_list<std::pair<std::string_view, Enum>> choices) {
+    if (const toml::node* node = Find(key)) {
+      const auto value = node->value<std::string>();
+      for (const auto& [name, choice] : choices) {
+        if (value && *value == name) {
+          out = choice;
+          return;
+        }
+      }
+      std::string allowed;
+      for (const auto& [name, choice] : choices)
+        allowed += (allowed.empty() ? "" : ", ") + std::string(name);
+      Fail(Name(key), "must be one of: " + allowed + "; got " + Describe(*node));
+    }
+  }
+
+  // Every key present must have been read.
+  void Finish() const {
+    if (table_ == nullptr) return;
+    for (const auto& [key, node] : *table_) {
+      if (!read_.contains(std::string(key.str()))) {
+        std::string allowed;
+        for (const auto& k : asked_) allowed += (allowed.empty() ? "" : ", ") + k;
+        Fail(Name(key.str()), "unknown key; allowed in [" + section_ + "]: " + allowed);
+      }
+    }
+  }
+
+ private:
+  const toml::node* Find(std::string_view key) {
+    asked_.emplace_back(key);
+    if (known_keys_ != nullptr) known_keys_->push_back(Name(key));
+    if (table_ == nullptr) return nullptr;
+    const toml::node* node = table_->get(key);
+    if (node != nullptr) read_.insert(std::string(key));
+    return node;
+  }
+
+  std::string Name(std::string_view key) const { return section_ + "." + std::string(key); }
+
+  static std::string Number(double v) {
+    std::ostringstream out;
+    out << v;
+    return out.str();
+  }
+
+  [[noreturn]] void Fail(const std::string& key, const std::string& problem) const {
+    throw ConfigError(origin_ + ": " + key + ": " + problem);
+  }
+
+  const toml::table* table_ = nullptr;
+  std::string section_;
+  std::string origin_;
+  std::vector<std::string>* known_keys_;
+  std::vector<std::string> asked_;
+  std::set<std::string> read_;
+};
+
+void ApplyOverride(toml::table& root, const std::string& assignment) {
+  const auto equals = assignment.find('=');
+  if (equals == std::string::npos || equals == 0) {
+    throw ConfigError("override '" + assignment + "' must look like section.key=value");
+  }
+  const std::string path = assignment.substr(0, equals);
+  const std::string text = assignment.substr(equals + 1);
+  toml::table* table = &root;
+  std::size_t start = 0;
+  for (std::size_t dot = path.find('.'); dot != std::string::npos; dot = path.find('.', start)) {
+    const std::string part = path.substr(start, dot - start);
+    if (!table->contains(part)) table->insert(part, toml::table{});
+    table = (*table)[part].as_table();
+    if (table == nullptr)
+      throw ConfigError("override '" + assignment + "': " + part + " is not a table");
+    start = dot + 1;
+  }
+  const std::string key = path.substr(start);
+  toml::table parsed;
+  try {
+    parsed = toml::parse("v = " + text);
+  } catch (const toml::parse_error&) {
+    parsed = toml::table{{"v", text}};  // a bare word is a string
+  }
+  parsed.get("v")->visit([&](const auto& value) { table->insert_or_assign(key, value); });
+}
+
+TrainConfig Read(const toml::table* root, const std::string& origin,
+                 std::vector<std::string>* known_keys) {
+  TrainConfig config;
+  const std::set<std::string> sections = {"data", "model", "training", "loss"};
+  if (root != nullptr) {
+    for (const auto& [key, node] : *root) {
+      if (!sections.contains(std::string(key.str()))) {
+        throw ConfigError(origin + ": unknown section or key '" + std::string(key.str()) +
+                          "'; allowed sections: data, model, training, loss");
+      }
+    }
+  }
+
+  SectionReader data(root, "data", origin, known_keys);
+  auto& d = config.data;
+  data.Choice("source", d.source,
+              {{"idx", DataSource::kIdx}, {"synthetic", DataSource::kSynthetic}});
+  data.String("dir", d.dir);
+  data.Integer("num_classes", d.num_classes, 2, 256);
+  data.Real("normalize_mean", d.normalization.mean, -1e3, 1e3);
+  data.Real("normalize_std", d.normalization.std, 0.0, 1e3, /*min_open=*/true);
+  data.Integer("max_train_samples", d.max_train_samples, 0, 100'000'000);
+  data.Integer("max_test_samples", d.max_test_samples, 0, 100'000'000);
+  data.Integer("synthetic_train_samples", d.synthetic_train_samples, 1, 10'000'000);
+  data.Integer("synthetic_test_samples", d.synthetic_test_samples, 1, 10'000'000);
+  data.Integer("synthetic_side", d.synthetic_side, 4, 512);
+  data.Real("synthetic_noise", d.synthetic_noise, 0.0, 100.0);
+  data.Finish();
+
+  SectionReader model(root, "model", origin, known_keys);
+  model.Choice("architecture", config.model.architecture,
+               {{"cnn3-s", model::Architecture::kCnn3S},
+                {"cnn3-m", model::Architecture::kCnn3M},
+                {"mlp", model::Architecture::kMlp}});
+  model.Seed("init_seed", config.model.init_seed);
+  model.Finish();
+
+  SectionReader training(root, "training", origin, known_keys);
+  auto& t = config.training;
+  training.Integer("epochs", t.epochs, 1, 100'000);
+  training.Integer("batch_size", t.batch_size, 1, 1'000'000);
+  training.Real("lr", t.lr, 0.0, 100.0, /*min_open=*/true);
+  training.Choice("lr_schedule", t.lr_schedule,
+                  {{"constant", LrSchedule::kConstant}, {"cosine", LrSchedule::kCosine}});
+  training.Real("momentum", t.momentum, 0.0, 0.9999);
+  training.Real("weight_decay", t.weight_decay, 0.0, 1.0);
+  training.Seed("seed", t.seed);
+  training.Integer("threads", t.threads, 1, 256);
+  training.Integer("eval_batch_size", t.eval_batch_size, 1, 1'000'000);
+  training.Finish();
+
+  SectionReader loss(root, "loss", origin, known_keys);
+  auto& l = config.loss;
+  loss.Choice("exits", l.exits, {{"all", TrainedExits::kAll}, {"main", TrainedExits::kMain}});
+  loss.Real("alpha", l.alpha, 0.0, 1.0);
+  loss.Real("temperature", l.temperature, 0.0, 100.0, /*min_open=*/true);
+  loss.Choice("teacher", l.teacher,
+              {{"deepest", Teacher::kDeepest}, {"ensemble", Teacher::kEnsemble}});
+  loss.Real("beta", l.beta, 0.0, 100.0);
+  loss.Finish();
+  return config;
+}
+
+}  // namespace
+
+TrainConfig ParseTrainConfig(const std::string& toml_text, const std::string& origin,
+                             const std::vector<std::string>& overrides) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, origin);
+  } catch (const toml::parse_error& error) {
+    std::ostringstream message;
+    message << origin << ":" << error.source().begin.line
+            << ": TOML syntax error: " << error.description();
+    throw ConfigError(message.str());
+  }
+  for (const auto& assignment : overrides) ApplyOverride(root, assignment);
+  return Read(&root, origin, nullptr);
+}
+
+TrainConfig LoadTrainConfig(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path);
+  if (!in) throw IoError(path + ": cannot open config file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParseTrainConfig(text.str(), path, overrides);
+}
+
+std::vector<std::string> KnownTrainConfigKeys() {
+  std::vector<std::string> keys;
+  Read(nullptr, "", &keys);
+  return keys;
+}
+
+}  // namespace fsd::config

@@ -1,0 +1,18 @@
+// Loads the train and test splits a DataConfig describes (IDX files or the
+// synthetic generator), each once, to be shared read-only by every client.
+// Errors: those of LoadIdxDataset (IoError, DataError).
+#pragma once
+
+#include "common/config/config.h"
+#include "common/data/dataset.h"
+
+namespace fsd::data {
+
+struct Splits {
+  SharedDataset train;
+  SharedDataset test;
+};
+
+Splits LoadSplits(const config::DataConfig& config);
+
+}  // namespace fsd::data

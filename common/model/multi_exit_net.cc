@@ -1,0 +1,127 @@
+#include "common/model/multi_exit_net.h"
+
+#include "common/errors.h"
+
+namespace fsd::model {
+namespace {
+
+namespace nn = torch::nn;
+
+// Appends Conv(3x3, pad 1, bias) - BatchNorm - ReLU to `block` and returns it.
+nn::Sequential ConvBnRelu(nn::Sequential block, int in_channels, int out_channels, int stride) {
+  block->push_back(nn::Conv2d(
+      nn::Conv2dOptions(in_channels, out_channels, /*kernel_size=*/3).stride(stride).padding(1)));
+  block->push_back(nn::BatchNorm2d(out_channels));
+  block->push_back(nn::ReLU(nn::ReLUOptions().inplace(true)));
+  return block;
+}
+
+nn::Functional GlobalAveragePool() {
+  return nn::Functional([](const torch::Tensor& x) { return x.mean({2, 3}); });
+}
+
+}  // namespace
+
+Architecture ParseArchitecture(std::string_view name) {
+  if (name == "cnn3-s") return Architecture::kCnn3S;
+  if (name == "cnn3-m") return Architecture::kCnn3M;
+  if (name == "mlp") return Architecture::kMlp;
+  throw ConfigError("model.architecture is '" + std::string(name) +
+                    "', allowed: cnn3-s, cnn3-m, mlp");
+}
+
+std::string ArchitectureName(Architecture architecture) {
+  switch (architecture) {
+    case Architecture::kCnn3S:
+      return "cnn3-s";
+    case Architecture::kCnn3M:
+      return "cnn3-m";
+    case Architecture::kMlp:
+      return "mlp";
+    default:
+      throw InternalError("unknown architecture");
+  }
+}
+
+MultiExitNetImpl::MultiExitNetImpl(const ModelSpec& spec) : spec_(spec) {
+  const int classes = spec.num_classes;
+  switch (spec.architecture) {
+    case Architecture::kCnn3S:
+    case Architecture::kCnn3M: {
+      // BENCHMARK.md: three conv stages; aux exits after stages 1 and 2.
+      const int w = spec.architecture == Architecture::kCnn3S ? 16 : 32;
+      auto stage1 = ConvBnRelu(nn::Sequential(), spec.in_channels, w, 1);
+      stage1->push_back(nn::MaxPool2d(2));
+      AddStage(stage1);
+      auto exit1 = ConvBnRelu(nn::Sequential(), w, 2 * w, /*stride=*/2);
+      exit1->push_back(GlobalAveragePool());
+      exit1->push_back(nn::Linear(2 * w, classes));
+      AddExit(exit1);
+      auto stage2 = ConvBnRelu(nn::Sequential(), w, 2 * w, 1);
+      stage2->push_back(nn::MaxPool2d(2));
+      AddStage(stage2);
+      auto exit2 = ConvBnRelu(nn::Sequential(), 2 * w, 4 * w, /*stride=*/1);
+      exit2->push_back(GlobalAveragePool());
+      exit2->push_back(nn::Linear(4 * w, classes));
+      AddExit(exit2);
+      AddStage(ConvBnRelu(nn::Sequential(), 2 * w, 4 * w, 1));
+      AddExit(nn::Sequential(GlobalAveragePool(), nn::Linear(4 * w, classes)));
+      break;
+    }
+    case Architecture::kMlp: {
+      const int inputs = spec.in_channels * spec.height * spec.width;
+      AddStage(nn::Sequential(nn::Flatten(), nn::Linear(inputs, 256),
+                              nn::ReLU(nn::ReLUOptions().inplace(true))));
+      AddExit(nn::Sequential(nn::Linear(256, classes)));
+      AddStage(nn::Sequential(nn::Linear(256, 128), nn::ReLU(nn::ReLUOptions().inplace(true))));
+      AddExit(nn::Sequential(nn::Linear(128, classes)));
+      break;
+    }
+    default:
+      throw InternalError("unknown architecture");
+  }
+}
+
+void MultiExitNetImpl::AddStage(nn::Sequential stage) {
+  stages_.push_back(register_module("stage" + std::to_string(stages_.size() + 1), stage));
+}
+
+void MultiExitNetImpl::AddExit(nn::Sequential head) {
+  FSD_CHECK(!stages_.empty()) << "an exit needs a stage before it";
+  heads_.push_back(register_module("exit" + std::to_string(heads_.size() + 1), head));
+  head_after_stage_.push_back(static_cast<int>(stages_.size()) - 1);
+}
+
+std::vector<torch::Tensor> MultiExitNetImpl::forward(const torch::Tensor& x) {
+  std::vector<torch::Tensor> logits;
+  logits.reserve(heads_.size());
+  torch::Tensor h = x;
+  std::size_t next_head = 0;
+  for (std::size_t s = 0; s < stages_.size(); ++s) {
+    h = stages_[s]->forward(h);
+    while (next_head < heads_.size() && head_after_stage_[next_head] == static_cast<int>(s)) {
+      logits.push_back(heads_[next_head]->forward(h));
+      ++next_head;
+    }
+  }
+  return logits;
+}
+
+torch::Tensor MultiExitNetImpl::forward_to(const torch::Tensor& x, int exit) {
+  FSD_CHECK(exit >= 0 && exit < num_exits()) << "exit " << exit << " of " << num_exits();
+  torch::Tensor h = x;
+  for (int s = 0; s <= head_after_stage_[exit]; ++s) h = stages_[s]->forward(h);
+  return heads_[exit]->forward(h);
+}
+
+std::int64_t MultiExitNetImpl::PathParameterCount(int exit) const {
+  FSD_CHECK(exit >= 0 && exit < num_exits()) << "exit " << exit << " of " << num_exits();
+  std::int64_t count = 0;
+  for (int s = 0; s <= head_after_stage_[exit]; ++s) {
+    for (const auto& p : stages_[s]->parameters()) count += p.numel();
+  }
+  for (const auto& p : heads_[exit]->parameters()) count += p.numel();
+  return count;
+}
+
+}  // namespace fsd::model

@@ -1,0 +1,66 @@
+// MultiExitNet: a backbone of stages with a classifier exit attached after
+// some stages; the deepest exit is the main classifier. Architectures: cnn3-s,
+// cnn3-m (BENCHMARK.md) and an MLP with one auxiliary exit.
+//
+// Exit order is shallow to deep everywhere (forward's result, metrics' `acc`
+// arrays, forward_to's index). Registration order of sub-modules is the order
+// of the flat parameter vector (common/model/flat_params.h), so it never changes
+// for an existing architecture.
+// Thread-safety: a module is owned by one thread at a time (like any
+// torch::nn::Module). Errors: ConfigError for unknown architecture names,
+// InternalError for an out-of-range exit index.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fsd::model {
+
+enum class Architecture { kCnn3S, kCnn3M, kMlp };
+
+// "cnn3-s" | "cnn3-m" | "mlp"; throws ConfigError naming the allowed values.
+Architecture ParseArchitecture(std::string_view name);
+std::string ArchitectureName(Architecture architecture);
+
+struct ModelSpec {
+  Architecture architecture = Architecture::kCnn3S;
+  int in_channels = 1;
+  int height = 28;
+  int width = 28;
+  int num_classes = 10;
+};
+
+class MultiExitNetImpl : public torch::nn::Module {
+ public:
+  explicit MultiExitNetImpl(const ModelSpec& spec);
+
+  // Logits of every exit, shallow to deep; each [batch, num_classes].
+  std::vector<torch::Tensor> forward(const torch::Tensor& x);
+
+  // Logits of exit `exit` only, computing just the stages it depends on.
+  torch::Tensor forward_to(const torch::Tensor& x, int exit);
+
+  int num_exits() const { return static_cast<int>(heads_.size()); }
+  int main_exit() const { return num_exits() - 1; }
+  const ModelSpec& spec() const { return spec_; }
+
+  // Number of trainable parameters on the path to exit `exit`: the size of the
+  // model one would deploy to serve that exit alone.
+  std::int64_t PathParameterCount(int exit) const;
+
+ private:
+  void AddStage(torch::nn::Sequential stage);
+  void AddExit(torch::nn::Sequential head);  // attaches after the last added stage
+
+  ModelSpec spec_;
+  std::vector<torch::nn::Sequential> stages_;
+  std::vector<torch::nn::Sequential> heads_;
+  std::vector<int> head_after_stage_;  // exit k reads the output of stages_[head_after_stage_[k]]
+};
+TORCH_MODULE(MultiExitNet);
+
+}  // namespace fsd::model

@@ -1,0 +1,115 @@
+#include "client/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "common/data/synthetic.h"
+#include "common/model/flat_params.h"
+
+namespace fsd::client {
+namespace {
+
+struct Fixture {
+  data::Dataset train;
+  data::Dataset test;
+  std::vector<std::int64_t> indices;
+};
+
+Fixture MakeData() {
+  data::SyntheticSpec spec;
+  spec.height = spec.width = 12;
+  spec.noise = 1.0;
+  Fixture f{
+      data::MakeSyntheticDataset(spec, 1200, 1), data::MakeSyntheticDataset(spec, 400, 2), {}};
+  f.indices.resize(1200);
+  std::iota(f.indices.begin(), f.indices.end(), 0);
+  return f;
+}
+
+model::MultiExitNet MakeNet(model::Architecture architecture) {
+  torch::manual_seed(0);
+  model::ModelSpec spec;
+  spec.architecture = architecture;
+  spec.height = spec.width = 12;
+  return model::MultiExitNet(spec);
+}
+
+config::TrainingConfig Training(int epochs) {
+  config::TrainingConfig t;
+  t.epochs = epochs;
+  t.lr = 0.05;
+  t.lr_schedule = config::LrSchedule::kCosine;
+  return t;
+}
+
+TEST(LocalTrainerTest, LearnsSyntheticClassesOnEveryExit) {
+  const Fixture f = MakeData();
+  for (auto architecture : {model::Architecture::kCnn3S, model::Architecture::kMlp}) {
+    auto net = MakeNet(architecture);
+    const auto before = EvaluateAccuracy(net, f.test, 200);
+    LocalTrainer trainer(net, Training(2), config::LossConfig{});
+    trainer.BeginRun(static_cast<std::int64_t>(f.indices.size()));
+    for (int epoch = 0; epoch < 2; ++epoch) trainer.TrainEpoch(f.train, f.indices, epoch);
+    const auto after = EvaluateAccuracy(net, f.test, 200);
+    ASSERT_EQ(after.size(), before.size());
+    for (std::size_t k = 0; k < after.size(); ++k) {
+      EXPECT_LT(before[k], 0.3) << "exit " << k;
+      EXPECT_GT(after[k], 0.9) << "exit " << k << " of " << model::ArchitectureName(architecture);
+    }
+  }
+}
+
+TEST(LocalTrainerTest, SameSeedGivesIdenticalWeights) {
+  const Fixture f = MakeData();
+  std::vector<std::vector<float>> results;
+  for (int run = 0; run < 2; ++run) {
+    auto net = MakeNet(model::Architecture::kCnn3S);
+    LocalTrainer trainer(net, Training(1), config::LossConfig{});
+    trainer.BeginRun(300);
+    trainer.TrainEpoch(f.train, std::span(f.indices).first(300), /*shuffle_seed=*/11);
+    results.push_back(model::Flatten(*net, model::FlatSchema::Of(*net)));
+  }
+  EXPECT_EQ(results[0], results[1]);
+}
+
+TEST(LocalTrainerTest, MainOnlyLossLeavesAuxExitsUntouched) {
+  const Fixture f = MakeData();
+  auto net = MakeNet(model::Architecture::kCnn3S);
+  const auto aux_before = net->named_parameters()["exit1.0.weight"].clone();
+  const auto main_before = net->named_parameters()["exit3.1.weight"].clone();
+  config::LossConfig loss;
+  loss.exits = config::TrainedExits::kMain;
+  LocalTrainer trainer(net, Training(1), loss);
+  trainer.BeginRun(200);
+  trainer.TrainEpoch(f.train, std::span(f.indices).first(200), 1);
+  EXPECT_TRUE(torch::equal(net->named_parameters()["exit1.0.weight"], aux_before));
+  EXPECT_FALSE(torch::equal(net->named_parameters()["exit3.1.weight"], main_before));
+}
+
+TEST(LocalTrainerTest, ReportsSamplesStepsAndFiniteLoss) {
+  const Fixture f = MakeData();
+  auto net = MakeNet(model::Architecture::kMlp);
+  LocalTrainer trainer(net, Training(1), config::LossConfig{});
+  trainer.BeginRun(70);
+  std::int64_t callbacks = 0;
+  const auto stats = trainer.TrainEpoch(f.train, std::span(f.indices).first(70), 3,
+                                        [&](std::int64_t, std::int64_t, double) { ++callbacks; });
+  EXPECT_EQ(stats.samples, 70);
+  EXPECT_EQ(stats.steps, 3);  // 32 + 32 + 6: the last partial batch is kept
+  EXPECT_EQ(callbacks, 3);
+  EXPECT_TRUE(std::isfinite(stats.mean_loss));
+  EXPECT_GT(stats.samples_per_s, 0.0);
+}
+
+TEST(LearningRateTest, CosineDecaysFromLrToZero) {
+  auto t = Training(1);
+  EXPECT_DOUBLE_EQ(LearningRateAt(t, 0, 100), 0.05);
+  EXPECT_NEAR(LearningRateAt(t, 50, 100), 0.025, 1e-12);
+  EXPECT_NEAR(LearningRateAt(t, 100, 100), 0.0, 1e-12);
+  t.lr_schedule = config::LrSchedule::kConstant;
+  EXPECT_DOUBLE_EQ(LearningRateAt(t, 77, 100), 0.05);
+}
+
+}  // namespace
+}  // namespace fsd::client

@@ -1,0 +1,109 @@
+#include <gtest/gtest.h>
+
+#include "common/config/toml_loader.h"
+#include "common/errors.h"
+#include "tests/testing/temp_dir.h"
+
+namespace fsd::config {
+namespace {
+
+std::string ErrorOf(const std::string& toml, const std::vector<std::string>& overrides = {}) {
+  try {
+    ParseTrainConfig(toml, "test.toml", overrides);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(ConfigTest, EmptyFileGivesDocumentedDefaults) {
+  const TrainConfig c = ParseTrainConfig("", "empty");
+  EXPECT_EQ(c.training.batch_size, 32);
+  EXPECT_DOUBLE_EQ(c.training.lr, 0.05);
+  EXPECT_DOUBLE_EQ(c.loss.alpha, 0.5);
+  EXPECT_DOUBLE_EQ(c.loss.temperature, 3.0);
+  EXPECT_EQ(c.model.architecture, model::Architecture::kCnn3S);
+  EXPECT_EQ(c.data.dir, "/usr/share/datasets/fashion-mnist");
+}
+
+TEST(ConfigTest, ReadsEveryKindOfValue) {
+  const TrainConfig c = ParseTrainConfig(
+      "[training]\nepochs = 7\nlr = 0.1\nlr_schedule = \"cosine\"\n"
+      "[loss]\nteacher = \"ensemble\"\nexits = \"main\"\ntemperature = 2\n"
+      "[model]\narchitecture = \"mlp\"\n",
+      "x");
+  EXPECT_EQ(c.training.epochs, 7);
+  EXPECT_DOUBLE_EQ(c.training.lr, 0.1);
+  EXPECT_EQ(c.training.lr_schedule, LrSchedule::kCosine);
+  EXPECT_EQ(c.loss.teacher, Teacher::kEnsemble);
+  EXPECT_EQ(c.loss.exits, TrainedExits::kMain);
+  EXPECT_DOUBLE_EQ(c.loss.temperature, 2.0);  // integers are accepted for reals
+  EXPECT_EQ(c.model.architecture, model::Architecture::kMlp);
+}
+
+TEST(ConfigTest, UnknownKeyNamesTheKeyAndAllowedKeys) {
+  const std::string e = ErrorOf("[training]\nepoch = 3\n");
+  EXPECT_NE(e.find("training.epoch: unknown key"), std::string::npos) << e;
+  EXPECT_NE(e.find("epochs"), std::string::npos) << e;
+}
+
+TEST(ConfigTest, UnknownSectionIsRejected) {
+  EXPECT_NE(ErrorOf("[trainig]\nepochs = 3\n").find("unknown section or key 'trainig'"),
+            std::string::npos);
+}
+
+TEST(ConfigTest, BadChoiceNamesAllowedValues) {
+  const std::string e = ErrorOf("[loss]\nteacher = \"oracle\"\n");
+  EXPECT_NE(e.find("loss.teacher: must be one of: deepest, ensemble"), std::string::npos) << e;
+}
+
+TEST(ConfigTest, OutOfRangeNumberNamesTheRange) {
+  const std::string e = ErrorOf("[loss]\nalpha = 1.5\n");
+  EXPECT_NE(e.find("loss.alpha: must be a number in [0, 1]"), std::string::npos) << e;
+  EXPECT_NE(ErrorOf("[loss]\ntemperature = 0\n").find("(0, 100]"), std::string::npos);
+  EXPECT_NE(ErrorOf("[training]\nepochs = 0\n").find("training.epochs"), std::string::npos);
+}
+
+TEST(ConfigTest, WrongTypeIsRejected) {
+  EXPECT_NE(ErrorOf("[training]\nepochs = \"five\"\n").find("must be an integer"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[training]\nepochs = 2.5\n").find("must be an integer"), std::string::npos);
+}
+
+TEST(ConfigTest, SyntaxErrorNamesTheLine) {
+  const std::string e = ErrorOf("[training]\nepochs = = 3\n");
+  EXPECT_NE(e.find("test.toml:2: TOML syntax error"), std::string::npos) << e;
+}
+
+TEST(ConfigTest, OverridesReplaceFileValuesAndObeyValidation) {
+  const TrainConfig c =
+      ParseTrainConfig("[training]\nepochs = 5\n", "x",
+                       {"training.epochs=2", "loss.teacher=ensemble", "data.dir=/tmp/x y"});
+  EXPECT_EQ(c.training.epochs, 2);
+  EXPECT_EQ(c.loss.teacher, Teacher::kEnsemble);
+  EXPECT_EQ(c.data.dir, "/tmp/x y");
+  EXPECT_NE(ErrorOf("", {"training.epochz=2"}).find("training.epochz: unknown key"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("", {"no-equals-sign"}).find("section.key=value"), std::string::npos);
+}
+
+TEST(ConfigTest, ShippedConfigsLoad) {
+  for (const char* name : {"central.toml"}) {
+    const auto c = LoadTrainConfig(fsd::testing::SourceDir() + "/configs/" + name);
+    EXPECT_GE(c.training.epochs, 1) << name;
+  }
+}
+
+TEST(ConfigTest, EveryKeyIsDocumentedInConfigsReadme) {
+  const std::string readme =
+      fsd::testing::ReadFile(fsd::testing::SourceDir() + "/configs/README.md");
+  ASSERT_FALSE(readme.empty());
+  const auto keys = KnownTrainConfigKeys();
+  EXPECT_GT(keys.size(), 20u);
+  for (const auto& key : keys) {
+    EXPECT_NE(readme.find("`" + key + "`"), std::string::npos) << key << " is not documented";
+  }
+}
+
+}  // namespace
+}  // namespace fsd::config

@@ -1,0 +1,53 @@
+#include "tests/testing/temp_dir.h"
+
+#include <zlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace fsd::testing {
+
+TempDir::TempDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "fsd-test-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+void WriteFile(const std::string& path, std::string_view bytes, bool gzip) {
+  if (gzip) {
+    gzFile file = gzopen(path.c_str(), "wb");
+    if (file == nullptr) throw std::runtime_error("gzopen " + path);
+    if (!bytes.empty()) gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size()));
+    gzclose(file);
+    return;
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+std::string SourceDir() {
+  const char* dir = std::getenv("FSD_SOURCE_DIR");
+  return dir != nullptr ? dir : FSD_DEFAULT_SOURCE_DIR;
+}
+
+std::string BinDir() {
+  const char* dir = std::getenv("FSD_BIN_DIR");
+  return dir != nullptr ? dir : FSD_DEFAULT_BIN_DIR;
+}
+
+}  // namespace fsd::testing
