@@ -57,7 +57,7 @@ struct TrainingConfig {
   double weight_decay = 5e-4;  // L2 penalty added to gradients
   std::uint64_t seed = 0;      // shuffling seed; same seed, same batches
   int threads = 1;             // torch intra-op threads; parallelism comes from workers
-  int eval_batch_size = 1000;  // samples per evaluation forward pass
+  int eval_batch_size = 128;   // samples per evaluation pass (activations stay under the 32 MiB mmap threshold)
 };
 
 // [loss]: self-distillation (DESIGN.md, SelfDistillationLoss).
