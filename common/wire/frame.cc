@@ -1,0 +1,419 @@
+#include "common/wire/frame.h"
+
+#include <bit>
+#include <cereal/archives/portable_binary.hpp>
+#include <cmath>
+#include <cstring>
+#include <optional>
+#include <sstream>
+#include <streambuf>
+
+#include "common/errors.h"
+#include "common/wire/sha256.h"
+
+namespace fsd::wire {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "tensor sections are copied as-is");
+
+// Envelope field offsets (docs/PROTOCOL.md, "Envelope").
+constexpr std::size_t kMagicAt = 0, kVersionAt = 4, kKindAt = 6, kFlagsAt = 8, kPayloadAt = 12,
+                      kRoundAt = 16, kTensorCountAt = 24, kReservedAt = 28, kDigestAt = 32;
+
+template <typename T>
+T ReadLe(const std::uint8_t* at) {
+  T value;
+  std::memcpy(&value, at, sizeof(T));
+  return value;
+}
+
+template <typename T>
+void WriteLe(std::uint8_t* at, T value) {
+  std::memcpy(at, &value, sizeof(T));
+}
+
+Reject Refuse(RejectCode code, std::string text) { return Reject{code, std::move(text)}; }
+
+// A read-only streambuf over the payload bytes, so Cereal reads from a bounded
+// view and loaders can ask how many bytes remain.
+class SpanBuffer : public std::streambuf {
+ public:
+  SpanBuffer(const std::uint8_t* data, std::size_t size) {
+    char* begin = const_cast<char*>(reinterpret_cast<const char*>(data));
+    setg(begin, begin, begin + size);
+  }
+  std::size_t remaining() const { return static_cast<std::size_t>(egptr() - gptr()); }
+};
+
+// Thrown inside payload decoding to carry a specific Reject out of Cereal.
+struct PayloadReject {
+  Reject reject;
+};
+
+class PayloadReader {
+ public:
+  PayloadReader(std::span<const std::uint8_t> payload, const WireLimits& limits)
+      : buffer_(payload.data(), payload.size()),
+        stream_(&buffer_),
+        archive_(stream_),
+        limits_(limits) {}
+
+  template <typename... T>
+  void operator()(T&... values) {
+    archive_(values...);
+  }
+
+  void String(std::string& out, const char* field) {
+    std::uint64_t size = 0;
+    archive_(size);
+    if (size > limits_.max_string_bytes) {
+      throw PayloadReject{Refuse(RejectCode::kLimitExceeded,
+                                 std::string(field) + " is " + std::to_string(size) +
+                                     " bytes, limit " + std::to_string(limits_.max_string_bytes))};
+    }
+    if (size > buffer_.remaining()) {
+      throw PayloadReject{Refuse(RejectCode::kMalformed,
+                                 std::string(field) + " claims " + std::to_string(size) +
+                                     " bytes, " + std::to_string(buffer_.remaining()) + " remain")};
+    }
+    out.resize(static_cast<std::size_t>(size));
+    archive_(cereal::binary_data(out.data(), out.size()));
+  }
+
+  std::size_t remaining() const { return buffer_.remaining(); }
+
+ private:
+  SpanBuffer buffer_;
+  std::istream stream_;
+  cereal::PortableBinaryInputArchive archive_;
+  const WireLimits& limits_;
+};
+
+class PayloadWriter {
+ public:
+  PayloadWriter() : archive_(stream_) {}
+  template <typename... T>
+  void operator()(const T&... values) {
+    archive_(values...);
+  }
+  void String(const std::string& value, const char*) {
+    archive_(static_cast<std::uint64_t>(value.size()));
+    archive_(cereal::binary_data(value.data(), value.size()));
+  }
+  std::string bytes() const { return stream_.str(); }
+
+ private:
+  std::ostringstream stream_;
+  cereal::PortableBinaryOutputArchive archive_;
+};
+
+// One description of each body's control fields, used for both directions.
+template <typename Io, typename M>
+void Fields(Io& io, M& m) {
+  using T = std::remove_const_t<M>;
+  if constexpr (std::is_same_v<T, Join>) {
+    io(m.min_version, m.max_version, m.schema_fingerprint, m.num_samples);
+    io.String(m.client_name, "JOIN.client_name");
+  } else if constexpr (std::is_same_v<T, Welcome>) {
+    io(m.version, m.schema_fingerprint, m.total_rounds);
+  } else if constexpr (std::is_same_v<T, RoundStart>) {
+    io(m.temperature, m.alpha, m.beta, m.local_epochs);
+  } else if constexpr (std::is_same_v<T, Update>) {
+    io(m.sample_count, m.train_loss);
+  } else if constexpr (std::is_same_v<T, Reject>) {
+    std::uint16_t code = static_cast<std::uint16_t>(m.code);
+    io(code);
+    if constexpr (!std::is_const_v<M>) m.code = static_cast<RejectCode>(code);
+    io.String(m.text, "REJECT.text");
+  } else if constexpr (std::is_same_v<T, Heartbeat>) {
+  } else if constexpr (std::is_same_v<T, Bye>) {
+    io.String(m.reason, "BYE.reason");
+  }
+}
+
+// The tensor section of a body, if it has one.
+const std::vector<float>* TensorOf(const Body& body) {
+  if (const auto* r = std::get_if<RoundStart>(&body)) return &r->global_values;
+  if (const auto* u = std::get_if<Update>(&body)) return &u->values;
+  return nullptr;
+}
+std::vector<float>* TensorOf(Body& body) {
+  return const_cast<std::vector<float>*>(TensorOf(static_cast<const Body&>(body)));
+}
+
+Body EmptyBody(MessageKind kind) {
+  switch (kind) {
+    case MessageKind::kJoin:
+      return Join{};
+    case MessageKind::kWelcome:
+      return Welcome{};
+    case MessageKind::kRoundStart:
+      return RoundStart{};
+    case MessageKind::kUpdate:
+      return Update{};
+    case MessageKind::kReject:
+      return Reject{};
+    case MessageKind::kHeartbeat:
+      return Heartbeat{};
+    case MessageKind::kBye:
+      return Bye{};
+    default:
+      throw InternalError("EmptyBody of unknown kind");
+  }
+}
+
+bool KnownKind(std::uint16_t kind) { return kind >= 1 && kind <= 7; }
+
+bool AllFinite(std::span<const float> values) {
+  for (const float v : values) {
+    if (!std::isfinite(v)) return false;
+  }
+  return true;
+}
+
+// Semantic checks every receiver applies: finite numbers.
+std::optional<Reject> CheckFinite(const Body& body) {
+  if (const auto* r = std::get_if<RoundStart>(&body)) {
+    if (!std::isfinite(r->temperature) || !std::isfinite(r->alpha) || !std::isfinite(r->beta)) {
+      return Refuse(RejectCode::kNonFinite, "ROUND_START temperature, alpha or beta is not finite");
+    }
+    if (!AllFinite(r->global_values))
+      return Refuse(RejectCode::kNonFinite, "ROUND_START global_values hold NaN or Inf");
+  }
+  if (const auto* u = std::get_if<Update>(&body)) {
+    if (!std::isfinite(u->train_loss))
+      return Refuse(RejectCode::kNonFinite, "UPDATE train_loss is not finite");
+    if (!AllFinite(u->values))
+      return Refuse(RejectCode::kNonFinite, "UPDATE values hold NaN or Inf");
+  }
+  return std::nullopt;
+}
+
+Decoded<Message> DecodeChecked(std::span<const std::uint8_t> frame, const WireLimits& limits) {
+  if (frame.size() > limits.max_message_bytes) {
+    return Refuse(RejectCode::kLimitExceeded, "frame is " + std::to_string(frame.size()) +
+                                                  " bytes, limit " +
+                                                  std::to_string(limits.max_message_bytes));
+  }
+  if (frame.size() < kEnvelopeBytes) {
+    return Refuse(RejectCode::kMalformed, "frame is " + std::to_string(frame.size()) +
+                                              " bytes, shorter than the 64-byte envelope");
+  }
+  const std::uint8_t* head = frame.data();
+  if (ReadLe<std::uint32_t>(head + kMagicAt) != kMagic) {
+    return Refuse(RejectCode::kMalformed, "bad magic: not an fsd frame");
+  }
+  const auto version = ReadLe<std::uint16_t>(head + kVersionAt);
+  if (version < kMinSupportedVersion || version > kMaxSupportedVersion) {
+    return Refuse(RejectCode::kUnsupportedVersion, "frame version " + std::to_string(version) +
+                                                       ", this side speaks " +
+                                                       std::to_string(kMinSupportedVersion) + ".." +
+                                                       std::to_string(kMaxSupportedVersion));
+  }
+  const auto kind_number = ReadLe<std::uint16_t>(head + kKindAt);
+  if (!KnownKind(kind_number)) {
+    return Refuse(RejectCode::kUnknownKind,
+                  "message kind " + std::to_string(kind_number) + " is not defined");
+  }
+  const auto kind = static_cast<MessageKind>(kind_number);
+  if (ReadLe<std::uint32_t>(head + kFlagsAt) != 0 ||
+      ReadLe<std::uint32_t>(head + kReservedAt) != 0) {
+    return Refuse(RejectCode::kMalformed,
+                  "flags and reserved envelope fields must be 0 in version 1");
+  }
+  const std::uint64_t payload_bytes = ReadLe<std::uint32_t>(head + kPayloadAt);
+  std::uint64_t remaining = frame.size() - kEnvelopeBytes;
+  if (payload_bytes > limits.max_payload_bytes) {
+    return Refuse(RejectCode::kLimitExceeded, "payload is " + std::to_string(payload_bytes) +
+                                                  " bytes, limit " +
+                                                  std::to_string(limits.max_payload_bytes));
+  }
+  if (payload_bytes > remaining) {
+    return Refuse(RejectCode::kMalformed, "envelope announces a " + std::to_string(payload_bytes) +
+                                              "-byte payload, " + std::to_string(remaining) +
+                                              " bytes follow");
+  }
+  remaining -= payload_bytes;
+
+  Message message;
+  message.round = ReadLe<std::uint64_t>(head + kRoundAt);
+  message.body = EmptyBody(kind);
+  const auto tensor_count = ReadLe<std::uint32_t>(head + kTensorCountAt);
+  std::vector<float>* tensor = TensorOf(message.body);
+  const std::uint32_t expected_tensors = tensor != nullptr ? 1 : 0;
+  if (tensor_count > limits.max_tensors) {
+    return Refuse(RejectCode::kLimitExceeded, "tensor count " + std::to_string(tensor_count) +
+                                                  ", limit " + std::to_string(limits.max_tensors));
+  }
+  if (tensor_count != expected_tensors) {
+    return Refuse(RejectCode::kMalformed, std::string(MessageKindName(kind)) + " carries " +
+                                              std::to_string(expected_tensors) +
+                                              " tensor sections, frame has " +
+                                              std::to_string(tensor_count));
+  }
+  const std::uint8_t* cursor = head + kEnvelopeBytes + payload_bytes;
+  std::span<const std::uint8_t> tensor_bytes;
+  std::uint64_t tensor_elements = 0;
+  if (tensor_count == 1) {
+    if (remaining < kTensorHeaderBytes) {
+      return Refuse(RejectCode::kMalformed, "tensor section header truncated");
+    }
+    const auto dtype = ReadLe<std::uint32_t>(cursor);
+    const auto reserved = ReadLe<std::uint32_t>(cursor + 4);
+    tensor_elements = ReadLe<std::uint64_t>(cursor + 8);
+    remaining -= kTensorHeaderBytes;
+    cursor += kTensorHeaderBytes;
+    if (dtype != static_cast<std::uint32_t>(DType::kFloat32) || reserved != 0) {
+      return Refuse(RejectCode::kMalformed,
+                    "tensor dtype " + std::to_string(dtype) + " is not float32 (1)");
+    }
+    if (tensor_elements > limits.max_values) {
+      return Refuse(RejectCode::kLimitExceeded, "tensor has " + std::to_string(tensor_elements) +
+                                                    " values, limit " +
+                                                    std::to_string(limits.max_values));
+    }
+    // max_values (< 2^40) times 4 cannot overflow.
+    if (tensor_elements * sizeof(float) != remaining) {
+      return Refuse(RejectCode::kMalformed, "tensor announces " + std::to_string(tensor_elements) +
+                                                " float32 values, " + std::to_string(remaining) +
+                                                " bytes follow");
+    }
+    tensor_bytes = {cursor, static_cast<std::size_t>(remaining)};
+    remaining = 0;
+  }
+  if (remaining != 0) {
+    return Refuse(RejectCode::kMalformed,
+                  std::to_string(remaining) + " bytes after the last section");
+  }
+
+  std::array<std::uint8_t, kEnvelopeBytes> envelope;
+  std::memcpy(envelope.data(), head, kEnvelopeBytes);
+  std::memset(envelope.data() + kDigestAt, 0, 32);
+  const Sha256Digest digest = Sha256({envelope, frame.subspan(kEnvelopeBytes)});
+  if (std::memcmp(digest.data(), head + kDigestAt, 32) != 0) {
+    return Refuse(RejectCode::kDigestMismatch, "frame digest does not match its bytes");
+  }
+
+  PayloadReader reader(frame.subspan(kEnvelopeBytes, static_cast<std::size_t>(payload_bytes)),
+                       limits);
+  try {
+    std::visit([&](auto& body) { Fields(reader, body); }, message.body);
+  } catch (const PayloadReject& failure) {
+    return failure.reject;
+  }
+  if (reader.remaining() != 0) {
+    return Refuse(RejectCode::kMalformed,
+                  std::to_string(reader.remaining()) + " unread payload bytes");
+  }
+  if (tensor != nullptr) {
+    tensor->resize(static_cast<std::size_t>(tensor_elements));
+    if (!tensor_bytes.empty())
+      std::memcpy(tensor->data(), tensor_bytes.data(), tensor_bytes.size());
+  }
+  if (auto problem = CheckFinite(message.body)) return *problem;
+  return message;
+}
+
+}  // namespace
+
+const char* MessageKindName(MessageKind kind) {
+  switch (kind) {
+    case MessageKind::kJoin:
+      return "JOIN";
+    case MessageKind::kWelcome:
+      return "WELCOME";
+    case MessageKind::kRoundStart:
+      return "ROUND_START";
+    case MessageKind::kUpdate:
+      return "UPDATE";
+    case MessageKind::kReject:
+      return "REJECT";
+    case MessageKind::kHeartbeat:
+      return "HEARTBEAT";
+    case MessageKind::kBye:
+      return "BYE";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+const char* RejectCodeName(RejectCode code) {
+  switch (code) {
+    case RejectCode::kMalformed:
+      return "MALFORMED";
+    case RejectCode::kUnsupportedVersion:
+      return "UNSUPPORTED_VERSION";
+    case RejectCode::kUnknownKind:
+      return "UNKNOWN_KIND";
+    case RejectCode::kLimitExceeded:
+      return "LIMIT_EXCEEDED";
+    case RejectCode::kDigestMismatch:
+      return "DIGEST_MISMATCH";
+    case RejectCode::kNonFinite:
+      return "NON_FINITE";
+    case RejectCode::kStaleRound:
+      return "STALE_ROUND";
+    case RejectCode::kDuplicate:
+      return "DUPLICATE";
+    case RejectCode::kNotAuthorized:
+      return "NOT_AUTHORIZED";
+    case RejectCode::kSchemaMismatch:
+      return "SCHEMA_MISMATCH";
+    case RejectCode::kUnexpectedKind:
+      return "UNEXPECTED_KIND";
+    case RejectCode::kRoundClosed:
+      return "ROUND_CLOSED";
+    case RejectCode::kBusy:
+      return "BUSY";
+    default:
+      return "UNKNOWN_CODE";
+  }
+}
+
+MessageKind KindOf(const Body& body) {
+  return static_cast<MessageKind>(body.index() + 1);  // Body's alternatives follow kind numbers
+}
+
+std::vector<std::uint8_t> EncodeFrame(const Message& message) {
+  PayloadWriter writer;
+  std::visit([&](const auto& body) { Fields(writer, body); }, message.body);
+  const std::string payload = writer.bytes();
+  const std::vector<float>* tensor = TensorOf(message.body);
+  const std::size_t tensor_bytes =
+      tensor != nullptr ? kTensorHeaderBytes + tensor->size() * sizeof(float) : 0;
+  FSD_CHECK(payload.size() <= UINT32_MAX) << "payload of " << payload.size() << " bytes";
+
+  std::vector<std::uint8_t> frame(kEnvelopeBytes + payload.size() + tensor_bytes, 0);
+  std::uint8_t* head = frame.data();
+  WriteLe<std::uint32_t>(head + kMagicAt, kMagic);
+  WriteLe<std::uint16_t>(head + kVersionAt, kProtocolVersion);
+  WriteLe<std::uint16_t>(head + kKindAt, static_cast<std::uint16_t>(KindOf(message.body)));
+  WriteLe<std::uint32_t>(head + kPayloadAt, static_cast<std::uint32_t>(payload.size()));
+  WriteLe<std::uint64_t>(head + kRoundAt, message.round);
+  WriteLe<std::uint32_t>(head + kTensorCountAt, tensor != nullptr ? 1 : 0);
+  std::memcpy(head + kEnvelopeBytes, payload.data(), payload.size());
+  if (tensor != nullptr) {
+    std::uint8_t* section = head + kEnvelopeBytes + payload.size();
+    WriteLe<std::uint32_t>(section, static_cast<std::uint32_t>(DType::kFloat32));
+    WriteLe<std::uint64_t>(section + 8, static_cast<std::uint64_t>(tensor->size()));
+    if (!tensor->empty())
+      std::memcpy(section + kTensorHeaderBytes, tensor->data(), tensor->size() * sizeof(float));
+  }
+  const Sha256Digest digest =
+      Sha256({std::span<const std::uint8_t>(frame)});  // digest field is still zero
+  std::memcpy(head + kDigestAt, digest.data(), digest.size());
+  return frame;
+}
+
+Decoded<Message> DecodeFrame(std::span<const std::uint8_t> frame, const WireLimits& limits) {
+  try {
+    return DecodeChecked(frame, limits);
+  } catch (const std::exception& e) {
+    // Cereal (short reads), bad_alloc, length_error: never escape the boundary.
+    std::string what = e.what();
+    if (what.size() > 200) what.resize(200);
+    return Reject{RejectCode::kMalformed, "payload does not decode: " + what};
+  }
+}
+
+}  // namespace fsd::wire

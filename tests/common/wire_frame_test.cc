@@ -1,0 +1,201 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "common/wire/frame.h"
+#include "common/wire/sha256.h"
+
+namespace fsd::wire {
+namespace {
+
+std::vector<Message> SampleMessages() {
+  return {
+      Message{0, Join{1, 1, 0x1234abcd5678ef00ULL, 10309, "client-7"}},
+      Message{0, Welcome{1, 0x1234abcd5678ef00ULL, 20}},
+      Message{3, RoundStart{2.5, 0.5, 0.1, 1, {1.0f, -2.5f, 3.25f, 0.0f}}},
+      Message{3, Update{512, 0.731, {0.5f, 0.25f, -1.0f}}},
+      Message{3, Reject{RejectCode::kStaleRound, "update for round 2, current round is 3"}},
+      Message{9, Heartbeat{}},
+      Message{0, Bye{"shutting down"}},
+  };
+}
+
+// Recomputes the digest after a test edits a frame, so the edit reaches the
+// checks behind the digest.
+void Resign(std::vector<std::uint8_t>& frame) {
+  std::memset(frame.data() + 32, 0, 32);
+  const auto digest = Sha256({std::span<const std::uint8_t>(frame)});
+  std::memcpy(frame.data() + 32, digest.data(), 32);
+}
+
+RejectCode CodeOf(const std::vector<std::uint8_t>& frame, const WireLimits& limits = {}) {
+  const auto decoded = DecodeFrame(frame, limits);
+  EXPECT_FALSE(decoded.ok()) << "frame was accepted";
+  return decoded.ok() ? RejectCode::kBusy : decoded.reject().code;
+}
+
+template <typename T>
+void Put(std::vector<std::uint8_t>& frame, std::size_t at, T value) {
+  std::memcpy(frame.data() + at, &value, sizeof(T));
+}
+
+TEST(WireFrameTest, RoundTripsEveryKind) {
+  for (const auto& message : SampleMessages()) {
+    const auto frame = EncodeFrame(message);
+    const auto decoded = DecodeFrame(frame, WireLimits{});
+    ASSERT_TRUE(decoded.ok()) << MessageKindName(KindOf(message.body)) << ": "
+                              << decoded.reject().text;
+    EXPECT_EQ(decoded.value(), message);
+    EXPECT_EQ(EncodeFrame(decoded.value()), frame);
+  }
+}
+
+TEST(WireFrameTest, EnvelopeLayoutIsFixed) {
+  const auto frame = EncodeFrame(Message{7, Heartbeat{}});
+  ASSERT_GE(frame.size(), kEnvelopeBytes);
+  EXPECT_EQ(std::string(frame.begin(), frame.begin() + 4), "FSD1");
+  EXPECT_EQ(frame[4], 1);                       // version, little-endian
+  EXPECT_EQ(frame[6], 6);                       // kind HEARTBEAT
+  EXPECT_EQ(frame[16], 7);                      // round
+  EXPECT_EQ(frame.size(), kEnvelopeBytes + 1);  // payload: Cereal's one endianness byte
+}
+
+TEST(WireFrameTest, RejectsFrameShorterThanEnvelope) {
+  const std::vector<std::uint8_t> frame(10, 0);
+  EXPECT_EQ(CodeOf(frame), RejectCode::kMalformed);
+  EXPECT_NE(DecodeFrame(frame, {}).reject().text.find("shorter than the 64-byte envelope"),
+            std::string::npos);
+}
+
+TEST(WireFrameTest, RejectsEnvelopeWithUnknownMagic) {
+  auto frame = EncodeFrame(SampleMessages()[0]);
+  frame[0] = 'X';
+  EXPECT_EQ(CodeOf(frame), RejectCode::kMalformed);
+  EXPECT_NE(DecodeFrame(frame, {}).reject().text.find("bad magic"), std::string::npos);
+}
+
+TEST(WireFrameTest, RejectsUnsupportedVersionNamingBothRanges) {
+  auto frame = EncodeFrame(SampleMessages()[0]);
+  Put<std::uint16_t>(frame, 4, 2);
+  EXPECT_EQ(CodeOf(frame), RejectCode::kUnsupportedVersion);
+  EXPECT_NE(DecodeFrame(frame, {}).reject().text.find("version 2, this side speaks 1..1"),
+            std::string::npos);
+}
+
+TEST(WireFrameTest, RejectsUnknownKind) {
+  auto frame = EncodeFrame(SampleMessages()[0]);
+  Put<std::uint16_t>(frame, 6, 99);
+  EXPECT_EQ(CodeOf(frame), RejectCode::kUnknownKind);
+}
+
+TEST(WireFrameTest, RejectsNonZeroFlags) {
+  auto frame = EncodeFrame(SampleMessages()[0]);
+  Put<std::uint32_t>(frame, 8, 1);
+  EXPECT_EQ(CodeOf(frame), RejectCode::kMalformed);
+}
+
+TEST(WireFrameTest, RejectsPayloadShorterThanHeaderClaims) {
+  auto frame = EncodeFrame(SampleMessages()[6]);
+  Put<std::uint32_t>(frame, 12, static_cast<std::uint32_t>(frame.size()));
+  Resign(frame);
+  EXPECT_EQ(CodeOf(frame), RejectCode::kMalformed);
+}
+
+TEST(WireFrameTest, RejectsFrameAboveMessageLimit) {
+  const auto frame = EncodeFrame(SampleMessages()[2]);
+  WireLimits limits;
+  limits.max_message_bytes = frame.size() - 1;
+  EXPECT_EQ(CodeOf(frame, limits), RejectCode::kLimitExceeded);
+}
+
+TEST(WireFrameTest, RejectsTensorSectionOnKindWithoutTensor) {
+  auto frame = EncodeFrame(SampleMessages()[5]);
+  Put<std::uint32_t>(frame, 24, 1);
+  Resign(frame);
+  EXPECT_EQ(CodeOf(frame), RejectCode::kMalformed);
+}
+
+TEST(WireFrameTest, RejectsDigestMismatchOnFlippedTensorByte) {
+  auto frame = EncodeFrame(SampleMessages()[3]);
+  frame.back() ^= 0x01;
+  EXPECT_EQ(CodeOf(frame), RejectCode::kDigestMismatch);
+}
+
+TEST(WireFrameTest, RejectsNaNAndInfInKeptValues) {
+  for (float bad : {std::nanf(""), std::numeric_limits<float>::infinity()}) {
+    Message message{3, Update{10, 0.5, {1.0f, bad}}};
+    EXPECT_EQ(CodeOf(EncodeFrame(message)), RejectCode::kNonFinite);
+  }
+  Message start{3, RoundStart{std::nan(""), 0.5, 0.0, 1, {}}};
+  EXPECT_EQ(CodeOf(EncodeFrame(start)), RejectCode::kNonFinite);
+}
+
+// Length-field bombs: sizes a hostile peer may announce.
+const std::uint64_t kBombs[] = {1ULL << 31, 1ULL << 40, 1ULL << 62,
+                                std::numeric_limits<std::uint64_t>::max()};
+
+TEST(WireFrameTest, RejectsTensorElementCountBombs) {
+  for (const auto count : kBombs) {
+    auto frame = EncodeFrame(SampleMessages()[3]);
+    const std::size_t section = frame.size() - kTensorHeaderBytes - 3 * sizeof(float);
+    Put<std::uint64_t>(frame, section + 8, count);
+    Resign(frame);
+    EXPECT_EQ(CodeOf(frame), RejectCode::kLimitExceeded) << count;
+  }
+}
+
+TEST(WireFrameTest, RejectsStringSizeTagBombs) {
+  for (const auto size : kBombs) {
+    auto frame = EncodeFrame(Message{0, Bye{"x"}});
+    // Payload: endianness byte, then BYE.reason's 8-byte size tag.
+    Put<std::uint64_t>(frame, kEnvelopeBytes + 1, size);
+    Resign(frame);
+    EXPECT_EQ(CodeOf(frame), RejectCode::kLimitExceeded) << size;
+  }
+}
+
+TEST(WireFrameTest, RejectsStringSizeTagBeyondRemainingBytes) {
+  auto frame = EncodeFrame(Message{0, Bye{"abc"}});
+  Put<std::uint64_t>(frame, kEnvelopeBytes + 1, 100);  // within the limit, beyond the payload
+  Resign(frame);
+  EXPECT_EQ(CodeOf(frame), RejectCode::kMalformed);
+  EXPECT_NE(DecodeFrame(frame, {}).reject().text.find("BYE.reason claims 100 bytes"),
+            std::string::npos);
+}
+
+TEST(WireFrameTest, RejectsPayloadWithUnreadBytes) {
+  auto frame = EncodeFrame(Message{5, Heartbeat{}});
+  frame.push_back(0);
+  Put<std::uint32_t>(frame, 12, 2);
+  Resign(frame);
+  EXPECT_EQ(CodeOf(frame), RejectCode::kMalformed);
+}
+
+// Every single-byte flip, every truncation and appended garbage, on a valid
+// frame of every kind: none may be accepted.
+TEST(WireFrameTest, MutationSweepNeverAcceptsAChangedFrame) {
+  for (const auto& message : SampleMessages()) {
+    const auto valid = EncodeFrame(message);
+    for (std::size_t i = 0; i < valid.size(); ++i) {
+      for (std::uint8_t mask : {std::uint8_t{0x01}, std::uint8_t{0x80}, std::uint8_t{0xff}}) {
+        auto frame = valid;
+        frame[i] ^= mask;
+        ASSERT_FALSE(DecodeFrame(frame, {}).ok()) << "flip at " << i;
+      }
+    }
+    for (std::size_t size = 0; size < valid.size(); ++size) {
+      const std::vector<std::uint8_t> truncated(valid.begin(), valid.begin() + size);
+      ASSERT_FALSE(DecodeFrame(truncated, {}).ok()) << "truncated to " << size;
+    }
+    for (std::size_t extra : {1, 7, 64}) {
+      auto frame = valid;
+      frame.insert(frame.end(), extra, 0xAB);
+      ASSERT_FALSE(DecodeFrame(frame, {}).ok()) << extra << " bytes appended";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fsd::wire
