@@ -38,6 +38,14 @@ class DataError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A key, certificate or peer identity is invalid or not admitted (bad key file,
+// loose permissions, public key not matching its secret key). Messages never
+// contain key material.
+class AuthError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // Process exit codes shared by every fsd executable (documented in README.md).
 enum ExitCode : int {
   kExitOk = 0,
@@ -45,6 +53,7 @@ enum ExitCode : int {
   kExitUsage = 2,     // bad command line or configuration (ConfigError)
   kExitIo = 3,        // file or OS error (IoError)
   kExitData = 4,      // malformed input data (DataError)
+  kExitAuth = 5,      // invalid keys or identity (AuthError)
 };
 
 namespace internal {

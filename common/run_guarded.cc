@@ -19,6 +19,9 @@ int RunGuarded(const char* program, const std::function<int()>& body) {
   } catch (const DataError& e) {
     std::fprintf(stderr, "%s: data error: %s\n", program, e.what());
     return kExitData;
+  } catch (const AuthError& e) {
+    std::fprintf(stderr, "%s: key error: %s\n", program, e.what());
+    return kExitAuth;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: internal error: %s\n", program, e.what());
     return kExitInternal;

@@ -7,7 +7,7 @@
 namespace fsd {
 
 // Returns body()'s result, or the exit code of the exception it threw:
-// ConfigError → 2, IoError → 3, DataError → 4, anything else → 1.
+// ConfigError → 2, IoError → 3, DataError → 4, AuthError → 5, anything else → 1.
 int RunGuarded(const char* program, const std::function<int()>& body);
 
 }  // namespace fsd
