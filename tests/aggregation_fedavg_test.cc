@@ -1,7 +1,6 @@
-#include "aggregation/fedavg.h"
-
 #include <gtest/gtest.h>
 
+#include "aggregation/fedavg.h"
 #include "common/errors.h"
 
 namespace fsd::aggregation {
