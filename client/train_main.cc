@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "client/trainer.h"
+#include "common/model/evaluate.h"
 #include "common/config/toml_loader.h"
 #include "common/data/loader.h"
 #include "common/errors.h"
@@ -34,7 +35,7 @@ int Train(const std::string& config_path, const std::string& out_dir, int epochs
   std::vector<std::string> all_overrides = overrides;
   if (epochs_override > 0)
     all_overrides.push_back("training.epochs=" + std::to_string(epochs_override));
-  const config::TrainConfig cfg = config::LoadTrainConfig(config_path, all_overrides);
+  const config::RunConfig cfg = config::LoadConfig(config_path, all_overrides);
   runtime::ConfigureProcess(cfg.training.threads);
 
   std::error_code ec;
@@ -76,7 +77,7 @@ int Train(const std::string& config_path, const std::string& out_dir, int epochs
           progress.Update(line);
         });
     const auto eval_start = std::chrono::steady_clock::now();
-    accuracy = client::EvaluateAccuracy(net, *splits.test, cfg.training.eval_batch_size);
+    accuracy = model::EvaluateAccuracy(net, *splits.test, cfg.training.eval_batch_size);
     const double eval_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
     const double wall_s =

@@ -30,11 +30,11 @@ LocalTrainer::LocalTrainer(model::MultiExitNet model, const config::TrainingConf
       loss_(loss),
       optimizer_(model_->parameters(), training.momentum, training.weight_decay) {}
 
-void LocalTrainer::BeginRun(std::int64_t num_samples) {
+void LocalTrainer::BeginRun(std::int64_t num_samples, int epochs) {
   FSD_CHECK(num_samples > 0) << "empty shard";
   const std::int64_t steps_per_epoch =
       (num_samples + training_.batch_size - 1) / training_.batch_size;
-  run_total_steps_ = steps_per_epoch * training_.epochs;
+  run_total_steps_ = steps_per_epoch * (epochs > 0 ? epochs : training_.epochs);
   run_step_ = 0;
   optimizer_.ResetState();
 }
@@ -99,27 +99,6 @@ EpochStats LocalTrainer::TrainEpoch(const data::Dataset& dataset,
   stats.mean_loss = loss_sum / static_cast<double>(seen);
   stats.samples_per_s = stats.seconds > 0 ? static_cast<double>(seen) / stats.seconds : 0.0;
   return stats;
-}
-
-std::vector<double> EvaluateAccuracy(model::MultiExitNet& model, const data::Dataset& dataset,
-                                     int batch_size) {
-  FSD_CHECK(batch_size > 0 && dataset.size() > 0) << "nothing to evaluate";
-  torch::NoGradGuard no_grad;
-  const bool was_training = model->is_training();
-  model->eval();
-  std::vector<std::int64_t> correct(static_cast<std::size_t>(model->num_exits()), 0);
-  for (std::int64_t begin = 0; begin < dataset.size(); begin += batch_size) {
-    const std::int64_t size = std::min<std::int64_t>(batch_size, dataset.size() - begin);
-    const auto logits = model->forward(dataset.images.narrow(0, begin, size));
-    const auto labels = dataset.labels.narrow(0, begin, size);
-    for (std::size_t k = 0; k < logits.size(); ++k) {
-      correct[k] += logits[k].argmax(/*dim=*/1).eq(labels).sum().item<std::int64_t>();
-    }
-  }
-  model->train(was_training);
-  std::vector<double> accuracy;
-  for (const auto c : correct) accuracy.push_back(static_cast<double>(c) / dataset.size());
-  return accuracy;
 }
 
 }  // namespace fsd::client

@@ -44,9 +44,9 @@ class LocalTrainer {
   LocalTrainer(model::MultiExitNet model, const config::TrainingConfig& training,
                const config::LossConfig& loss);
 
-  // Starts a local run of `config.epochs` epochs over `num_samples` samples:
-  // resets momentum and the learning-rate schedule.
-  void BeginRun(std::int64_t num_samples);
+  // Starts a local run of `epochs` epochs (default: training.epochs) over
+  // `num_samples` samples: resets momentum and the learning-rate schedule.
+  void BeginRun(std::int64_t num_samples, int epochs = 0);
 
   // One pass over dataset[indices] in an order shuffled by `shuffle_seed`.
   // REQUIRES: BeginRun() was called; indices non-empty and within the dataset.
@@ -68,9 +68,5 @@ class LocalTrainer {
   torch::Tensor batch_labels_;  // [batch_size]
 };
 
-// Test accuracy of every exit (shallow to deep, fractions in [0, 1]) over the
-// whole dataset, in eval mode without gradients; restores the previous mode.
-std::vector<double> EvaluateAccuracy(model::MultiExitNet& model, const data::Dataset& dataset,
-                                     int batch_size);
 
 }  // namespace fsd::client

@@ -31,6 +31,11 @@ class LogLine {
   std::ostringstream stream_;
 };
 
+// Gives the streamed LogLine expression type void, to match the other branch.
+struct LogVoidify {
+  void operator&(const LogLine&) const {}
+};
+
 }  // namespace internal
 }  // namespace fsd
 
@@ -39,7 +44,9 @@ class LogLine {
 #define FSD_LOG_LEVEL_WARNING ::fsd::LogLevel::kWarning
 #define FSD_LOG_LEVEL_ERROR ::fsd::LogLevel::kError
 
+// An expression (not an if/else), so it nests safely inside unbraced ifs.
 #define FSD_LOG(severity)                                \
-  if (FSD_LOG_LEVEL_##severity < ::fsd::GetLogLevel()) { \
-  } else                                                 \
-    ::fsd::internal::LogLine(FSD_LOG_LEVEL_##severity, __FILE__, __LINE__)
+  (FSD_LOG_LEVEL_##severity < ::fsd::GetLogLevel())      \
+      ? (void)0                                          \
+      : ::fsd::internal::LogVoidify() &                  \
+            ::fsd::internal::LogLine(FSD_LOG_LEVEL_##severity, __FILE__, __LINE__)

@@ -75,12 +75,57 @@ struct LossConfig {
   double beta = 0.0;
 };
 
-// Everything `fsd-train` reads.
-struct TrainConfig {
+enum class PartitionKind { kFile, kIid, kDirichlet, kShards };
+
+// [federation]: who takes part and how rounds run (fsd-sim, fsd-coordinator).
+struct FederationConfig {
+  int rounds = 20;            // rounds to run
+  int clients = 10;           // simulated clients (fsd-sim); must match a partition file's lines
+  // Clients that must have joined before the first round starts (0 = `clients`).
+  int min_clients = 0;
+  double fraction = 1.0;      // share of joined clients sampled each round (seeded)
+  // Share of the sampled clients whose updates must arrive for the round to be
+  // aggregated; otherwise it is retried without touching the global model.
+  double quorum = 1.0;
+  double round_deadline_s = 600.0;  // a round stops waiting for updates after this
+  // How the training set is split: "file" reads `partition_file`; "iid",
+  // "dirichlet" (over labels, `dirichlet_alpha`) and "shards"
+  // (`shards_per_client` label shards each) are generated with `seed`.
+  PartitionKind partition = PartitionKind::kDirichlet;
+  std::string partition_file;
+  double dirichlet_alpha = 0.5;
+  int shards_per_client = 2;
+  std::uint64_t seed = 42;    // partition and client sampling
+  bool checkpoint = true;     // write DIR/checkpoint.bin after every round (for --resume)
+};
+
+// [transport]: sockets and their limits.
+struct TransportConfig {
+  // Coordinator bind address; fsd-sim binds tcp://127.0.0.1:* (a free port).
+  std::string bind = "tcp://127.0.0.1:*";
+  // Plaintext instead of CURVE: debugging only, prints a warning.
+  bool insecure = false;
+  int heartbeat_ms = 1000;          // a client pings when idle this long
+  double client_timeout_s = 30.0;   // a silent client is dropped from its round after this
+  int max_message_mb = 80;          // ZMQ_MAXMSGSIZE and the decoder's frame limit
+  int handshake_ms = 5000;          // ZMQ_HANDSHAKE_IVL
+};
+
+// [sim]: the one-machine simulation.
+struct SimConfig {
+  // Worker threads that train clients (one torch thread each); 0 = number of cores.
+  int workers = 0;
+};
+
+// Everything an fsd executable reads; each uses the sections it needs.
+struct RunConfig {
   DataConfig data;
   ModelConfig model;
   TrainingConfig training;
   LossConfig loss;
+  FederationConfig federation;
+  TransportConfig transport;
+  SimConfig sim;
 };
 
 }  // namespace fsd::config

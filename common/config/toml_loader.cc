@@ -78,6 +78,13 @@ class SectionReader {
     }
   }
 
+  void Bool(std::string_view key, bool& out) {
+    if (const toml::node* node = Find(key)) {
+      if (!node->is_boolean()) Fail(Name(key), "must be true or false, got " + Describe(*node));
+      out = *node->value<bool>();
+    }
+  }
+
   template <typename Enum>
   void Choice(std::string_view key, Enum& out,
               std::initializer_list<std::pair<std::string_view, Enum>> choices) {
@@ -165,15 +172,16 @@ void ApplyOverride(toml::table& root, const std::string& assignment) {
   parsed.get("v")->visit([&](const auto& value) { table->insert_or_assign(key, value); });
 }
 
-TrainConfig Read(const toml::table* root, const std::string& origin,
+RunConfig Read(const toml::table* root, const std::string& origin,
                  std::vector<std::string>* known_keys) {
-  TrainConfig config;
-  const std::set<std::string> sections = {"data", "model", "training", "loss"};
+  RunConfig config;
+  const std::set<std::string> sections = {"data",       "model",     "training", "loss",
+                                          "federation", "transport", "sim"};
   if (root != nullptr) {
     for (const auto& [key, node] : *root) {
       if (!sections.contains(std::string(key.str()))) {
         throw ConfigError(origin + ": unknown section or key '" + std::string(key.str()) +
-                          "'; allowed sections: data, model, training, loss");
+                          "'; allowed sections: data, model, training, loss, federation, transport, sim");
       }
     }
   }
@@ -225,12 +233,49 @@ TrainConfig Read(const toml::table* root, const std::string& origin,
               {{"deepest", Teacher::kDeepest}, {"ensemble", Teacher::kEnsemble}});
   loss.Real("beta", l.beta, 0.0, 100.0);
   loss.Finish();
+
+  SectionReader federation(root, "federation", origin, known_keys);
+  auto& f = config.federation;
+  federation.Integer("rounds", f.rounds, 1, 100'000);
+  federation.Integer("clients", f.clients, 1, 100'000);
+  federation.Integer("min_clients", f.min_clients, 0, 100'000);
+  federation.Real("fraction", f.fraction, 0.0, 1.0, /*min_open=*/true);
+  federation.Real("quorum", f.quorum, 0.0, 1.0, /*min_open=*/true);
+  federation.Real("round_deadline_s", f.round_deadline_s, 0.0, 1e6, /*min_open=*/true);
+  federation.Choice("partition", f.partition,
+                    {{"file", PartitionKind::kFile},
+                     {"iid", PartitionKind::kIid},
+                     {"dirichlet", PartitionKind::kDirichlet},
+                     {"shards", PartitionKind::kShards}});
+  federation.String("partition_file", f.partition_file);
+  federation.Real("dirichlet_alpha", f.dirichlet_alpha, 0.0, 1e6, /*min_open=*/true);
+  federation.Integer("shards_per_client", f.shards_per_client, 1, 1000);
+  federation.Seed("seed", f.seed);
+  federation.Bool("checkpoint", f.checkpoint);
+  federation.Finish();
+  if (f.partition == PartitionKind::kFile && f.partition_file.empty() && root != nullptr) {
+    throw ConfigError(origin + ": federation.partition_file: required when federation.partition = \"file\"");
+  }
+
+  SectionReader transport(root, "transport", origin, known_keys);
+  auto& tr = config.transport;
+  transport.String("bind", tr.bind);
+  transport.Bool("insecure", tr.insecure);
+  transport.Integer("heartbeat_ms", tr.heartbeat_ms, 10, 3'600'000);
+  transport.Real("client_timeout_s", tr.client_timeout_s, 0.0, 1e6, /*min_open=*/true);
+  transport.Integer("max_message_mb", tr.max_message_mb, 1, 2000);
+  transport.Integer("handshake_ms", tr.handshake_ms, 100, 3'600'000);
+  transport.Finish();
+
+  SectionReader sim(root, "sim", origin, known_keys);
+  sim.Integer("workers", config.sim.workers, 0, 1024);
+  sim.Finish();
   return config;
 }
 
 }  // namespace
 
-TrainConfig ParseTrainConfig(const std::string& toml_text, const std::string& origin,
+RunConfig ParseConfig(const std::string& toml_text, const std::string& origin,
                              const std::vector<std::string>& overrides) {
   toml::table root;
   try {
@@ -245,15 +290,15 @@ TrainConfig ParseTrainConfig(const std::string& toml_text, const std::string& or
   return Read(&root, origin, nullptr);
 }
 
-TrainConfig LoadTrainConfig(const std::string& path, const std::vector<std::string>& overrides) {
+RunConfig LoadConfig(const std::string& path, const std::vector<std::string>& overrides) {
   std::ifstream in(path);
   if (!in) throw IoError(path + ": cannot open config file");
   std::ostringstream text;
   text << in.rdbuf();
-  return ParseTrainConfig(text.str(), path, overrides);
+  return ParseConfig(text.str(), path, overrides);
 }
 
-std::vector<std::string> KnownTrainConfigKeys() {
+std::vector<std::string> KnownConfigKeys() {
   std::vector<std::string> keys;
   Read(nullptr, "", &keys);
   return keys;

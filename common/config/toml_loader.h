@@ -14,14 +14,14 @@ namespace fsd::config {
 // Parses `toml_text` (`origin` names it in errors), applies `overrides`
 // ("section.key=value", value in TOML syntax; bare words are strings) and
 // validates. Throws ConfigError.
-TrainConfig ParseTrainConfig(const std::string& toml_text, const std::string& origin,
+RunConfig ParseConfig(const std::string& toml_text, const std::string& origin,
                              const std::vector<std::string>& overrides = {});
 
-// Reads the file at `path` (IoError if unreadable), then as ParseTrainConfig.
-TrainConfig LoadTrainConfig(const std::string& path,
+// Reads the file at `path` (IoError if unreadable), then as ParseConfig.
+RunConfig LoadConfig(const std::string& path,
                             const std::vector<std::string>& overrides = {});
 
 // Every key the loader accepts, as "section.key", in declaration order.
-std::vector<std::string> KnownTrainConfigKeys();
+std::vector<std::string> KnownConfigKeys();
 
 }  // namespace fsd::config

@@ -5,6 +5,7 @@
 
 #include "common/config/config.h"
 #include "common/data/dataset.h"
+#include "common/data/partition.h"
 
 namespace fsd::data {
 
@@ -14,5 +15,9 @@ struct Splits {
 };
 
 Splits LoadSplits(const config::DataConfig& config);
+
+// The clients' shards of `train` as [federation] describes them. A partition
+// file must have exactly `federation.clients` lines (ConfigError otherwise).
+Partition BuildPartition(const config::FederationConfig& federation, const Dataset& train);
 
 }  // namespace fsd::data

@@ -6,7 +6,8 @@
 
 namespace fsd::metrics {
 
-MetricsSink::MetricsSink(const std::string& path) : path_(path), out_(path, std::ios::trunc) {
+MetricsSink::MetricsSink(const std::string& path, bool append)
+    : path_(path), out_(path, append ? std::ios::app : std::ios::trunc) {
   if (!out_) throw IoError(path + ": cannot open metrics file for writing");
 }
 

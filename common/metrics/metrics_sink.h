@@ -14,8 +14,8 @@ namespace fsd::metrics {
 
 class MetricsSink {
  public:
-  // Creates or truncates `path`.
-  explicit MetricsSink(const std::string& path);
+  // Creates or truncates `path`; with `append`, adds to an existing file (resume).
+  explicit MetricsSink(const std::string& path, bool append = false);
 
   void Record(const nlohmann::json& object);
 

@@ -1,4 +1,5 @@
 #include "client/trainer.h"
+#include "common/model/evaluate.h"
 
 #include <gtest/gtest.h>
 
@@ -47,11 +48,11 @@ TEST(LocalTrainerTest, LearnsSyntheticClassesOnEveryExit) {
   const Fixture f = MakeData();
   for (auto architecture : {model::Architecture::kCnn3S, model::Architecture::kMlp}) {
     auto net = MakeNet(architecture);
-    const auto before = EvaluateAccuracy(net, f.test, 200);
+    const auto before = model::EvaluateAccuracy(net, f.test, 200);
     LocalTrainer trainer(net, Training(2), config::LossConfig{});
     trainer.BeginRun(static_cast<std::int64_t>(f.indices.size()));
     for (int epoch = 0; epoch < 2; ++epoch) trainer.TrainEpoch(f.train, f.indices, epoch);
-    const auto after = EvaluateAccuracy(net, f.test, 200);
+    const auto after = model::EvaluateAccuracy(net, f.test, 200);
     ASSERT_EQ(after.size(), before.size());
     for (std::size_t k = 0; k < after.size(); ++k) {
       EXPECT_LT(before[k], 0.3) << "exit " << k;

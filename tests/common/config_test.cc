@@ -9,7 +9,7 @@ namespace {
 
 std::string ErrorOf(const std::string& toml, const std::vector<std::string>& overrides = {}) {
   try {
-    ParseTrainConfig(toml, "test.toml", overrides);
+    ParseConfig(toml, "test.toml", overrides);
   } catch (const ConfigError& e) {
     return e.what();
   }
@@ -17,7 +17,7 @@ std::string ErrorOf(const std::string& toml, const std::vector<std::string>& ove
 }
 
 TEST(ConfigTest, EmptyFileGivesDocumentedDefaults) {
-  const TrainConfig c = ParseTrainConfig("", "empty");
+  const RunConfig c = ParseConfig("", "empty");
   EXPECT_EQ(c.training.batch_size, 32);
   EXPECT_DOUBLE_EQ(c.training.lr, 0.05);
   EXPECT_DOUBLE_EQ(c.loss.alpha, 0.5);
@@ -27,7 +27,7 @@ TEST(ConfigTest, EmptyFileGivesDocumentedDefaults) {
 }
 
 TEST(ConfigTest, ReadsEveryKindOfValue) {
-  const TrainConfig c = ParseTrainConfig(
+  const RunConfig c = ParseConfig(
       "[training]\nepochs = 7\nlr = 0.1\nlr_schedule = \"cosine\"\n"
       "[loss]\nteacher = \"ensemble\"\nexits = \"main\"\ntemperature = 2\n"
       "[model]\narchitecture = \"mlp\"\n",
@@ -76,8 +76,8 @@ TEST(ConfigTest, SyntaxErrorNamesTheLine) {
 }
 
 TEST(ConfigTest, OverridesReplaceFileValuesAndObeyValidation) {
-  const TrainConfig c =
-      ParseTrainConfig("[training]\nepochs = 5\n", "x",
+  const RunConfig c =
+      ParseConfig("[training]\nepochs = 5\n", "x",
                        {"training.epochs=2", "loss.teacher=ensemble", "data.dir=/tmp/x y"});
   EXPECT_EQ(c.training.epochs, 2);
   EXPECT_EQ(c.loss.teacher, Teacher::kEnsemble);
@@ -89,7 +89,7 @@ TEST(ConfigTest, OverridesReplaceFileValuesAndObeyValidation) {
 
 TEST(ConfigTest, ShippedConfigsLoad) {
   for (const char* name : {"central.toml"}) {
-    const auto c = LoadTrainConfig(fsd::testing::SourceDir() + "/configs/" + name);
+    const auto c = LoadConfig(fsd::testing::SourceDir() + "/configs/" + name);
     EXPECT_GE(c.training.epochs, 1) << name;
   }
 }
@@ -98,7 +98,7 @@ TEST(ConfigTest, EveryKeyIsDocumentedInConfigsReadme) {
   const std::string readme =
       fsd::testing::ReadFile(fsd::testing::SourceDir() + "/configs/README.md");
   ASSERT_FALSE(readme.empty());
-  const auto keys = KnownTrainConfigKeys();
+  const auto keys = KnownConfigKeys();
   EXPECT_GT(keys.size(), 20u);
   for (const auto& key : keys) {
     EXPECT_NE(readme.find("`" + key + "`"), std::string::npos) << key << " is not documented";

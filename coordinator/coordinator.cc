@@ -1,0 +1,350 @@
+#include "coordinator/coordinator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "aggregation/fedavg.h"
+#include "common/errors.h"
+#include "common/log.h"
+#include "coordinator/checkpoint.h"
+#include "privacy/curve_socket.h"
+
+namespace fsd::coordinator {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using wire::RejectCode;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string Short(const std::string& key) { return key.empty() ? "(plaintext)" : key.substr(0, 8); }
+
+}  // namespace
+
+Coordinator::Coordinator(zmq::context_t& context, CoordinatorOptions options,
+                         privacy::CurveKeyPair server_keys, std::set<std::string> allowed_keys,
+                         std::vector<float> initial_global, Evaluator evaluator,
+                         RoundListener listener)
+    : context_(context),
+      options_(std::move(options)),
+      server_keys_(std::move(server_keys)),
+      allowed_keys_(std::move(allowed_keys)),
+      router_(context, zmq::socket_type::router),
+      evaluator_(std::move(evaluator)),
+      listener_(std::move(listener)),
+      global_(std::move(initial_global)) {
+  limits_.max_message_bytes = static_cast<std::uint64_t>(options_.transport.max_message_mb) << 20;
+  limits_.max_values = std::max<std::uint64_t>(limits_.max_values, global_.size());
+  if (options_.federation.min_clients == 0) options_.federation.min_clients = options_.federation.clients;
+  const std::string checkpoint_path = options_.out_dir + "/checkpoint.bin";
+  if (options_.resume && std::filesystem::exists(checkpoint_path)) {
+    Checkpoint checkpoint = ReadCheckpoint(checkpoint_path, limits_.max_values);
+    if (checkpoint.schema_fingerprint != options_.schema_fingerprint ||
+        checkpoint.global.size() != global_.size()) {
+      throw DataError(checkpoint_path + ": checkpoint is for a different model");
+    }
+    global_ = std::move(checkpoint.global);
+    committed_round_ = checkpoint.round;
+    FSD_LOG(INFO) << "resuming after round " << committed_round_;
+  }
+  metrics_ = std::make_unique<metrics::MetricsSink>(options_.out_dir + "/metrics.jsonl",
+                                                    /*append=*/options_.resume);
+}
+
+Coordinator::~Coordinator() = default;
+
+std::string Coordinator::Bind() {
+  privacy::SocketLimits socket_limits;
+  socket_limits.max_message_bytes = static_cast<std::int64_t>(limits_.max_message_bytes);
+  socket_limits.handshake_ms = options_.transport.handshake_ms;
+  socket_limits.high_water_mark = 10'000;
+  if (options_.transport.insecure) {
+    FSD_LOG(WARNING) << "--insecure: plaintext transport, no authentication";
+    privacy::ConfigureInsecure(router_, socket_limits);
+  } else {
+    // The handler must answer before the socket binds: libzmq admits any CURVE
+    // client when no ZAP handler is running.
+    zap_ = std::make_unique<privacy::ZapHandler>(context_, allowed_keys_);
+    zap_->Start();
+    privacy::ConfigureCurveServer(router_, server_keys_, socket_limits);
+  }
+  router_.set(zmq::sockopt::router_mandatory, false);
+  router_.bind(options_.transport.bind);
+  return router_.get(zmq::sockopt::last_endpoint);
+}
+
+void Coordinator::Run() {
+  run_started_ = Clock::now();
+  const auto rounds = static_cast<std::uint64_t>(options_.federation.rounds);
+  while (!stop_ && committed_round_ < rounds) {
+    zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(50));
+    // Drain what arrived; each message is [routing id, frame].
+    while (!stop_) {
+      zmq::message_t routing_id;
+      if (!router_.recv(routing_id, zmq::recv_flags::dontwait)) break;
+      std::vector<zmq::message_t> parts;
+      while (routing_id.more() || (!parts.empty() && parts.back().more())) {
+        zmq::message_t part;
+        if (!router_.recv(part, zmq::recv_flags::dontwait)) break;
+        parts.push_back(std::move(part));
+        if (!parts.back().more()) break;
+      }
+      const std::string routing = routing_id.to_string();
+      if (parts.size() != 1) {
+        ++rejects_[RejectCode::kMalformed];
+        SendReject(routing, RejectCode::kMalformed, "expected exactly one frame per message");
+        continue;
+      }
+      const char* user = parts[0].gets("User-Id");
+      const std::string user_id = user != nullptr ? user : "";
+      // Plaintext mode has no authenticated identity; fall back to the routing id.
+      const std::string identity = options_.transport.insecure ? routing : user_id;
+      HandleFrame(routing, identity,
+                  {parts[0].data<std::uint8_t>(), parts[0].size()});
+    }
+    DropSilentClients();
+    if (phase_ == Phase::kWaiting &&
+        clients_.size() >= static_cast<std::size_t>(options_.federation.min_clients)) {
+      StartRound();
+    }
+    if (phase_ == Phase::kCollecting) {
+      const bool all_in = staged_.size() == selected_.size();
+      const bool deadline = SecondsSince(round_started_) > options_.federation.round_deadline_s;
+      if (all_in || deadline) FinishRound();
+    }
+  }
+  for (const auto& [key, client] : clients_) Send(client.routing_id, {committed_round_, wire::Bye{"federation finished"}});
+}
+
+void Coordinator::HandleFrame(const std::string& routing_id, const std::string& user_id,
+                              std::span<const std::uint8_t> frame) {
+  auto decoded = wire::DecodeFrame(frame, limits_);
+  if (!decoded.ok()) {
+    ++rejects_[decoded.reject().code];
+    FSD_LOG(WARNING) << "rejected frame from " << Short(user_id) << ": "
+                     << wire::RejectCodeName(decoded.reject().code) << " " << decoded.reject().text;
+    SendReject(routing_id, decoded.reject().code, decoded.reject().text);
+    return;
+  }
+  wire::Message& message = decoded.value();
+  if (auto it = clients_.find(user_id); it != clients_.end()) {
+    it->second.last_seen = Clock::now();
+    it->second.routing_id = routing_id;
+  }
+  switch (wire::KindOf(message.body)) {
+    case wire::MessageKind::kJoin:
+      OnJoin(routing_id, user_id, std::get<wire::Join>(message.body));
+      return;
+    case wire::MessageKind::kUpdate:
+      OnUpdate(routing_id, user_id, message.round, std::move(std::get<wire::Update>(message.body)),
+               frame.size());
+      return;
+    case wire::MessageKind::kHeartbeat:
+      if (!clients_.contains(user_id)) {
+        SendReject(routing_id, RejectCode::kNotAuthorized, "unknown session: JOIN first");
+        ++rejects_[RejectCode::kNotAuthorized];
+      }
+      return;
+    case wire::MessageKind::kBye:
+      clients_.erase(user_id);
+      if (selected_.erase(user_id) > 0) staged_.erase(user_id);
+      FSD_LOG(INFO) << "client " << Short(user_id) << " left";
+      return;
+    default:
+      ++rejects_[RejectCode::kUnexpectedKind];
+      SendReject(routing_id, RejectCode::kUnexpectedKind,
+                 std::string(wire::MessageKindName(wire::KindOf(message.body))) +
+                     " is not accepted by a coordinator");
+      return;
+  }
+}
+
+void Coordinator::OnJoin(const std::string& routing_id, const std::string& user_id,
+                         const wire::Join& join) {
+  const auto reject = [&](RejectCode code, const std::string& text) {
+    ++rejects_[code];
+    SendReject(routing_id, code, text);
+  };
+  if (join.min_version > wire::kProtocolVersion || join.max_version < wire::kProtocolVersion) {
+    return reject(RejectCode::kUnsupportedVersion,
+                  "client speaks " + std::to_string(join.min_version) + ".." +
+                      std::to_string(join.max_version) + ", coordinator " +
+                      std::to_string(wire::kProtocolVersion));
+  }
+  if (join.schema_fingerprint != options_.schema_fingerprint) {
+    return reject(RejectCode::kSchemaMismatch, "client model layout differs from the coordinator's");
+  }
+  if (join.num_samples <= 0 || join.num_samples > 1'000'000'000) {
+    return reject(RejectCode::kLimitExceeded, "num_samples must be in 1..1e9");
+  }
+  ClientRecord& record = clients_[user_id];
+  record.routing_id = routing_id;
+  record.declared_samples = join.num_samples;
+  record.last_seen = Clock::now();
+  Send(routing_id, {committed_round_, wire::Welcome{wire::kProtocolVersion, options_.schema_fingerprint,
+                                                    static_cast<std::uint32_t>(options_.federation.rounds)}});
+  // A client that rejoins during a round it was sampled for gets the round again.
+  if (phase_ == Phase::kCollecting && selected_.contains(user_id) && !staged_.contains(user_id)) {
+    SendRoundStart(user_id);
+  }
+}
+
+void Coordinator::OnUpdate(const std::string& routing, const std::string& user_id,
+                           std::uint64_t round, wire::Update update, std::size_t frame_bytes) {
+  const auto client = clients_.find(user_id);
+  const auto reject = [&](RejectCode code, const std::string& text) {
+    ++rejects_[code];
+    FSD_LOG(WARNING) << "UPDATE from " << Short(user_id) << " rejected: " << wire::RejectCodeName(code)
+                     << " " << text;
+    SendReject(routing, code, text);
+  };
+  const std::uint64_t current = committed_round_ + 1;
+  if (client == clients_.end()) return reject(RejectCode::kNotAuthorized, "unknown session: JOIN first");
+  if (round != current) {
+    return reject(RejectCode::kStaleRound, "update for round " + std::to_string(round) +
+                                               ", current round is " + std::to_string(current));
+  }
+  if (phase_ != Phase::kCollecting) return reject(RejectCode::kRoundClosed, "round is not collecting");
+  if (!selected_.contains(user_id)) return reject(RejectCode::kUnexpectedKind, "client not sampled this round");
+  if (staged_.contains(user_id)) return reject(RejectCode::kDuplicate, "second update in this round");
+  if (update.values.size() != global_.size()) {
+    return reject(RejectCode::kSchemaMismatch, "update has " + std::to_string(update.values.size()) +
+                                                   " values, model has " + std::to_string(global_.size()));
+  }
+  if (update.sample_count <= 0 || update.sample_count > client->second.declared_samples) {
+    return reject(RejectCode::kLimitExceeded,
+                  "sample_count " + std::to_string(update.sample_count) + " outside 1.." +
+                      std::to_string(client->second.declared_samples) + " declared at JOIN");
+  }
+  bytes_up_ += static_cast<std::int64_t>(frame_bytes);
+  staged_.emplace(user_id, std::move(update));
+}
+
+std::size_t Coordinator::Quorum() const {
+  return std::max<std::size_t>(
+      1, static_cast<std::size_t>(std::ceil(options_.federation.quorum * selected_.size() - 1e-9)));
+}
+
+void Coordinator::StartRound() {
+  const std::uint64_t round = committed_round_ + 1;
+  std::vector<std::string> candidates;
+  for (const auto& [key, record] : clients_) candidates.push_back(key);
+  const auto wanted = static_cast<std::size_t>(
+      std::max(1.0, std::ceil(options_.federation.fraction * candidates.size() - 1e-9)));
+  // Seeded by (seed, round, attempt): a resumed or retried run samples the same way.
+  std::mt19937_64 rng(options_.federation.seed * 1000003ULL + round * 1009ULL + attempt_);
+  std::shuffle(candidates.begin(), candidates.end(), rng);
+  candidates.resize(std::min(wanted, candidates.size()));
+  selected_ = std::set<std::string>(candidates.begin(), candidates.end());
+  staged_.clear();
+  bytes_up_ = bytes_down_ = 0;
+  phase_ = Phase::kCollecting;
+  round_started_ = Clock::now();
+  for (const auto& key : selected_) SendRoundStart(key);
+}
+
+void Coordinator::SendRoundStart(const std::string& user_id) {
+  wire::RoundStart start;
+  start.temperature = options_.loss.temperature;
+  start.alpha = options_.loss.alpha;
+  start.beta = options_.loss.beta;
+  start.local_epochs = static_cast<std::uint32_t>(options_.local_epochs);
+  start.global_values = global_;
+  const auto frame = wire::EncodeFrame({committed_round_ + 1, std::move(start)});
+  bytes_down_ += static_cast<std::int64_t>(frame.size());
+  const auto& routing = clients_.at(user_id).routing_id;
+  router_.send(zmq::buffer(routing), zmq::send_flags::sndmore);
+  router_.send(zmq::buffer(frame), zmq::send_flags::none);
+}
+
+void Coordinator::DropSilentClients() {
+  const auto now = Clock::now();
+  for (auto it = clients_.begin(); it != clients_.end();) {
+    if (std::chrono::duration<double>(now - it->second.last_seen).count() >
+        options_.transport.client_timeout_s) {
+      FSD_LOG(WARNING) << "client " << Short(it->first) << " timed out";
+      if (phase_ == Phase::kCollecting && !staged_.contains(it->first)) selected_.erase(it->first);
+      it = clients_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Coordinator::FinishRound() {
+  const std::uint64_t round = committed_round_ + 1;
+  const double collect_s = SecondsSince(round_started_);
+  if (staged_.empty() || staged_.size() < Quorum()) {
+    FSD_LOG(WARNING) << "round " << round << ": " << staged_.size() << " of " << selected_.size()
+                     << " updates, quorum " << Quorum() << "; retrying the round";
+    ++attempt_;
+    phase_ = Phase::kWaiting;
+    return;
+  }
+  // Aggregate in key order so the sum does not depend on arrival order.
+  aggregation::FedAvgAggregator aggregator(global_.size());
+  double loss_sum = 0.0;
+  std::int64_t samples = 0;
+  for (const auto& [key, update] : staged_) {
+    aggregator.Accumulate(update.values, update.sample_count);
+    loss_sum += update.train_loss * static_cast<double>(update.sample_count);
+    samples += update.sample_count;
+  }
+  global_ = std::move(aggregator).Finalize();
+  const auto eval_start = Clock::now();
+  const std::vector<double> accuracy = evaluator_ ? evaluator_(global_) : std::vector<double>{};
+  const double eval_s = SecondsSince(eval_start);
+  committed_round_ = round;
+  if (options_.federation.checkpoint) {
+    WriteCheckpoint(options_.out_dir + "/checkpoint.bin",
+                    {committed_round_, options_.schema_fingerprint, global_});
+  }
+  nlohmann::json rejects = nlohmann::json::object();
+  for (const auto& [code, count] : rejects_) rejects[wire::RejectCodeName(code)] = count;
+  nlohmann::json record = {{"round", round},
+                           {"acc", accuracy},
+                           {"loss", loss_sum / static_cast<double>(samples)},
+                           {"temperature", options_.loss.temperature},
+                           {"alpha", options_.loss.alpha},
+                           {"beta", options_.loss.beta},
+                           {"bytes_up", bytes_up_},
+                           {"bytes_down", bytes_down_},
+                           {"clients_selected", selected_.size()},
+                           {"clients_reported", staged_.size()},
+                           {"samples", samples},
+                           {"attempts", attempt_ + 1},
+                           {"collect_s", collect_s},
+                           {"eval_s", eval_s},
+                           {"round_s", collect_s + eval_s},
+                           {"wall_s", SecondsSince(run_started_)},
+                           {"rejects", rejects}};
+  metrics_->Record(record);
+  if (listener_) listener_(record);
+  attempt_ = 0;
+  staged_.clear();
+  selected_.clear();
+  phase_ = Phase::kWaiting;
+}
+
+void Coordinator::Send(const std::string& routing_id, const wire::Message& message) {
+  const auto frame = wire::EncodeFrame(message);
+  router_.send(zmq::buffer(routing_id), zmq::send_flags::sndmore);
+  router_.send(zmq::buffer(frame), zmq::send_flags::none);
+}
+
+void Coordinator::SendReject(const std::string& routing_id, RejectCode code, const std::string& text) {
+  Send(routing_id, {committed_round_ + 1, wire::Reject{code, text}});
+}
+
+std::map<std::string, std::int64_t> Coordinator::reject_counts() const {
+  std::map<std::string, std::int64_t> counts;
+  for (const auto& [code, count] : rejects_) counts[wire::RejectCodeName(code)] = count;
+  return counts;
+}
+
+}  // namespace fsd::coordinator

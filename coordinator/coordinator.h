@@ -1,0 +1,120 @@
+// Coordinator: the ROUTER side of a federation. It authenticates clients
+// (CURVE + ZAP allow-list; identity = the ZAP User-Id, never the routing id),
+// runs rounds — wait for `min_clients` → sample → ROUND_START → collect
+// UPDATEs until all sampled clients reported or the deadline passed →
+// aggregate if the quorum reported, else retry the round without touching the
+// global model → evaluate → checkpoint — and answers every bad message with a
+// typed REJECT while carrying on.
+//
+// Round phases: kWaiting (accepts JOIN, HEARTBEAT, BYE) and kCollecting (also
+// UPDATE for the current round from sampled clients). Anything else gets
+// REJECT(UNEXPECTED_KIND). Rejections are counted per code in metrics.
+// Thread-safety: Bind() and Run() on one thread (which then owns the socket);
+// Stop() from any thread. Errors: IoError/AuthError from set-up; nothing a
+// peer sends makes Run() throw.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "common/config/config.h"
+#include "common/metrics/metrics_sink.h"
+#include "common/wire/frame.h"
+#include "privacy/curve_keys.h"
+#include "privacy/zap_handler.h"
+
+namespace fsd::coordinator {
+
+struct CoordinatorOptions {
+  config::FederationConfig federation;
+  config::TransportConfig transport;
+  config::LossConfig loss;            // T, alpha, beta announced in ROUND_START
+  int local_epochs = 1;
+  std::uint64_t schema_fingerprint = 0;
+  std::string out_dir;                // metrics.jsonl and checkpoint.bin go here
+  bool resume = false;                // continue from out_dir/checkpoint.bin
+};
+
+// Accuracy of every exit for a global vector (runs on the coordinator thread).
+using Evaluator = std::function<std::vector<double>(std::span<const float>)>;
+// Observes each round's metrics record after it is written.
+using RoundListener = std::function<void(const nlohmann::json&)>;
+
+class Coordinator {
+ public:
+  // `context` must outlive the coordinator. `allowed_keys`: Z85 client public keys.
+  Coordinator(zmq::context_t& context, CoordinatorOptions options,
+              privacy::CurveKeyPair server_keys, std::set<std::string> allowed_keys,
+              std::vector<float> initial_global, Evaluator evaluator, RoundListener listener = {});
+  ~Coordinator();
+
+  // Starts the ZAP handler (unless insecure), binds, returns the bound endpoint.
+  std::string Bind();
+  // Runs rounds until federation.rounds are committed or Stop() is called.
+  void Run();
+  void Stop() { stop_ = true; }
+
+  // Valid after Run() returns (or between rounds on the Run() thread).
+  const std::vector<float>& global() const { return global_; }
+  std::uint64_t committed_round() const { return committed_round_; }
+  std::map<std::string, std::int64_t> reject_counts() const;
+
+ private:
+  struct ClientRecord {
+    std::string routing_id;
+    std::int64_t declared_samples = 0;
+    std::chrono::steady_clock::time_point last_seen;
+  };
+  enum class Phase { kWaiting, kCollecting };
+
+  void HandleFrame(const std::string& routing_id, const std::string& user_id,
+                   std::span<const std::uint8_t> frame);
+  void OnJoin(const std::string& routing_id, const std::string& user_id, const wire::Join& join);
+  void OnUpdate(const std::string& routing_id, const std::string& user_id, std::uint64_t round,
+                wire::Update update, std::size_t frame_bytes);
+  void StartRound();
+  void SendRoundStart(const std::string& user_id);
+  void FinishRound();
+  void DropSilentClients();
+  void Send(const std::string& routing_id, const wire::Message& message);
+  void SendReject(const std::string& routing_id, wire::RejectCode code, const std::string& text);
+  std::size_t Quorum() const;
+
+  zmq::context_t& context_;
+  CoordinatorOptions options_;
+  privacy::CurveKeyPair server_keys_;
+  std::set<std::string> allowed_keys_;
+  std::unique_ptr<privacy::ZapHandler> zap_;
+  zmq::socket_t router_;
+  wire::WireLimits limits_;
+  Evaluator evaluator_;
+  RoundListener listener_;
+  std::unique_ptr<metrics::MetricsSink> metrics_;
+  std::atomic<bool> stop_{false};
+
+  std::vector<float> global_;
+  std::uint64_t committed_round_ = 0;
+  std::map<std::string, ClientRecord> clients_;  // by authenticated key
+  Phase phase_ = Phase::kWaiting;
+  std::uint64_t attempt_ = 0;                    // retries of the current round
+  std::set<std::string> selected_;
+  std::map<std::string, wire::Update> staged_;   // validated, not yet aggregated
+  std::chrono::steady_clock::time_point round_started_;
+  std::chrono::steady_clock::time_point run_started_;
+  std::int64_t bytes_up_ = 0;
+  std::int64_t bytes_down_ = 0;
+  std::map<wire::RejectCode, std::int64_t> rejects_;
+};
+
+}  // namespace fsd::coordinator

@@ -1,0 +1,94 @@
+#include "sim/report.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+
+#include "common/errors.h"
+#include "common/log.h"
+
+namespace fsd::sim {
+namespace {
+
+double Median(std::vector<double> values) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+void Plot(const std::string& out_dir, std::size_t exits) {
+  if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
+    FSD_LOG(WARNING) << "gnuplot not found: no PNG plots (scripts/setup installs it)";
+    return;
+  }
+  std::ofstream script(out_dir + "/plots.gp");
+  script << "set terminal pngcairo size 900,540 noenhanced\nset datafile separator '\\t'\n"
+         << "set key autotitle columnhead bottom right\nset grid\nset xlabel 'round'\n"
+         << "set output '" << out_dir << "/accuracy.png'\nset ylabel 'test accuracy'\n"
+         << "set title 'Test accuracy per exit'\nplot ";
+  for (std::size_t k = 0; k < exits; ++k) {
+    script << (k ? ", " : "") << "'" << out_dir << "/rounds.tsv' using 1:" << k + 2
+           << " with linespoints lw 2";
+  }
+  script << "\nset output '" << out_dir << "/bytes.png'\nset ylabel 'MB per round'\n"
+         << "set title 'Bytes on the wire per round'\nset key top right\nplot '" << out_dir
+         << "/rounds.tsv' using 1:($" << exits + 2 << "/1e6) title 'up' with linespoints lw 2, '"
+         << out_dir << "/rounds.tsv' using 1:($" << exits + 3
+         << "/1e6) title 'down' with linespoints lw 2\n";
+  script.close();
+  const std::string command = "gnuplot '" + out_dir + "/plots.gp' 2> '" + out_dir + "/plots.log'";
+  if (std::system(command.c_str()) != 0) FSD_LOG(WARNING) << "gnuplot failed; see " << out_dir << "/plots.log";
+}
+
+}  // namespace
+
+nlohmann::json WriteReport(const std::string& out_dir) {
+  std::ifstream in(out_dir + "/metrics.jsonl");
+  if (!in) throw IoError(out_dir + "/metrics.jsonl: cannot open");
+  std::vector<nlohmann::json> records;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) records.push_back(nlohmann::json::parse(line));
+  }
+  nlohmann::json summary;
+  summary["rounds"] = records.size();
+  if (records.empty()) return summary;
+
+  const std::size_t exits = records.back()["acc"].size();
+  std::ofstream tsv(out_dir + "/rounds.tsv");
+  tsv << "round";
+  for (std::size_t k = 0; k < exits; ++k) tsv << "\texit" << k << (k + 1 == exits ? " (main)" : "");
+  tsv << "\tbytes_up\tbytes_down\ttemperature\tround_s\n";
+  std::vector<double> round_s, collect_s, eval_s;
+  double bytes_up = 0, bytes_down = 0;
+  for (const auto& r : records) {
+    tsv << r["round"].get<int>();
+    for (const auto& a : r["acc"]) tsv << "\t" << a.get<double>();
+    tsv << "\t" << r["bytes_up"].get<double>() << "\t" << r["bytes_down"].get<double>() << "\t"
+        << r["temperature"].get<double>() << "\t" << r["round_s"].get<double>() << "\n";
+    round_s.push_back(r["round_s"].get<double>());
+    collect_s.push_back(r["collect_s"].get<double>());
+    eval_s.push_back(r["eval_s"].get<double>());
+    bytes_up += r["bytes_up"].get<double>();
+    bytes_down += r["bytes_down"].get<double>();
+  }
+  tsv.close();
+  // Mean accuracy per exit over the last three rounds (single rounds swing).
+  std::vector<double> last3(exits, 0.0);
+  const std::size_t tail = std::min<std::size_t>(3, records.size());
+  for (std::size_t i = records.size() - tail; i < records.size(); ++i) {
+    for (std::size_t k = 0; k < exits; ++k) last3[k] += records[i]["acc"][k].get<double>() / tail;
+  }
+  summary["final_acc"] = records.back()["acc"];
+  summary["acc_mean_last3"] = last3;
+  summary["bytes_up_total"] = bytes_up;
+  summary["bytes_down_total"] = bytes_down;
+  summary["round_s_median"] = Median(round_s);
+  summary["collect_s_median"] = Median(collect_s);
+  summary["eval_s_median"] = Median(eval_s);
+  Plot(out_dir, exits);
+  return summary;
+}
+
+}  // namespace fsd::sim

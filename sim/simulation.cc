@@ -1,0 +1,215 @@
+#include "sim/simulation.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <fstream>
+#include <thread>
+
+#include <zmq.hpp>
+
+#include "client/client_session.h"
+#include "common/data/loader.h"
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/metrics/metrics_sink.h"
+#include "common/model/evaluate.h"
+#include "common/progress.h"
+#include "common/runtime/process_setup.h"
+#include "coordinator/coordinator.h"
+#include "privacy/curve_socket.h"
+#include "sim/report.h"
+#include "sim/worker_pool.h"
+
+namespace fsd::sim {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// One simulated client: its socket, keys, shard and protocol session.
+struct SimClient {
+  privacy::CurveKeyPair keys;
+  zmq::socket_t socket;
+  client::ClientSession session;
+  bool finished = false;
+  bool training = false;
+};
+
+std::string Accuracies(const nlohmann::json& acc) {
+  std::string text;
+  char item[16];
+  for (const auto& a : acc) {
+    std::snprintf(item, sizeof(item), "%s%.4f", text.empty() ? "" : " ", a.get<double>());
+    text += item;
+  }
+  return text;
+}
+
+}  // namespace
+
+Simulation::Simulation(SimulationOptions options) : options_(std::move(options)) {}
+
+nlohmann::json Simulation::Run() {
+  const config::RunConfig& cfg = options_.config;
+  const auto wall_start = Clock::now();
+  const int workers = cfg.sim.workers > 0 ? cfg.sim.workers
+                                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+
+  const data::Splits splits = data::LoadSplits(cfg.data);
+  const data::Partition partition = data::BuildPartition(cfg.federation, *splits.train);
+  for (std::size_t k = 0; k < partition.size(); ++k) {
+    if (partition[k].empty()) throw ConfigError("client " + std::to_string(k) + " has no samples in the partition");
+  }
+
+  model::ModelSpec spec;
+  spec.architecture = cfg.model.architecture;
+  spec.in_channels = static_cast<int>(splits.train->channels());
+  spec.height = static_cast<int>(splits.train->height());
+  spec.width = static_cast<int>(splits.train->width());
+  spec.num_classes = splits.train->num_classes;
+  torch::manual_seed(cfg.model.init_seed);
+  model::MultiExitNet eval_model(spec);
+  const model::FlatSchema schema = model::FlatSchema::Of(*eval_model);
+  std::vector<float> initial = model::Flatten(*eval_model, schema);
+
+  // Keys live only in memory: the allow-list is exactly the simulated clients.
+  const privacy::CurveKeyPair server_keys = privacy::GenerateCurveKeyPair();
+  zmq::context_t context;
+  std::vector<SimClient> clients;
+  std::set<std::string> allowed;
+  clients.reserve(partition.size());
+  for (std::size_t k = 0; k < partition.size(); ++k) {
+    auto keys = privacy::GenerateCurveKeyPair();
+    allowed.insert(keys.public_z85);
+    clients.push_back(SimClient{std::move(keys), zmq::socket_t(context, zmq::socket_type::dealer),
+                                client::ClientSession("client-" + std::to_string(k),
+                                                      static_cast<std::int64_t>(partition[k].size()),
+                                                      schema.fingerprint())});
+  }
+
+  coordinator::CoordinatorOptions coordinator_options;
+  coordinator_options.federation = cfg.federation;
+  coordinator_options.transport = cfg.transport;
+  coordinator_options.loss = cfg.loss;
+  coordinator_options.local_epochs = cfg.training.epochs;
+  coordinator_options.schema_fingerprint = schema.fingerprint();
+  coordinator_options.out_dir = options_.out_dir;
+  coordinator_options.resume = options_.resume;
+
+  ProgressLine progress;
+  const int rounds = cfg.federation.rounds;
+  const auto evaluate = [&](std::span<const float> global) {
+    model::Unflatten(global, schema, *eval_model);
+    return model::EvaluateAccuracy(eval_model, *splits.test, cfg.training.eval_batch_size);
+  };
+  const auto on_round = [&](const nlohmann::json& record) {
+    char line[256];
+    std::snprintf(line, sizeof(line), "round %d/%d  acc [%s]  up %.2f MB  down %.2f MB  %d/%d clients  %.1fs",
+                  record["round"].get<int>(), rounds, Accuracies(record["acc"]).c_str(),
+                  record["bytes_up"].get<double>() / 1e6, record["bytes_down"].get<double>() / 1e6,
+                  record["clients_reported"].get<int>(), record["clients_selected"].get<int>(),
+                  record["round_s"].get<double>());
+    progress.Finish(line);
+  };
+  coordinator::Coordinator coordinator(context, coordinator_options, server_keys, allowed, initial,
+                                       evaluate, on_round);
+  const std::string endpoint = coordinator.Bind();
+  std::atomic<bool> coordinator_done{false};
+  std::exception_ptr coordinator_failure;
+  std::thread coordinator_thread([&] {
+    try {
+      // Evaluation runs while the workers wait: give it their cores.
+      runtime::SetTorchThreads(workers);
+      coordinator.Run();
+    } catch (...) {
+      coordinator_failure = std::current_exception();
+    }
+    coordinator_done = true;
+  });
+
+  WorkerPool pool(
+      workers, cfg.training.threads,
+      [&] { return std::make_unique<client::RoundWorker>(spec, cfg.training, cfg.loss); },
+      [&](client::RoundWorker& worker, const RoundJob& job) {
+        return worker.Run(*splits.train, partition[job.client], job.round, job.client, job.start);
+      });
+
+  privacy::SocketLimits limits;
+  limits.max_message_bytes = static_cast<std::int64_t>(cfg.transport.max_message_mb) << 20;
+  limits.handshake_ms = cfg.transport.handshake_ms;
+  for (auto& c : clients) {
+    if (cfg.transport.insecure) {
+      privacy::ConfigureInsecure(c.socket, limits);
+    } else {
+      privacy::ConfigureCurveClient(c.socket, c.keys, server_keys.public_z85, limits);
+    }
+    c.socket.connect(endpoint);
+    const auto join = c.session.JoinFrame();
+    c.socket.send(zmq::buffer(join), zmq::send_flags::dontwait);
+  }
+
+  // Hub loop: all client sockets live on this thread.
+  std::vector<zmq::pollitem_t> items;
+  for (auto& c : clients) items.push_back({c.socket.handle(), 0, ZMQ_POLLIN, 0});
+  auto last_heartbeat = Clock::now();
+  std::int64_t train_jobs = 0;
+  double train_s_total = 0.0;
+  while (!coordinator_done) {
+    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(10));
+    for (std::size_t k = 0; k < clients.size(); ++k) {
+      if ((items[k].revents & ZMQ_POLLIN) == 0) continue;
+      zmq::message_t message;
+      while (clients[k].socket.recv(message, zmq::recv_flags::dontwait)) {
+        auto step = clients[k].session.OnFrame({message.data<std::uint8_t>(), message.size()});
+        if (step.train) {
+          clients[k].training = true;
+          pool.Submit(RoundJob{k, step.train->first, static_cast<std::int64_t>(partition[k].size()),
+                               std::move(step.train->second)});
+        }
+        if (step.rejoin) {
+          const auto join = clients[k].session.JoinFrame();
+          clients[k].socket.send(zmq::buffer(join), zmq::send_flags::dontwait);
+        }
+        if (step.finished) clients[k].finished = true;
+      }
+    }
+    for (auto& result : pool.TakeResults()) {
+      auto& c = clients[result.client];
+      c.training = false;
+      ++train_jobs;
+      train_s_total += result.train_s;
+      const auto frame = c.session.UpdateFrame(result.round, std::move(result.update));
+      c.socket.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+    }
+    pool.RethrowFailure();
+    if (Clock::now() - last_heartbeat > std::chrono::milliseconds(cfg.transport.heartbeat_ms)) {
+      last_heartbeat = Clock::now();
+      for (auto& c : clients) {
+        if (c.session.welcomed() && !c.finished) {
+          const auto heartbeat = c.session.HeartbeatFrame();
+          c.socket.send(zmq::buffer(heartbeat), zmq::send_flags::dontwait);
+        }
+      }
+    }
+  }
+  coordinator_thread.join();
+  if (coordinator_failure) std::rethrow_exception(coordinator_failure);
+
+  const double wall_s = std::chrono::duration<double>(Clock::now() - wall_start).count();
+  nlohmann::json summary = WriteReport(options_.out_dir);
+  summary["clients"] = clients.size();
+  summary["workers"] = workers;
+  summary["architecture"] = model::ArchitectureName(spec.architecture);
+  summary["model_values"] = schema.total_numel();
+  summary["model_fingerprint"] = schema.FingerprintHex();
+  summary["train_jobs"] = train_jobs;
+  summary["client_train_s_total"] = train_s_total;
+  summary["wall_s"] = wall_s;
+  summary["rejects"] = coordinator.reject_counts();
+  metrics::WriteJsonFile(options_.out_dir + "/summary.json", summary);
+  return summary;
+}
+
+}  // namespace fsd::sim

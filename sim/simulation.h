@@ -1,0 +1,40 @@
+// Simulation: a coordinator and N clients in one process, talking over the
+// same CURVE-encrypted ZeroMQ path as a deployment (loopback TCP, one DEALER
+// and one keypair per client, ZAP allow-list on the coordinator).
+//
+// Clients are cheap records (socket, keys, shard indices, protocol session);
+// training runs on a pool of `sim.workers` threads, each owning one model and
+// one torch thread, that take pending rounds largest shard first so uneven
+// clients pack well. Memory grows with workers, not clients.
+// Threads: coordinator thread (ROUTER, evaluation), hub thread = the caller
+// of Run() (all client sockets), and the workers (models); see docs/THREADING.md.
+// Errors: ConfigError/IoError/DataError from set-up; a failure on any thread
+// stops the run and is rethrown from Run().
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/config/config.h"
+
+namespace fsd::sim {
+
+struct SimulationOptions {
+  config::RunConfig config;
+  std::string out_dir;
+  bool resume = false;  // continue from out_dir/checkpoint.bin
+};
+
+class Simulation {
+ public:
+  explicit Simulation(SimulationOptions options);
+  // Runs all rounds; writes out_dir/{metrics.jsonl,summary.json,rounds.tsv} and
+  // returns the summary.
+  nlohmann::json Run();
+
+ private:
+  SimulationOptions options_;
+};
+
+}  // namespace fsd::sim

@@ -1,0 +1,181 @@
+// The coordinator over real CURVE sockets, driven by hand-written clients:
+// every kind of bad message gets its specific REJECT and never changes the
+// global model; a client that vanishes mid-round is dropped and the round
+// completes with the others when the quorum holds.
+#include "coordinator/coordinator.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <thread>
+
+#include "privacy/curve_socket.h"
+#include "tests/testing/temp_dir.h"
+
+namespace fsd::coordinator {
+namespace {
+
+constexpr std::uint64_t kFingerprint = 0xfeedULL;
+constexpr std::size_t kDim = 5;
+
+class CoordinatorTest : public ::testing::Test {
+ protected:
+  void Start(int clients, double quorum, double client_timeout_s = 30.0) {
+    server_keys_ = privacy::GenerateCurveKeyPair();
+    std::set<std::string> allowed;
+    for (int i = 0; i < clients; ++i) {
+      client_keys_.push_back(privacy::GenerateCurveKeyPair());
+      allowed.insert(client_keys_.back().public_z85);
+    }
+    CoordinatorOptions options;
+    options.federation.rounds = 1;
+    options.federation.clients = clients;
+    options.federation.quorum = quorum;
+    options.transport.client_timeout_s = client_timeout_s;
+    options.schema_fingerprint = kFingerprint;
+    options.out_dir = dir_.path();
+    coordinator_ = std::make_unique<Coordinator>(
+        context_, options, server_keys_, allowed, std::vector<float>(kDim, 1.0f),
+        [](std::span<const float> global) { return std::vector<double>{global[0]}; });
+    endpoint_ = coordinator_->Bind();
+    thread_ = std::thread([this] { coordinator_->Run(); });
+  }
+
+  void TearDown() override {
+    if (coordinator_) coordinator_->Stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  zmq::socket_t Connect(int client) {
+    zmq::socket_t dealer(context_, zmq::socket_type::dealer);
+    privacy::ConfigureCurveClient(dealer, client_keys_[client], server_keys_.public_z85, {});
+    dealer.connect(endpoint_);
+    return dealer;
+  }
+
+  static void Send(zmq::socket_t& socket, const wire::Message& message) {
+    const auto frame = wire::EncodeFrame(message);
+    socket.send(zmq::buffer(frame), zmq::send_flags::none);
+  }
+
+  static wire::Message Receive(zmq::socket_t& socket) {
+    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+    EXPECT_EQ(zmq::poll(&item, 1, std::chrono::milliseconds(10000)), 1) << "no reply";
+    zmq::message_t message;
+    EXPECT_TRUE(socket.recv(message, zmq::recv_flags::dontwait));
+    auto decoded = wire::DecodeFrame({message.data<std::uint8_t>(), message.size()}, {});
+    EXPECT_TRUE(decoded.ok());
+    return decoded.ok() ? decoded.value() : wire::Message{};
+  }
+
+  static wire::RejectCode ExpectReject(zmq::socket_t& socket) {
+    const auto reply = Receive(socket);
+    const auto* reject = std::get_if<wire::Reject>(&reply.body);
+    EXPECT_NE(reject, nullptr) << "expected REJECT";
+    return reject != nullptr ? reject->code : wire::RejectCode::kBusy;
+  }
+
+  static wire::Update MakeUpdate(std::int64_t samples, float value) {
+    return wire::Update{samples, 0.5, std::vector<float>(kDim, value)};
+  }
+
+  testing::TempDir dir_;
+  zmq::context_t context_;
+  privacy::CurveKeyPair server_keys_;
+  std::vector<privacy::CurveKeyPair> client_keys_;
+  std::unique_ptr<Coordinator> coordinator_;
+  std::string endpoint_;
+  std::thread thread_;
+};
+
+TEST_F(CoordinatorTest, RejectsEveryBadMessageAndAggregatesOnlyTheValidUpdate) {
+  Start(/*clients=*/1, /*quorum=*/1.0);
+  auto client = Connect(0);
+
+  // Garbage bytes: MALFORMED.
+  const std::string garbage = "not an fsd frame at all, just some bytes to fill 64+ chars........";
+  client.send(zmq::buffer(garbage), zmq::send_flags::none);
+  EXPECT_EQ(ExpectReject(client), wire::RejectCode::kMalformed);
+  // UPDATE before JOIN: NOT_AUTHORIZED.
+  Send(client, {1, MakeUpdate(10, 9.0f)});
+  EXPECT_EQ(ExpectReject(client), wire::RejectCode::kNotAuthorized);
+  // JOIN with another model: SCHEMA_MISMATCH.
+  Send(client, {0, wire::Join{1, 1, kFingerprint + 1, 100, "wrong model"}});
+  EXPECT_EQ(ExpectReject(client), wire::RejectCode::kSchemaMismatch);
+  // JOIN speaking only a future version: UNSUPPORTED_VERSION.
+  Send(client, {0, wire::Join{2, 3, kFingerprint, 100, "future"}});
+  EXPECT_EQ(ExpectReject(client), wire::RejectCode::kUnsupportedVersion);
+
+  Send(client, {0, wire::Join{1, 1, kFingerprint, 100, "good"}});
+  EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(client).body));
+  const auto start = Receive(client);
+  ASSERT_TRUE(std::holds_alternative<wire::RoundStart>(start.body));
+  EXPECT_EQ(start.round, 1u);
+  EXPECT_EQ(std::get<wire::RoundStart>(start.body).global_values, std::vector<float>(kDim, 1.0f));
+
+  Send(client, {5, MakeUpdate(10, 9.0f)});  // future round
+  EXPECT_EQ(ExpectReject(client), wire::RejectCode::kStaleRound);
+  Send(client, {0, MakeUpdate(10, 9.0f)});  // past round
+  EXPECT_EQ(ExpectReject(client), wire::RejectCode::kStaleRound);
+  Send(client, {1, wire::Update{10, 0.5, std::vector<float>(kDim + 1, 9.0f)}});
+  EXPECT_EQ(ExpectReject(client), wire::RejectCode::kSchemaMismatch);
+  Send(client, {1, wire::Update{10, 0.5, {9.0f, NAN, 9.0f, 9.0f, 9.0f}}});
+  EXPECT_EQ(ExpectReject(client), wire::RejectCode::kNonFinite);
+  Send(client, {1, MakeUpdate(101, 9.0f)});  // more samples than declared
+  EXPECT_EQ(ExpectReject(client), wire::RejectCode::kLimitExceeded);
+  Send(client, {1, wire::Welcome{}});  // a coordinator-only message
+  EXPECT_EQ(ExpectReject(client), wire::RejectCode::kUnexpectedKind);
+
+  Send(client, {1, MakeUpdate(100, 2.0f)});  // the one valid update
+  thread_.join();
+  EXPECT_EQ(coordinator_->committed_round(), 1u);
+  EXPECT_EQ(coordinator_->global(), std::vector<float>(kDim, 2.0f));
+  const auto counts = coordinator_->reject_counts();
+  EXPECT_EQ(counts.at("MALFORMED"), 1);
+  EXPECT_EQ(counts.at("STALE_ROUND"), 2);
+  EXPECT_EQ(counts.at("NON_FINITE"), 1);
+  EXPECT_EQ(counts.at("SCHEMA_MISMATCH"), 2);
+}
+
+TEST_F(CoordinatorTest, RejectsDuplicateUpdateInSameRound) {
+  Start(/*clients=*/2, /*quorum=*/1.0);
+  auto a = Connect(0);
+  auto b = Connect(1);
+  Send(a, {0, wire::Join{1, 1, kFingerprint, 100, "a"}});
+  Send(b, {0, wire::Join{1, 1, kFingerprint, 300, "b"}});
+  for (auto* socket : {&a, &b}) {
+    EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(*socket).body));
+    EXPECT_TRUE(std::holds_alternative<wire::RoundStart>(Receive(*socket).body));
+  }
+  Send(a, {1, MakeUpdate(100, 1.0f)});
+  Send(a, {1, MakeUpdate(100, 50.0f)});  // replayed / second update
+  EXPECT_EQ(ExpectReject(a), wire::RejectCode::kDuplicate);
+  Send(b, {1, MakeUpdate(300, 5.0f)});
+  thread_.join();
+  // Sample-weighted: (1 * 100 + 5 * 300) / 400.
+  EXPECT_EQ(coordinator_->global(), std::vector<float>(kDim, 4.0f));
+}
+
+TEST_F(CoordinatorTest, ClientThatVanishesMidRoundIsDroppedAndQuorumCompletesTheRound) {
+  Start(/*clients=*/3, /*quorum=*/0.6, /*client_timeout_s=*/1.0);
+  std::vector<zmq::socket_t> sockets;
+  for (int i = 0; i < 3; ++i) {
+    sockets.push_back(Connect(i));
+    Send(sockets.back(), {0, wire::Join{1, 1, kFingerprint, 100, std::string(1, static_cast<char>('a' + i))}});
+  }
+  for (auto& socket : sockets) {
+    EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(socket).body));
+    EXPECT_TRUE(std::holds_alternative<wire::RoundStart>(Receive(socket).body));
+  }
+  sockets[2].close();  // killed mid-round: never reports, never pings
+  Send(sockets[0], {1, MakeUpdate(100, 3.0f)});
+  Send(sockets[1], {1, MakeUpdate(100, 5.0f)});
+  thread_.join();
+  EXPECT_EQ(coordinator_->committed_round(), 1u);
+  EXPECT_EQ(coordinator_->global(), std::vector<float>(kDim, 4.0f));
+  const std::string metrics = testing::ReadFile(dir_.File("metrics.jsonl"));
+  EXPECT_NE(metrics.find("\"clients_reported\":2"), std::string::npos) << metrics;
+}
+
+}  // namespace
+}  // namespace fsd::coordinator
