@@ -20,7 +20,8 @@ std::vector<std::uint8_t> ClientSession::HeartbeatFrame() const {
   return wire::EncodeFrame({0, wire::Heartbeat{}});
 }
 
-std::vector<std::uint8_t> ClientSession::UpdateFrame(std::uint64_t round, wire::Update update) const {
+std::vector<std::uint8_t> ClientSession::UpdateFrame(std::uint64_t round,
+                                                     wire::Update update) const {
   return wire::EncodeFrame({round, std::move(update)});
 }
 
@@ -45,7 +46,8 @@ ClientSession::Step ClientSession::OnFrame(std::span<const std::uint8_t> frame) 
       break;
     }
     case wire::MessageKind::kRoundStart:
-      if (welcomed_) step.train.emplace(message.round, std::move(std::get<wire::RoundStart>(message.body)));
+      if (welcomed_)
+        step.train.emplace(message.round, std::move(std::get<wire::RoundStart>(message.body)));
       break;
     case wire::MessageKind::kReject: {
       const auto& reject = std::get<wire::Reject>(message.body);

@@ -24,8 +24,8 @@ class ClientSession {
 
   struct Step {
     std::optional<std::pair<std::uint64_t, wire::RoundStart>> train;  // round and its start message
-    bool rejoin = false;    // send JoinFrame() again
-    bool finished = false;  // the coordinator said BYE
+    bool rejoin = false;                                              // send JoinFrame() again
+    bool finished = false;                                            // the coordinator said BYE
   };
 
   std::vector<std::uint8_t> JoinFrame() const;

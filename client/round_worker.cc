@@ -4,7 +4,10 @@ namespace fsd::client {
 
 RoundWorker::RoundWorker(const model::ModelSpec& spec, const config::TrainingConfig& training,
                          const config::LossConfig& loss)
-    : model_(spec), schema_(model::FlatSchema::Of(*model_)), training_(training), trainer_(model_, training, loss) {}
+    : model_(spec),
+      schema_(model::FlatSchema::Of(*model_)),
+      training_(training),
+      trainer_(model_, training, loss) {}
 
 wire::Update RoundWorker::Run(const data::Dataset& dataset, std::span<const std::int64_t> indices,
                               std::uint64_t round, std::uint64_t client_index,

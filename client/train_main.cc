@@ -9,12 +9,12 @@
 #include <sstream>
 
 #include "client/trainer.h"
-#include "common/model/evaluate.h"
 #include "common/config/toml_loader.h"
 #include "common/data/loader.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/metrics/metrics_sink.h"
+#include "common/model/evaluate.h"
 #include "common/progress.h"
 #include "common/run_guarded.h"
 #include "common/runtime/process_setup.h"

@@ -68,5 +68,4 @@ class LocalTrainer {
   torch::Tensor batch_labels_;  // [batch_size]
 };
 
-
 }  // namespace fsd::client

@@ -45,8 +45,8 @@ struct LogVoidify {
 #define FSD_LOG_LEVEL_ERROR ::fsd::LogLevel::kError
 
 // An expression (not an if/else), so it nests safely inside unbraced ifs.
-#define FSD_LOG(severity)                                \
-  (FSD_LOG_LEVEL_##severity < ::fsd::GetLogLevel())      \
-      ? (void)0                                          \
-      : ::fsd::internal::LogVoidify() &                  \
+#define FSD_LOG(severity)                           \
+  (FSD_LOG_LEVEL_##severity < ::fsd::GetLogLevel()) \
+      ? (void)0                                     \
+      : ::fsd::internal::LogVoidify() &             \
             ::fsd::internal::LogLine(FSD_LOG_LEVEL_##severity, __FILE__, __LINE__)

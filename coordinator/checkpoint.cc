@@ -79,10 +79,11 @@ Checkpoint ReadCheckpoint(const std::string& path, std::uint64_t max_values) {
     throw DataError(path + ": truncated checkpoint");
   }
   if (in.peek() != std::char_traits<char>::eof()) throw DataError(path + ": trailing bytes");
-  const auto digest = wire::Sha256(
-      {std::span<const std::uint8_t>(header, kHeaderBytes),
-       std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(checkpoint.global.data()),
-                                     static_cast<std::size_t>(value_bytes))});
+  const auto digest =
+      wire::Sha256({std::span<const std::uint8_t>(header, kHeaderBytes),
+                    std::span<const std::uint8_t>(
+                        reinterpret_cast<const std::uint8_t*>(checkpoint.global.data()),
+                        static_cast<std::size_t>(value_bytes))});
   if (digest != stored) throw DataError(path + ": checkpoint digest mismatch (corrupt file)");
   return checkpoint;
 }

@@ -1,9 +1,9 @@
 // Coordinator checkpoints: the global model vector and the last committed
 // round, written atomically (temp file, fsync, rename) with a SHA-256 digest
 // that is verified before anything is used on load.
-// File: "FSDCKPT1" | u64 round | u64 schema fingerprint | u64 n | n × f32 | 32-byte SHA-256 of all before.
-// Thread-safety: free functions. Errors: IoError (file access), DataError
-// (corrupt, truncated or digest mismatch, naming the file).
+// File: "FSDCKPT1" | u64 round | u64 schema fingerprint | u64 n | n × f32 | 32-byte SHA-256 of all
+// before. Thread-safety: free functions. Errors: IoError (file access), DataError (corrupt,
+// truncated or digest mismatch, naming the file).
 #pragma once
 
 #include <cstdint>

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "aggregation/fedavg.h"
@@ -19,6 +20,22 @@ using wire::RejectCode;
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Drops metrics lines of rounds after `round` (written before a crash, not committed).
+void KeepMetricsUpTo(const std::string& path, std::uint64_t round) {
+  std::ifstream in(path);
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    const auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!record.is_discarded() && record.contains("round") &&
+        record["round"].get<std::uint64_t>() <= round) {
+      kept += line + "\n";
+    }
+  }
+  in.close();
+  std::ofstream out(path, std::ios::trunc);
+  out << kept;
 }
 
 std::string Short(const std::string& key) { return key.empty() ? "(plaintext)" : key.substr(0, 8); }
@@ -39,7 +56,8 @@ Coordinator::Coordinator(zmq::context_t& context, CoordinatorOptions options,
       global_(std::move(initial_global)) {
   limits_.max_message_bytes = static_cast<std::uint64_t>(options_.transport.max_message_mb) << 20;
   limits_.max_values = std::max<std::uint64_t>(limits_.max_values, global_.size());
-  if (options_.federation.min_clients == 0) options_.federation.min_clients = options_.federation.clients;
+  if (options_.federation.min_clients == 0)
+    options_.federation.min_clients = options_.federation.clients;
   const std::string checkpoint_path = options_.out_dir + "/checkpoint.bin";
   if (options_.resume && std::filesystem::exists(checkpoint_path)) {
     Checkpoint checkpoint = ReadCheckpoint(checkpoint_path, limits_.max_values);
@@ -49,6 +67,7 @@ Coordinator::Coordinator(zmq::context_t& context, CoordinatorOptions options,
     }
     global_ = std::move(checkpoint.global);
     committed_round_ = checkpoint.round;
+    KeepMetricsUpTo(options_.out_dir + "/metrics.jsonl", committed_round_);
     FSD_LOG(INFO) << "resuming after round " << committed_round_;
   }
   metrics_ = std::make_unique<metrics::MetricsSink>(options_.out_dir + "/metrics.jsonl",
@@ -104,8 +123,7 @@ void Coordinator::Run() {
       const std::string user_id = user != nullptr ? user : "";
       // Plaintext mode has no authenticated identity; fall back to the routing id.
       const std::string identity = options_.transport.insecure ? routing : user_id;
-      HandleFrame(routing, identity,
-                  {parts[0].data<std::uint8_t>(), parts[0].size()});
+      HandleFrame(routing, identity, {parts[0].data<std::uint8_t>(), parts[0].size()});
     }
     DropSilentClients();
     if (phase_ == Phase::kWaiting &&
@@ -118,7 +136,8 @@ void Coordinator::Run() {
       if (all_in || deadline) FinishRound();
     }
   }
-  for (const auto& [key, client] : clients_) Send(client.routing_id, {committed_round_, wire::Bye{"federation finished"}});
+  for (const auto& [key, client] : clients_)
+    Send(client.routing_id, {committed_round_, wire::Bye{"federation finished"}});
 }
 
 void Coordinator::HandleFrame(const std::string& routing_id, const std::string& user_id,
@@ -177,7 +196,8 @@ void Coordinator::OnJoin(const std::string& routing_id, const std::string& user_
                       std::to_string(wire::kProtocolVersion));
   }
   if (join.schema_fingerprint != options_.schema_fingerprint) {
-    return reject(RejectCode::kSchemaMismatch, "client model layout differs from the coordinator's");
+    return reject(RejectCode::kSchemaMismatch,
+                  "client model layout differs from the coordinator's");
   }
   if (join.num_samples <= 0 || join.num_samples > 1'000'000'000) {
     return reject(RejectCode::kLimitExceeded, "num_samples must be in 1..1e9");
@@ -185,9 +205,11 @@ void Coordinator::OnJoin(const std::string& routing_id, const std::string& user_
   ClientRecord& record = clients_[user_id];
   record.routing_id = routing_id;
   record.declared_samples = join.num_samples;
+  record.name = join.client_name;
   record.last_seen = Clock::now();
-  Send(routing_id, {committed_round_, wire::Welcome{wire::kProtocolVersion, options_.schema_fingerprint,
-                                                    static_cast<std::uint32_t>(options_.federation.rounds)}});
+  Send(routing_id,
+       {committed_round_, wire::Welcome{wire::kProtocolVersion, options_.schema_fingerprint,
+                                        static_cast<std::uint32_t>(options_.federation.rounds)}});
   // A client that rejoins during a round it was sampled for gets the round again.
   if (phase_ == Phase::kCollecting && selected_.contains(user_id) && !staged_.contains(user_id)) {
     SendRoundStart(user_id);
@@ -199,22 +221,27 @@ void Coordinator::OnUpdate(const std::string& routing, const std::string& user_i
   const auto client = clients_.find(user_id);
   const auto reject = [&](RejectCode code, const std::string& text) {
     ++rejects_[code];
-    FSD_LOG(WARNING) << "UPDATE from " << Short(user_id) << " rejected: " << wire::RejectCodeName(code)
-                     << " " << text;
+    FSD_LOG(WARNING) << "UPDATE from " << Short(user_id)
+                     << " rejected: " << wire::RejectCodeName(code) << " " << text;
     SendReject(routing, code, text);
   };
   const std::uint64_t current = committed_round_ + 1;
-  if (client == clients_.end()) return reject(RejectCode::kNotAuthorized, "unknown session: JOIN first");
+  if (client == clients_.end())
+    return reject(RejectCode::kNotAuthorized, "unknown session: JOIN first");
   if (round != current) {
     return reject(RejectCode::kStaleRound, "update for round " + std::to_string(round) +
                                                ", current round is " + std::to_string(current));
   }
-  if (phase_ != Phase::kCollecting) return reject(RejectCode::kRoundClosed, "round is not collecting");
-  if (!selected_.contains(user_id)) return reject(RejectCode::kUnexpectedKind, "client not sampled this round");
-  if (staged_.contains(user_id)) return reject(RejectCode::kDuplicate, "second update in this round");
+  if (phase_ != Phase::kCollecting)
+    return reject(RejectCode::kRoundClosed, "round is not collecting");
+  if (!selected_.contains(user_id))
+    return reject(RejectCode::kUnexpectedKind, "client not sampled this round");
+  if (staged_.contains(user_id))
+    return reject(RejectCode::kDuplicate, "second update in this round");
   if (update.values.size() != global_.size()) {
-    return reject(RejectCode::kSchemaMismatch, "update has " + std::to_string(update.values.size()) +
-                                                   " values, model has " + std::to_string(global_.size()));
+    return reject(RejectCode::kSchemaMismatch,
+                  "update has " + std::to_string(update.values.size()) + " values, model has " +
+                      std::to_string(global_.size()));
   }
   if (update.sample_count <= 0 || update.sample_count > client->second.declared_samples) {
     return reject(RejectCode::kLimitExceeded,
@@ -286,11 +313,20 @@ void Coordinator::FinishRound() {
     phase_ = Phase::kWaiting;
     return;
   }
-  // Aggregate in key order so the sum does not depend on arrival order.
+  // Sum in (name, key) order so the result depends neither on arrival order nor
+  // on freshly generated keys: a resumed simulation reproduces the same bits.
+  std::vector<std::pair<std::string, const wire::Update*>> ordered;
+  for (const auto& [key, update] : staged_) {
+    const auto client = clients_.find(key);
+    ordered.emplace_back((client != clients_.end() ? client->second.name : "") + "\n" + key,
+                         &update);
+  }
+  std::sort(ordered.begin(), ordered.end());
   aggregation::FedAvgAggregator aggregator(global_.size());
   double loss_sum = 0.0;
   std::int64_t samples = 0;
-  for (const auto& [key, update] : staged_) {
+  for (const auto& [order_key, update_ptr] : ordered) {
+    const wire::Update& update = *update_ptr;
     aggregator.Accumulate(update.values, update.sample_count);
     loss_sum += update.train_loss * static_cast<double>(update.sample_count);
     samples += update.sample_count;
@@ -300,10 +336,6 @@ void Coordinator::FinishRound() {
   const std::vector<double> accuracy = evaluator_ ? evaluator_(global_) : std::vector<double>{};
   const double eval_s = SecondsSince(eval_start);
   committed_round_ = round;
-  if (options_.federation.checkpoint) {
-    WriteCheckpoint(options_.out_dir + "/checkpoint.bin",
-                    {committed_round_, options_.schema_fingerprint, global_});
-  }
   nlohmann::json rejects = nlohmann::json::object();
   for (const auto& [code, count] : rejects_) rejects[wire::RejectCodeName(code)] = count;
   nlohmann::json record = {{"round", round},
@@ -323,7 +355,13 @@ void Coordinator::FinishRound() {
                            {"round_s", collect_s + eval_s},
                            {"wall_s", SecondsSince(run_started_)},
                            {"rejects", rejects}};
+  // Metrics first, then the checkpoint commits the round: a crash in between
+  // leaves a metrics line that resume drops and the round is run again.
   metrics_->Record(record);
+  if (options_.federation.checkpoint) {
+    WriteCheckpoint(options_.out_dir + "/checkpoint.bin",
+                    {committed_round_, options_.schema_fingerprint, global_});
+  }
   if (listener_) listener_(record);
   attempt_ = 0;
   staged_.clear();
@@ -337,7 +375,8 @@ void Coordinator::Send(const std::string& routing_id, const wire::Message& messa
   router_.send(zmq::buffer(frame), zmq::send_flags::none);
 }
 
-void Coordinator::SendReject(const std::string& routing_id, RejectCode code, const std::string& text) {
+void Coordinator::SendReject(const std::string& routing_id, RejectCode code,
+                             const std::string& text) {
   Send(routing_id, {committed_round_ + 1, wire::Reject{code, text}});
 }
 

@@ -20,12 +20,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
 #include "common/config/config.h"
@@ -39,11 +38,11 @@ namespace fsd::coordinator {
 struct CoordinatorOptions {
   config::FederationConfig federation;
   config::TransportConfig transport;
-  config::LossConfig loss;            // T, alpha, beta announced in ROUND_START
+  config::LossConfig loss;  // T, alpha, beta announced in ROUND_START
   int local_epochs = 1;
   std::uint64_t schema_fingerprint = 0;
-  std::string out_dir;                // metrics.jsonl and checkpoint.bin go here
-  bool resume = false;                // continue from out_dir/checkpoint.bin
+  std::string out_dir;  // metrics.jsonl and checkpoint.bin go here
+  bool resume = false;  // continue from out_dir/checkpoint.bin
 };
 
 // Accuracy of every exit for a global vector (runs on the coordinator thread).
@@ -74,6 +73,7 @@ class Coordinator {
   struct ClientRecord {
     std::string routing_id;
     std::int64_t declared_samples = 0;
+    std::string name;  // JOIN.client_name: orders the aggregation sum reproducibly
     std::chrono::steady_clock::time_point last_seen;
   };
   enum class Phase { kWaiting, kCollecting };
@@ -107,9 +107,9 @@ class Coordinator {
   std::uint64_t committed_round_ = 0;
   std::map<std::string, ClientRecord> clients_;  // by authenticated key
   Phase phase_ = Phase::kWaiting;
-  std::uint64_t attempt_ = 0;                    // retries of the current round
+  std::uint64_t attempt_ = 0;  // retries of the current round
   std::set<std::string> selected_;
-  std::map<std::string, wire::Update> staged_;   // validated, not yet aggregated
+  std::map<std::string, wire::Update> staged_;  // validated, not yet aggregated
   std::chrono::steady_clock::time_point round_started_;
   std::chrono::steady_clock::time_point run_started_;
   std::int64_t bytes_up_ = 0;

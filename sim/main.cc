@@ -1,8 +1,7 @@
 // fsd-sim: a simulated federation on one machine over encrypted loopback ZeroMQ.
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
-
-#include <CLI/CLI.hpp>
 
 #include "common/config/toml_loader.h"
 #include "common/errors.h"
@@ -16,17 +15,21 @@ int main(int argc, char** argv) {
       "ZeroMQ, clients multiplexed over a pool of worker threads.\n"
       "Writes DIR/metrics.jsonl (one object per round), summary.json, rounds.tsv, accuracy.png,\n"
       "bytes.png and checkpoint.bin.\n"
-      "Exit codes: 0 ok, 1 internal error, 2 bad flags or config, 3 I/O error, 4 bad data, 5 key error."};
+      "Exit codes: 0 ok, 1 internal error, 2 bad flags or config, 3 I/O error, 4 bad data, 5 key "
+      "error."};
   std::string config_path, out_dir;
   int rounds = 0, clients = 0, workers = -1;
   std::int64_t seed = -1;
   bool resume = false, insecure = false;
   std::vector<std::string> overrides;
-  app.add_option("--config", config_path, "TOML config (see configs/README.md)")->required()->check(CLI::ExistingFile);
+  app.add_option("--config", config_path, "TOML config (see configs/README.md)")
+      ->required()
+      ->check(CLI::ExistingFile);
   app.add_option("--out", out_dir, "output directory")->required();
   app.add_option("--rounds", rounds, "override federation.rounds")->check(CLI::PositiveNumber);
   app.add_option("--clients", clients, "override federation.clients")->check(CLI::PositiveNumber);
-  app.add_option("--workers", workers, "override sim.workers (0 = cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--workers", workers, "override sim.workers (0 = cores)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--seed", seed, "override federation.seed")->check(CLI::NonNegativeNumber);
   app.add_option("--set", overrides, "override a config key: section.key=value (repeatable)");
   app.add_flag("--resume", resume, "continue from DIR/checkpoint.bin");
@@ -55,13 +58,16 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(out_dir, ec);
     if (ec) throw IoError(out_dir + ": cannot create output directory: " + ec.message());
     const auto summary = sim::Simulation(std::move(options)).Run();
-    std::printf("\nrounds %d  final acc per exit %s  mean of last 3 rounds %s\n", summary["rounds"].get<int>(),
-                summary["final_acc"].dump().c_str(), summary["acc_mean_last3"].dump().c_str());
-    std::printf("median round %.2f s (evaluation %.2f s)  bytes up %.2f MB  down %.2f MB  wall %.1f s\n",
-                summary["round_s_median"].get<double>(), summary["eval_s_median"].get<double>(),
-                summary["bytes_up_total"].get<double>() / 1e6,
-                summary["bytes_down_total"].get<double>() / 1e6, summary["wall_s"].get<double>());
-    std::printf("wrote %s/metrics.jsonl, summary.json, rounds.tsv, accuracy.png, bytes.png\n", out_dir.c_str());
+    std::printf("\nrounds %d  final acc per exit %s  mean of last 3 rounds %s\n",
+                summary["rounds"].get<int>(), summary["final_acc"].dump().c_str(),
+                summary["acc_mean_last3"].dump().c_str());
+    std::printf(
+        "median round %.2f s (evaluation %.2f s)  bytes up %.2f MB  down %.2f MB  wall %.1f s\n",
+        summary["round_s_median"].get<double>(), summary["eval_s_median"].get<double>(),
+        summary["bytes_up_total"].get<double>() / 1e6,
+        summary["bytes_down_total"].get<double>() / 1e6, summary["wall_s"].get<double>());
+    std::printf("wrote %s/metrics.jsonl, summary.json, rounds.tsv, accuracy.png, bytes.png\n",
+                out_dir.c_str());
     return kExitOk;
   });
 }

@@ -38,7 +38,8 @@ void Plot(const std::string& out_dir, std::size_t exits) {
          << "/1e6) title 'down' with linespoints lw 2\n";
   script.close();
   const std::string command = "gnuplot '" + out_dir + "/plots.gp' 2> '" + out_dir + "/plots.log'";
-  if (std::system(command.c_str()) != 0) FSD_LOG(WARNING) << "gnuplot failed; see " << out_dir << "/plots.log";
+  if (std::system(command.c_str()) != 0)
+    FSD_LOG(WARNING) << "gnuplot failed; see " << out_dir << "/plots.log";
 }
 
 }  // namespace

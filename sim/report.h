@@ -5,9 +5,8 @@
 // Errors: IoError if the metrics file cannot be read.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace fsd::sim {
 

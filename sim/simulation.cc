@@ -7,7 +7,6 @@
 #include <exception>
 #include <fstream>
 #include <thread>
-
 #include <zmq.hpp>
 
 #include "client/client_session.h"
@@ -54,13 +53,15 @@ Simulation::Simulation(SimulationOptions options) : options_(std::move(options))
 nlohmann::json Simulation::Run() {
   const config::RunConfig& cfg = options_.config;
   const auto wall_start = Clock::now();
-  const int workers = cfg.sim.workers > 0 ? cfg.sim.workers
-                                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int workers = cfg.sim.workers > 0
+                          ? cfg.sim.workers
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
   const data::Splits splits = data::LoadSplits(cfg.data);
   const data::Partition partition = data::BuildPartition(cfg.federation, *splits.train);
   for (std::size_t k = 0; k < partition.size(); ++k) {
-    if (partition[k].empty()) throw ConfigError("client " + std::to_string(k) + " has no samples in the partition");
+    if (partition[k].empty())
+      throw ConfigError("client " + std::to_string(k) + " has no samples in the partition");
   }
 
   model::ModelSpec spec;
@@ -83,10 +84,11 @@ nlohmann::json Simulation::Run() {
   for (std::size_t k = 0; k < partition.size(); ++k) {
     auto keys = privacy::GenerateCurveKeyPair();
     allowed.insert(keys.public_z85);
-    clients.push_back(SimClient{std::move(keys), zmq::socket_t(context, zmq::socket_type::dealer),
-                                client::ClientSession("client-" + std::to_string(k),
-                                                      static_cast<std::int64_t>(partition[k].size()),
-                                                      schema.fingerprint())});
+    clients.push_back(
+        SimClient{std::move(keys), zmq::socket_t(context, zmq::socket_type::dealer),
+                  client::ClientSession("client-" + std::to_string(k),
+                                        static_cast<std::int64_t>(partition[k].size()),
+                                        schema.fingerprint())});
   }
 
   coordinator::CoordinatorOptions coordinator_options;
@@ -106,7 +108,8 @@ nlohmann::json Simulation::Run() {
   };
   const auto on_round = [&](const nlohmann::json& record) {
     char line[256];
-    std::snprintf(line, sizeof(line), "round %d/%d  acc [%s]  up %.2f MB  down %.2f MB  %d/%d clients  %.1fs",
+    std::snprintf(line, sizeof(line),
+                  "round %d/%d  acc [%s]  up %.2f MB  down %.2f MB  %d/%d clients  %.1fs",
                   record["round"].get<int>(), rounds, Accuracies(record["acc"]).c_str(),
                   record["bytes_up"].get<double>() / 1e6, record["bytes_down"].get<double>() / 1e6,
                   record["clients_reported"].get<int>(), record["clients_selected"].get<int>(),

@@ -12,9 +12,8 @@
 // stops the run and is rethrown from Run().
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "common/config/config.h"
 

@@ -7,7 +7,9 @@
 namespace fsd::sim {
 
 WorkerPool::WorkerPool(int workers, int torch_threads, MakeWorker make_worker, RunJob run_job)
-    : torch_threads_(torch_threads), make_worker_(std::move(make_worker)), run_job_(std::move(run_job)) {
+    : torch_threads_(torch_threads),
+      make_worker_(std::move(make_worker)),
+      run_job_(std::move(run_job)) {
   for (int i = 0; i < workers; ++i) threads_.emplace_back(&WorkerPool::Loop, this);
 }
 
@@ -54,7 +56,8 @@ void WorkerPool::Loop() {
       if (!worker) worker = make_worker_();
       const auto start = std::chrono::steady_clock::now();
       RoundResult result{job.client, job.round, run_job_(*worker, job), 0.0};
-      result.train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      result.train_s =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       std::lock_guard<std::mutex> lock(mutex_);
       results_.push_back(std::move(result));
     } catch (...) {

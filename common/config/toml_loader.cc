@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -173,15 +174,16 @@ void ApplyOverride(toml::table& root, const std::string& assignment) {
 }
 
 RunConfig Read(const toml::table* root, const std::string& origin,
-                 std::vector<std::string>* known_keys) {
+               std::vector<std::string>* known_keys) {
   RunConfig config;
   const std::set<std::string> sections = {"data",       "model",     "training", "loss",
                                           "federation", "transport", "sim"};
   if (root != nullptr) {
     for (const auto& [key, node] : *root) {
       if (!sections.contains(std::string(key.str()))) {
-        throw ConfigError(origin + ": unknown section or key '" + std::string(key.str()) +
-                          "'; allowed sections: data, model, training, loss, federation, transport, sim");
+        throw ConfigError(
+            origin + ": unknown section or key '" + std::string(key.str()) +
+            "'; allowed sections: data, model, training, loss, federation, transport, sim");
       }
     }
   }
@@ -254,7 +256,8 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   federation.Bool("checkpoint", f.checkpoint);
   federation.Finish();
   if (f.partition == PartitionKind::kFile && f.partition_file.empty() && root != nullptr) {
-    throw ConfigError(origin + ": federation.partition_file: required when federation.partition = \"file\"");
+    throw ConfigError(origin +
+                      ": federation.partition_file: required when federation.partition = \"file\"");
   }
 
   SectionReader transport(root, "transport", origin, known_keys);
@@ -276,7 +279,7 @@ RunConfig Read(const toml::table* root, const std::string& origin,
 }  // namespace
 
 RunConfig ParseConfig(const std::string& toml_text, const std::string& origin,
-                             const std::vector<std::string>& overrides) {
+                      const std::vector<std::string>& overrides) {
   toml::table root;
   try {
     root = toml::parse(toml_text, origin);
@@ -295,7 +298,13 @@ RunConfig LoadConfig(const std::string& path, const std::vector<std::string>& ov
   if (!in) throw IoError(path + ": cannot open config file");
   std::ostringstream text;
   text << in.rdbuf();
-  return ParseConfig(text.str(), path, overrides);
+  RunConfig config = ParseConfig(text.str(), path, overrides);
+  // Paths inside a config file are relative to the file, so it works from any directory.
+  auto& partition_file = config.federation.partition_file;
+  if (!partition_file.empty() && std::filesystem::path(partition_file).is_relative()) {
+    partition_file = (std::filesystem::path(path).parent_path() / partition_file).string();
+  }
+  return config;
 }
 
 std::vector<std::string> KnownConfigKeys() {

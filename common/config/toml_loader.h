@@ -17,7 +17,8 @@ namespace fsd::config {
 RunConfig ParseConfig(const std::string& toml_text, const std::string& origin,
                              const std::vector<std::string>& overrides = {});
 
-// Reads the file at `path` (IoError if unreadable), then as ParseConfig.
+// Reads the file at `path` (IoError if unreadable), then as ParseConfig; a
+// relative federation.partition_file is resolved against the file's directory.
 RunConfig LoadConfig(const std::string& path,
                             const std::vector<std::string>& overrides = {});
 

@@ -88,7 +88,7 @@ TEST(ConfigTest, OverridesReplaceFileValuesAndObeyValidation) {
 }
 
 TEST(ConfigTest, ShippedConfigsLoad) {
-  for (const char* name : {"central.toml"}) {
+  for (const char* name : {"central.toml", "fmnist-sd.toml", "fmnist-fedavg.toml"}) {
     const auto c = LoadConfig(fsd::testing::SourceDir() + "/configs/" + name);
     EXPECT_GE(c.training.epochs, 1) << name;
   }

@@ -161,7 +161,8 @@ TEST_F(CoordinatorTest, ClientThatVanishesMidRoundIsDroppedAndQuorumCompletesThe
   std::vector<zmq::socket_t> sockets;
   for (int i = 0; i < 3; ++i) {
     sockets.push_back(Connect(i));
-    Send(sockets.back(), {0, wire::Join{1, 1, kFingerprint, 100, std::string(1, static_cast<char>('a' + i))}});
+    Send(sockets.back(),
+         {0, wire::Join{1, 1, kFingerprint, 100, std::string(1, static_cast<char>('a' + i))}});
   }
   for (auto& socket : sockets) {
     EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(socket).body));
