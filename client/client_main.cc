@@ -1,0 +1,121 @@
+// fsd-client: one real client, as on an edge device. Trains on the training
+// split of its own data directory whenever the coordinator starts a round;
+// rejoins after a coordinator restart; says BYE on SIGINT/SIGTERM.
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <numeric>
+#include <zmq.hpp>
+
+#include "client/client_session.h"
+#include "client/round_worker.h"
+#include "common/config/toml_loader.h"
+#include "common/data/loader.h"
+#include "common/errors.h"
+#include "common/run_guarded.h"
+#include "common/runtime/process_setup.h"
+#include "privacy/curve_socket.h"
+
+namespace {
+std::atomic<bool> stop_requested{false};
+void OnSignal(int) { stop_requested = true; }
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "fsd-client: train with a coordinator over CURVE-encrypted ZeroMQ.\n"
+      "Exit codes: 0 ok (federation finished or stopped by signal), 1 internal error,\n"
+      "2 bad flags or config, 3 I/O error, 4 bad data, 5 key error."};
+  std::string config_path, key_path, server_key_path, endpoint, name = "client";
+  bool insecure = false;
+  std::vector<std::string> overrides;
+  app.add_option("--config", config_path, "TOML config (see configs/README.md)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  app.add_option("--connect", endpoint, "coordinator endpoint, e.g. tcp://10.0.0.1:5555")
+      ->required();
+  app.add_option("--key", key_path, "this client's secret key file (fsd-keygen)");
+  app.add_option("--server-key", server_key_path, "the coordinator's .pub file");
+  app.add_option("--name", name, "name shown in the coordinator's logs");
+  app.add_option("--set", overrides, "override a config key: section.key=value (repeatable)");
+  app.add_flag("--insecure", insecure, "plaintext, unauthenticated transport (debugging only)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? fsd::kExitOk : fsd::kExitUsage;
+  }
+  return fsd::RunGuarded("fsd-client", [&] {
+    using namespace fsd;
+    if (insecure) overrides.push_back("transport.insecure=true");
+    const config::RunConfig cfg = config::LoadConfig(config_path, overrides);
+    runtime::ConfigureProcess(cfg.training.threads);
+    if (!cfg.transport.insecure && (key_path.empty() || server_key_path.empty())) {
+      throw ConfigError("--key and --server-key are required unless --insecure");
+    }
+    const data::Splits splits = data::LoadSplits(cfg.data);
+    std::vector<std::int64_t> indices(static_cast<std::size_t>(splits.train->size()));
+    std::iota(indices.begin(), indices.end(), 0);
+    model::ModelSpec spec;
+    spec.architecture = cfg.model.architecture;
+    spec.in_channels = static_cast<int>(splits.train->channels());
+    spec.height = static_cast<int>(splits.train->height());
+    spec.width = static_cast<int>(splits.train->width());
+    spec.num_classes = splits.train->num_classes;
+    client::RoundWorker worker(spec, cfg.training, cfg.loss);
+    client::ClientSession session(name, static_cast<std::int64_t>(indices.size()),
+                                  worker.schema_fingerprint());
+
+    zmq::context_t context;
+    zmq::socket_t socket(context, zmq::socket_type::dealer);
+    privacy::SocketLimits limits;
+    limits.max_message_bytes = static_cast<std::int64_t>(cfg.transport.max_message_mb) << 20;
+    limits.handshake_ms = cfg.transport.handshake_ms;
+    if (cfg.transport.insecure) {
+      std::fprintf(stderr, "fsd-client: WARNING: --insecure: plaintext transport\n");
+      privacy::ConfigureInsecure(socket, limits);
+    } else {
+      privacy::ConfigureCurveClient(socket, privacy::LoadCurveSecretKeyFile(key_path),
+                                    privacy::LoadCurvePublicKeyFile(server_key_path), limits);
+    }
+    socket.connect(endpoint);
+    const auto send = [&](const std::vector<std::uint8_t>& frame) {
+      socket.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+    };
+    send(session.JoinFrame());
+    std::signal(SIGINT, OnSignal);
+    std::signal(SIGTERM, OnSignal);
+    auto last_sent = std::chrono::steady_clock::now();
+    while (!stop_requested) {
+      zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, std::chrono::milliseconds(100));
+      zmq::message_t message;
+      while (socket.recv(message, zmq::recv_flags::dontwait)) {
+        auto step = session.OnFrame({message.data<std::uint8_t>(), message.size()});
+        if (step.train) {
+          auto update =
+              worker.Run(*splits.train, indices, step.train->first, 0, step.train->second);
+          std::fprintf(stderr, "round %llu: trained on %lld samples, loss %.4f\n",
+                       static_cast<unsigned long long>(step.train->first),
+                       static_cast<long long>(update.sample_count), update.train_loss);
+          send(session.UpdateFrame(step.train->first, std::move(update)));
+        }
+        if (step.rejoin) send(session.JoinFrame());
+        if (step.finished) {
+          std::fprintf(stderr, "fsd-client: federation finished\n");
+          return kExitOk;
+        }
+        last_sent = std::chrono::steady_clock::now();
+      }
+      if (std::chrono::steady_clock::now() - last_sent >
+          std::chrono::milliseconds(cfg.transport.heartbeat_ms)) {
+        send(session.welcomed() ? session.HeartbeatFrame() : session.JoinFrame());
+        last_sent = std::chrono::steady_clock::now();
+      }
+    }
+    send(session.ByeFrame("stopped by signal"));
+    std::fprintf(stderr, "fsd-client: stopped, said BYE\n");
+    return kExitOk;
+  });
+}

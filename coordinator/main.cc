@@ -1,0 +1,114 @@
+// fsd-coordinator: the server of a real deployment. Binds a CURVE ROUTER,
+// admits the clients whose public keys are in --allow, runs the configured
+// rounds and evaluates every exit on its own test split after each round.
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+
+#include "common/config/toml_loader.h"
+#include "common/data/loader.h"
+#include "common/errors.h"
+#include "common/model/evaluate.h"
+#include "common/model/flat_params.h"
+#include "common/run_guarded.h"
+#include "common/runtime/process_setup.h"
+#include "coordinator/coordinator.h"
+#include "privacy/zap_handler.h"
+
+namespace {
+fsd::coordinator::Coordinator* running = nullptr;
+void OnSignal(int) {
+  if (running != nullptr) running->Stop();
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "fsd-coordinator: serve a federation over CURVE-encrypted ZeroMQ.\n"
+      "Writes DIR/metrics.jsonl (one object per round) and DIR/checkpoint.bin.\n"
+      "Exit codes: 0 ok, 1 internal error, 2 bad flags or config, 3 I/O error, 4 bad data, 5 key "
+      "error."};
+  std::string config_path, out_dir, key_path, allow_dir, bind;
+  int rounds = 0, min_clients = -1;
+  bool resume = false, insecure = false;
+  std::vector<std::string> overrides;
+  app.add_option("--config", config_path, "TOML config (see configs/README.md)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  app.add_option("--out", out_dir, "output directory")->required();
+  app.add_option("--key", key_path, "coordinator secret key file (fsd-keygen)");
+  app.add_option("--allow", allow_dir, "directory of admitted clients' .pub files");
+  app.add_option("--bind", bind, "override transport.bind, e.g. tcp://0.0.0.0:5555");
+  app.add_option("--rounds", rounds, "override federation.rounds")->check(CLI::PositiveNumber);
+  app.add_option("--min-clients", min_clients, "override federation.min_clients")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--set", overrides, "override a config key: section.key=value (repeatable)");
+  app.add_flag("--resume", resume, "continue from DIR/checkpoint.bin");
+  app.add_flag("--insecure", insecure, "plaintext, unauthenticated transport (debugging only)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? fsd::kExitOk : fsd::kExitUsage;
+  }
+  return fsd::RunGuarded("fsd-coordinator", [&] {
+    using namespace fsd;
+    if (!bind.empty()) overrides.push_back("transport.bind=" + bind);
+    if (rounds > 0) overrides.push_back("federation.rounds=" + std::to_string(rounds));
+    if (min_clients >= 0)
+      overrides.push_back("federation.min_clients=" + std::to_string(min_clients));
+    if (insecure) overrides.push_back("transport.insecure=true");
+    const config::RunConfig cfg = config::LoadConfig(config_path, overrides);
+    runtime::ConfigureProcess(cfg.training.threads);
+    if (!cfg.transport.insecure && (key_path.empty() || allow_dir.empty())) {
+      throw ConfigError("--key and --allow are required unless --insecure");
+    }
+    if (cfg.transport.insecure)
+      std::fprintf(stderr, "fsd-coordinator: WARNING: --insecure: plaintext transport\n");
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir, ec);
+    if (ec) throw IoError(out_dir + ": cannot create output directory: " + ec.message());
+
+    const data::Splits splits = data::LoadSplits(cfg.data);
+    model::ModelSpec spec;
+    spec.architecture = cfg.model.architecture;
+    spec.in_channels = static_cast<int>(splits.test->channels());
+    spec.height = static_cast<int>(splits.test->height());
+    spec.width = static_cast<int>(splits.test->width());
+    spec.num_classes = splits.test->num_classes;
+    torch::manual_seed(cfg.model.init_seed);
+    model::MultiExitNet net(spec);
+    const auto schema = model::FlatSchema::Of(*net);
+
+    coordinator::CoordinatorOptions options;
+    options.federation = cfg.federation;
+    options.transport = cfg.transport;
+    options.loss = cfg.loss;
+    options.local_epochs = cfg.training.epochs;
+    options.schema_fingerprint = schema.fingerprint();
+    options.out_dir = out_dir;
+    options.resume = resume;
+    const privacy::CurveKeyPair keys = cfg.transport.insecure
+                                           ? privacy::CurveKeyPair{}
+                                           : privacy::LoadCurveSecretKeyFile(key_path);
+    const std::set<std::string> allowed =
+        cfg.transport.insecure ? std::set<std::string>{} : privacy::LoadAllowList(allow_dir);
+    zmq::context_t context;
+    coordinator::Coordinator coordinator(
+        context, options, keys, allowed, model::Flatten(*net, schema),
+        [&](std::span<const float> global) {
+          model::Unflatten(global, schema, *net);
+          return model::EvaluateAccuracy(net, *splits.test, cfg.training.eval_batch_size);
+        },
+        [&](const nlohmann::json& record) { std::fprintf(stderr, "%s\n", record.dump().c_str()); });
+    const std::string endpoint = coordinator.Bind();
+    std::fprintf(stderr, "fsd-coordinator: listening on %s, %zu clients admitted, model %s\n",
+                 endpoint.c_str(), allowed.size(), schema.FingerprintHex().c_str());
+    running = &coordinator;
+    std::signal(SIGINT, OnSignal);
+    std::signal(SIGTERM, OnSignal);
+    coordinator.Run();
+    running = nullptr;
+    return kExitOk;
+  });
+}
