@@ -3,6 +3,7 @@
 // rejoins after a coordinator restart; says BYE on SIGINT/SIGTERM.
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -89,7 +90,12 @@ int main(int argc, char** argv) {
     auto last_sent = std::chrono::steady_clock::now();
     while (!stop_requested) {
       zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, std::chrono::milliseconds(100));
+      try {
+        zmq::poll(&item, 1, std::chrono::milliseconds(100));
+      } catch (const zmq::error_t& error) {
+        if (error.num() != EINTR) throw;
+        continue;  // a signal: the loop condition sees it
+      }
       zmq::message_t message;
       while (socket.recv(message, zmq::recv_flags::dontwait)) {
         auto step = session.OnFrame({message.data<std::uint8_t>(), message.size()});

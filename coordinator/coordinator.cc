@@ -1,6 +1,7 @@
 #include "coordinator/coordinator.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -101,7 +102,12 @@ void Coordinator::Run() {
   const auto rounds = static_cast<std::uint64_t>(options_.federation.rounds);
   while (!stop_ && committed_round_ < rounds) {
     zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(50));
+    try {
+      zmq::poll(&item, 1, std::chrono::milliseconds(50));
+    } catch (const zmq::error_t& error) {
+      if (error.num() != EINTR) throw;
+      continue;  // a signal: Stop() may have been called
+    }
     // Drain what arrived; each message is [routing id, frame].
     while (!stop_) {
       zmq::message_t routing_id;
