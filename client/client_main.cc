@@ -84,9 +84,10 @@ int main(int argc, char** argv) {
     const auto send = [&](const std::vector<std::uint8_t>& frame) {
       socket.send(zmq::buffer(frame), zmq::send_flags::dontwait);
     };
-    send(session.JoinFrame());
     std::signal(SIGINT, OnSignal);
     std::signal(SIGTERM, OnSignal);
+    send(session.JoinFrame());
+    std::fprintf(stderr, "fsd-client: joining %s as %s\n", endpoint.c_str(), name.c_str());
     auto last_sent = std::chrono::steady_clock::now();
     while (!stop_requested) {
       zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
