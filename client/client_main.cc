@@ -122,6 +122,7 @@ int main(int argc, char** argv) {
       }
     }
     send(session.ByeFrame("stopped by signal"));
+    socket.set(zmq::sockopt::linger, 2000);  // deliver the BYE before the socket closes
     std::fprintf(stderr, "fsd-client: stopped, said BYE\n");
     return kExitOk;
   });

@@ -212,6 +212,7 @@ void Coordinator::OnJoin(const std::string& routing_id, const std::string& user_
   record.routing_id = routing_id;
   record.declared_samples = join.num_samples;
   record.name = join.client_name;
+  FSD_LOG(INFO) << "client " << Short(user_id) << " joined with " << join.num_samples << " samples";
   record.last_seen = Clock::now();
   Send(routing_id,
        {committed_round_, wire::Welcome{wire::kProtocolVersion, options_.schema_fingerprint,

@@ -123,8 +123,8 @@ nlohmann::json Simulation::Run() {
   std::exception_ptr coordinator_failure;
   std::thread coordinator_thread([&] {
     try {
-      // Evaluation runs while the workers wait: give it their cores.
-      runtime::SetTorchThreads(workers);
+      // LibTorch's thread count is process-wide: the coordinator keeps the
+      // workers' setting, so a round's result never depends on timing.
       coordinator.Run();
     } catch (...) {
       coordinator_failure = std::current_exception();

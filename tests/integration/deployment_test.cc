@@ -114,13 +114,12 @@ TEST_F(DeploymentTest, CoordinatorAndTwoClientProcessesCompleteTheRounds) {
 TEST_F(DeploymentTest, ClientStoppedWithSigtermSaysByeAndExitsZero) {
   const pid_t coordinator = Coordinator(3);  // never starts a round: a third client never comes
   const pid_t client = Client("client-1");
-  // Signal only once the client is up (its handlers are installed before it joins).
+  // Signal only once the coordinator has seen the client join.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (testing::ReadFile(dir_.File("client-1.log")).find("joining") == std::string::npos &&
+  while (testing::ReadFile(dir_.File("coord.log")).find("joined") == std::string::npos &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   kill(client, SIGTERM);
   EXPECT_EQ(Wait(client), kExitOk);
   EXPECT_NE(testing::ReadFile(dir_.File("client-1.log")).find("said BYE"), std::string::npos);
