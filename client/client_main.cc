@@ -58,12 +58,7 @@ int main(int argc, char** argv) {
     const data::Splits splits = data::LoadSplits(cfg.data);
     std::vector<std::int64_t> indices(static_cast<std::size_t>(splits.train->size()));
     std::iota(indices.begin(), indices.end(), 0);
-    model::ModelSpec spec;
-    spec.architecture = cfg.model.architecture;
-    spec.in_channels = static_cast<int>(splits.train->channels());
-    spec.height = static_cast<int>(splits.train->height());
-    spec.width = static_cast<int>(splits.train->width());
-    spec.num_classes = splits.train->num_classes;
+    const model::ModelSpec spec = data::ModelSpecFor(cfg.model, *splits.train);
     client::RoundWorker worker(spec, cfg.training, cfg.loss);
     client::ClientSession session(name, static_cast<std::int64_t>(indices.size()),
                                   worker.schema_fingerprint());

@@ -47,12 +47,7 @@ int Train(const std::string& config_path, const std::string& out_dir, int epochs
   FSD_LOG(INFO) << "data: " << splits.train->size() << " train, " << splits.test->size()
                 << " test samples";
 
-  model::ModelSpec spec;
-  spec.architecture = cfg.model.architecture;
-  spec.in_channels = static_cast<int>(splits.train->channels());
-  spec.height = static_cast<int>(splits.train->height());
-  spec.width = static_cast<int>(splits.train->width());
-  spec.num_classes = splits.train->num_classes;
+  const model::ModelSpec spec = data::ModelSpecFor(cfg.model, *splits.train);
   torch::manual_seed(cfg.model.init_seed);
   model::MultiExitNet net(spec);
 

@@ -70,12 +70,7 @@ int main(int argc, char** argv) {
     if (ec) throw IoError(out_dir + ": cannot create output directory: " + ec.message());
 
     const data::Splits splits = data::LoadSplits(cfg.data);
-    model::ModelSpec spec;
-    spec.architecture = cfg.model.architecture;
-    spec.in_channels = static_cast<int>(splits.test->channels());
-    spec.height = static_cast<int>(splits.test->height());
-    spec.width = static_cast<int>(splits.test->width());
-    spec.num_classes = splits.test->num_classes;
+    const model::ModelSpec spec = data::ModelSpecFor(cfg.model, *splits.test);
     torch::manual_seed(cfg.model.init_seed);
     model::MultiExitNet net(spec);
     const auto schema = model::FlatSchema::Of(*net);

@@ -64,12 +64,7 @@ nlohmann::json Simulation::Run() {
       throw ConfigError("client " + std::to_string(k) + " has no samples in the partition");
   }
 
-  model::ModelSpec spec;
-  spec.architecture = cfg.model.architecture;
-  spec.in_channels = static_cast<int>(splits.train->channels());
-  spec.height = static_cast<int>(splits.train->height());
-  spec.width = static_cast<int>(splits.train->width());
-  spec.num_classes = splits.train->num_classes;
+  const model::ModelSpec spec = data::ModelSpecFor(cfg.model, *splits.train);
   torch::manual_seed(cfg.model.init_seed);
   model::MultiExitNet eval_model(spec);
   const model::FlatSchema schema = model::FlatSchema::Of(*eval_model);

@@ -26,6 +26,16 @@ Splits LoadSplits(const config::DataConfig& config) {
   return splits;
 }
 
+model::ModelSpec ModelSpecFor(const config::ModelConfig& config, const Dataset& dataset) {
+  model::ModelSpec spec;
+  spec.architecture = config.architecture;
+  spec.in_channels = static_cast<int>(dataset.channels());
+  spec.height = static_cast<int>(dataset.height());
+  spec.width = static_cast<int>(dataset.width());
+  spec.num_classes = dataset.num_classes;
+  return spec;
+}
+
 Partition BuildPartition(const config::FederationConfig& federation, const Dataset& train) {
   const int clients = federation.clients;
   const auto* labels = train.labels.data_ptr<std::int64_t>();

@@ -16,6 +16,9 @@ struct Splits {
 
 Splits LoadSplits(const config::DataConfig& config);
 
+// The model [model] describes, sized for `dataset`'s images and classes.
+model::ModelSpec ModelSpecFor(const config::ModelConfig& config, const Dataset& dataset);
+
 // The clients' shards of `train` as [federation] describes them. A partition
 // file must have exactly `federation.clients` lines (ConfigError otherwise).
 Partition BuildPartition(const config::FederationConfig& federation, const Dataset& train);

@@ -20,27 +20,10 @@ namespace fsd {
 namespace {
 
 pid_t Spawn(const std::vector<std::string>& arguments, const std::string& log) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    FILE* out = std::fopen(log.c_str(), "w");
-    if (out != nullptr) {
-      dup2(fileno(out), STDOUT_FILENO);
-      dup2(fileno(out), STDERR_FILENO);
-    }
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
+  return testing::SpawnProcess(arguments, log);
 }
 
-int Wait(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+int Wait(pid_t pid) { return testing::WaitProcess(pid); }
 
 std::string Bin(const std::string& name) { return testing::BinDir() + "/" + name; }
 

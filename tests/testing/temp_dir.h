@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace fsd::testing {
 
@@ -24,6 +25,12 @@ class TempDir {
 // Writes `bytes` to `path` (plain) or gzip-compressed when `gzip` is true.
 void WriteFile(const std::string& path, std::string_view bytes, bool gzip = false);
 std::string ReadFile(const std::string& path);
+
+// Starts `arguments` (argv[0] is the executable path) as a child process with
+// stdout and stderr written to `log`; returns its pid.
+int SpawnProcess(const std::vector<std::string>& arguments, const std::string& log);
+// Waits for a child; its exit code, or -1 if a signal ended it.
+int WaitProcess(int pid);
 
 // The repository and build/bin directories of this build; the environment
 // variables FSD_SOURCE_DIR / FSD_BIN_DIR override them.
