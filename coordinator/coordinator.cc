@@ -43,6 +43,20 @@ std::string Short(const std::string& key) { return key.empty() ? "(plaintext)" :
 
 }  // namespace
 
+CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
+                                     std::uint64_t schema_fingerprint, std::string out_dir,
+                                     bool resume) {
+  CoordinatorOptions options;
+  options.federation = config.federation;
+  options.transport = config.transport;
+  options.loss = config.loss;
+  options.local_epochs = config.training.epochs;
+  options.schema_fingerprint = schema_fingerprint;
+  options.out_dir = std::move(out_dir);
+  options.resume = resume;
+  return options;
+}
+
 Coordinator::Coordinator(zmq::context_t& context, CoordinatorOptions options,
                          privacy::CurveKeyPair server_keys, std::set<std::string> allowed_keys,
                          std::vector<float> initial_global, Evaluator evaluator,

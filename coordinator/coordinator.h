@@ -45,6 +45,11 @@ struct CoordinatorOptions {
   bool resume = false;  // continue from out_dir/checkpoint.bin
 };
 
+// The options a run's config implies (the one place they are mapped).
+CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
+                                     std::uint64_t schema_fingerprint, std::string out_dir,
+                                     bool resume);
+
 // Accuracy of every exit for a global vector (runs on the coordinator thread).
 using Evaluator = std::function<std::vector<double>(std::span<const float>)>;
 // Observes each round's metrics record after it is written.

@@ -75,14 +75,7 @@ int main(int argc, char** argv) {
     model::MultiExitNet net(spec);
     const auto schema = model::FlatSchema::Of(*net);
 
-    coordinator::CoordinatorOptions options;
-    options.federation = cfg.federation;
-    options.transport = cfg.transport;
-    options.loss = cfg.loss;
-    options.local_epochs = cfg.training.epochs;
-    options.schema_fingerprint = schema.fingerprint();
-    options.out_dir = out_dir;
-    options.resume = resume;
+    const auto options = coordinator::OptionsFromConfig(cfg, schema.fingerprint(), out_dir, resume);
     const privacy::CurveKeyPair keys = cfg.transport.insecure
                                            ? privacy::CurveKeyPair{}
                                            : privacy::LoadCurveSecretKeyFile(key_path);

@@ -86,14 +86,8 @@ nlohmann::json Simulation::Run() {
                                         schema.fingerprint())});
   }
 
-  coordinator::CoordinatorOptions coordinator_options;
-  coordinator_options.federation = cfg.federation;
-  coordinator_options.transport = cfg.transport;
-  coordinator_options.loss = cfg.loss;
-  coordinator_options.local_epochs = cfg.training.epochs;
-  coordinator_options.schema_fingerprint = schema.fingerprint();
-  coordinator_options.out_dir = options_.out_dir;
-  coordinator_options.resume = options_.resume;
+  const auto coordinator_options =
+      coordinator::OptionsFromConfig(cfg, schema.fingerprint(), options_.out_dir, options_.resume);
 
   ProgressLine progress;
   const int rounds = cfg.federation.rounds;
