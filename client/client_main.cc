@@ -8,10 +8,12 @@
 #include <csignal>
 #include <cstdio>
 #include <numeric>
+#include <optional>
 #include <zmq.hpp>
 
 #include "client/client_session.h"
 #include "client/round_worker.h"
+#include "client/state_store.h"
 #include "common/config/toml_loader.h"
 #include "common/data/loader.h"
 #include "common/errors.h"
@@ -30,6 +32,7 @@ int main(int argc, char** argv) {
       "Exit codes: 0 ok (federation finished or stopped by signal), 1 internal error,\n"
       "2 bad flags or config, 3 I/O error, 4 bad data, 5 key error."};
   std::string config_path, key_path, server_key_path, endpoint, name = "client";
+  std::string state_dir = "fsd-client-state";
   bool insecure = false;
   std::vector<std::string> overrides;
   app.add_option("--config", config_path, "TOML config (see configs/README.md)")
@@ -39,7 +42,10 @@ int main(int argc, char** argv) {
       ->required();
   app.add_option("--key", key_path, "this client's secret key file (fsd-keygen)");
   app.add_option("--server-key", server_key_path, "the coordinator's .pub file");
-  app.add_option("--name", name, "name shown in the coordinator's logs");
+  app.add_option("--name", name, "name shown in the coordinator's logs ([A-Za-z0-9_.-]+)");
+  app.add_option("--state-dir", state_dir,
+                 "where this client keeps its own weights between rounds in distillation-only "
+                 "mode (default: fsd-client-state)");
   app.add_option("--set", overrides, "override a config key: section.key=value (repeatable)");
   app.add_flag("--insecure", insecure, "plaintext, unauthenticated transport (debugging only)");
   try {
@@ -59,9 +65,17 @@ int main(int argc, char** argv) {
     std::vector<std::int64_t> indices(static_cast<std::size_t>(splits.train->size()));
     std::iota(indices.begin(), indices.end(), 0);
     const model::ModelSpec spec = data::ModelSpecFor(cfg.model, *splits.train);
+    torch::manual_seed(cfg.model.init_seed);  // the same initial weights as the coordinator's
     client::RoundWorker worker(spec, cfg.training, cfg.loss);
     client::ClientSession session(name, static_cast<std::int64_t>(indices.size()),
-                                  worker.schema_fingerprint());
+                                  worker.schema_fingerprint(), worker.dim(),
+                                  static_cast<std::size_t>(spec.num_classes));
+    // Distillation-only rounds continue from this client's own weights.
+    const auto initial = model::Flatten(*worker.model(), model::FlatSchema::Of(*worker.model()));
+    std::optional<client::ClientStateStore> states;
+    if (cfg.federation.mode == config::FederationMode::kDistillation) {
+      states.emplace(state_dir, worker.schema_fingerprint(), worker.dim());
+    }
 
     zmq::context_t context;
     zmq::socket_t socket(context, zmq::socket_type::dealer);
@@ -96,8 +110,20 @@ int main(int argc, char** argv) {
       while (socket.recv(message, zmq::recv_flags::dontwait)) {
         auto step = session.OnFrame({message.data<std::uint8_t>(), message.size()});
         if (step.train) {
-          auto update =
-              worker.Run(*splits.train, indices, step.train->first, 0, step.train->second);
+          const std::uint64_t round = step.train->first;
+          const wire::RoundStart& start = step.train->second;
+          wire::Update update;
+          if (start.global_values.empty() && states) {
+            auto own = states->LoadBefore(name, round).value_or(initial);
+            update = worker.Run(*splits.train, indices, round, 0, start, &own);
+            states->Save(name, round, own);
+          } else if (!start.global_values.empty()) {
+            update = worker.Run(*splits.train, indices, round, 0, start);
+          } else {
+            throw ConfigError(
+                "the coordinator runs distillation-only rounds: set federation.mode = "
+                "\"distillation\" in this client's config");
+          }
           std::fprintf(stderr, "round %llu: trained on %lld samples, loss %.4f\n",
                        static_cast<unsigned long long>(step.train->first),
                        static_cast<long long>(update.sample_count), update.train_loss);

@@ -5,11 +5,37 @@
 namespace fsd::client {
 
 ClientSession::ClientSession(std::string name, std::int64_t num_samples,
-                             std::uint64_t schema_fingerprint, wire::WireLimits limits)
+                             std::uint64_t schema_fingerprint, std::size_t num_values,
+                             std::size_t num_classes, wire::WireLimits limits)
     : name_(std::move(name)),
       num_samples_(num_samples),
       schema_fingerprint_(schema_fingerprint),
+      num_values_(num_values),
+      num_classes_(num_classes),
       limits_(limits) {}
+
+std::optional<std::string> ClientSession::ProblemWith(const wire::RoundStart& start) const {
+  if (!(start.temperature > 0.0 && start.temperature <= 100.0))
+    return "temperature " + std::to_string(start.temperature) + " outside (0, 100]";
+  if (!(start.alpha >= 0.0 && start.alpha <= 1.0))
+    return "alpha " + std::to_string(start.alpha) + " outside [0, 1]";
+  if (!(start.beta >= 0.0 && start.beta <= 100.0))
+    return "beta " + std::to_string(start.beta) + " outside [0, 100]";
+  if (!start.global_values.empty() && start.global_values.size() != num_values_) {
+    return std::to_string(start.global_values.size()) + " model values, this model has " +
+           std::to_string(num_values_);
+  }
+  if (!start.soft_targets.empty()) {
+    if (start.soft_targets.size() != num_classes_ * num_classes_) {
+      return std::to_string(start.soft_targets.size()) + " soft targets, this model needs " +
+             std::to_string(num_classes_) + "x" + std::to_string(num_classes_);
+    }
+    for (const float p : start.soft_targets) {
+      if (!(p >= 0.0f && p <= 1.0f)) return "a soft target is not a probability";
+    }
+  }
+  return std::nullopt;
+}
 
 std::vector<std::uint8_t> ClientSession::JoinFrame() const {
   return wire::EncodeFrame({0, wire::Join{wire::kMinSupportedVersion, wire::kMaxSupportedVersion,
@@ -45,10 +71,16 @@ ClientSession::Step ClientSession::OnFrame(std::span<const std::uint8_t> frame) 
       if (!welcomed_) FSD_LOG(ERROR) << name_ << ": coordinator runs a different model";
       break;
     }
-    case wire::MessageKind::kRoundStart:
-      if (welcomed_)
-        step.train.emplace(message.round, std::move(std::get<wire::RoundStart>(message.body)));
+    case wire::MessageKind::kRoundStart: {
+      if (!welcomed_) break;
+      auto& start = std::get<wire::RoundStart>(message.body);
+      if (auto problem = ProblemWith(start)) {
+        FSD_LOG(WARNING) << name_ << ": dropped ROUND_START " << message.round << ": " << *problem;
+        break;
+      }
+      step.train.emplace(message.round, std::move(start));
       break;
+    }
     case wire::MessageKind::kReject: {
       const auto& reject = std::get<wire::Reject>(message.body);
       ++rejects_received_;

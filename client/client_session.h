@@ -3,7 +3,9 @@
 // JoinFrame() → feed every received frame to OnFrame() → train when it says
 // so → send UpdateFrame(). A REJECT that says the session is unknown
 // (NOT_AUTHORIZED, UNEXPECTED_KIND) asks the owner to rejoin, which is how a
-// client survives a coordinator restart.
+// client survives a coordinator restart. A ROUND_START whose T, α, β or
+// sizes do not fit this client is logged and dropped (the coordinator's
+// deadline then moves on without it).
 // Thread-safety: one owner thread. Errors: OnFrame never throws on peer input.
 #pragma once
 
@@ -19,8 +21,11 @@ namespace fsd::client {
 
 class ClientSession {
  public:
+  // The model's shape lets OnFrame refuse a ROUND_START that does not fit it:
+  // `num_values` flat values (or none, in distillation-only mode) and
+  // `num_classes` × `num_classes` soft targets (or none).
   ClientSession(std::string name, std::int64_t num_samples, std::uint64_t schema_fingerprint,
-                wire::WireLimits limits = {});
+                std::size_t num_values, std::size_t num_classes, wire::WireLimits limits = {});
 
   struct Step {
     std::optional<std::pair<std::uint64_t, wire::RoundStart>> train;  // round and its start message
@@ -34,6 +39,8 @@ class ClientSession {
   std::vector<std::uint8_t> ByeFrame(const std::string& reason) const;
 
   Step OnFrame(std::span<const std::uint8_t> frame);
+  // Why `start` cannot be trained on by this client, if it cannot.
+  std::optional<std::string> ProblemWith(const wire::RoundStart& start) const;
 
   bool welcomed() const { return welcomed_; }
   std::int64_t rejects_received() const { return rejects_received_; }
@@ -42,6 +49,8 @@ class ClientSession {
   std::string name_;
   std::int64_t num_samples_;
   std::uint64_t schema_fingerprint_;
+  std::size_t num_values_;
+  std::size_t num_classes_;
   wire::WireLimits limits_;
   bool welcomed_ = false;
   std::int64_t rejects_received_ = 0;

@@ -1,8 +1,12 @@
-// RoundWorker: runs one client's local round — load the global vector into
-// its own model, train with the announced T/α/β and local epochs on the
-// client's shard, and return the UPDATE. One worker (model + trainer) per
+// RoundWorker: runs one client's local round — load the global vector (or,
+// in distillation-only mode, the client's own weights) into its own model,
+// train with the announced T/α/β, global soft targets and local epochs on the
+// client's shard, and return the UPDATE with the client's soft-target summary
+// (built during the last local epoch). One worker (model + trainer) per
 // thread; many clients share it one after another, so memory grows with the
 // number of workers, not of clients. Thread-safety: one owner thread.
+// Errors: InternalError when `start` does not fit the model (ClientSession
+// validates peer messages before they get here).
 #pragma once
 
 #include <cstdint>
@@ -21,8 +25,13 @@ class RoundWorker {
 
   // Shuffling is seeded by (training.seed, round, client_index), so the result
   // does not depend on which worker runs the client.
+  // `own_weights`: required when start.global_values is empty (distillation
+  // only): read as the starting point, replaced by the trained weights, and
+  // the UPDATE then carries no values.
   wire::Update Run(const data::Dataset& dataset, std::span<const std::int64_t> indices,
-                   std::uint64_t round, std::uint64_t client_index, const wire::RoundStart& start);
+                   std::uint64_t round, std::uint64_t client_index, const wire::RoundStart& start,
+                   std::vector<float>* own_weights = nullptr);
+  std::int64_t num_classes() const { return num_classes_; }
 
   std::uint64_t schema_fingerprint() const { return schema_.fingerprint(); }
   std::size_t dim() const { return static_cast<std::size_t>(schema_.total_numel()); }
@@ -33,6 +42,7 @@ class RoundWorker {
   model::FlatSchema schema_;
   config::TrainingConfig training_;
   LocalTrainer trainer_;
+  std::int64_t num_classes_;
 };
 
 }  // namespace fsd::client

@@ -42,7 +42,8 @@ void LocalTrainer::BeginRun(std::int64_t num_samples, int epochs) {
 EpochStats LocalTrainer::TrainEpoch(const data::Dataset& dataset,
                                     std::span<const std::int64_t> indices,
                                     std::uint64_t shuffle_seed, const StepCallback& on_step,
-                                    const torch::Tensor& soft_targets) {
+                                    const torch::Tensor& soft_targets,
+                                    SoftTargetAccumulator* summary) {
   FSD_CHECK(!indices.empty()) << "empty shard";
   FSD_CHECK(run_total_steps_ > 0) << "BeginRun() before TrainEpoch()";
   const auto n = static_cast<std::int64_t>(indices.size());
@@ -83,6 +84,7 @@ EpochStats LocalTrainer::TrainEpoch(const data::Dataset& dataset,
       logits = model_->forward(images);
     }
     auto loss = loss_(logits, labels, soft_targets);
+    if (summary != nullptr) summary->Add(logits.back(), labels);
     optimizer_.ZeroGrad();
     loss.backward();
     optimizer_.Step(LearningRateAt(training_, run_step_, run_total_steps_));

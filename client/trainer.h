@@ -17,6 +17,7 @@
 
 #include "client/self_distillation_loss.h"
 #include "client/sgd.h"
+#include "client/soft_target_summary.h"
 #include "common/config/config.h"
 #include "common/data/dataset.h"
 #include "common/model/multi_exit_net.h"
@@ -49,10 +50,13 @@ class LocalTrainer {
   void BeginRun(std::int64_t num_samples, int epochs = 0);
 
   // One pass over dataset[indices] in an order shuffled by `shuffle_seed`.
+  // `soft_targets`: [C, C] global soft targets for the β term, or undefined.
+  // `summary`: if given, receives every batch's deepest-exit logits.
   // REQUIRES: BeginRun() was called; indices non-empty and within the dataset.
   EpochStats TrainEpoch(const data::Dataset& dataset, std::span<const std::int64_t> indices,
                         std::uint64_t shuffle_seed, const StepCallback& on_step = {},
-                        const torch::Tensor& soft_targets = {});
+                        const torch::Tensor& soft_targets = {},
+                        SoftTargetAccumulator* summary = nullptr);
 
   SelfDistillationLoss& loss() { return loss_; }
   model::MultiExitNet& model() { return model_; }

@@ -41,6 +41,42 @@ void KeepMetricsUpTo(const std::string& path, std::uint64_t round) {
 
 std::string Short(const std::string& key) { return key.empty() ? "(plaintext)" : key.substr(0, 8); }
 
+std::shared_ptr<const aggregation::TemperatureSchedule> MakeTemperatureSchedule(
+    const config::ScheduleConfig& schedule, const config::LossConfig& loss) {
+  using Kind = config::TemperatureScheduleKind;
+  switch (schedule.temperature) {
+    case Kind::kConstant:
+      return std::make_shared<aggregation::ConstantTemperature>(loss.temperature);
+    case Kind::kLinear:
+      return std::make_shared<aggregation::LinearTemperature>(schedule.temperature_start,
+                                                              schedule.temperature_end);
+    case Kind::kCosine:
+      return std::make_shared<aggregation::CosineTemperature>(schedule.temperature_start,
+                                                              schedule.temperature_end);
+    case Kind::kStep:
+      return std::make_shared<aggregation::StepTemperature>(
+          schedule.temperature_start, schedule.step_factor, schedule.step_rounds,
+          schedule.temperature_min, schedule.temperature_max);
+    case Kind::kAdaptive:
+      return std::make_shared<aggregation::AdaptiveTemperature>(
+          schedule.target_entropy, schedule.temperature_min, schedule.temperature_max,
+          loss.temperature);
+  }
+  throw InternalError("unknown temperature schedule");
+}
+
+aggregation::Ramp MakeRamp(config::RampKind kind, double constant, double start, double end) {
+  return kind == config::RampKind::kLinear ? aggregation::Ramp(start, end)
+                                           : aggregation::Ramp::Constant(constant);
+}
+
+// Bytes of an UPDATE's soft-target summary on the wire: the count list in the
+// payload (u64 size + C × i64) and tensor section 1 (header + C² × f32).
+std::int64_t SummaryWireBytes(const wire::Update& update) {
+  return static_cast<std::int64_t>(8 + update.summary_counts.size() * 8 +
+                                   wire::kTensorHeaderBytes + update.summary_logits.size() * 4);
+}
+
 }  // namespace
 
 CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
@@ -49,7 +85,12 @@ CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
   CoordinatorOptions options;
   options.federation = config.federation;
   options.transport = config.transport;
-  options.loss = config.loss;
+  options.temperature = MakeTemperatureSchedule(config.schedule, config.loss);
+  options.alpha = MakeRamp(config.schedule.alpha, config.loss.alpha, config.schedule.alpha_start,
+                           config.schedule.alpha_end);
+  options.beta = MakeRamp(config.schedule.beta, config.loss.beta, config.schedule.beta_start,
+                          config.schedule.beta_end);
+  options.num_classes = static_cast<std::size_t>(config.data.num_classes);
   options.local_epochs = config.training.epochs;
   options.schema_fingerprint = schema_fingerprint;
   options.out_dir = std::move(out_dir);
@@ -73,14 +114,21 @@ Coordinator::Coordinator(zmq::context_t& context, CoordinatorOptions options,
   limits_.max_values = std::max<std::uint64_t>(limits_.max_values, global_.size());
   if (options_.federation.min_clients == 0)
     options_.federation.min_clients = options_.federation.clients;
+  if (distillation_only()) global_.clear();
   const std::string checkpoint_path = options_.out_dir + "/checkpoint.bin";
   if (options_.resume && std::filesystem::exists(checkpoint_path)) {
-    Checkpoint checkpoint = ReadCheckpoint(checkpoint_path, limits_.max_values);
+    Checkpoint checkpoint =
+        ReadCheckpoint(checkpoint_path, limits_.max_values, limits_.max_classes);
     if (checkpoint.schema_fingerprint != options_.schema_fingerprint ||
         checkpoint.global.size() != global_.size()) {
-      throw DataError(checkpoint_path + ": checkpoint is for a different model");
+      throw DataError(checkpoint_path + ": checkpoint is for a different model or mode");
+    }
+    if (!checkpoint.soft_state.empty() &&
+        checkpoint.soft_state.num_classes() != options_.num_classes) {
+      throw DataError(checkpoint_path + ": checkpoint is for a different number of classes");
     }
     global_ = std::move(checkpoint.global);
+    soft_state_ = std::move(checkpoint.soft_state);
     committed_round_ = checkpoint.round;
     KeepMetricsUpTo(options_.out_dir + "/metrics.jsonl", committed_round_);
     FSD_LOG(INFO) << "resuming after round " << committed_round_;
@@ -261,15 +309,31 @@ void Coordinator::OnUpdate(const std::string& routing, const std::string& user_i
     return reject(RejectCode::kDuplicate, "second update in this round");
   if (update.values.size() != global_.size()) {
     return reject(RejectCode::kSchemaMismatch,
-                  "update has " + std::to_string(update.values.size()) + " values, model has " +
-                      std::to_string(global_.size()));
+                  "update has " + std::to_string(update.values.size()) + " values, expected " +
+                      std::to_string(global_.size()) +
+                      (distillation_only() ? " (distillation-only mode)" : ""));
   }
   if (update.sample_count <= 0 || update.sample_count > client->second.declared_samples) {
     return reject(RejectCode::kLimitExceeded,
                   "sample_count " + std::to_string(update.sample_count) + " outside 1.." +
                       std::to_string(client->second.declared_samples) + " declared at JOIN");
   }
+  const aggregation::SoftTargetSummary summary{update.summary_counts, update.summary_logits};
+  if (auto problem = aggregation::CheckSummary(summary, options_.num_classes, update.sample_count)) {
+    using Kind = aggregation::SummaryProblem::Kind;
+    switch (problem->kind) {
+      case Kind::kClassCount:
+        return reject(RejectCode::kSchemaMismatch, problem->text);
+      case Kind::kNegativeCount:
+        return reject(RejectCode::kInvalidValue, problem->text);
+      case Kind::kTooManySamples:
+        return reject(RejectCode::kLimitExceeded, problem->text);
+      case Kind::kNonFinite:
+        return reject(RejectCode::kNonFinite, problem->text);
+    }
+  }
   bytes_up_ += static_cast<std::int64_t>(frame_bytes);
+  bytes_up_summary_ += SummaryWireBytes(update);
   staged_.emplace(user_id, std::move(update));
 }
 
@@ -290,7 +354,20 @@ void Coordinator::StartRound() {
   candidates.resize(std::min(wanted, candidates.size()));
   selected_ = std::set<std::string>(candidates.begin(), candidates.end());
   staged_.clear();
-  bytes_up_ = bytes_down_ = 0;
+  bytes_up_ = bytes_down_ = bytes_up_summary_ = 0;
+  // The schedules see the logits aggregated up to the previous round.
+  const aggregation::RoundContext context{round,
+                                          static_cast<std::uint64_t>(options_.federation.rounds),
+                                          soft_state_.empty() ? nullptr : &soft_state_};
+  temperature_ = options_.temperature->At(context);
+  alpha_ = options_.alpha.At(context);
+  beta_ = options_.beta.At(context);
+  soft_targets_.clear();
+  soft_target_entropy_ = 0.0;
+  if (!soft_state_.empty()) {
+    soft_target_entropy_ = aggregation::MeanEntropy(soft_state_, temperature_);
+    if (beta_ > 0.0) soft_targets_ = aggregation::SoftenRows(soft_state_, temperature_);
+  }
   phase_ = Phase::kCollecting;
   round_started_ = Clock::now();
   for (const auto& key : selected_) SendRoundStart(key);
@@ -298,11 +375,12 @@ void Coordinator::StartRound() {
 
 void Coordinator::SendRoundStart(const std::string& user_id) {
   wire::RoundStart start;
-  start.temperature = options_.loss.temperature;
-  start.alpha = options_.loss.alpha;
-  start.beta = options_.loss.beta;
+  start.temperature = temperature_;
+  start.alpha = alpha_;
+  start.beta = beta_;
   start.local_epochs = static_cast<std::uint32_t>(options_.local_epochs);
   start.global_values = global_;
+  start.soft_targets = soft_targets_;
   const auto frame = wire::EncodeFrame({committed_round_ + 1, std::move(start)});
   bytes_down_ += static_cast<std::int64_t>(frame.size());
   const auto& routing = clients_.at(user_id).routing_id;
@@ -344,17 +422,21 @@ void Coordinator::FinishRound() {
   }
   std::sort(ordered.begin(), ordered.end());
   aggregation::FedAvgAggregator aggregator(global_.size());
+  aggregation::SoftTargetAggregator summaries(options_.num_classes);
   double loss_sum = 0.0;
   std::int64_t samples = 0;
   for (const auto& [order_key, update_ptr] : ordered) {
     const wire::Update& update = *update_ptr;
-    aggregator.Accumulate(update.values, update.sample_count);
+    if (!distillation_only()) aggregator.Accumulate(update.values, update.sample_count);
+    summaries.Accumulate({update.summary_counts, update.summary_logits});
     loss_sum += update.train_loss * static_cast<double>(update.sample_count);
     samples += update.sample_count;
   }
-  global_ = std::move(aggregator).Finalize();
+  if (!distillation_only()) global_ = std::move(aggregator).Finalize();
+  soft_state_ = std::move(summaries).Finalize(soft_state_);
   const auto eval_start = Clock::now();
-  const std::vector<double> accuracy = evaluator_ ? evaluator_(global_) : std::vector<double>{};
+  const std::vector<double> accuracy =
+      evaluator_ && !distillation_only() ? evaluator_(global_) : std::vector<double>{};
   const double eval_s = SecondsSince(eval_start);
   committed_round_ = round;
   nlohmann::json rejects = nlohmann::json::object();
@@ -362,10 +444,13 @@ void Coordinator::FinishRound() {
   nlohmann::json record = {{"round", round},
                            {"acc", accuracy},
                            {"loss", loss_sum / static_cast<double>(samples)},
-                           {"temperature", options_.loss.temperature},
-                           {"alpha", options_.loss.alpha},
-                           {"beta", options_.loss.beta},
+                           {"temperature", temperature_},
+                           {"alpha", alpha_},
+                           {"beta", beta_},
+                           {"soft_target_entropy", soft_target_entropy_},
+                           {"soft_targets_sent", !soft_targets_.empty()},
                            {"bytes_up", bytes_up_},
+                           {"bytes_up_summary", bytes_up_summary_},
                            {"bytes_down", bytes_down_},
                            {"clients_selected", selected_.size()},
                            {"clients_reported", staged_.size()},
@@ -381,7 +466,7 @@ void Coordinator::FinishRound() {
   metrics_->Record(record);
   if (options_.federation.checkpoint) {
     WriteCheckpoint(options_.out_dir + "/checkpoint.bin",
-                    {committed_round_, options_.schema_fingerprint, global_});
+                    {committed_round_, options_.schema_fingerprint, global_, soft_state_});
   }
   if (listener_) listener_(record);
   attempt_ = 0;

@@ -1,10 +1,13 @@
 // Coordinator: the ROUTER side of a federation. It authenticates clients
 // (CURVE + ZAP allow-list; identity = the ZAP User-Id, never the routing id),
-// runs rounds — wait for `min_clients` → sample → ROUND_START → collect
+// runs rounds — wait for `min_clients` → schedule T, α, β and soften the
+// aggregated logits into global soft targets → sample → ROUND_START → collect
 // UPDATEs until all sampled clients reported or the deadline passed →
-// aggregate if the quorum reported, else retry the round without touching the
-// global model → evaluate → checkpoint — and answers every bad message with a
-// typed REJECT while carrying on.
+// aggregate weights and soft-target summaries if the quorum reported, else
+// retry the round without touching the global state → evaluate → checkpoint —
+// and answers every bad message with a typed REJECT while carrying on. In
+// distillation-only mode (federation.mode) there is no global model: ROUND_START
+// carries no values, UPDATEs carry only summaries, and nothing is evaluated.
 //
 // Round phases: kWaiting (accepts JOIN, HEARTBEAT, BYE) and kCollecting (also
 // UPDATE for the current round from sampled clients). Anything else gets
@@ -27,6 +30,8 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "aggregation/schedules.h"
+#include "aggregation/soft_targets.h"
 #include "common/config/config.h"
 #include "common/metrics/metrics_sink.h"
 #include "common/wire/frame.h"
@@ -38,7 +43,12 @@ namespace fsd::coordinator {
 struct CoordinatorOptions {
   config::FederationConfig federation;
   config::TransportConfig transport;
-  config::LossConfig loss;  // T, alpha, beta announced in ROUND_START
+  // T, α and β announced in ROUND_START (aggregation/schedules.h).
+  std::shared_ptr<const aggregation::TemperatureSchedule> temperature =
+      std::make_shared<aggregation::ConstantTemperature>(3.0);
+  aggregation::Ramp alpha = aggregation::Ramp::Constant(0.5);
+  aggregation::Ramp beta = aggregation::Ramp::Constant(0.0);
+  std::size_t num_classes = 10;  // classes of the model: soft-target summaries are C×C
   int local_epochs = 1;
   std::uint64_t schema_fingerprint = 0;
   std::string out_dir;  // metrics.jsonl and checkpoint.bin go here
@@ -71,6 +81,7 @@ class Coordinator {
 
   // Valid after Run() returns (or between rounds on the Run() thread).
   const std::vector<float>& global() const { return global_; }
+  const aggregation::SoftTargetSummary& soft_state() const { return soft_state_; }
   std::uint64_t committed_round() const { return committed_round_; }
   std::map<std::string, std::int64_t> reject_counts() const;
 
@@ -108,8 +119,17 @@ class Coordinator {
   std::unique_ptr<metrics::MetricsSink> metrics_;
   std::atomic<bool> stop_{false};
 
-  std::vector<float> global_;
+  bool distillation_only() const {
+    return options_.federation.mode == config::FederationMode::kDistillation;
+  }
+
+  std::vector<float> global_;                     // empty in distillation-only mode
+  aggregation::SoftTargetSummary soft_state_;     // aggregated logits so far
   std::uint64_t committed_round_ = 0;
+  // What the current round announces (set by StartRound).
+  double temperature_ = 0.0, alpha_ = 0.0, beta_ = 0.0;
+  std::vector<float> soft_targets_;  // C×C, empty while β = 0 or nothing is aggregated
+  double soft_target_entropy_ = 0.0;
   std::map<std::string, ClientRecord> clients_;  // by authenticated key
   Phase phase_ = Phase::kWaiting;
   std::uint64_t attempt_ = 0;  // retries of the current round
@@ -119,6 +139,7 @@ class Coordinator {
   std::chrono::steady_clock::time_point run_started_;
   std::int64_t bytes_up_ = 0;
   std::int64_t bytes_down_ = 0;
+  std::int64_t bytes_up_summary_ = 0;  // the soft-target summary part of bytes_up_
   std::map<wire::RejectCode, std::int64_t> rejects_;
 };
 

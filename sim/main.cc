@@ -58,15 +58,19 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(out_dir, ec);
     if (ec) throw IoError(out_dir + ": cannot create output directory: " + ec.message());
     const auto summary = sim::Simulation(std::move(options)).Run();
-    std::printf("\nrounds %d  final acc per exit %s  mean of last 3 rounds %s\n",
+    std::printf("\nrounds %d  final acc per exit %s  mean of last 3 rounds %s  last 5 %s\n",
                 summary["rounds"].get<int>(), summary["final_acc"].dump().c_str(),
-                summary["acc_mean_last3"].dump().c_str());
+                summary["acc_mean_last3"].dump().c_str(), summary["acc_mean_last5"].dump().c_str());
+    if (summary.contains("client_acc_mean")) {
+      std::printf("distillation only: mean accuracy per exit of the clients' own models %s\n",
+                  summary["client_acc_mean"].dump().c_str());
+    }
     std::printf(
         "median round %.2f s (evaluation %.2f s)  bytes up %.2f MB  down %.2f MB  wall %.1f s\n",
         summary["round_s_median"].get<double>(), summary["eval_s_median"].get<double>(),
         summary["bytes_up_total"].get<double>() / 1e6,
         summary["bytes_down_total"].get<double>() / 1e6, summary["wall_s"].get<double>());
-    std::printf("wrote %s/metrics.jsonl, summary.json, rounds.tsv, accuracy.png, bytes.png\n",
+    std::printf("wrote %s/metrics.jsonl, summary.json, rounds.tsv, accuracy.png, bytes.png, schedule.png\n",
                 out_dir.c_str());
     return kExitOk;
   });

@@ -24,14 +24,24 @@ void Plot(const std::string& out_dir, std::size_t exits) {
   }
   std::ofstream script(out_dir + "/plots.gp");
   script << "set terminal pngcairo size 900,540 noenhanced\nset datafile separator '\\t'\n"
-         << "set key autotitle columnhead bottom right\nset grid\nset xlabel 'round'\n"
-         << "set output '" << out_dir << "/accuracy.png'\nset ylabel 'test accuracy'\n"
-         << "set title 'Test accuracy per exit'\nplot ";
-  for (std::size_t k = 0; k < exits; ++k) {
-    script << (k ? ", " : "") << "'" << out_dir << "/rounds.tsv' using 1:" << k + 2
-           << " with linespoints lw 2";
+         << "set key autotitle columnhead bottom right\nset grid\nset xlabel 'round'\n";
+  if (exits > 0) {  // distillation-only runs have no global model to evaluate
+    script << "set output '" << out_dir << "/accuracy.png'\nset ylabel 'test accuracy'\n"
+           << "set title 'Test accuracy per exit'\nplot ";
+    for (std::size_t k = 0; k < exits; ++k) {
+      script << (k ? ", " : "") << "'" << out_dir << "/rounds.tsv' using 1:" << k + 2
+             << " with linespoints lw 2";
+    }
   }
-  script << "\nset output '" << out_dir << "/bytes.png'\nset ylabel 'MB per round'\n"
+  const std::string tsv = "'" + out_dir + "/rounds.tsv'";
+  script << "\nset output '" << out_dir << "/schedule.png'\nset ylabel 'T'\nset y2label 'alpha, beta'\n"
+         << "set ytics nomirror\nset y2tics\nset title 'Temperature, alpha and beta per round'\n"
+         << "set key top right\nplot " << tsv << " using 1:" << exits + 4
+         << " title 'T' with linespoints lw 2 axes x1y1, " << tsv << " using 1:" << exits + 5
+         << " title 'alpha' with linespoints lw 2 axes x1y2, " << tsv << " using 1:" << exits + 6
+         << " title 'beta' with linespoints lw 2 axes x1y2\n"
+         << "unset y2tics\nunset y2label\nset ytics mirror\n";
+  script << "set output '" << out_dir << "/bytes.png'\nset ylabel 'MB per round'\n"
          << "set title 'Bytes on the wire per round'\nset key top right\nplot '" << out_dir
          << "/rounds.tsv' using 1:($" << exits + 2 << "/1e6) title 'up' with linespoints lw 2, '"
          << out_dir << "/rounds.tsv' using 1:($" << exits + 3
@@ -60,14 +70,15 @@ nlohmann::json WriteReport(const std::string& out_dir) {
   std::ofstream tsv(out_dir + "/rounds.tsv");
   tsv << "round";
   for (std::size_t k = 0; k < exits; ++k) tsv << "\texit" << k << (k + 1 == exits ? " (main)" : "");
-  tsv << "\tbytes_up\tbytes_down\ttemperature\tround_s\n";
+  tsv << "\tbytes_up\tbytes_down\ttemperature\talpha\tbeta\tround_s\n";
   std::vector<double> round_s, collect_s, eval_s;
   double bytes_up = 0, bytes_down = 0;
   for (const auto& r : records) {
     tsv << r["round"].get<int>();
     for (const auto& a : r["acc"]) tsv << "\t" << a.get<double>();
     tsv << "\t" << r["bytes_up"].get<double>() << "\t" << r["bytes_down"].get<double>() << "\t"
-        << r["temperature"].get<double>() << "\t" << r["round_s"].get<double>() << "\n";
+        << r["temperature"].get<double>() << "\t" << r["alpha"].get<double>() << "\t"
+        << r["beta"].get<double>() << "\t" << r["round_s"].get<double>() << "\n";
     round_s.push_back(r["round_s"].get<double>());
     collect_s.push_back(r["collect_s"].get<double>());
     eval_s.push_back(r["eval_s"].get<double>());
@@ -75,14 +86,19 @@ nlohmann::json WriteReport(const std::string& out_dir) {
     bytes_down += r["bytes_down"].get<double>();
   }
   tsv.close();
-  // Mean accuracy per exit over the last three rounds (single rounds swing).
-  std::vector<double> last3(exits, 0.0);
-  const std::size_t tail = std::min<std::size_t>(3, records.size());
-  for (std::size_t i = records.size() - tail; i < records.size(); ++i) {
-    for (std::size_t k = 0; k < exits; ++k) last3[k] += records[i]["acc"][k].get<double>() / tail;
-  }
+  // Mean accuracy per exit over the last rounds (single rounds swing).
+  const auto mean_of_last = [&](std::size_t rounds) {
+    std::vector<double> mean(exits, 0.0);
+    const std::size_t tail = std::min(rounds, records.size());
+    for (std::size_t i = records.size() - tail; i < records.size(); ++i) {
+      for (std::size_t k = 0; k < exits; ++k)
+        mean[k] += records[i]["acc"][k].get<double>() / static_cast<double>(tail);
+    }
+    return mean;
+  };
   summary["final_acc"] = records.back()["acc"];
-  summary["acc_mean_last3"] = last3;
+  summary["acc_mean_last3"] = mean_of_last(3);
+  summary["acc_mean_last5"] = mean_of_last(5);
   summary["bytes_up_total"] = bytes_up;
   summary["bytes_down_total"] = bytes_down;
   summary["round_s_median"] = Median(round_s);

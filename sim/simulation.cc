@@ -5,11 +5,14 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 #include <zmq.hpp>
 
 #include "client/client_session.h"
+#include "client/state_store.h"
 #include "common/data/loader.h"
 #include "common/errors.h"
 #include "common/log.h"
@@ -35,6 +38,8 @@ struct SimClient {
   bool finished = false;
   bool training = false;
 };
+
+std::string ClientName(std::size_t k) { return "client-" + std::to_string(k); }
 
 std::string Accuracies(const nlohmann::json& acc) {
   std::string text;
@@ -81,9 +86,11 @@ nlohmann::json Simulation::Run() {
     allowed.insert(keys.public_z85);
     clients.push_back(
         SimClient{std::move(keys), zmq::socket_t(context, zmq::socket_type::dealer),
-                  client::ClientSession("client-" + std::to_string(k),
+                  client::ClientSession(ClientName(k),
                                         static_cast<std::int64_t>(partition[k].size()),
-                                        schema.fingerprint())});
+                                        schema.fingerprint(),
+                                        static_cast<std::size_t>(schema.total_numel()),
+                                        static_cast<std::size_t>(spec.num_classes))});
   }
 
   const auto coordinator_options =
@@ -121,11 +128,28 @@ nlohmann::json Simulation::Run() {
     coordinator_done = true;
   });
 
+  // Distillation-only mode: each client's own weights wait in a file between
+  // its rounds, not in a live model (memory still grows with workers only).
+  const bool distillation_only = cfg.federation.mode == config::FederationMode::kDistillation;
+  std::optional<client::ClientStateStore> states;
+  if (distillation_only) {
+    const std::string state_dir = options_.out_dir + "/client-state";
+    if (!options_.resume) std::filesystem::remove_all(state_dir);  // a new run starts fresh
+    states.emplace(state_dir, schema.fingerprint(), initial.size());
+  }
   WorkerPool pool(
       workers, cfg.training.threads,
       [&] { return std::make_unique<client::RoundWorker>(spec, cfg.training, cfg.loss); },
       [&](client::RoundWorker& worker, const RoundJob& job) {
-        return worker.Run(*splits.train, partition[job.client], job.round, job.client, job.start);
+        if (!job.start.global_values.empty()) {
+          return worker.Run(*splits.train, partition[job.client], job.round, job.client, job.start);
+        }
+        const std::string name = ClientName(job.client);
+        std::vector<float> own = states->LoadBefore(name, job.round).value_or(initial);
+        auto update = worker.Run(*splits.train, partition[job.client], job.round, job.client,
+                                 job.start, &own);
+        states->Save(name, job.round, own);
+        return update;
       });
 
   privacy::SocketLimits limits;
@@ -200,6 +224,20 @@ nlohmann::json Simulation::Run() {
   summary["client_train_s_total"] = train_s_total;
   summary["wall_s"] = wall_s;
   summary["rejects"] = coordinator.reject_counts();
+  if (distillation_only) {
+    // No global model: report every client's own model on the test set.
+    std::vector<double> mean;
+    nlohmann::json per_client = nlohmann::json::array();
+    for (std::size_t k = 0; k < clients.size(); ++k) {
+      const auto own = states->LoadBefore(ClientName(k), static_cast<std::uint64_t>(rounds) + 1);
+      const auto acc = evaluate(own ? *own : initial);
+      per_client.push_back(acc);
+      mean.resize(acc.size(), 0.0);
+      for (std::size_t e = 0; e < acc.size(); ++e) mean[e] += acc[e] / static_cast<double>(clients.size());
+    }
+    summary["client_acc"] = per_client;
+    summary["client_acc_mean"] = mean;
+  }
   metrics::WriteJsonFile(options_.out_dir + "/summary.json", summary);
   return summary;
 }

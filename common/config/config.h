@@ -77,6 +77,13 @@ struct LossConfig {
 
 enum class PartitionKind { kFile, kIid, kDirichlet, kShards };
 
+// What clients share each round.
+enum class FederationMode {
+  kWeights,       // weights and soft-target summaries (fedsd, fedavg)
+  kDistillation,  // summaries only: each client keeps its own weights (federated distillation)
+};
+
+
 // [federation]: who takes part and how rounds run (fsd-sim, fsd-coordinator).
 struct FederationConfig {
   int rounds = 20;            // rounds to run
@@ -97,6 +104,42 @@ struct FederationConfig {
   int shards_per_client = 2;
   std::uint64_t seed = 42;    // partition and client sampling
   bool checkpoint = true;     // write DIR/checkpoint.bin after every round (for --resume)
+  // "weights": clients upload weights + soft-target summary and train from the
+  // global model; "distillation": summaries only, clients keep their own
+  // weights between rounds (persisted per client) and learn from each other
+  // through the global soft targets alone (set schedule.beta > 0).
+  FederationMode mode = FederationMode::kWeights;
+};
+
+enum class TemperatureScheduleKind { kConstant, kLinear, kCosine, kStep, kAdaptive };
+enum class RampKind { kConstant, kLinear };
+
+// [schedule]: the T, alpha and beta the coordinator announces each round
+// (aggregation/schedules.h). "constant" uses the [loss] value.
+struct ScheduleConfig {
+  // constant: loss.temperature. linear / cosine: temperature_start at round 1
+  // to temperature_end at the last round. step: temperature_start multiplied
+  // by step_factor every step_rounds rounds, clamped to [temperature_min,
+  // temperature_max]. adaptive: each round, the T in [temperature_min,
+  // temperature_max] at which the global soft targets' mean entropy is
+  // target_entropy × log C (bisection on the aggregated logits); round 1,
+  // which has no logits yet, uses loss.temperature.
+  TemperatureScheduleKind temperature = TemperatureScheduleKind::kConstant;
+  double temperature_start = 4.0;
+  double temperature_end = 1.0;
+  int step_rounds = 5;
+  double step_factor = 0.5;
+  double temperature_min = 1.0;
+  double temperature_max = 10.0;
+  double target_entropy = 0.5;  // fraction of log C, in (0, 1)
+  // alpha / beta: "constant" (loss.alpha / loss.beta) or "linear" from *_start
+  // at round 1 to *_end at the last round.
+  RampKind alpha = RampKind::kConstant;
+  double alpha_start = 0.5;
+  double alpha_end = 0.5;
+  RampKind beta = RampKind::kConstant;
+  double beta_start = 0.0;
+  double beta_end = 0.0;
 };
 
 // [transport]: sockets and their limits.
@@ -124,6 +167,7 @@ struct RunConfig {
   TrainingConfig training;
   LossConfig loss;
   FederationConfig federation;
+  ScheduleConfig schedule;
   TransportConfig transport;
   SimConfig sim;
 };

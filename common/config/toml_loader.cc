@@ -254,10 +254,43 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   federation.Integer("shards_per_client", f.shards_per_client, 1, 1000);
   federation.Seed("seed", f.seed);
   federation.Bool("checkpoint", f.checkpoint);
+  federation.Choice("mode", f.mode,
+                    {{"weights", FederationMode::kWeights},
+                     {"distillation", FederationMode::kDistillation}});
   federation.Finish();
   if (f.partition == PartitionKind::kFile && f.partition_file.empty() && root != nullptr) {
     throw ConfigError(origin +
                       ": federation.partition_file: required when federation.partition = \"file\"");
+  }
+
+  SectionReader schedule(root, "schedule", origin, known_keys);
+  auto& sc = config.schedule;
+  schedule.Choice("temperature", sc.temperature,
+                  {{"constant", TemperatureScheduleKind::kConstant},
+                   {"linear", TemperatureScheduleKind::kLinear},
+                   {"cosine", TemperatureScheduleKind::kCosine},
+                   {"step", TemperatureScheduleKind::kStep},
+                   {"adaptive", TemperatureScheduleKind::kAdaptive}});
+  schedule.Real("temperature_start", sc.temperature_start, 0.0, 100.0, /*min_open=*/true);
+  schedule.Real("temperature_end", sc.temperature_end, 0.0, 100.0, /*min_open=*/true);
+  schedule.Integer("step_rounds", sc.step_rounds, 1, 100'000);
+  schedule.Real("step_factor", sc.step_factor, 0.0, 100.0, /*min_open=*/true);
+  schedule.Real("temperature_min", sc.temperature_min, 0.0, 100.0, /*min_open=*/true);
+  schedule.Real("temperature_max", sc.temperature_max, 0.0, 100.0, /*min_open=*/true);
+  schedule.Real("target_entropy", sc.target_entropy, 0.0, 1.0, /*min_open=*/true);
+  const std::initializer_list<std::pair<std::string_view, RampKind>> ramps = {
+      {"constant", RampKind::kConstant}, {"linear", RampKind::kLinear}};
+  schedule.Choice("alpha", sc.alpha, ramps);
+  schedule.Real("alpha_start", sc.alpha_start, 0.0, 1.0);
+  schedule.Real("alpha_end", sc.alpha_end, 0.0, 1.0);
+  schedule.Choice("beta", sc.beta, ramps);
+  schedule.Real("beta_start", sc.beta_start, 0.0, 100.0);
+  schedule.Real("beta_end", sc.beta_end, 0.0, 100.0);
+  schedule.Finish();
+  if (sc.temperature_min > sc.temperature_max) {
+    throw ConfigError(origin + ": schedule.temperature_min (" + std::to_string(sc.temperature_min) +
+                      ") must not exceed schedule.temperature_max (" +
+                      std::to_string(sc.temperature_max) + ")");
   }
 
   SectionReader transport(root, "transport", origin, known_keys);

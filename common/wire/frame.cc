@@ -80,6 +80,25 @@ class PayloadReader {
     archive_(cereal::binary_data(out.data(), out.size()));
   }
 
+  // A u64 count, bounded by max_classes and the bytes left, then the values.
+  void Counts(std::vector<std::int64_t>& out, const char* field) {
+    std::uint64_t size = 0;
+    archive_(size);
+    if (size > limits_.max_classes) {
+      throw PayloadReject{Refuse(RejectCode::kLimitExceeded,
+                                 std::string(field) + " has " + std::to_string(size) +
+                                     " entries, limit " + std::to_string(limits_.max_classes))};
+    }
+    if (size * sizeof(std::int64_t) > buffer_.remaining()) {
+      throw PayloadReject{Refuse(RejectCode::kMalformed,
+                                 std::string(field) + " claims " + std::to_string(size) +
+                                     " entries, " + std::to_string(buffer_.remaining()) +
+                                     " bytes remain")};
+    }
+    out.resize(static_cast<std::size_t>(size));
+    for (auto& value : out) archive_(value);
+  }
+
   std::size_t remaining() const { return buffer_.remaining(); }
 
  private:
@@ -99,6 +118,10 @@ class PayloadWriter {
   void String(const std::string& value, const char*) {
     archive_(static_cast<std::uint64_t>(value.size()));
     archive_(cereal::binary_data(value.data(), value.size()));
+  }
+  void Counts(const std::vector<std::int64_t>& values, const char*) {
+    archive_(static_cast<std::uint64_t>(values.size()));
+    for (const auto value : values) archive_(value);
   }
   std::string bytes() const { return stream_.str(); }
 
@@ -120,6 +143,7 @@ void Fields(Io& io, M& m) {
     io(m.temperature, m.alpha, m.beta, m.local_epochs);
   } else if constexpr (std::is_same_v<T, Update>) {
     io(m.sample_count, m.train_loss);
+    io.Counts(m.summary_counts, "UPDATE.summary_counts");
   } else if constexpr (std::is_same_v<T, Reject>) {
     std::uint16_t code = static_cast<std::uint16_t>(m.code);
     io(code);
@@ -131,14 +155,18 @@ void Fields(Io& io, M& m) {
   }
 }
 
-// The tensor section of a body, if it has one.
-const std::vector<float>* TensorOf(const Body& body) {
-  if (const auto* r = std::get_if<RoundStart>(&body)) return &r->global_values;
-  if (const auto* u = std::get_if<Update>(&body)) return &u->values;
-  return nullptr;
+// The tensor sections of a body, in wire order (docs/PROTOCOL.md, "Messages").
+using Sections = std::vector<const std::vector<float>*>;
+Sections TensorsOf(const Body& body) {
+  if (const auto* r = std::get_if<RoundStart>(&body)) return {&r->global_values, &r->soft_targets};
+  if (const auto* u = std::get_if<Update>(&body)) return {&u->values, &u->summary_logits};
+  return {};
 }
-std::vector<float>* TensorOf(Body& body) {
-  return const_cast<std::vector<float>*>(TensorOf(static_cast<const Body&>(body)));
+std::vector<std::vector<float>*> TensorsOf(Body& body) {
+  std::vector<std::vector<float>*> out;
+  for (const auto* section : TensorsOf(static_cast<const Body&>(body)))
+    out.push_back(const_cast<std::vector<float>*>(section));
+  return out;
 }
 
 Body EmptyBody(MessageKind kind) {
@@ -164,6 +192,8 @@ Body EmptyBody(MessageKind kind) {
 
 bool KnownKind(std::uint16_t kind) { return kind >= 1 && kind <= 7; }
 
+bool IsSquareOf(std::size_t values, std::size_t side) { return values == side * side; }
+
 bool AllFinite(std::span<const float> values) {
   for (const float v : values) {
     if (!std::isfinite(v)) return false;
@@ -179,12 +209,29 @@ std::optional<Reject> CheckFinite(const Body& body) {
     }
     if (!AllFinite(r->global_values))
       return Refuse(RejectCode::kNonFinite, "ROUND_START global_values hold NaN or Inf");
+    if (!AllFinite(r->soft_targets))
+      return Refuse(RejectCode::kNonFinite, "ROUND_START soft_targets hold NaN or Inf");
   }
   if (const auto* u = std::get_if<Update>(&body)) {
     if (!std::isfinite(u->train_loss))
       return Refuse(RejectCode::kNonFinite, "UPDATE train_loss is not finite");
     if (!AllFinite(u->values))
       return Refuse(RejectCode::kNonFinite, "UPDATE values hold NaN or Inf");
+    if (!AllFinite(u->summary_logits))
+      return Refuse(RejectCode::kNonFinite, "UPDATE summary_logits hold NaN or Inf");
+  }
+  return std::nullopt;
+}
+
+// Shapes that span the payload and the tensor sections.
+std::optional<Reject> CheckShapes(const Body& body) {
+  if (const auto* u = std::get_if<Update>(&body)) {
+    if (!IsSquareOf(u->summary_logits.size(), u->summary_counts.size())) {
+      return Refuse(RejectCode::kMalformed,
+                    "UPDATE summary has " + std::to_string(u->summary_counts.size()) +
+                        " class counts but " + std::to_string(u->summary_logits.size()) +
+                        " logits; needs counts squared");
+    }
   }
   return std::nullopt;
 }
@@ -219,7 +266,7 @@ Decoded<Message> DecodeChecked(std::span<const std::uint8_t> frame, const WireLi
   if (ReadLe<std::uint32_t>(head + kFlagsAt) != 0 ||
       ReadLe<std::uint32_t>(head + kReservedAt) != 0) {
     return Refuse(RejectCode::kMalformed,
-                  "flags and reserved envelope fields must be 0 in version 1");
+                  "flags and reserved envelope fields must be 0");
   }
   const std::uint64_t payload_bytes = ReadLe<std::uint32_t>(head + kPayloadAt);
   std::uint64_t remaining = frame.size() - kEnvelopeBytes;
@@ -239,47 +286,48 @@ Decoded<Message> DecodeChecked(std::span<const std::uint8_t> frame, const WireLi
   message.round = ReadLe<std::uint64_t>(head + kRoundAt);
   message.body = EmptyBody(kind);
   const auto tensor_count = ReadLe<std::uint32_t>(head + kTensorCountAt);
-  std::vector<float>* tensor = TensorOf(message.body);
-  const std::uint32_t expected_tensors = tensor != nullptr ? 1 : 0;
+  const std::vector<std::vector<float>*> tensors = TensorsOf(message.body);
   if (tensor_count > limits.max_tensors) {
     return Refuse(RejectCode::kLimitExceeded, "tensor count " + std::to_string(tensor_count) +
                                                   ", limit " + std::to_string(limits.max_tensors));
   }
-  if (tensor_count != expected_tensors) {
+  if (tensor_count != tensors.size()) {
     return Refuse(RejectCode::kMalformed, std::string(MessageKindName(kind)) + " carries " +
-                                              std::to_string(expected_tensors) +
+                                              std::to_string(tensors.size()) +
                                               " tensor sections, frame has " +
                                               std::to_string(tensor_count));
   }
   const std::uint8_t* cursor = head + kEnvelopeBytes + payload_bytes;
-  std::span<const std::uint8_t> tensor_bytes;
-  std::uint64_t tensor_elements = 0;
-  if (tensor_count == 1) {
+  std::vector<std::span<const std::uint8_t>> tensor_bytes;
+  for (std::uint32_t section = 0; section < tensor_count; ++section) {
+    const std::string name = "tensor section " + std::to_string(section);
     if (remaining < kTensorHeaderBytes) {
-      return Refuse(RejectCode::kMalformed, "tensor section header truncated");
+      return Refuse(RejectCode::kMalformed, name + " header truncated");
     }
     const auto dtype = ReadLe<std::uint32_t>(cursor);
     const auto reserved = ReadLe<std::uint32_t>(cursor + 4);
-    tensor_elements = ReadLe<std::uint64_t>(cursor + 8);
+    const auto elements = ReadLe<std::uint64_t>(cursor + 8);
     remaining -= kTensorHeaderBytes;
     cursor += kTensorHeaderBytes;
     if (dtype != static_cast<std::uint32_t>(DType::kFloat32) || reserved != 0) {
       return Refuse(RejectCode::kMalformed,
-                    "tensor dtype " + std::to_string(dtype) + " is not float32 (1)");
+                    name + " dtype " + std::to_string(dtype) + " is not float32 (1)");
     }
-    if (tensor_elements > limits.max_values) {
-      return Refuse(RejectCode::kLimitExceeded, "tensor has " + std::to_string(tensor_elements) +
+    if (elements > limits.max_values) {
+      return Refuse(RejectCode::kLimitExceeded, name + " has " + std::to_string(elements) +
                                                     " values, limit " +
                                                     std::to_string(limits.max_values));
     }
     // max_values (< 2^40) times 4 cannot overflow.
-    if (tensor_elements * sizeof(float) != remaining) {
-      return Refuse(RejectCode::kMalformed, "tensor announces " + std::to_string(tensor_elements) +
+    if (elements * sizeof(float) > remaining) {
+      return Refuse(RejectCode::kMalformed, name + " announces " + std::to_string(elements) +
                                                 " float32 values, " + std::to_string(remaining) +
                                                 " bytes follow");
     }
-    tensor_bytes = {cursor, static_cast<std::size_t>(remaining)};
-    remaining = 0;
+    const auto bytes = static_cast<std::size_t>(elements * sizeof(float));
+    tensor_bytes.emplace_back(cursor, bytes);
+    cursor += bytes;
+    remaining -= bytes;
   }
   if (remaining != 0) {
     return Refuse(RejectCode::kMalformed,
@@ -305,11 +353,12 @@ Decoded<Message> DecodeChecked(std::span<const std::uint8_t> frame, const WireLi
     return Refuse(RejectCode::kMalformed,
                   std::to_string(reader.remaining()) + " unread payload bytes");
   }
-  if (tensor != nullptr) {
-    tensor->resize(static_cast<std::size_t>(tensor_elements));
-    if (!tensor_bytes.empty())
-      std::memcpy(tensor->data(), tensor_bytes.data(), tensor_bytes.size());
+  for (std::size_t section = 0; section < tensors.size(); ++section) {
+    const auto bytes = tensor_bytes[section];
+    tensors[section]->resize(bytes.size() / sizeof(float));
+    if (!bytes.empty()) std::memcpy(tensors[section]->data(), bytes.data(), bytes.size());
   }
+  if (auto problem = CheckShapes(message.body)) return *problem;
   if (auto problem = CheckFinite(message.body)) return *problem;
   return message;
 }
@@ -365,6 +414,8 @@ const char* RejectCodeName(RejectCode code) {
       return "ROUND_CLOSED";
     case RejectCode::kBusy:
       return "BUSY";
+    case RejectCode::kInvalidValue:
+      return "INVALID_VALUE";
     default:
       return "UNKNOWN_CODE";
   }
@@ -378,9 +429,9 @@ std::vector<std::uint8_t> EncodeFrame(const Message& message) {
   PayloadWriter writer;
   std::visit([&](const auto& body) { Fields(writer, body); }, message.body);
   const std::string payload = writer.bytes();
-  const std::vector<float>* tensor = TensorOf(message.body);
-  const std::size_t tensor_bytes =
-      tensor != nullptr ? kTensorHeaderBytes + tensor->size() * sizeof(float) : 0;
+  const Sections tensors = TensorsOf(message.body);
+  std::size_t tensor_bytes = 0;
+  for (const auto* tensor : tensors) tensor_bytes += kTensorHeaderBytes + tensor->size() * sizeof(float);
   FSD_CHECK(payload.size() <= UINT32_MAX) << "payload of " << payload.size() << " bytes";
 
   std::vector<std::uint8_t> frame(kEnvelopeBytes + payload.size() + tensor_bytes, 0);
@@ -390,14 +441,15 @@ std::vector<std::uint8_t> EncodeFrame(const Message& message) {
   WriteLe<std::uint16_t>(head + kKindAt, static_cast<std::uint16_t>(KindOf(message.body)));
   WriteLe<std::uint32_t>(head + kPayloadAt, static_cast<std::uint32_t>(payload.size()));
   WriteLe<std::uint64_t>(head + kRoundAt, message.round);
-  WriteLe<std::uint32_t>(head + kTensorCountAt, tensor != nullptr ? 1 : 0);
+  WriteLe<std::uint32_t>(head + kTensorCountAt, static_cast<std::uint32_t>(tensors.size()));
   std::memcpy(head + kEnvelopeBytes, payload.data(), payload.size());
-  if (tensor != nullptr) {
-    std::uint8_t* section = head + kEnvelopeBytes + payload.size();
+  std::uint8_t* section = head + kEnvelopeBytes + payload.size();
+  for (const auto* tensor : tensors) {
     WriteLe<std::uint32_t>(section, static_cast<std::uint32_t>(DType::kFloat32));
     WriteLe<std::uint64_t>(section + 8, static_cast<std::uint64_t>(tensor->size()));
-    if (!tensor->empty())
-      std::memcpy(section + kTensorHeaderBytes, tensor->data(), tensor->size() * sizeof(float));
+    section += kTensorHeaderBytes;
+    if (!tensor->empty()) std::memcpy(section, tensor->data(), tensor->size() * sizeof(float));
+    section += tensor->size() * sizeof(float);
   }
   const Sha256Digest digest =
       Sha256({std::span<const std::uint8_t>(frame)});  // digest field is still zero

@@ -13,6 +13,7 @@ struct WireLimits {
   std::uint64_t max_values = 16u << 20;         // elements in one tensor section
   std::uint32_t max_tensors = 4;                // tensor sections in one message
   std::uint64_t max_string_bytes = 1024;        // any string field
+  std::uint64_t max_classes = 4096;             // entries of a per-class count list
 };
 
 }  // namespace fsd::wire

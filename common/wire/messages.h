@@ -13,9 +13,11 @@
 
 namespace fsd::wire {
 
-inline constexpr std::uint16_t kProtocolVersion = 1;
-inline constexpr std::uint16_t kMinSupportedVersion = 1;
-inline constexpr std::uint16_t kMaxSupportedVersion = 1;
+// Version 2 added soft targets to ROUND_START and soft-target summaries to
+// UPDATE (docs/PROTOCOL.md, "Version history"); version 1 is retired.
+inline constexpr std::uint16_t kProtocolVersion = 2;
+inline constexpr std::uint16_t kMinSupportedVersion = 2;
+inline constexpr std::uint16_t kMaxSupportedVersion = 2;
 
 enum class MessageKind : std::uint16_t {
   kJoin = 1,
@@ -42,6 +44,7 @@ enum class RejectCode : std::uint16_t {
   kUnexpectedKind = 11,     // a valid message the current state does not accept
   kRoundClosed = 12,        // the round ended before the update arrived; rejoin next round
   kBusy = 13,               // try the same call again later
+  kInvalidValue = 14,       // a value outside its allowed range (e.g. a negative count)
 };
 
 const char* MessageKindName(MessageKind kind);
@@ -71,7 +74,12 @@ struct RoundStart {
   double alpha = 0.5;
   double beta = 0.0;
   std::uint32_t local_epochs = 1;
-  std::vector<float> global_values;  // tensor section 0: the flat model vector
+  // Tensor section 0: the flat model vector; empty in distillation-only mode,
+  // where each client continues from its own weights.
+  std::vector<float> global_values;
+  // Tensor section 1: global soft targets, C×C row-major probabilities (row c
+  // is the target distribution for label c); empty when there are none yet.
+  std::vector<float> soft_targets;
   bool operator==(const RoundStart&) const = default;
 };
 
@@ -79,7 +87,15 @@ struct RoundStart {
 struct Update {
   std::int64_t sample_count = 0;
   double train_loss = 0.0;
-  std::vector<float> values;  // tensor section 0: the flat model vector after training
+  // Soft-target summary: per class c, the number of samples n_c (payload,
+  // at most WireLimits::max_classes entries) ...
+  std::vector<std::int64_t> summary_counts;
+  // Tensor section 0: the flat model vector after training; empty in
+  // distillation-only mode.
+  std::vector<float> values;
+  // ... and tensor section 1: the C×C mean deepest-exit logits (row c over the
+  // class-c samples; zeros where n_c = 0). Decoding checks C² = this size.
+  std::vector<float> summary_logits;
   bool operator==(const Update&) const = default;
 };
 

@@ -12,15 +12,19 @@ namespace {
 
 std::vector<Message> SampleMessages() {
   return {
-      Message{0, Join{1, 1, 0x1234abcd5678ef00ULL, 10309, "client-7"}},
-      Message{0, Welcome{1, 0x1234abcd5678ef00ULL, 20}},
-      Message{3, RoundStart{2.5, 0.5, 0.1, 1, {1.0f, -2.5f, 3.25f, 0.0f}}},
-      Message{3, Update{512, 0.731, {0.5f, 0.25f, -1.0f}}},
+      Message{0, Join{2, 2, 0x1234abcd5678ef00ULL, 10309, "client-7"}},
+      Message{0, Welcome{2, 0x1234abcd5678ef00ULL, 20}},
+      Message{3, RoundStart{2.5, 0.5, 0.1, 1, {1.0f, -2.5f, 3.25f, 0.0f}, {0.75f, 0.25f, 0.5f, 0.5f}}},
+      Message{3, Update{512, 0.731, {300, 212}, {0.5f, 0.25f, -1.0f}, {4.0f, -1.0f, 0.5f, 2.0f}}},
       Message{3, Reject{RejectCode::kStaleRound, "update for round 2, current round is 3"}},
       Message{9, Heartbeat{}},
       Message{0, Bye{"shutting down"}},
   };
 }
+
+// Length-field bombs: sizes a hostile peer may announce.
+const std::uint64_t kBombs[] = {1ULL << 31, 1ULL << 40, 1ULL << 62,
+                                std::numeric_limits<std::uint64_t>::max()};
 
 // Recomputes the digest after a test edits a frame, so the edit reaches the
 // checks behind the digest.
@@ -56,7 +60,7 @@ TEST(WireFrameTest, EnvelopeLayoutIsFixed) {
   const auto frame = EncodeFrame(Message{7, Heartbeat{}});
   ASSERT_GE(frame.size(), kEnvelopeBytes);
   EXPECT_EQ(std::string(frame.begin(), frame.begin() + 4), "FSD1");
-  EXPECT_EQ(frame[4], 1);                       // version, little-endian
+  EXPECT_EQ(frame[4], 2);                       // version, little-endian
   EXPECT_EQ(frame[6], 6);                       // kind HEARTBEAT
   EXPECT_EQ(frame[16], 7);                      // round
   EXPECT_EQ(frame.size(), kEnvelopeBytes + 1);  // payload: Cereal's one endianness byte
@@ -78,9 +82,9 @@ TEST(WireFrameTest, RejectsEnvelopeWithUnknownMagic) {
 
 TEST(WireFrameTest, RejectsUnsupportedVersionNamingBothRanges) {
   auto frame = EncodeFrame(SampleMessages()[0]);
-  Put<std::uint16_t>(frame, 4, 2);
+  Put<std::uint16_t>(frame, 4, 1);  // version 1 is retired
   EXPECT_EQ(CodeOf(frame), RejectCode::kUnsupportedVersion);
-  EXPECT_NE(DecodeFrame(frame, {}).reject().text.find("version 2, this side speaks 1..1"),
+  EXPECT_NE(DecodeFrame(frame, {}).reject().text.find("version 1, this side speaks 2..2"),
             std::string::npos);
 }
 
@@ -125,24 +129,62 @@ TEST(WireFrameTest, RejectsDigestMismatchOnFlippedTensorByte) {
 
 TEST(WireFrameTest, RejectsNaNAndInfInKeptValues) {
   for (float bad : {std::nanf(""), std::numeric_limits<float>::infinity()}) {
-    Message message{3, Update{10, 0.5, {1.0f, bad}}};
+    Message message{3, Update{10, 0.5, {}, {1.0f, bad}, {}}};
     EXPECT_EQ(CodeOf(EncodeFrame(message)), RejectCode::kNonFinite);
+    Message summary{3, Update{10, 0.5, {10}, {}, {bad}}};
+    EXPECT_EQ(CodeOf(EncodeFrame(summary)), RejectCode::kNonFinite);
+    Message targets{3, RoundStart{3.0, 0.5, 0.1, 1, {}, {bad}}};
+    EXPECT_EQ(CodeOf(EncodeFrame(targets)), RejectCode::kNonFinite);
   }
-  Message start{3, RoundStart{std::nan(""), 0.5, 0.0, 1, {}}};
+  Message start{3, RoundStart{std::nan(""), 0.5, 0.0, 1, {}, {}}};
   EXPECT_EQ(CodeOf(EncodeFrame(start)), RejectCode::kNonFinite);
 }
 
-// Length-field bombs: sizes a hostile peer may announce.
-const std::uint64_t kBombs[] = {1ULL << 31, 1ULL << 40, 1ULL << 62,
-                                std::numeric_limits<std::uint64_t>::max()};
+TEST(WireFrameTest, RejectsSummaryWhoseLogitsAreNotCountsSquared) {
+  const auto frame = EncodeFrame(Message{3, Update{10, 0.5, {5, 5}, {}, {1.0f, 2.0f, 3.0f}}});
+  EXPECT_EQ(CodeOf(frame), RejectCode::kMalformed);
+  EXPECT_NE(DecodeFrame(frame, {}).reject().text.find("2 class counts but 3 logits"),
+            std::string::npos);
+}
+
+TEST(WireFrameTest, RejectsSummaryCountListBombs) {
+  for (const auto size : kBombs) {
+    auto frame = EncodeFrame(Message{3, Update{10, 0.5, {5, 5}, {}, {1.0f, 2.0f, 3.0f, 4.0f}}});
+    // Payload: endianness byte, i64 sample_count, f64 train_loss, then the count list's size tag.
+    Put<std::uint64_t>(frame, kEnvelopeBytes + 1 + 8 + 8, size);
+    Resign(frame);
+    EXPECT_EQ(CodeOf(frame), RejectCode::kLimitExceeded) << size;
+  }
+}
+
+TEST(WireFrameTest, RejectsSummaryCountListBeyondRemainingBytes) {
+  auto frame = EncodeFrame(Message{3, Update{10, 0.5, {5, 5}, {}, {1.0f, 2.0f, 3.0f, 4.0f}}});
+  Put<std::uint64_t>(frame, kEnvelopeBytes + 1 + 8 + 8, 1000);  // within the limit
+  Resign(frame);
+  EXPECT_EQ(CodeOf(frame), RejectCode::kMalformed);
+  EXPECT_NE(DecodeFrame(frame, {}).reject().text.find("UPDATE.summary_counts claims 1000"),
+            std::string::npos);
+}
+
+TEST(WireFrameTest, RoundTripsDistillationOnlyUpdateWithoutValues) {
+  const Message message{4, Update{7, 0.25, {3, 4}, {}, {1.0f, 0.0f, 0.0f, 1.0f}}};
+  const auto decoded = DecodeFrame(EncodeFrame(message), {});
+  ASSERT_TRUE(decoded.ok()) << decoded.reject().text;
+  EXPECT_EQ(decoded.value(), message);
+}
 
 TEST(WireFrameTest, RejectsTensorElementCountBombs) {
   for (const auto count : kBombs) {
-    auto frame = EncodeFrame(SampleMessages()[3]);
-    const std::size_t section = frame.size() - kTensorHeaderBytes - 3 * sizeof(float);
-    Put<std::uint64_t>(frame, section + 8, count);
-    Resign(frame);
-    EXPECT_EQ(CodeOf(frame), RejectCode::kLimitExceeded) << count;
+    // Both tensor sections of an UPDATE: values (3 floats), then summary logits (4).
+    const auto valid = EncodeFrame(SampleMessages()[3]);
+    const std::size_t logits_section = valid.size() - kTensorHeaderBytes - 4 * sizeof(float);
+    const std::size_t values_section = logits_section - kTensorHeaderBytes - 3 * sizeof(float);
+    for (const std::size_t section : {values_section, logits_section}) {
+      auto frame = valid;
+      Put<std::uint64_t>(frame, section + 8, count);
+      Resign(frame);
+      EXPECT_EQ(CodeOf(frame), RejectCode::kLimitExceeded) << count << " at " << section;
+    }
   }
 }
 

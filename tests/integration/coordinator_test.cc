@@ -17,10 +17,12 @@ namespace {
 
 constexpr std::uint64_t kFingerprint = 0xfeedULL;
 constexpr std::size_t kDim = 5;
+constexpr std::size_t kClasses = 2;
 
 class CoordinatorTest : public ::testing::Test {
  protected:
-  void Start(int clients, double quorum, double client_timeout_s = 30.0) {
+  void Start(int clients, double quorum, double client_timeout_s = 30.0,
+             const std::function<void(CoordinatorOptions&)>& adjust = {}) {
     server_keys_ = privacy::GenerateCurveKeyPair();
     std::set<std::string> allowed;
     for (int i = 0; i < clients; ++i) {
@@ -33,7 +35,9 @@ class CoordinatorTest : public ::testing::Test {
     options.federation.quorum = quorum;
     options.transport.client_timeout_s = client_timeout_s;
     options.schema_fingerprint = kFingerprint;
+    options.num_classes = kClasses;
     options.out_dir = dir_.path();
+    if (adjust) adjust(options);
     coordinator_ = std::make_unique<Coordinator>(
         context_, options, server_keys_, allowed, std::vector<float>(kDim, 1.0f),
         [](std::span<const float> global) { return std::vector<double>{global[0]}; });
@@ -75,8 +79,11 @@ class CoordinatorTest : public ::testing::Test {
     return reject != nullptr ? reject->code : wire::RejectCode::kBusy;
   }
 
-  static wire::Update MakeUpdate(std::int64_t samples, float value) {
-    return wire::Update{samples, 0.5, std::vector<float>(kDim, value)};
+  // A valid update: every value `value`; the summary splits the samples over
+  // both classes with mean logits `logit` on the diagonal, 0 elsewhere.
+  static wire::Update MakeUpdate(std::int64_t samples, float value, float logit = 1.0f) {
+    return wire::Update{samples, 0.5, {samples / 2, samples - samples / 2},
+                        std::vector<float>(kDim, value), {logit, 0.0f, 0.0f, logit}};
   }
 
   testing::TempDir dir_;
@@ -100,13 +107,13 @@ TEST_F(CoordinatorTest, RejectsEveryBadMessageAndAggregatesOnlyTheValidUpdate) {
   Send(client, {1, MakeUpdate(10, 9.0f)});
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kNotAuthorized);
   // JOIN with another model: SCHEMA_MISMATCH.
-  Send(client, {0, wire::Join{1, 1, kFingerprint + 1, 100, "wrong model"}});
+  Send(client, {0, wire::Join{2, 2, kFingerprint + 1, 100, "wrong model"}});
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kSchemaMismatch);
   // JOIN speaking only a future version: UNSUPPORTED_VERSION.
-  Send(client, {0, wire::Join{2, 3, kFingerprint, 100, "future"}});
+  Send(client, {0, wire::Join{3, 4, kFingerprint, 100, "future"}});
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kUnsupportedVersion);
 
-  Send(client, {0, wire::Join{1, 1, kFingerprint, 100, "good"}});
+  Send(client, {0, wire::Join{2, 2, kFingerprint, 100, "good"}});
   EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(client).body));
   const auto start = Receive(client);
   ASSERT_TRUE(std::holds_alternative<wire::RoundStart>(start.body));
@@ -117,10 +124,27 @@ TEST_F(CoordinatorTest, RejectsEveryBadMessageAndAggregatesOnlyTheValidUpdate) {
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kStaleRound);
   Send(client, {0, MakeUpdate(10, 9.0f)});  // past round
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kStaleRound);
-  Send(client, {1, wire::Update{10, 0.5, std::vector<float>(kDim + 1, 9.0f)}});
+  auto wrong_size = MakeUpdate(10, 9.0f);
+  wrong_size.values.push_back(9.0f);
+  Send(client, {1, wrong_size});
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kSchemaMismatch);
-  Send(client, {1, wire::Update{10, 0.5, {9.0f, NAN, 9.0f, 9.0f, 9.0f}}});
+  auto not_finite = MakeUpdate(10, 9.0f);
+  not_finite.values[1] = NAN;
+  Send(client, {1, not_finite});
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kNonFinite);
+  auto three_classes = MakeUpdate(10, 9.0f);
+  three_classes.summary_counts = {3, 3, 4};
+  three_classes.summary_logits.assign(9, 0.0f);
+  Send(client, {1, three_classes});
+  EXPECT_EQ(ExpectReject(client), wire::RejectCode::kSchemaMismatch);
+  auto negative_count = MakeUpdate(10, 9.0f);
+  negative_count.summary_counts = {-1, 5};
+  Send(client, {1, negative_count});
+  EXPECT_EQ(ExpectReject(client), wire::RejectCode::kInvalidValue);
+  auto too_many = MakeUpdate(10, 9.0f);
+  too_many.summary_counts = {6, 5};  // 11 > the 10 samples of the update
+  Send(client, {1, too_many});
+  EXPECT_EQ(ExpectReject(client), wire::RejectCode::kLimitExceeded);
   Send(client, {1, MakeUpdate(101, 9.0f)});  // more samples than declared
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kLimitExceeded);
   Send(client, {1, wire::Welcome{}});  // a coordinator-only message
@@ -134,15 +158,82 @@ TEST_F(CoordinatorTest, RejectsEveryBadMessageAndAggregatesOnlyTheValidUpdate) {
   EXPECT_EQ(counts.at("MALFORMED"), 1);
   EXPECT_EQ(counts.at("STALE_ROUND"), 2);
   EXPECT_EQ(counts.at("NON_FINITE"), 1);
-  EXPECT_EQ(counts.at("SCHEMA_MISMATCH"), 2);
+  EXPECT_EQ(counts.at("SCHEMA_MISMATCH"), 3);
+  EXPECT_EQ(counts.at("INVALID_VALUE"), 1);
+  EXPECT_EQ(counts.at("LIMIT_EXCEEDED"), 2);
+}
+
+TEST_F(CoordinatorTest, SendsSoftTargetsFromCountWeightedLogitsAtTheScheduledTemperature) {
+  Start(/*clients=*/2, /*quorum=*/1.0, 30.0, [](CoordinatorOptions& options) {
+    options.federation.rounds = 2;
+    options.temperature = std::make_shared<aggregation::LinearTemperature>(4.0, 2.0);
+    options.beta = aggregation::Ramp(0.5, 0.25);
+  });
+  auto a = Connect(0);
+  auto b = Connect(1);
+  Send(a, {0, wire::Join{2, 2, kFingerprint, 100, "a"}});
+  Send(b, {0, wire::Join{2, 2, kFingerprint, 300, "b"}});
+  for (auto* socket : {&a, &b}) {
+    EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(*socket).body));
+    const auto first = std::get<wire::RoundStart>(Receive(*socket).body);
+    EXPECT_DOUBLE_EQ(first.temperature, 4.0);
+    EXPECT_DOUBLE_EQ(first.beta, 0.5);
+    EXPECT_TRUE(first.soft_targets.empty());  // nothing aggregated yet
+  }
+  Send(a, {1, MakeUpdate(100, 1.0f, /*logit=*/2.0f)});
+  Send(b, {1, MakeUpdate(300, 1.0f, /*logit=*/6.0f)});
+  // Count-weighted mean diagonal logit: (50·2 + 150·6) / 200 = 5; at T = 2 the
+  // target of label 0 is softmax([5, 0] / 2).
+  const double p = 1.0 / (1.0 + std::exp(-2.5));
+  for (auto* socket : {&a, &b}) {
+    const auto second = Receive(*socket);
+    ASSERT_EQ(second.round, 2u);
+    const auto& start = std::get<wire::RoundStart>(second.body);
+    EXPECT_DOUBLE_EQ(start.temperature, 2.0);
+    EXPECT_DOUBLE_EQ(start.beta, 0.25);
+    ASSERT_EQ(start.soft_targets.size(), 4u);
+    EXPECT_NEAR(start.soft_targets[0], p, 1e-6);
+    EXPECT_NEAR(start.soft_targets[1], 1.0 - p, 1e-6);
+    EXPECT_NEAR(start.soft_targets[2], 1.0 - p, 1e-6);
+    EXPECT_NEAR(start.soft_targets[3], p, 1e-6);
+  }
+  Send(a, {2, MakeUpdate(100, 1.0f, /*logit=*/1.0f)});
+  Send(b, {2, MakeUpdate(300, 1.0f, /*logit=*/1.0f)});
+  thread_.join();
+  EXPECT_EQ(coordinator_->committed_round(), 2u);
+  EXPECT_EQ(coordinator_->soft_state().counts, (std::vector<std::int64_t>{200, 200}));
+  EXPECT_EQ(coordinator_->soft_state().mean_logits, (std::vector<float>{1.0f, 0.0f, 0.0f, 1.0f}));
+  const std::string metrics = testing::ReadFile(dir_.File("metrics.jsonl"));
+  // 2 updates × (8 + 2·8 count bytes + 16 header + 4·4 logit bytes).
+  EXPECT_NE(metrics.find("\"bytes_up_summary\":112"), std::string::npos) << metrics;
+}
+
+TEST_F(CoordinatorTest, DistillationOnlyRoundsCarryNoWeightsAndRefuseUploadedWeights) {
+  Start(/*clients=*/1, /*quorum=*/1.0, 30.0, [](CoordinatorOptions& options) {
+    options.federation.mode = config::FederationMode::kDistillation;
+  });
+  auto client = Connect(0);
+  Send(client, {0, wire::Join{2, 2, kFingerprint, 100, "fd"}});
+  EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(client).body));
+  const auto start = std::get<wire::RoundStart>(Receive(client).body);
+  EXPECT_TRUE(start.global_values.empty());
+  Send(client, {1, MakeUpdate(100, 1.0f)});  // carries weights: not in this mode
+  EXPECT_EQ(ExpectReject(client), wire::RejectCode::kSchemaMismatch);
+  auto summary_only = MakeUpdate(100, 1.0f, /*logit=*/3.0f);
+  summary_only.values.clear();
+  Send(client, {1, summary_only});
+  thread_.join();
+  EXPECT_EQ(coordinator_->committed_round(), 1u);
+  EXPECT_TRUE(coordinator_->global().empty());
+  EXPECT_EQ(coordinator_->soft_state().mean_logits, (std::vector<float>{3.0f, 0.0f, 0.0f, 3.0f}));
 }
 
 TEST_F(CoordinatorTest, RejectsDuplicateUpdateInSameRound) {
   Start(/*clients=*/2, /*quorum=*/1.0);
   auto a = Connect(0);
   auto b = Connect(1);
-  Send(a, {0, wire::Join{1, 1, kFingerprint, 100, "a"}});
-  Send(b, {0, wire::Join{1, 1, kFingerprint, 300, "b"}});
+  Send(a, {0, wire::Join{2, 2, kFingerprint, 100, "a"}});
+  Send(b, {0, wire::Join{2, 2, kFingerprint, 300, "b"}});
   for (auto* socket : {&a, &b}) {
     EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(*socket).body));
     EXPECT_TRUE(std::holds_alternative<wire::RoundStart>(Receive(*socket).body));
@@ -162,7 +253,7 @@ TEST_F(CoordinatorTest, ClientThatVanishesMidRoundIsDroppedAndQuorumCompletesThe
   for (int i = 0; i < 3; ++i) {
     sockets.push_back(Connect(i));
     Send(sockets.back(),
-         {0, wire::Join{1, 1, kFingerprint, 100, std::string(1, static_cast<char>('a' + i))}});
+         {0, wire::Join{2, 2, kFingerprint, 100, std::string(1, static_cast<char>('a' + i))}});
   }
   for (auto& socket : sockets) {
     EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(socket).body));
