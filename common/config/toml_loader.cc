@@ -177,7 +177,7 @@ RunConfig Read(const toml::table* root, const std::string& origin,
                std::vector<std::string>* known_keys) {
   RunConfig config;
   const std::set<std::string> sections = {"data",       "model",     "training", "loss",
-                                          "federation", "transport", "sim"};
+                                          "federation", "schedule", "transport", "sim"};
   if (root != nullptr) {
     for (const auto& [key, node] : *root) {
       if (!sections.contains(std::string(key.str()))) {

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -18,10 +20,11 @@
 namespace fsd {
 namespace {
 
-std::vector<std::string> SimArguments(const std::string& out, int rounds) {
+std::vector<std::string> SimArguments(const std::string& out, int rounds,
+                                      const std::string& config = "fmnist-sd.toml") {
   return {testing::BinDir() + "/fsd-sim",
           "--config",
-          testing::SourceDir() + "/configs/fmnist-sd.toml",
+          testing::SourceDir() + "/configs/" + config,
           "--out",
           out,
           "--rounds",
@@ -87,15 +90,72 @@ TEST(FsdSimTest, ThreeClientEncryptedFederationLearnsAndReports) {
   EXPECT_TRUE(std::filesystem::exists(out.File("rounds.tsv")));
 }
 
-TEST(FsdSimTest, KilledAndResumedRunEndsWithTheSameModelAsAnUninterruptedOne) {
+TEST(FsdSimTest, GlobalSoftTargetsFollowTheAdaptiveTemperature) {
+  testing::TempDir out;
+  const auto arguments = SimArguments(out.path(), 3, "fmnist-sd-global.toml");
+  ASSERT_EQ(Wait(Spawn(arguments, out.File("log.txt"))), kExitOk)
+      << testing::ReadFile(out.File("log.txt"));
+  const auto records = Metrics(out.path());
+  ASSERT_EQ(records.size(), 3u);
+  // Round 1 has nothing aggregated: loss.temperature and no soft targets.
+  EXPECT_DOUBLE_EQ(records[0]["temperature"].get<double>(), 3.0);
+  EXPECT_FALSE(records[0]["soft_targets_sent"].get<bool>());
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const auto& r = records[i];
+    EXPECT_DOUBLE_EQ(r["beta"].get<double>(), 0.3);
+    // Per client: count list (8 + 10·8) + logits section (16 + 100·4) = 504 bytes.
+    EXPECT_EQ(r["bytes_up_summary"].get<std::int64_t>(), 3 * 504);
+    if (i == 0) continue;
+    EXPECT_TRUE(r["soft_targets_sent"].get<bool>());
+    const double t = r["temperature"].get<double>();
+    EXPECT_GE(t, 1.0);
+    EXPECT_LE(t, 10.0);
+    // The adaptive temperature hits half of log C unless clamped at a bound.
+    if (t > 1.0 && t < 10.0) {
+      EXPECT_NEAR(r["soft_target_entropy"].get<double>(), 0.5 * std::log(10.0), 1e-4);
+    }
+  }
+  EXPECT_GT(records.back()["acc"][2].get<double>(), 0.5);
+  EXPECT_TRUE(std::filesystem::exists(out.File("schedule.png")) ||
+              std::system("command -v gnuplot > /dev/null 2>&1") != 0);
+}
+
+TEST(FsdSimTest, DistillationOnlyClientsKeepTheirOwnWeightsAndUploadOnlySummaries) {
+  testing::TempDir out;
+  ASSERT_EQ(Wait(Spawn(SimArguments(out.path(), 3, "fmnist-fd.toml"), out.File("log.txt"))),
+            kExitOk)
+      << testing::ReadFile(out.File("log.txt"));
+  const auto records = Metrics(out.path());
+  ASSERT_EQ(records.size(), 3u);
+  for (const auto& r : records) {
+    EXPECT_TRUE(r["acc"].empty());  // no global model
+    // Three UPDATEs of summary + envelope + payload, no weights.
+    EXPECT_LT(r["bytes_up"].get<std::int64_t>(), 3 * 700) << r.dump();
+    EXPECT_EQ(r["bytes_up_summary"].get<std::int64_t>(), 3 * 504);
+  }
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_TRUE(std::filesystem::exists(
+        out.File("client-state/client-" + std::to_string(k) + ".r3.state")));
+  }
+  const auto summary = nlohmann::json::parse(testing::ReadFile(out.File("summary.json")));
+  ASSERT_EQ(summary["client_acc"].size(), 3u);
+  ASSERT_EQ(summary["client_acc_mean"].size(), 3u);
+  EXPECT_GT(summary["client_acc_mean"][2].get<double>(), 0.3);  // chance is 0.1
+}
+
+// Weights with global soft targets, and distillation only: both resume exactly.
+class FsdSimResumeTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(FsdSimResumeTest, KilledAndResumedRunEndsWithTheSameStateAsAnUninterruptedOne) {
   constexpr int kRounds = 5;
+  const std::string config = GetParam();
   testing::TempDir reference, resumed;
-  ASSERT_EQ(Wait(Spawn(SimArguments(reference.path(), kRounds), reference.File("log.txt"))),
+  ASSERT_EQ(Wait(Spawn(SimArguments(reference.path(), kRounds, config), reference.File("log.txt"))),
             kExitOk)
       << testing::ReadFile(reference.File("log.txt"));
 
   // SIGKILL once at least two rounds are committed, then resume.
-  const pid_t pid = Spawn(SimArguments(resumed.path(), kRounds), resumed.File("log1.txt"));
+  const pid_t pid = Spawn(SimArguments(resumed.path(), kRounds, config), resumed.File("log1.txt"));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
   while (std::chrono::steady_clock::now() < deadline) {
     if (std::filesystem::exists(resumed.File("checkpoint.bin")) &&
@@ -108,7 +168,7 @@ TEST(FsdSimTest, KilledAndResumedRunEndsWithTheSameModelAsAnUninterruptedOne) {
   const std::size_t before = Metrics(resumed.path()).size();
   ASSERT_LT(before, static_cast<std::size_t>(kRounds)) << "run finished before it could be killed";
 
-  auto arguments = SimArguments(resumed.path(), kRounds);
+  auto arguments = SimArguments(resumed.path(), kRounds, config);
   arguments.push_back("--resume");
   ASSERT_EQ(Wait(Spawn(arguments, resumed.File("log2.txt"))), kExitOk)
       << testing::ReadFile(resumed.File("log2.txt"));
@@ -118,7 +178,21 @@ TEST(FsdSimTest, KilledAndResumedRunEndsWithTheSameModelAsAnUninterruptedOne) {
   const auto records = Metrics(resumed.path());
   ASSERT_EQ(records.size(), static_cast<std::size_t>(kRounds));
   for (int i = 0; i < kRounds; ++i) EXPECT_EQ(records[i]["round"].get<int>(), i + 1);
+  if (config == "fmnist-fd.toml") {
+    for (int k = 0; k < 3; ++k) {
+      const std::string state = "client-state/client-" + std::to_string(k) + ".r5.state";
+      EXPECT_EQ(testing::ReadFile(resumed.File(state)), testing::ReadFile(reference.File(state)))
+          << state;
+    }
+  }
 }
+
+INSTANTIATE_TEST_SUITE_P(Modes, FsdSimResumeTest,
+                         ::testing::Values("fmnist-sd-global.toml", "fmnist-fd.toml"),
+                         [](const auto& info) {
+                           return info.param == "fmnist-fd.toml" ? std::string("Distillation")
+                                                                 : std::string("GlobalSoftTargets");
+                         });
 
 TEST(FsdSimTest, PartitionFileWithWrongClientCountIsAConfigError) {
   testing::TempDir out;
