@@ -14,6 +14,7 @@
 #include "client/client_session.h"
 #include "client/round_worker.h"
 #include "client/state_store.h"
+#include "common/config/codec_options.h"
 #include "common/config/toml_loader.h"
 #include "common/data/loader.h"
 #include "common/errors.h"
@@ -67,11 +68,18 @@ int main(int argc, char** argv) {
     const model::ModelSpec spec = data::ModelSpecFor(cfg.model, *splits.train);
     torch::manual_seed(cfg.model.init_seed);  // the same initial weights as the coordinator's
     client::RoundWorker worker(spec, cfg.training, cfg.loss);
-    client::ClientSession session(name, static_cast<std::int64_t>(indices.size()),
-                                  worker.schema_fingerprint(), worker.dim(),
-                                  static_cast<std::size_t>(spec.num_classes));
+    const auto schema = model::FlatSchema::Of(*worker.model());
+    client::ClientSessionOptions session_options;
+    session_options.name = name;
+    session_options.num_samples = static_cast<std::int64_t>(indices.size());
+    session_options.schema_fingerprint = schema.fingerprint();
+    session_options.layout = model::LayoutOf(schema);
+    session_options.num_classes = static_cast<std::size_t>(spec.num_classes);
+    session_options.uplink = config::EncodeOptionsFor(cfg.compression.uplink, cfg.compression);
+    session_options.error_feedback = cfg.compression.error_feedback;
+    client::ClientSession session(std::move(session_options));
     // Distillation-only rounds continue from this client's own weights.
-    const auto initial = model::Flatten(*worker.model(), model::FlatSchema::Of(*worker.model()));
+    const auto initial = model::Flatten(*worker.model(), schema);
     std::optional<client::ClientStateStore> states;
     if (cfg.federation.mode == config::FederationMode::kDistillation) {
       states.emplace(state_dir, worker.schema_fingerprint(), worker.dim());
@@ -110,24 +118,23 @@ int main(int argc, char** argv) {
       while (socket.recv(message, zmq::recv_flags::dontwait)) {
         auto step = session.OnFrame({message.data<std::uint8_t>(), message.size()});
         if (step.train) {
-          const std::uint64_t round = step.train->first;
-          const wire::RoundStart& start = step.train->second;
-          wire::Update update;
-          if (start.global_values.empty() && states) {
-            auto own = states->LoadBefore(name, round).value_or(initial);
-            update = worker.Run(*splits.train, indices, round, 0, start, &own);
-            states->Save(name, round, own);
-          } else if (!start.global_values.empty()) {
-            update = worker.Run(*splits.train, indices, round, 0, start);
+          const client::LocalRound& round = *step.train;
+          client::TrainedRound trained;
+          if (round.global_values.empty() && states) {
+            auto own = states->LoadBefore(name, round.round).value_or(initial);
+            trained = worker.Run(*splits.train, indices, 0, round, &own);
+            states->Save(name, round.round, own);
+          } else if (!round.global_values.empty()) {
+            trained = worker.Run(*splits.train, indices, 0, round);
           } else {
             throw ConfigError(
                 "the coordinator runs distillation-only rounds: set federation.mode = "
                 "\"distillation\" in this client's config");
           }
           std::fprintf(stderr, "round %llu: trained on %lld samples, loss %.4f\n",
-                       static_cast<unsigned long long>(step.train->first),
-                       static_cast<long long>(update.sample_count), update.train_loss);
-          send(session.UpdateFrame(step.train->first, std::move(update)));
+                       static_cast<unsigned long long>(round.round),
+                       static_cast<long long>(trained.sample_count), trained.train_loss);
+          send(session.UpdateFrame(round, std::move(trained)));
         }
         if (step.rejoin) send(session.JoinFrame());
         if (step.finished) {

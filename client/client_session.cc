@@ -1,65 +1,126 @@
 #include "client/client_session.h"
 
+#include "common/errors.h"
 #include "common/log.h"
 
 namespace fsd::client {
+namespace {
 
-ClientSession::ClientSession(std::string name, std::int64_t num_samples,
-                             std::uint64_t schema_fingerprint, std::size_t num_values,
-                             std::size_t num_classes, wire::WireLimits limits)
-    : name_(std::move(name)),
-      num_samples_(num_samples),
-      schema_fingerprint_(schema_fingerprint),
-      num_values_(num_values),
-      num_classes_(num_classes),
-      limits_(limits) {}
+bool IsQuantized(const codec::EncodeOptions& options) {
+  return options.dtype != codec::Dtype::kFp32;
+}
 
-std::optional<std::string> ClientSession::ProblemWith(const wire::RoundStart& start) const {
-  if (!(start.temperature > 0.0 && start.temperature <= 100.0))
-    return "temperature " + std::to_string(start.temperature) + " outside (0, 100]";
-  if (!(start.alpha >= 0.0 && start.alpha <= 1.0))
-    return "alpha " + std::to_string(start.alpha) + " outside [0, 1]";
-  if (!(start.beta >= 0.0 && start.beta <= 100.0))
-    return "beta " + std::to_string(start.beta) + " outside [0, 100]";
-  if (!start.global_values.empty() && start.global_values.size() != num_values_) {
-    return std::to_string(start.global_values.size()) + " model values, this model has " +
-           std::to_string(num_values_);
-  }
-  if (!start.soft_targets.empty()) {
-    if (start.soft_targets.size() != num_classes_ * num_classes_) {
-      return std::to_string(start.soft_targets.size()) + " soft targets, this model needs " +
-             std::to_string(num_classes_) + "x" + std::to_string(num_classes_);
-    }
-    for (const float p : start.soft_targets) {
-      if (!(p >= 0.0f && p <= 1.0f)) return "a soft target is not a probability";
-    }
-  }
-  return std::nullopt;
+}  // namespace
+
+ClientSession::ClientSession(ClientSessionOptions options) : options_(std::move(options)) {
+  for (const auto& range : options_.layout) num_values_ = std::max(num_values_, range.offset + range.size);
 }
 
 std::vector<std::uint8_t> ClientSession::JoinFrame() const {
-  return wire::EncodeFrame({0, wire::Join{wire::kMinSupportedVersion, wire::kMaxSupportedVersion,
-                                          schema_fingerprint_, num_samples_, name_}});
+  return wire::EncodeFrame(
+      {0, wire::Join{wire::kMinSupportedVersion, wire::kMaxSupportedVersion,
+                     options_.schema_fingerprint, options_.num_samples, options_.name}});
 }
 
 std::vector<std::uint8_t> ClientSession::HeartbeatFrame() const {
   return wire::EncodeFrame({0, wire::Heartbeat{}});
 }
 
-std::vector<std::uint8_t> ClientSession::UpdateFrame(std::uint64_t round,
-                                                     wire::Update update) const {
-  return wire::EncodeFrame({round, std::move(update)});
-}
-
 std::vector<std::uint8_t> ClientSession::ByeFrame(const std::string& reason) const {
   return wire::EncodeFrame({0, wire::Bye{reason}});
 }
 
+std::vector<std::uint8_t> ClientSession::UpdateFrame(const LocalRound& round,
+                                                     TrainedRound trained) {
+  wire::Update update;
+  update.sample_count = trained.sample_count;
+  update.train_loss = trained.train_loss;
+  update.summary_counts = std::move(trained.summary.counts);
+  update.summary_logits = std::move(trained.summary.mean_logits);
+  update.mask_round = round.mask_round;
+  if (trained.values.empty()) {  // distillation only: no weights
+    update.values = codec::Encoded{};
+    return wire::EncodeFrame({round.round, std::move(update)});
+  }
+  const aggregation::Mask& mask = round.mask ? *round.mask : aggregation::Mask{};
+  const bool feedback = options_.error_feedback && IsQuantized(options_.uplink);
+  if (feedback && residual_.size() == trained.values.size()) {
+    for (std::size_t i = 0; i < residual_.size(); ++i) trained.values[i] += residual_[i];
+  }
+  const std::vector<float> kept = aggregation::Gather(trained.values, mask);
+  const auto segments = aggregation::KeptPerTensor(options_.layout, mask);
+  codec::EncodeOptions uplink = options_.uplink;
+  uplink.seed = round.round * 0x9e3779b97f4a7c15ULL + std::hash<std::string>{}(options_.name);
+  update.values = codec::EncodeValues(kept, segments, uplink);
+  if (feedback) {
+    // What the coordinator will decode; the difference waits for the next upload.
+    const auto sent = codec::DecodeValues(update.values, segments);
+    FSD_CHECK(sent.ok()) << "own upload does not decode: " << sent.reject().text;
+    std::vector<float> error(kept.size());
+    for (std::size_t i = 0; i < kept.size(); ++i) error[i] = kept[i] - sent.value()[i];
+    residual_.assign(trained.values.size(), 0.0f);
+    aggregation::Scatter(error, mask, residual_);
+  }
+  return wire::EncodeFrame({round.round, std::move(update)});
+}
+
+std::variant<LocalRound, std::string> ClientSession::Decode(std::uint64_t round,
+                                                            wire::RoundStart start) {
+  if (!(start.temperature > 0.0 && start.temperature <= 100.0))
+    return "temperature " + std::to_string(start.temperature) + " outside (0, 100]";
+  if (!(start.alpha >= 0.0 && start.alpha <= 1.0))
+    return "alpha " + std::to_string(start.alpha) + " outside [0, 1]";
+  if (!(start.beta >= 0.0 && start.beta <= 100.0))
+    return "beta " + std::to_string(start.beta) + " outside [0, 100]";
+  const std::size_t classes = options_.num_classes;
+  if (!start.soft_targets.empty()) {
+    if (start.soft_targets.size() != classes * classes) {
+      return std::to_string(start.soft_targets.size()) + " soft targets, this model needs " +
+             std::to_string(classes) + "x" + std::to_string(classes);
+    }
+    for (const float p : start.soft_targets) {
+      if (!(p >= 0.0f && p <= 1.0f)) return "a soft target is not a probability";
+    }
+  }
+  if (start.mask.count > 0) {
+    auto bits = codec::DecodeBitmask(start.mask, num_values_);
+    if (!bits.ok()) return "mask: " + bits.reject().text;
+    mask_ = std::make_shared<const aggregation::Mask>(std::move(bits.value()));
+    mask_round_ = start.mask_round;
+  } else if (start.mask_round == 0) {
+    mask_.reset();
+    mask_round_ = 0;
+  }
+  LocalRound local;
+  local.round = round;
+  local.temperature = start.temperature;
+  local.alpha = start.alpha;
+  local.beta = start.beta;
+  local.local_epochs = start.local_epochs;
+  local.soft_targets = std::move(start.soft_targets);
+  local.mask_round = mask_round_;
+  local.mask = mask_;
+  if (start.global_values.count > 0) {
+    const aggregation::Mask& mask = mask_ ? *mask_ : aggregation::Mask{};
+    auto kept = codec::DecodeValues(start.global_values,
+                                    aggregation::KeptPerTensor(options_.layout, mask));
+    if (!kept.ok()) return "global values: " + kept.reject().text;
+    if (kept.value().size() != aggregation::KeptCount(mask, num_values_)) {
+      return std::to_string(kept.value().size()) + " model values, this model keeps " +
+             std::to_string(aggregation::KeptCount(mask, num_values_));
+    }
+    local.global_values.assign(num_values_, 0.0f);
+    aggregation::Scatter(kept.value(), mask, local.global_values);
+  }
+  return local;
+}
+
 ClientSession::Step ClientSession::OnFrame(std::span<const std::uint8_t> frame) {
   Step step;
-  auto decoded = wire::DecodeFrame(frame, limits_);
+  auto decoded = wire::DecodeFrame(frame, options_.limits);
+  const std::string& name = options_.name;
   if (!decoded.ok()) {
-    FSD_LOG(WARNING) << name_ << ": dropped a frame from the coordinator: "
+    FSD_LOG(WARNING) << name << ": dropped a frame from the coordinator: "
                      << wire::RejectCodeName(decoded.reject().code) << " " << decoded.reject().text;
     return step;
   }
@@ -67,24 +128,34 @@ ClientSession::Step ClientSession::OnFrame(std::span<const std::uint8_t> frame) 
   switch (wire::KindOf(message.body)) {
     case wire::MessageKind::kWelcome: {
       const auto& welcome = std::get<wire::Welcome>(message.body);
-      welcomed_ = welcome.schema_fingerprint == schema_fingerprint_;
-      if (!welcomed_) FSD_LOG(ERROR) << name_ << ": coordinator runs a different model";
+      welcomed_ = welcome.schema_fingerprint == options_.schema_fingerprint;
+      if (!welcomed_) FSD_LOG(ERROR) << name << ": coordinator runs a different model";
       break;
     }
     case wire::MessageKind::kRoundStart: {
       if (!welcomed_) break;
       auto& start = std::get<wire::RoundStart>(message.body);
-      if (auto problem = ProblemWith(start)) {
-        FSD_LOG(WARNING) << name_ << ": dropped ROUND_START " << message.round << ": " << *problem;
+      if (start.mask.count == 0 && start.mask_round != 0 && start.mask_round != mask_round_) {
+        // A mask this client never received (e.g. it lost a message): resync.
+        FSD_LOG(WARNING) << name << ": ROUND_START " << message.round << " uses the mask of round "
+                         << start.mask_round << ", this client has " << mask_round_
+                         << "; rejoining";
+        welcomed_ = false;
+        step.rejoin = true;
         break;
       }
-      step.train.emplace(message.round, std::move(start));
+      auto local = Decode(message.round, std::move(start));
+      if (auto* problem = std::get_if<std::string>(&local)) {
+        FSD_LOG(WARNING) << name << ": dropped ROUND_START " << message.round << ": " << *problem;
+        break;
+      }
+      step.train = std::move(std::get<LocalRound>(local));
       break;
     }
     case wire::MessageKind::kReject: {
       const auto& reject = std::get<wire::Reject>(message.body);
       ++rejects_received_;
-      FSD_LOG(WARNING) << name_ << ": REJECT " << wire::RejectCodeName(reject.code) << ": "
+      FSD_LOG(WARNING) << name << ": REJECT " << wire::RejectCodeName(reject.code) << ": "
                        << reject.text.substr(0, 200);
       if (reject.code == wire::RejectCode::kNotAuthorized ||
           reject.code == wire::RejectCode::kUnexpectedKind) {

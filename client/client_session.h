@@ -1,59 +1,103 @@
 // ClientSession: the client's side of the wire dialog (docs/PROTOCOL.md),
 // without a socket, so fsd-client and fsd-sim drive it the same way:
-// JoinFrame() → feed every received frame to OnFrame() → train when it says
-// so → send UpdateFrame(). A REJECT that says the session is unknown
+// JoinFrame() → feed every received frame to OnFrame() → train the LocalRound
+// it returns → send UpdateFrame(). A REJECT that says the session is unknown
 // (NOT_AUTHORIZED, UNEXPECTED_KIND) asks the owner to rejoin, which is how a
-// client survives a coordinator restart. A ROUND_START whose T, α, β or
-// sizes do not fit this client is logged and dropped (the coordinator's
-// deadline then moves on without it).
+// client survives a coordinator restart.
+//
+// The session owns what the wire needs beyond one round: the sparsity mask
+// in force (received as a bitmask only when it changes), the codecs, and for
+// quantized uploads with error feedback the residual of the last upload. It
+// decodes ROUND_START into dense values (pruned positions 0) and encodes the
+// kept values of an UPDATE. A ROUND_START whose T, α, β, sizes, codec bytes
+// or mask do not fit this client is logged and dropped (the coordinator's
+// deadline then moves on without it); one that refers to a mask this client
+// never received makes it rejoin, and the coordinator resends the mask.
 // Thread-safety: one owner thread. Errors: OnFrame never throws on peer input.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "aggregation/soft_targets.h"
+#include "aggregation/sparsity.h"
+#include "common/codec/values.h"
+#include "common/model/layout.h"
 #include "common/wire/frame.h"
 
 namespace fsd::client {
 
+// A round to train, decoded from ROUND_START.
+struct LocalRound {
+  std::uint64_t round = 0;
+  double temperature = 3.0;
+  double alpha = 0.5;
+  double beta = 0.0;
+  std::uint32_t local_epochs = 1;
+  // Dense global values (pruned positions 0); empty in distillation-only mode.
+  std::vector<float> global_values;
+  std::vector<float> soft_targets;  // C×C or empty
+  std::uint64_t mask_round = 0;
+  std::shared_ptr<const aggregation::Mask> mask;  // null: dense
+};
+
+// What local training produced.
+struct TrainedRound {
+  std::int64_t sample_count = 0;
+  double train_loss = 0.0;
+  std::vector<float> values;  // dense, after training; empty in distillation-only mode
+  aggregation::SoftTargetSummary summary;
+};
+
+struct ClientSessionOptions {
+  std::string name;  // JOIN.client_name
+  std::int64_t num_samples = 0;
+  std::uint64_t schema_fingerprint = 0;
+  model::ModelLayout layout;  // the model's tensors in the flat vector
+  std::size_t num_classes = 10;
+  codec::EncodeOptions uplink;  // how UPDATE values are encoded
+  bool error_feedback = false;  // carry quantization error into the next upload
+  wire::WireLimits limits;
+};
+
 class ClientSession {
  public:
-  // The model's shape lets OnFrame refuse a ROUND_START that does not fit it:
-  // `num_values` flat values (or none, in distillation-only mode) and
-  // `num_classes` × `num_classes` soft targets (or none).
-  ClientSession(std::string name, std::int64_t num_samples, std::uint64_t schema_fingerprint,
-                std::size_t num_values, std::size_t num_classes, wire::WireLimits limits = {});
+  explicit ClientSession(ClientSessionOptions options);
 
   struct Step {
-    std::optional<std::pair<std::uint64_t, wire::RoundStart>> train;  // round and its start message
-    bool rejoin = false;                                              // send JoinFrame() again
-    bool finished = false;                                            // the coordinator said BYE
+    std::optional<LocalRound> train;  // train this round, then UpdateFrame()
+    bool rejoin = false;              // send JoinFrame() again
+    bool finished = false;            // the coordinator said BYE
   };
 
   std::vector<std::uint8_t> JoinFrame() const;
   std::vector<std::uint8_t> HeartbeatFrame() const;
-  std::vector<std::uint8_t> UpdateFrame(std::uint64_t round, wire::Update update) const;
   std::vector<std::uint8_t> ByeFrame(const std::string& reason) const;
+  // Encodes the kept values of `trained` (adding and then updating the
+  // error-feedback residual) and the summary, for `round`.
+  std::vector<std::uint8_t> UpdateFrame(const LocalRound& round, TrainedRound trained);
 
   Step OnFrame(std::span<const std::uint8_t> frame);
-  // Why `start` cannot be trained on by this client, if it cannot.
-  std::optional<std::string> ProblemWith(const wire::RoundStart& start) const;
 
   bool welcomed() const { return welcomed_; }
   std::int64_t rejects_received() const { return rejects_received_; }
+  std::uint64_t num_values() const { return num_values_; }
 
  private:
-  std::string name_;
-  std::int64_t num_samples_;
-  std::uint64_t schema_fingerprint_;
-  std::size_t num_values_;
-  std::size_t num_classes_;
-  wire::WireLimits limits_;
+  // The decoded round, or why this client cannot train on `start`.
+  std::variant<LocalRound, std::string> Decode(std::uint64_t round, wire::RoundStart start);
+
+  ClientSessionOptions options_;
+  std::uint64_t num_values_ = 0;
   bool welcomed_ = false;
   std::int64_t rejects_received_ = 0;
+  std::uint64_t mask_round_ = 0;
+  std::shared_ptr<const aggregation::Mask> mask_;
+  std::vector<float> residual_;  // dense quantization error of the last upload (error feedback)
 };
 
 }  // namespace fsd::client

@@ -28,7 +28,18 @@ LocalTrainer::LocalTrainer(model::MultiExitNet model, const config::TrainingConf
     : model_(std::move(model)),
       training_(training),
       loss_(loss),
-      optimizer_(model_->parameters(), training.momentum, training.weight_decay) {}
+      optimizer_(model_->parameters(), training.momentum, training.weight_decay),
+      parameters_(model_->parameters()) {}
+
+void LocalTrainer::SetParameterMasks(std::vector<torch::Tensor> masks) {
+  FSD_CHECK(masks.empty() || masks.size() == parameters_.size())
+      << masks.size() << " masks for " << parameters_.size() << " parameters";
+  masks_ = std::move(masks);
+  torch::NoGradGuard no_grad;
+  for (std::size_t i = 0; i < masks_.size(); ++i) {
+    if (masks_[i].defined()) parameters_[i].mul_(masks_[i]);
+  }
+}
 
 void LocalTrainer::BeginRun(std::int64_t num_samples, int epochs) {
   FSD_CHECK(num_samples > 0) << "empty shard";
@@ -87,7 +98,16 @@ EpochStats LocalTrainer::TrainEpoch(const data::Dataset& dataset,
     if (summary != nullptr) summary->Add(logits.back(), labels);
     optimizer_.ZeroGrad();
     loss.backward();
+    for (std::size_t i = 0; i < masks_.size(); ++i) {
+      if (masks_[i].defined()) parameters_[i].mutable_grad().mul_(masks_[i]);
+    }
     optimizer_.Step(LearningRateAt(training_, run_step_, run_total_steps_));
+    if (!masks_.empty()) {
+      torch::NoGradGuard no_grad;
+      for (std::size_t i = 0; i < masks_.size(); ++i) {
+        if (masks_[i].defined()) parameters_[i].mul_(masks_[i]);
+      }
+    }
     ++run_step_;
 
     loss_sum += loss.item<double>() * static_cast<double>(size);

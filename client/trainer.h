@@ -58,6 +58,12 @@ class LocalTrainer {
                         const torch::Tensor& soft_targets = {},
                         SoftTargetAccumulator* summary = nullptr);
 
+  // Sparsity: one tensor per model parameter (same order as parameters()),
+  // 0/1 of the parameter's shape, or undefined for an unmasked parameter; an
+  // empty list masks nothing. Masked gradients are zeroed before each step
+  // and masked weights re-zeroed after it, so pruned weights stay exactly 0.
+  void SetParameterMasks(std::vector<torch::Tensor> masks);
+
   SelfDistillationLoss& loss() { return loss_; }
   model::MultiExitNet& model() { return model_; }
 
@@ -70,6 +76,8 @@ class LocalTrainer {
   std::int64_t run_total_steps_ = 0;
   torch::Tensor batch_images_;  // [batch_size, C, H, W], reused every step
   torch::Tensor batch_labels_;  // [batch_size]
+  std::vector<torch::Tensor> parameters_;
+  std::vector<torch::Tensor> masks_;  // see SetParameterMasks
 };
 
 }  // namespace fsd::client

@@ -1,5 +1,6 @@
 #include "coordinator/checkpoint.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/errors.h"
@@ -8,8 +9,8 @@
 namespace fsd::coordinator {
 namespace {
 
-constexpr char kMagic[8] = {'F', 'S', 'D', 'C', 'K', 'P', 'T', '2'};
-constexpr char kRetiredMagic[8] = {'F', 'S', 'D', 'C', 'K', 'P', 'T', '1'};
+constexpr char kMagic[8] = {'F', 'S', 'D', 'C', 'K', 'P', 'T', '3'};
+constexpr char kRetiredPrefix[7] = {'F', 'S', 'D', 'C', 'K', 'P', 'T'};
 
 }  // namespace
 
@@ -21,20 +22,26 @@ void WriteCheckpoint(const std::string& path, const Checkpoint& checkpoint) {
   out.PutArray<float>(checkpoint.global);
   out.PutArray<std::int64_t>(checkpoint.soft_state.counts);
   out.PutArray<float>(checkpoint.soft_state.mean_logits);
+  out.Put(checkpoint.mask_round);
+  out.PutArray<std::uint8_t>(checkpoint.mask);
   storage::WriteSealedFile(path, out.bytes());
 }
 
 Checkpoint ReadCheckpoint(const std::string& path, std::uint64_t max_values,
                           std::uint64_t max_classes) {
-  const std::uint64_t max_bytes = 64 + max_values * 4 + max_classes * 8 + max_classes * max_classes * 4;
+  const std::uint64_t max_bytes =
+      64 + max_values * 5 + max_classes * 8 + max_classes * max_classes * 4;
   const auto body = storage::ReadSealedFile(path, max_bytes);
   storage::ByteReader in(body, path);
   char magic[8];
   for (char& c : magic) c = in.Get<char>();
-  if (std::memcmp(magic, kRetiredMagic, 8) == 0) {
-    throw DataError(path + ": version-1 checkpoint (no soft-target state); start a new run");
+  if (std::memcmp(magic, kMagic, 8) != 0) {
+    if (std::memcmp(magic, kRetiredPrefix, 7) == 0) {
+      throw DataError(path + ": checkpoint of an earlier format (" + std::string(magic, 8) +
+                      "); start a new run");
+    }
+    throw DataError(path + ": not an fsd checkpoint");
   }
-  if (std::memcmp(magic, kMagic, 8) != 0) throw DataError(path + ": not an fsd checkpoint");
   Checkpoint checkpoint;
   checkpoint.round = in.Get<std::uint64_t>();
   checkpoint.schema_fingerprint = in.Get<std::uint64_t>();
@@ -43,7 +50,15 @@ Checkpoint ReadCheckpoint(const std::string& path, std::uint64_t max_values,
   const std::size_t classes = checkpoint.soft_state.counts.size();
   checkpoint.soft_state.mean_logits =
       in.GetArray<float>(max_classes * max_classes, "soft-target logits");
+  checkpoint.mask_round = in.Get<std::uint64_t>();
+  checkpoint.mask = in.GetArray<std::uint8_t>(max_values, "mask");
   in.ExpectEnd();
+  if (!checkpoint.mask.empty() && checkpoint.mask.size() != checkpoint.global.size()) {
+    throw DataError(path + ": mask does not match the model");
+  }
+  if (std::any_of(checkpoint.mask.begin(), checkpoint.mask.end(), [](auto b) { return b > 1; })) {
+    throw DataError(path + ": mask holds values other than 0 and 1");
+  }
   if (checkpoint.soft_state.mean_logits.size() != classes * classes) {
     throw DataError(path + ": soft-target logits do not match " + std::to_string(classes) +
                     " classes");

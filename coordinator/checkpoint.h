@@ -1,10 +1,11 @@
 // Coordinator checkpoints: everything a resumed run needs to continue as if
-// it had never stopped — the last committed round, the global model vector
-// and the aggregated soft-target logits — as a sealed file
+// it had never stopped — the last committed round, the global model vector,
+// the aggregated soft-target logits and the sparsity mask — as a sealed file
 // (common/storage/sealed_file.h: atomic write, SHA-256 verified on load).
-// Body: "FSDCKPT2" | u64 round | u64 schema fingerprint | u64 n | n × f32 global
-//       | u64 C | C × i64 class counts | u64 C² | C² × f32 mean logits.
-// (FSDCKPT1 files, which had no soft-target state, are refused by name.)
+// Body: "FSDCKPT3" | u64 round | u64 schema fingerprint | u64 n | n × f32 global
+//       | u64 C | C × i64 class counts | u64 C² | C² × f32 mean logits
+//       | u64 mask round | u64 m | m × u8 mask (m = 0: dense, else m = n).
+// (Files of the earlier formats FSDCKPT1/2 are refused by name.)
 // Thread-safety: free functions. Errors: IoError (file access), DataError
 // (not a checkpoint, corrupt, truncated, over the limits), naming the file.
 #pragma once
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "aggregation/soft_targets.h"
+#include "aggregation/sparsity.h"
 
 namespace fsd::coordinator {
 
@@ -22,6 +24,8 @@ struct Checkpoint {
   std::uint64_t schema_fingerprint = 0;
   std::vector<float> global;                  // empty in distillation-only mode
   aggregation::SoftTargetSummary soft_state;  // aggregated logits after `round`
+  std::uint64_t mask_round = 0;               // round that chose `mask` (0: none)
+  aggregation::Mask mask;                     // 1 = kept; empty: dense
 };
 
 void WriteCheckpoint(const std::string& path, const Checkpoint& checkpoint);

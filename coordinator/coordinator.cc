@@ -8,6 +8,7 @@
 #include <random>
 
 #include "aggregation/fedavg.h"
+#include "common/config/codec_options.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "coordinator/checkpoint.h"
@@ -77,10 +78,15 @@ std::int64_t SummaryWireBytes(const wire::Update& update) {
                                    wire::kTensorHeaderBytes + update.summary_logits.size() * 4);
 }
 
+// Bytes of an encoded section on the wire (header + stored bytes).
+std::int64_t SectionWireBytes(const codec::Encoded& encoded) {
+  return static_cast<std::int64_t>(wire::kTensorHeaderBytes + encoded.bytes.size());
+}
+
 }  // namespace
 
 CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
-                                     std::uint64_t schema_fingerprint, std::string out_dir,
+                                     const model::FlatSchema& schema, std::string out_dir,
                                      bool resume) {
   CoordinatorOptions options;
   options.federation = config.federation;
@@ -92,7 +98,19 @@ CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
                           config.schedule.beta_end);
   options.num_classes = static_cast<std::size_t>(config.data.num_classes);
   options.local_epochs = config.training.epochs;
-  options.schema_fingerprint = schema_fingerprint;
+  options.schema_fingerprint = schema.fingerprint();
+  options.layout = model::LayoutOf(schema);
+  options.downlink = config::EncodeOptionsFor(config.compression.downlink, config.compression);
+  const auto& pruning = config.pruning;
+  if (pruning.final_sparsity > 0.0) {
+    options.sparsity = aggregation::SparsitySchedule(pruning.initial_sparsity,
+                                                     pruning.final_sparsity, pruning.start_round,
+                                                     pruning.end_round, pruning.every);
+  }
+  options.mask_scope = pruning.scope == config::PruneScope::kLayer
+                           ? aggregation::MaskScope::kPerLayer
+                           : aggregation::MaskScope::kGlobal;
+  options.min_keep = pruning.min_keep;
   options.out_dir = std::move(out_dir);
   options.resume = resume;
   return options;
@@ -114,6 +132,7 @@ Coordinator::Coordinator(zmq::context_t& context, CoordinatorOptions options,
   limits_.max_values = std::max<std::uint64_t>(limits_.max_values, global_.size());
   if (options_.federation.min_clients == 0)
     options_.federation.min_clients = options_.federation.clients;
+  if (options_.layout.empty()) options_.layout = {{0, global_.size(), false}};
   if (distillation_only()) global_.clear();
   const std::string checkpoint_path = options_.out_dir + "/checkpoint.bin";
   if (options_.resume && std::filesystem::exists(checkpoint_path)) {
@@ -129,10 +148,13 @@ Coordinator::Coordinator(zmq::context_t& context, CoordinatorOptions options,
     }
     global_ = std::move(checkpoint.global);
     soft_state_ = std::move(checkpoint.soft_state);
+    mask_ = std::move(checkpoint.mask);
+    mask_round_ = checkpoint.mask_round;
     committed_round_ = checkpoint.round;
     KeepMetricsUpTo(options_.out_dir + "/metrics.jsonl", committed_round_);
     FSD_LOG(INFO) << "resuming after round " << committed_round_;
   }
+  segments_ = aggregation::KeptPerTensor(options_.layout, mask_);
   metrics_ = std::make_unique<metrics::MetricsSink>(options_.out_dir + "/metrics.jsonl",
                                                     /*append=*/options_.resume);
 }
@@ -274,6 +296,7 @@ void Coordinator::OnJoin(const std::string& routing_id, const std::string& user_
   record.routing_id = routing_id;
   record.declared_samples = join.num_samples;
   record.name = join.client_name;
+  record.mask_round_sent = 0;  // a (re)joined client gets the mask again
   FSD_LOG(INFO) << "client " << Short(user_id) << " joined with " << join.num_samples << " samples";
   record.last_seen = Clock::now();
   Send(routing_id,
@@ -307,19 +330,39 @@ void Coordinator::OnUpdate(const std::string& routing, const std::string& user_i
     return reject(RejectCode::kUnexpectedKind, "client not sampled this round");
   if (staged_.contains(user_id))
     return reject(RejectCode::kDuplicate, "second update in this round");
-  if (update.values.size() != global_.size()) {
-    return reject(RejectCode::kSchemaMismatch,
-                  "update has " + std::to_string(update.values.size()) + " values, expected " +
-                      std::to_string(global_.size()) +
-                      (distillation_only() ? " (distillation-only mode)" : ""));
-  }
   if (update.sample_count <= 0 || update.sample_count > client->second.declared_samples) {
     return reject(RejectCode::kLimitExceeded,
                   "sample_count " + std::to_string(update.sample_count) + " outside 1.." +
                       std::to_string(client->second.declared_samples) + " declared at JOIN");
   }
-  const aggregation::SoftTargetSummary summary{update.summary_counts, update.summary_logits};
-  if (auto problem = aggregation::CheckSummary(summary, options_.num_classes, update.sample_count)) {
+  if (update.mask_round != mask_round_) {
+    return reject(RejectCode::kSchemaMismatch,
+                  "trained with the mask of round " + std::to_string(update.mask_round) +
+                      ", the mask in force is of round " + std::to_string(mask_round_));
+  }
+  StagedUpdate staged;
+  staged.sample_count = update.sample_count;
+  staged.train_loss = update.train_loss;
+  if (distillation_only()) {
+    if (update.values.count != 0) {
+      return reject(RejectCode::kSchemaMismatch,
+                    "update carries " + std::to_string(update.values.count) +
+                        " values; distillation-only mode shares summaries only");
+    }
+  } else {
+    auto kept = codec::DecodeValues(update.values, segments_);
+    if (!kept.ok()) return reject(kept.reject().code, "UPDATE values: " + kept.reject().text);
+    const std::uint64_t expected = aggregation::KeptCount(mask_, global_.size());
+    if (kept.value().size() != expected) {
+      return reject(RejectCode::kSchemaMismatch,
+                    "update has " + std::to_string(kept.value().size()) +
+                        " values, the model keeps " + std::to_string(expected));
+    }
+    staged.kept = std::move(kept.value());
+  }
+  staged.summary = {update.summary_counts, update.summary_logits};
+  if (auto problem =
+          aggregation::CheckSummary(staged.summary, options_.num_classes, update.sample_count)) {
     using Kind = aggregation::SummaryProblem::Kind;
     switch (problem->kind) {
       case Kind::kClassCount:
@@ -332,9 +375,10 @@ void Coordinator::OnUpdate(const std::string& routing, const std::string& user_i
         return reject(RejectCode::kNonFinite, problem->text);
     }
   }
-  bytes_up_ += static_cast<std::int64_t>(frame_bytes);
-  bytes_up_summary_ += SummaryWireBytes(update);
-  staged_.emplace(user_id, std::move(update));
+  bytes_.up += static_cast<std::int64_t>(frame_bytes);
+  bytes_.up_summary += SummaryWireBytes(update);
+  bytes_.up_weights += SectionWireBytes(update.values);
+  staged_.emplace(user_id, std::move(staged));
 }
 
 std::size_t Coordinator::Quorum() const {
@@ -354,7 +398,13 @@ void Coordinator::StartRound() {
   candidates.resize(std::min(wanted, candidates.size()));
   selected_ = std::set<std::string>(candidates.begin(), candidates.end());
   staged_.clear();
-  bytes_up_ = bytes_down_ = bytes_up_summary_ = 0;
+  bytes_ = RoundBytes{};
+  UpdateMask(round);
+  if (!distillation_only()) {
+    codec::EncodeOptions downlink = options_.downlink;
+    downlink.seed = round;
+    round_values_ = codec::EncodeValues(aggregation::Gather(global_, mask_), segments_, downlink);
+  }
   // The schedules see the logits aggregated up to the previous round.
   const aggregation::RoundContext context{round,
                                           static_cast<std::uint64_t>(options_.federation.rounds),
@@ -373,17 +423,47 @@ void Coordinator::StartRound() {
   for (const auto& key : selected_) SendRoundStart(key);
 }
 
+void Coordinator::UpdateMask(std::uint64_t round) {
+  const double target = options_.sparsity.At(round);
+  const double current = mask_round_ > 0 ? options_.sparsity.At(mask_round_) : 0.0;
+  if (distillation_only() || target <= current) return;
+  // Magnitudes of the aggregated global weights choose; pruned values become
+  // exact zeros in the global model and stay pruned (they have the smallest
+  // magnitude at every later step).
+  mask_ = aggregation::SelectMask(global_, options_.layout, target, options_.mask_scope,
+                                  options_.min_keep);
+  aggregation::ApplyMask(mask_, global_);
+  mask_round_ = round;
+  segments_ = aggregation::KeptPerTensor(options_.layout, mask_);
+  round_mask_ = codec::EncodeBitmask(mask_, options_.downlink.zstd, options_.downlink.zstd_level);
+  FSD_LOG(INFO) << "round " << round << ": mask at sparsity "
+                << aggregation::SparsityOf(mask_, options_.layout) << " (target " << target << ")";
+}
+
 void Coordinator::SendRoundStart(const std::string& user_id) {
   wire::RoundStart start;
   start.temperature = temperature_;
   start.alpha = alpha_;
   start.beta = beta_;
   start.local_epochs = static_cast<std::uint32_t>(options_.local_epochs);
-  start.global_values = global_;
+  start.mask_round = mask_round_;
+  if (!distillation_only()) start.global_values = round_values_;
   start.soft_targets = soft_targets_;
+  ClientRecord& record = clients_.at(user_id);
+  if (mask_round_ != 0 && record.mask_round_sent != mask_round_) {
+    if (round_mask_.count == 0) {  // after a resume: encode the restored mask once
+      round_mask_ = codec::EncodeBitmask(mask_, options_.downlink.zstd, options_.downlink.zstd_level);
+    }
+    start.mask = round_mask_;
+    record.mask_round_sent = mask_round_;
+  }
+  bytes_.down_weights += SectionWireBytes(start.global_values);
+  bytes_.down_mask += start.mask.count > 0 ? SectionWireBytes(start.mask) : 0;
+  bytes_.down_soft_targets +=
+      static_cast<std::int64_t>(wire::kTensorHeaderBytes + start.soft_targets.size() * 4);
   const auto frame = wire::EncodeFrame({committed_round_ + 1, std::move(start)});
-  bytes_down_ += static_cast<std::int64_t>(frame.size());
-  const auto& routing = clients_.at(user_id).routing_id;
+  bytes_.down += static_cast<std::int64_t>(frame.size());
+  const auto& routing = record.routing_id;
   router_.send(zmq::buffer(routing), zmq::send_flags::sndmore);
   router_.send(zmq::buffer(frame), zmq::send_flags::none);
 }
@@ -414,25 +494,26 @@ void Coordinator::FinishRound() {
   }
   // Sum in (name, key) order so the result depends neither on arrival order nor
   // on freshly generated keys: a resumed simulation reproduces the same bits.
-  std::vector<std::pair<std::string, const wire::Update*>> ordered;
+  std::vector<std::pair<std::string, const StagedUpdate*>> ordered;
   for (const auto& [key, update] : staged_) {
     const auto client = clients_.find(key);
     ordered.emplace_back((client != clients_.end() ? client->second.name : "") + "\n" + key,
                          &update);
   }
   std::sort(ordered.begin(), ordered.end());
-  aggregation::FedAvgAggregator aggregator(global_.size());
+  // FedAvg over the kept coordinates; pruned ones stay exactly zero.
+  aggregation::FedAvgAggregator aggregator(aggregation::KeptCount(mask_, global_.size()));
   aggregation::SoftTargetAggregator summaries(options_.num_classes);
   double loss_sum = 0.0;
   std::int64_t samples = 0;
   for (const auto& [order_key, update_ptr] : ordered) {
-    const wire::Update& update = *update_ptr;
-    if (!distillation_only()) aggregator.Accumulate(update.values, update.sample_count);
-    summaries.Accumulate({update.summary_counts, update.summary_logits});
+    const StagedUpdate& update = *update_ptr;
+    if (!distillation_only()) aggregator.Accumulate(update.kept, update.sample_count);
+    summaries.Accumulate(update.summary);
     loss_sum += update.train_loss * static_cast<double>(update.sample_count);
     samples += update.sample_count;
   }
-  if (!distillation_only()) global_ = std::move(aggregator).Finalize();
+  if (!distillation_only()) aggregation::Scatter(std::move(aggregator).Finalize(), mask_, global_);
   soft_state_ = std::move(summaries).Finalize(soft_state_);
   const auto eval_start = Clock::now();
   const std::vector<double> accuracy =
@@ -449,9 +530,18 @@ void Coordinator::FinishRound() {
                            {"beta", beta_},
                            {"soft_target_entropy", soft_target_entropy_},
                            {"soft_targets_sent", !soft_targets_.empty()},
-                           {"bytes_up", bytes_up_},
-                           {"bytes_up_summary", bytes_up_summary_},
-                           {"bytes_down", bytes_down_},
+                           {"sparsity", aggregation::SparsityOf(mask_, options_.layout)},
+                           {"mask_round", mask_round_},
+                           {"bytes_up", bytes_.up},
+                           {"bytes_up_weights", bytes_.up_weights},
+                           {"bytes_up_summary", bytes_.up_summary},
+                           {"bytes_up_control", bytes_.up - bytes_.up_weights - bytes_.up_summary},
+                           {"bytes_down", bytes_.down},
+                           {"bytes_down_weights", bytes_.down_weights},
+                           {"bytes_down_mask", bytes_.down_mask},
+                           {"bytes_down_soft_targets", bytes_.down_soft_targets},
+                           {"bytes_down_control", bytes_.down - bytes_.down_weights -
+                                                      bytes_.down_mask - bytes_.down_soft_targets},
                            {"clients_selected", selected_.size()},
                            {"clients_reported", staged_.size()},
                            {"samples", samples},
@@ -466,7 +556,8 @@ void Coordinator::FinishRound() {
   metrics_->Record(record);
   if (options_.federation.checkpoint) {
     WriteCheckpoint(options_.out_dir + "/checkpoint.bin",
-                    {committed_round_, options_.schema_fingerprint, global_, soft_state_});
+                    {committed_round_, options_.schema_fingerprint, global_, soft_state_,
+                     mask_round_, mask_});
   }
   if (listener_) listener_(record);
   attempt_ = 0;

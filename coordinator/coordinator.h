@@ -5,7 +5,11 @@
 // UPDATEs until all sampled clients reported or the deadline passed →
 // aggregate weights and soft-target summaries if the quorum reported, else
 // retry the round without touching the global state → evaluate → checkpoint —
-// and answers every bad message with a typed REJECT while carrying on. In
+// and answers every bad message with a typed REJECT while carrying on. At the
+// pruning steps of its sparsity schedule it selects a new mask from the
+// magnitudes of the global weights (StartRound) and sends it, as a bitmask,
+// to each client once; values travel as the kept values only, encoded with
+// the configured codecs, while the global model stays exact fp32 here. In
 // distillation-only mode (federation.mode) there is no global model: ROUND_START
 // carries no values, UPDATEs carry only summaries, and nothing is evaluated.
 //
@@ -32,8 +36,11 @@
 
 #include "aggregation/schedules.h"
 #include "aggregation/soft_targets.h"
+#include "aggregation/sparsity.h"
+#include "common/codec/values.h"
 #include "common/config/config.h"
 #include "common/metrics/metrics_sink.h"
+#include "common/model/flat_params.h"
 #include "common/wire/frame.h"
 #include "privacy/curve_keys.h"
 #include "privacy/zap_handler.h"
@@ -51,13 +58,20 @@ struct CoordinatorOptions {
   std::size_t num_classes = 10;  // classes of the model: soft-target summaries are C×C
   int local_epochs = 1;
   std::uint64_t schema_fingerprint = 0;
+  // The model's tensors in the flat vector (which ones may be pruned; the
+  // int8 codec's segments). Empty: one unprunable tensor of the initial size.
+  model::ModelLayout layout;
+  codec::EncodeOptions downlink;  // how ROUND_START values and masks are encoded
+  aggregation::SparsitySchedule sparsity;  // default: never prunes
+  aggregation::MaskScope mask_scope = aggregation::MaskScope::kGlobal;
+  double min_keep = 0.05;  // share of every prunable tensor a mask keeps
   std::string out_dir;  // metrics.jsonl and checkpoint.bin go here
   bool resume = false;  // continue from out_dir/checkpoint.bin
 };
 
 // The options a run's config implies (the one place they are mapped).
 CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
-                                     std::uint64_t schema_fingerprint, std::string out_dir,
+                                     const model::FlatSchema& schema, std::string out_dir,
                                      bool resume);
 
 // Accuracy of every exit for a global vector (runs on the coordinator thread).
@@ -82,6 +96,7 @@ class Coordinator {
   // Valid after Run() returns (or between rounds on the Run() thread).
   const std::vector<float>& global() const { return global_; }
   const aggregation::SoftTargetSummary& soft_state() const { return soft_state_; }
+  const aggregation::Mask& mask() const { return mask_; }  // empty: dense
   std::uint64_t committed_round() const { return committed_round_; }
   std::map<std::string, std::int64_t> reject_counts() const;
 
@@ -91,6 +106,19 @@ class Coordinator {
     std::int64_t declared_samples = 0;
     std::string name;  // JOIN.client_name: orders the aggregation sum reproducibly
     std::chrono::steady_clock::time_point last_seen;
+    std::uint64_t mask_round_sent = 0;  // the client has the mask of this round
+  };
+  // A validated update, decoded.
+  struct StagedUpdate {
+    std::int64_t sample_count = 0;
+    double train_loss = 0.0;
+    std::vector<float> kept;  // kept values in flat order; empty in distillation-only mode
+    aggregation::SoftTargetSummary summary;
+  };
+  // Wire bytes of one round, by what they carried.
+  struct RoundBytes {
+    std::int64_t up = 0, up_weights = 0, up_summary = 0;
+    std::int64_t down = 0, down_weights = 0, down_mask = 0, down_soft_targets = 0;
   };
   enum class Phase { kWaiting, kCollecting };
 
@@ -100,6 +128,7 @@ class Coordinator {
   void OnUpdate(const std::string& routing_id, const std::string& user_id, std::uint64_t round,
                 wire::Update update, std::size_t frame_bytes);
   void StartRound();
+  void UpdateMask(std::uint64_t round);
   void SendRoundStart(const std::string& user_id);
   void FinishRound();
   void DropSilentClients();
@@ -125,21 +154,24 @@ class Coordinator {
 
   std::vector<float> global_;                     // empty in distillation-only mode
   aggregation::SoftTargetSummary soft_state_;     // aggregated logits so far
+  aggregation::Mask mask_;                        // in force; empty: dense
+  std::uint64_t mask_round_ = 0;                  // round that chose mask_ (0: none)
+  std::vector<std::uint64_t> segments_;           // kept values per tensor under mask_
   std::uint64_t committed_round_ = 0;
   // What the current round announces (set by StartRound).
   double temperature_ = 0.0, alpha_ = 0.0, beta_ = 0.0;
   std::vector<float> soft_targets_;  // C×C, empty while β = 0 or nothing is aggregated
   double soft_target_entropy_ = 0.0;
+  codec::Encoded round_values_;  // global kept values, encoded once per round
+  codec::Encoded round_mask_;    // mask_ as a bitmask
   std::map<std::string, ClientRecord> clients_;  // by authenticated key
   Phase phase_ = Phase::kWaiting;
   std::uint64_t attempt_ = 0;  // retries of the current round
   std::set<std::string> selected_;
-  std::map<std::string, wire::Update> staged_;  // validated, not yet aggregated
+  std::map<std::string, StagedUpdate> staged_;  // validated, not yet aggregated
   std::chrono::steady_clock::time_point round_started_;
   std::chrono::steady_clock::time_point run_started_;
-  std::int64_t bytes_up_ = 0;
-  std::int64_t bytes_down_ = 0;
-  std::int64_t bytes_up_summary_ = 0;  // the soft-target summary part of bytes_up_
+  RoundBytes bytes_;
   std::map<wire::RejectCode, std::int64_t> rejects_;
 };
 

@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
     model::MultiExitNet net(spec);
     const auto schema = model::FlatSchema::Of(*net);
 
-    const auto options = coordinator::OptionsFromConfig(cfg, schema.fingerprint(), out_dir, resume);
+    const auto options = coordinator::OptionsFromConfig(cfg, schema, out_dir, resume);
     const privacy::CurveKeyPair keys = cfg.transport.insecure
                                            ? privacy::CurveKeyPair{}
                                            : privacy::LoadCurveSecretKeyFile(key_path);

@@ -13,6 +13,7 @@
 
 #include "client/client_session.h"
 #include "client/state_store.h"
+#include "common/config/codec_options.h"
 #include "common/data/loader.h"
 #include "common/errors.h"
 #include "common/log.h"
@@ -84,17 +85,20 @@ nlohmann::json Simulation::Run() {
   for (std::size_t k = 0; k < partition.size(); ++k) {
     auto keys = privacy::GenerateCurveKeyPair();
     allowed.insert(keys.public_z85);
-    clients.push_back(
-        SimClient{std::move(keys), zmq::socket_t(context, zmq::socket_type::dealer),
-                  client::ClientSession(ClientName(k),
-                                        static_cast<std::int64_t>(partition[k].size()),
-                                        schema.fingerprint(),
-                                        static_cast<std::size_t>(schema.total_numel()),
-                                        static_cast<std::size_t>(spec.num_classes))});
+    client::ClientSessionOptions session;
+    session.name = ClientName(k);
+    session.num_samples = static_cast<std::int64_t>(partition[k].size());
+    session.schema_fingerprint = schema.fingerprint();
+    session.layout = model::LayoutOf(schema);
+    session.num_classes = static_cast<std::size_t>(spec.num_classes);
+    session.uplink = config::EncodeOptionsFor(cfg.compression.uplink, cfg.compression);
+    session.error_feedback = cfg.compression.error_feedback;
+    clients.push_back(SimClient{std::move(keys), zmq::socket_t(context, zmq::socket_type::dealer),
+                                client::ClientSession(std::move(session))});
   }
 
   const auto coordinator_options =
-      coordinator::OptionsFromConfig(cfg, schema.fingerprint(), options_.out_dir, options_.resume);
+      coordinator::OptionsFromConfig(cfg, schema, options_.out_dir, options_.resume);
 
   ProgressLine progress;
   const int rounds = cfg.federation.rounds;
@@ -141,15 +145,14 @@ nlohmann::json Simulation::Run() {
       workers, cfg.training.threads,
       [&] { return std::make_unique<client::RoundWorker>(spec, cfg.training, cfg.loss); },
       [&](client::RoundWorker& worker, const RoundJob& job) {
-        if (!job.start.global_values.empty()) {
-          return worker.Run(*splits.train, partition[job.client], job.round, job.client, job.start);
+        if (!job.round.global_values.empty()) {
+          return worker.Run(*splits.train, partition[job.client], job.client, job.round);
         }
         const std::string name = ClientName(job.client);
-        std::vector<float> own = states->LoadBefore(name, job.round).value_or(initial);
-        auto update = worker.Run(*splits.train, partition[job.client], job.round, job.client,
-                                 job.start, &own);
-        states->Save(name, job.round, own);
-        return update;
+        std::vector<float> own = states->LoadBefore(name, job.round.round).value_or(initial);
+        auto trained = worker.Run(*splits.train, partition[job.client], job.client, job.round, &own);
+        states->Save(name, job.round.round, own);
+        return trained;
       });
 
   privacy::SocketLimits limits;
@@ -181,8 +184,8 @@ nlohmann::json Simulation::Run() {
         auto step = clients[k].session.OnFrame({message.data<std::uint8_t>(), message.size()});
         if (step.train) {
           clients[k].training = true;
-          pool.Submit(RoundJob{k, step.train->first, static_cast<std::int64_t>(partition[k].size()),
-                               std::move(step.train->second)});
+          pool.Submit(RoundJob{k, static_cast<std::int64_t>(partition[k].size()),
+                               std::move(*step.train)});
         }
         if (step.rejoin) {
           const auto join = clients[k].session.JoinFrame();
@@ -196,7 +199,7 @@ nlohmann::json Simulation::Run() {
       c.training = false;
       ++train_jobs;
       train_s_total += result.train_s;
-      const auto frame = c.session.UpdateFrame(result.round, std::move(result.update));
+      const auto frame = c.session.UpdateFrame(result.round, std::move(result.trained));
       c.socket.send(zmq::buffer(frame), zmq::send_flags::dontwait);
     }
     pool.RethrowFailure();

@@ -55,7 +55,9 @@ void WorkerPool::Loop() {
     try {
       if (!worker) worker = make_worker_();
       const auto start = std::chrono::steady_clock::now();
-      RoundResult result{job.client, job.round, run_job_(*worker, job), 0.0};
+      auto trained = run_job_(*worker, job);
+      job.round.global_values = {};  // the result needs the round's mask, not its values
+      RoundResult result{job.client, std::move(job.round), std::move(trained), 0.0};
       result.train_s =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       std::lock_guard<std::mutex> lock(mutex_);

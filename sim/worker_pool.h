@@ -1,8 +1,8 @@
 // WorkerPool: P threads that run clients' local rounds, largest job first.
 // Each thread builds its own RoundWorker (model + trainer) on first use and
 // sets its torch threads, so models never cross threads.
-// Thread-safety: Submit/TakeResults from any thread; results are frames ready
-// to send on the submitting client's socket.
+// Thread-safety: Submit/TakeResults from any thread; the submitting thread
+// turns results into UPDATE frames on the client's session.
 #pragma once
 
 #include <condition_variable>
@@ -20,15 +20,14 @@ namespace fsd::sim {
 
 struct RoundJob {
   std::size_t client = 0;
-  std::uint64_t round = 0;
   std::int64_t size = 0;  // shard size: the scheduling priority
-  wire::RoundStart start;
+  client::LocalRound round;
 };
 
 struct RoundResult {
   std::size_t client = 0;
-  std::uint64_t round = 0;
-  wire::Update update;
+  client::LocalRound round;  // the job's round, without its global values
+  client::TrainedRound trained;
   double train_s = 0.0;
 };
 
@@ -36,7 +35,7 @@ class WorkerPool {
  public:
   // `run(worker, job)` executes a job on a worker thread.
   using MakeWorker = std::function<std::unique_ptr<client::RoundWorker>()>;
-  using RunJob = std::function<wire::Update(client::RoundWorker&, const RoundJob&)>;
+  using RunJob = std::function<client::TrainedRound(client::RoundWorker&, const RoundJob&)>;
 
   WorkerPool(int workers, int torch_threads, MakeWorker make_worker, RunJob run_job);
   ~WorkerPool();

@@ -142,6 +142,41 @@ struct ScheduleConfig {
   double beta_end = 0.0;
 };
 
+enum class ValueCodec { kFp32, kFp16, kInt8 };
+
+// [compression]: how model values travel (common/codec/values.h).
+struct CompressionConfig {
+  // Client → coordinator values: "fp32", "fp16" or "int8" (one symmetric
+  // scale per model tensor).
+  ValueCodec uplink = ValueCodec::kFp32;
+  // Coordinator → client values; the coordinator's own copy stays fp32.
+  ValueCodec downlink = ValueCodec::kFp32;
+  bool zstd = false;           // zstd over every encoded value section and mask
+  int zstd_level = 3;          // 1 (fast) .. 19 (small)
+  bool stochastic_rounding = false;  // int8: unbiased rounding instead of nearest
+  // Quantized uploads: keep each client's quantization error and add it to
+  // its next upload, so errors do not accumulate in the global model.
+  bool error_feedback = false;
+};
+
+enum class PruneScope { kGlobal, kLayer };
+
+// [pruning]: progressive magnitude pruning owned by the coordinator
+// (DESIGN.md, SparsitySchedule). Sparsity counts the prunable values: the
+// weights of convolutions and linear layers (BatchNorm parameters, biases and
+// running statistics are never pruned).
+struct PruningConfig {
+  double final_sparsity = 0.0;    // s_f; 0 = no pruning
+  double initial_sparsity = 0.0;  // s_0, applied at start_round
+  int start_round = 1;            // t_0: first pruning step
+  int end_round = 15;             // s_f is reached here
+  int every = 1;                  // Δt: rounds between pruning steps
+  // "global": one magnitude threshold over all prunable weights; "layer":
+  // the same sparsity in every layer.
+  PruneScope scope = PruneScope::kGlobal;
+  double min_keep = 0.05;  // every layer keeps at least this share of its weights
+};
+
 // [transport]: sockets and their limits.
 struct TransportConfig {
   // Coordinator bind address; fsd-sim binds tcp://127.0.0.1:* (a free port).
@@ -168,6 +203,8 @@ struct RunConfig {
   LossConfig loss;
   FederationConfig federation;
   ScheduleConfig schedule;
+  CompressionConfig compression;
+  PruningConfig pruning;
   TransportConfig transport;
   SimConfig sim;
 };

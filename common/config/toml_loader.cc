@@ -177,7 +177,8 @@ RunConfig Read(const toml::table* root, const std::string& origin,
                std::vector<std::string>* known_keys) {
   RunConfig config;
   const std::set<std::string> sections = {"data",       "model",     "training", "loss",
-                                          "federation", "schedule", "transport", "sim"};
+                                          "federation", "schedule", "compression", "pruning",
+                                          "transport", "sim"};
   if (root != nullptr) {
     for (const auto& [key, node] : *root) {
       if (!sections.contains(std::string(key.str()))) {
@@ -291,6 +292,43 @@ RunConfig Read(const toml::table* root, const std::string& origin,
     throw ConfigError(origin + ": schedule.temperature_min (" + std::to_string(sc.temperature_min) +
                       ") must not exceed schedule.temperature_max (" +
                       std::to_string(sc.temperature_max) + ")");
+  }
+
+  SectionReader compression(root, "compression", origin, known_keys);
+  auto& co = config.compression;
+  const std::initializer_list<std::pair<std::string_view, ValueCodec>> codecs = {
+      {"fp32", ValueCodec::kFp32}, {"fp16", ValueCodec::kFp16}, {"int8", ValueCodec::kInt8}};
+  compression.Choice("uplink", co.uplink, codecs);
+  compression.Choice("downlink", co.downlink, codecs);
+  compression.Bool("zstd", co.zstd);
+  compression.Integer("zstd_level", co.zstd_level, 1, 19);
+  compression.Bool("stochastic_rounding", co.stochastic_rounding);
+  compression.Bool("error_feedback", co.error_feedback);
+  compression.Finish();
+
+  SectionReader pruning(root, "pruning", origin, known_keys);
+  auto& pr = config.pruning;
+  pruning.Real("final_sparsity", pr.final_sparsity, 0.0, 0.999);
+  pruning.Real("initial_sparsity", pr.initial_sparsity, 0.0, 0.999);
+  pruning.Integer("start_round", pr.start_round, 1, 100'000);
+  pruning.Integer("end_round", pr.end_round, 1, 100'000);
+  pruning.Integer("every", pr.every, 1, 100'000);
+  pruning.Choice("scope", pr.scope, {{"global", PruneScope::kGlobal}, {"layer", PruneScope::kLayer}});
+  pruning.Real("min_keep", pr.min_keep, 0.0, 1.0, /*min_open=*/true);
+  pruning.Finish();
+  if (pr.final_sparsity > 0.0 && pr.end_round < pr.start_round) {
+    throw ConfigError(origin + ": pruning.end_round (" + std::to_string(pr.end_round) +
+                      ") must not be before pruning.start_round (" +
+                      std::to_string(pr.start_round) + ")");
+  }
+  if (pr.initial_sparsity > pr.final_sparsity) {
+    throw ConfigError(origin + ": pruning.initial_sparsity must not exceed pruning.final_sparsity");
+  }
+
+  if (f.mode == FederationMode::kDistillation && pr.final_sparsity > 0.0) {
+    throw ConfigError(origin +
+                      ": pruning.final_sparsity: must be 0 with federation.mode = "
+                      "\"distillation\" (no global model to prune)");
   }
 
   SectionReader transport(root, "transport", origin, known_keys);

@@ -110,4 +110,14 @@ void Unflatten(std::span<const float> values, const FlatSchema& schema, torch::n
   }
 }
 
+ModelLayout LayoutOf(const FlatSchema& schema) {
+  ModelLayout layout;
+  for (const auto& entry : schema.entries()) {
+    layout.push_back({static_cast<std::uint64_t>(entry.offset),
+                      static_cast<std::uint64_t>(entry.numel),
+                      !entry.is_buffer && entry.shape.size() >= 2});
+  }
+  return layout;
+}
+
 }  // namespace fsd::model

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "common/model/layout.h"
+
 namespace fsd::model {
 
 struct FlatEntry {
@@ -44,6 +46,11 @@ class FlatSchema {
   std::int64_t total_numel_ = 0;
   std::uint64_t fingerprint_ = 0;
 };
+
+// Every entry as a TensorRange; prunable = a trained tensor of rank ≥ 2
+// (convolution and linear weights), never a bias, BatchNorm affine parameter
+// or running statistic.
+ModelLayout LayoutOf(const FlatSchema& schema);
 
 // Copies the module's values into `out` (size total_numel) in schema order.
 void Flatten(const torch::nn::Module& module, const FlatSchema& schema, std::span<float> out);

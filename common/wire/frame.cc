@@ -10,6 +10,7 @@
 
 #include "common/errors.h"
 #include "common/wire/sha256.h"
+#include "common/codec/encoded.h"
 
 namespace fsd::wire {
 namespace {
@@ -140,10 +141,11 @@ void Fields(Io& io, M& m) {
   } else if constexpr (std::is_same_v<T, Welcome>) {
     io(m.version, m.schema_fingerprint, m.total_rounds);
   } else if constexpr (std::is_same_v<T, RoundStart>) {
-    io(m.temperature, m.alpha, m.beta, m.local_epochs);
+    io(m.temperature, m.alpha, m.beta, m.local_epochs, m.mask_round);
   } else if constexpr (std::is_same_v<T, Update>) {
     io(m.sample_count, m.train_loss);
     io.Counts(m.summary_counts, "UPDATE.summary_counts");
+    io(m.mask_round);
   } else if constexpr (std::is_same_v<T, Reject>) {
     std::uint16_t code = static_cast<std::uint16_t>(m.code);
     io(code);
@@ -155,18 +157,38 @@ void Fields(Io& io, M& m) {
   }
 }
 
+// One tensor section of a body: raw float32 values (soft targets, summary
+// logits), or encoded model values or a mask (common/codec).
+// `Const` follows the body's constness (encoding reads, decoding writes).
+template <bool Const>
+struct SectionRef {
+  template <typename T>
+  using Ptr = std::conditional_t<Const, const T*, T*>;
+  Ptr<std::vector<float>> floats = nullptr;
+  Ptr<codec::Encoded> encoded = nullptr;
+  bool is_mask = false;
+  const char* name = "";
+};
+
 // The tensor sections of a body, in wire order (docs/PROTOCOL.md, "Messages").
-using Sections = std::vector<const std::vector<float>*>;
-Sections TensorsOf(const Body& body) {
-  if (const auto* r = std::get_if<RoundStart>(&body)) return {&r->global_values, &r->soft_targets};
-  if (const auto* u = std::get_if<Update>(&body)) return {&u->values, &u->summary_logits};
+template <typename B>
+std::vector<SectionRef<std::is_const_v<B>>> SectionsOf(B& body) {
+  if (auto* r = std::get_if<RoundStart>(&body)) {
+    return {{nullptr, &r->global_values, false, "ROUND_START.global_values"},
+            {&r->soft_targets, nullptr, false, "ROUND_START.soft_targets"},
+            {nullptr, &r->mask, true, "ROUND_START.mask"}};
+  }
+  if (auto* u = std::get_if<Update>(&body)) {
+    return {{nullptr, &u->values, false, "UPDATE.values"},
+            {&u->summary_logits, nullptr, false, "UPDATE.summary_logits"}};
+  }
   return {};
 }
-std::vector<std::vector<float>*> TensorsOf(Body& body) {
-  std::vector<std::vector<float>*> out;
-  for (const auto* section : TensorsOf(static_cast<const Body&>(body)))
-    out.push_back(const_cast<std::vector<float>*>(section));
-  return out;
+
+bool IsValueDtype(std::uint32_t dtype) {
+  return dtype == static_cast<std::uint32_t>(codec::Dtype::kFp32) ||
+         dtype == static_cast<std::uint32_t>(codec::Dtype::kFp16) ||
+         dtype == static_cast<std::uint32_t>(codec::Dtype::kInt8);
 }
 
 Body EmptyBody(MessageKind kind) {
@@ -207,16 +229,12 @@ std::optional<Reject> CheckFinite(const Body& body) {
     if (!std::isfinite(r->temperature) || !std::isfinite(r->alpha) || !std::isfinite(r->beta)) {
       return Refuse(RejectCode::kNonFinite, "ROUND_START temperature, alpha or beta is not finite");
     }
-    if (!AllFinite(r->global_values))
-      return Refuse(RejectCode::kNonFinite, "ROUND_START global_values hold NaN or Inf");
     if (!AllFinite(r->soft_targets))
       return Refuse(RejectCode::kNonFinite, "ROUND_START soft_targets hold NaN or Inf");
   }
   if (const auto* u = std::get_if<Update>(&body)) {
     if (!std::isfinite(u->train_loss))
       return Refuse(RejectCode::kNonFinite, "UPDATE train_loss is not finite");
-    if (!AllFinite(u->values))
-      return Refuse(RejectCode::kNonFinite, "UPDATE values hold NaN or Inf");
     if (!AllFinite(u->summary_logits))
       return Refuse(RejectCode::kNonFinite, "UPDATE summary_logits hold NaN or Inf");
   }
@@ -286,48 +304,66 @@ Decoded<Message> DecodeChecked(std::span<const std::uint8_t> frame, const WireLi
   message.round = ReadLe<std::uint64_t>(head + kRoundAt);
   message.body = EmptyBody(kind);
   const auto tensor_count = ReadLe<std::uint32_t>(head + kTensorCountAt);
-  const std::vector<std::vector<float>*> tensors = TensorsOf(message.body);
+  const auto sections = SectionsOf(message.body);
   if (tensor_count > limits.max_tensors) {
     return Refuse(RejectCode::kLimitExceeded, "tensor count " + std::to_string(tensor_count) +
                                                   ", limit " + std::to_string(limits.max_tensors));
   }
-  if (tensor_count != tensors.size()) {
+  if (tensor_count != sections.size()) {
     return Refuse(RejectCode::kMalformed, std::string(MessageKindName(kind)) + " carries " +
-                                              std::to_string(tensors.size()) +
+                                              std::to_string(sections.size()) +
                                               " tensor sections, frame has " +
                                               std::to_string(tensor_count));
   }
   const std::uint8_t* cursor = head + kEnvelopeBytes + payload_bytes;
-  std::vector<std::span<const std::uint8_t>> tensor_bytes;
-  for (std::uint32_t section = 0; section < tensor_count; ++section) {
-    const std::string name = "tensor section " + std::to_string(section);
+  struct Found {
+    std::uint32_t dtype, flags;
+    std::uint64_t count;
+    std::span<const std::uint8_t> bytes;
+  };
+  std::vector<Found> found;
+  for (const auto& section : sections) {
+    const std::string name = section.name;
     if (remaining < kTensorHeaderBytes) {
       return Refuse(RejectCode::kMalformed, name + " header truncated");
     }
     const auto dtype = ReadLe<std::uint32_t>(cursor);
-    const auto reserved = ReadLe<std::uint32_t>(cursor + 4);
-    const auto elements = ReadLe<std::uint64_t>(cursor + 8);
+    const auto flags = ReadLe<std::uint32_t>(cursor + 4);
+    const auto count = ReadLe<std::uint64_t>(cursor + 8);
+    const auto stored = ReadLe<std::uint64_t>(cursor + 16);
     remaining -= kTensorHeaderBytes;
     cursor += kTensorHeaderBytes;
-    if (dtype != static_cast<std::uint32_t>(DType::kFloat32) || reserved != 0) {
+    const bool dtype_ok = section.floats != nullptr
+                              ? dtype == static_cast<std::uint32_t>(codec::Dtype::kFp32)
+                          : section.is_mask ? dtype == static_cast<std::uint32_t>(codec::Dtype::kBitmask)
+                                            : IsValueDtype(dtype);
+    if (!dtype_ok) {
       return Refuse(RejectCode::kMalformed,
-                    name + " dtype " + std::to_string(dtype) + " is not float32 (1)");
+                    name + ": dtype " + std::to_string(dtype) + " is not allowed here");
     }
-    if (elements > limits.max_values) {
-      return Refuse(RejectCode::kLimitExceeded, name + " has " + std::to_string(elements) +
+    const std::uint32_t allowed_flags = section.floats != nullptr ? 0 : kSectionZstd;
+    if ((flags & ~allowed_flags) != 0) {
+      return Refuse(RejectCode::kMalformed, name + ": unknown flags " + std::to_string(flags));
+    }
+    if (count > limits.max_values) {
+      return Refuse(RejectCode::kLimitExceeded, name + " has " + std::to_string(count) +
                                                     " values, limit " +
                                                     std::to_string(limits.max_values));
     }
-    // max_values (< 2^40) times 4 cannot overflow.
-    if (elements * sizeof(float) > remaining) {
-      return Refuse(RejectCode::kMalformed, name + " announces " + std::to_string(elements) +
-                                                " float32 values, " + std::to_string(remaining) +
-                                                " bytes follow");
+    if (stored > remaining) {
+      return Refuse(RejectCode::kMalformed, name + " announces " + std::to_string(stored) +
+                                                " bytes, " + std::to_string(remaining) +
+                                                " follow");
     }
-    const auto bytes = static_cast<std::size_t>(elements * sizeof(float));
-    tensor_bytes.emplace_back(cursor, bytes);
-    cursor += bytes;
-    remaining -= bytes;
+    // max_values (< 2^40) times 4 cannot overflow.
+    if (section.floats != nullptr && stored != count * sizeof(float)) {
+      return Refuse(RejectCode::kMalformed, name + " announces " + std::to_string(count) +
+                                                " float32 values in " + std::to_string(stored) +
+                                                " bytes");
+    }
+    found.push_back({dtype, flags, count, {cursor, static_cast<std::size_t>(stored)}});
+    cursor += stored;
+    remaining -= stored;
   }
   if (remaining != 0) {
     return Refuse(RejectCode::kMalformed,
@@ -353,10 +389,18 @@ Decoded<Message> DecodeChecked(std::span<const std::uint8_t> frame, const WireLi
     return Refuse(RejectCode::kMalformed,
                   std::to_string(reader.remaining()) + " unread payload bytes");
   }
-  for (std::size_t section = 0; section < tensors.size(); ++section) {
-    const auto bytes = tensor_bytes[section];
-    tensors[section]->resize(bytes.size() / sizeof(float));
-    if (!bytes.empty()) std::memcpy(tensors[section]->data(), bytes.data(), bytes.size());
+  for (std::size_t i = 0; i < sections.size(); ++i) {
+    const Found& f = found[i];
+    if (sections[i].floats != nullptr) {
+      sections[i].floats->resize(static_cast<std::size_t>(f.count));
+      if (!f.bytes.empty()) std::memcpy(sections[i].floats->data(), f.bytes.data(), f.bytes.size());
+    } else {
+      codec::Encoded& encoded = *sections[i].encoded;
+      encoded.dtype = static_cast<codec::Dtype>(f.dtype);
+      encoded.zstd = (f.flags & kSectionZstd) != 0;
+      encoded.count = f.count;
+      encoded.bytes.assign(f.bytes.begin(), f.bytes.end());
+    }
   }
   if (auto problem = CheckShapes(message.body)) return *problem;
   if (auto problem = CheckFinite(message.body)) return *problem;
@@ -429,27 +473,40 @@ std::vector<std::uint8_t> EncodeFrame(const Message& message) {
   PayloadWriter writer;
   std::visit([&](const auto& body) { Fields(writer, body); }, message.body);
   const std::string payload = writer.bytes();
-  const Sections tensors = TensorsOf(message.body);
-  std::size_t tensor_bytes = 0;
-  for (const auto* tensor : tensors) tensor_bytes += kTensorHeaderBytes + tensor->size() * sizeof(float);
+  const auto sections = SectionsOf(message.body);
+  std::size_t section_bytes = 0;
+  for (const auto& section : sections) {
+    section_bytes += kTensorHeaderBytes + (section.floats != nullptr
+                                               ? section.floats->size() * sizeof(float)
+                                               : section.encoded->bytes.size());
+  }
   FSD_CHECK(payload.size() <= UINT32_MAX) << "payload of " << payload.size() << " bytes";
 
-  std::vector<std::uint8_t> frame(kEnvelopeBytes + payload.size() + tensor_bytes, 0);
+  std::vector<std::uint8_t> frame(kEnvelopeBytes + payload.size() + section_bytes, 0);
   std::uint8_t* head = frame.data();
   WriteLe<std::uint32_t>(head + kMagicAt, kMagic);
   WriteLe<std::uint16_t>(head + kVersionAt, kProtocolVersion);
   WriteLe<std::uint16_t>(head + kKindAt, static_cast<std::uint16_t>(KindOf(message.body)));
   WriteLe<std::uint32_t>(head + kPayloadAt, static_cast<std::uint32_t>(payload.size()));
   WriteLe<std::uint64_t>(head + kRoundAt, message.round);
-  WriteLe<std::uint32_t>(head + kTensorCountAt, static_cast<std::uint32_t>(tensors.size()));
+  WriteLe<std::uint32_t>(head + kTensorCountAt, static_cast<std::uint32_t>(sections.size()));
   std::memcpy(head + kEnvelopeBytes, payload.data(), payload.size());
-  std::uint8_t* section = head + kEnvelopeBytes + payload.size();
-  for (const auto* tensor : tensors) {
-    WriteLe<std::uint32_t>(section, static_cast<std::uint32_t>(DType::kFloat32));
-    WriteLe<std::uint64_t>(section + 8, static_cast<std::uint64_t>(tensor->size()));
-    section += kTensorHeaderBytes;
-    if (!tensor->empty()) std::memcpy(section, tensor->data(), tensor->size() * sizeof(float));
-    section += tensor->size() * sizeof(float);
+  std::uint8_t* at = head + kEnvelopeBytes + payload.size();
+  for (const auto& section : sections) {
+    const bool floats = section.floats != nullptr;
+    const std::uint8_t* data =
+        floats ? reinterpret_cast<const std::uint8_t*>(section.floats->data())
+               : section.encoded->bytes.data();
+    const std::size_t size =
+        floats ? section.floats->size() * sizeof(float) : section.encoded->bytes.size();
+    WriteLe<std::uint32_t>(at, floats ? static_cast<std::uint32_t>(codec::Dtype::kFp32)
+                                      : static_cast<std::uint32_t>(section.encoded->dtype));
+    WriteLe<std::uint32_t>(at + 4, !floats && section.encoded->zstd ? kSectionZstd : 0);
+    WriteLe<std::uint64_t>(at + 8, floats ? section.floats->size() : section.encoded->count);
+    WriteLe<std::uint64_t>(at + 16, size);
+    at += kTensorHeaderBytes;
+    if (size > 0) std::memcpy(at, data, size);
+    at += size;
   }
   const Sha256Digest digest =
       Sha256({std::span<const std::uint8_t>(frame)});  // digest field is still zero

@@ -25,11 +25,8 @@ namespace fsd::wire {
 
 inline constexpr std::uint32_t kMagic = 0x31445346;  // bytes "FSD1"
 inline constexpr std::size_t kEnvelopeBytes = 64;
-inline constexpr std::size_t kTensorHeaderBytes = 16;
-
-enum class DType : std::uint32_t {
-  kFloat32 = 1,
-};
+inline constexpr std::size_t kTensorHeaderBytes = 24;
+inline constexpr std::uint32_t kSectionZstd = 1;  // section flag: stored bytes are a zstd frame
 
 std::vector<std::uint8_t> EncodeFrame(const Message& message);
 

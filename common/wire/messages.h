@@ -11,13 +11,16 @@
 #include <variant>
 #include <vector>
 
+#include "common/codec/encoded.h"
+
 namespace fsd::wire {
 
-// Version 2 added soft targets to ROUND_START and soft-target summaries to
-// UPDATE (docs/PROTOCOL.md, "Version history"); version 1 is retired.
-inline constexpr std::uint16_t kProtocolVersion = 2;
-inline constexpr std::uint16_t kMinSupportedVersion = 2;
-inline constexpr std::uint16_t kMaxSupportedVersion = 2;
+// Version 3: encoded value sections (fp16, int8, zstd), sparsity masks and
+// 24-byte section headers (docs/PROTOCOL.md, "Version history"); versions 1
+// and 2 are retired.
+inline constexpr std::uint16_t kProtocolVersion = 3;
+inline constexpr std::uint16_t kMinSupportedVersion = 3;
+inline constexpr std::uint16_t kMaxSupportedVersion = 3;
 
 enum class MessageKind : std::uint16_t {
   kJoin = 1,
@@ -74,12 +77,18 @@ struct RoundStart {
   double alpha = 0.5;
   double beta = 0.0;
   std::uint32_t local_epochs = 1;
-  // Tensor section 0: the flat model vector; empty in distillation-only mode,
-  // where each client continues from its own weights.
-  std::vector<float> global_values;
+  // The round whose sparsity mask is in force (0: no mask, every value kept).
+  std::uint64_t mask_round = 0;
+  // Tensor section 0: the values the mask keeps, in flat order, encoded with
+  // the downlink codec; empty (count 0) in distillation-only mode, where each
+  // client continues from its own weights.
+  codec::Encoded global_values;
   // Tensor section 1: global soft targets, C×C row-major probabilities (row c
   // is the target distribution for label c); empty when there are none yet.
   std::vector<float> soft_targets;
+  // Tensor section 2: the mask of `mask_round` as a bitmask over the flat
+  // vector, sent only to clients that do not have it yet (else count 0).
+  codec::Encoded mask{codec::Dtype::kBitmask, false, 0, {}};
   bool operator==(const RoundStart&) const = default;
 };
 
@@ -90,9 +99,11 @@ struct Update {
   // Soft-target summary: per class c, the number of samples n_c (payload,
   // at most WireLimits::max_classes entries) ...
   std::vector<std::int64_t> summary_counts;
-  // Tensor section 0: the flat model vector after training; empty in
-  // distillation-only mode.
-  std::vector<float> values;
+  // The mask the client trained with (ROUND_START.mask_round).
+  std::uint64_t mask_round = 0;
+  // Tensor section 0: the kept values after training, in flat order, encoded
+  // with the uplink codec; empty (count 0) in distillation-only mode.
+  codec::Encoded values;
   // ... and tensor section 1: the C×C mean deepest-exit logits (row c over the
   // class-c samples; zeros where n_c = 0). Decoding checks C² = this size.
   std::vector<float> summary_logits;

@@ -4,12 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <numeric>
 
 #include "client/client_session.h"
 #include "client/soft_target_summary.h"
 #include "client/state_store.h"
+#include "common/codec/values.h"
 #include "common/data/synthetic.h"
 #include "common/errors.h"
 #include "tests/testing/temp_dir.h"
@@ -47,25 +49,30 @@ TEST(SoftTargetAccumulatorTest, MeanLogitsPerClassAndCounts) {
             (std::vector<float>{3.0f, 4.0f / 3, 5.0f / 3, 0.0f, 6.0f, 0.0f, 0.0f, 0.0f, 0.0f}));
 }
 
-TEST(RoundWorkerTest, UpdateCarriesASummaryOfTheShardsLabels) {
+LocalRound RoundFrom(RoundWorker& worker) {
+  LocalRound round;
+  round.round = 1;
+  round.global_values = model::Flatten(*worker.model(), model::FlatSchema::Of(*worker.model()));
+  return round;
+}
+
+TEST(RoundWorkerTest, ResultCarriesASummaryOfTheShardsLabels) {
   torch::manual_seed(0);
   const auto data = SmallData();
   const auto indices = AllIndices(data);
   RoundWorker worker(SmallSpec(), config::TrainingConfig{}, config::LossConfig{});
-  wire::RoundStart start;
-  start.global_values = model::Flatten(*worker.model(), model::FlatSchema::Of(*worker.model()));
-  const auto update = worker.Run(data, indices, 1, 0, start);
-  EXPECT_EQ(update.values.size(), worker.dim());
-  ASSERT_EQ(update.summary_counts.size(), 10u);
-  ASSERT_EQ(update.summary_logits.size(), 100u);
-  const auto labels = data.labels.contiguous();
+  const auto trained = worker.Run(data, indices, 0, RoundFrom(worker));
+  EXPECT_EQ(trained.values.size(), worker.dim());
+  ASSERT_EQ(trained.summary.counts.size(), 10u);
+  ASSERT_EQ(trained.summary.mean_logits.size(), 100u);
   for (std::int64_t c = 0; c < 10; ++c) {
-    EXPECT_EQ(update.summary_counts[static_cast<std::size_t>(c)], (labels == c).sum().item<std::int64_t>());
+    EXPECT_EQ(trained.summary.counts[static_cast<std::size_t>(c)],
+              (data.labels == c).sum().item<std::int64_t>());
   }
   // After a round of training, each class's mean logits favour that class on average.
   int diagonal_wins = 0;
   for (std::size_t c = 0; c < 10; ++c) {
-    const auto row = update.summary_logits.begin() + static_cast<std::ptrdiff_t>(c * 10);
+    const auto row = trained.summary.mean_logits.begin() + static_cast<std::ptrdiff_t>(c * 10);
     diagonal_wins += std::max_element(row, row + 10) - row == static_cast<std::ptrdiff_t>(c);
   }
   EXPECT_GE(diagonal_wins, 8);
@@ -76,17 +83,54 @@ TEST(RoundWorkerTest, GlobalSoftTargetsChangeTrainingOnlyWhenBetaIsPositive) {
   const auto indices = AllIndices(data);
   torch::manual_seed(0);
   RoundWorker worker(SmallSpec(), config::TrainingConfig{}, config::LossConfig{});
-  wire::RoundStart start;
-  start.global_values = model::Flatten(*worker.model(), model::FlatSchema::Of(*worker.model()));
-  start.soft_targets.assign(100, 0.1f);  // uniform targets
-  start.beta = 0.0;
-  const auto without = worker.Run(data, indices, 1, 0, start);
-  const auto again = worker.Run(data, indices, 1, 0, start);
+  LocalRound round = RoundFrom(worker);
+  round.soft_targets.assign(100, 0.1f);  // uniform targets
+  round.beta = 0.0;
+  const auto without = worker.Run(data, indices, 0, round);
+  const auto again = worker.Run(data, indices, 0, round);
   EXPECT_EQ(without.values, again.values);  // deterministic
-  start.beta = 1.0;
-  const auto with = worker.Run(data, indices, 1, 0, start);
+  round.beta = 1.0;
+  const auto with = worker.Run(data, indices, 0, round);
   EXPECT_NE(with.values, without.values);
   EXPECT_GT(with.train_loss, without.train_loss);  // the extra KL term is positive
+}
+
+TEST(RoundWorkerTest, PrunedWeightsStayExactlyZeroThroughTraining) {
+  const auto data = SmallData();
+  const auto indices = AllIndices(data);
+  torch::manual_seed(0);
+  RoundWorker worker(SmallSpec(), config::TrainingConfig{}, config::LossConfig{});
+  const auto schema = model::FlatSchema::Of(*worker.model());
+  const auto layout = model::LayoutOf(schema);
+  LocalRound round = RoundFrom(worker);
+  // Prune every other value of every prunable tensor.
+  auto mask = std::make_shared<aggregation::Mask>(worker.dim(), 1);
+  for (const auto& range : layout) {
+    if (!range.prunable) continue;
+    for (std::uint64_t i = range.offset; i < range.offset + range.size; i += 2) (*mask)[i] = 0;
+  }
+  aggregation::ApplyMask(*mask, round.global_values);
+  round.mask = mask;
+  round.mask_round = 1;
+  const auto trained = worker.Run(data, indices, 0, round);
+  std::size_t pruned = 0, moved = 0;
+  for (std::size_t i = 0; i < trained.values.size(); ++i) {
+    if (!(*mask)[i]) {
+      EXPECT_EQ(trained.values[i], 0.0f) << i;
+      ++pruned;
+    } else {
+      moved += trained.values[i] != round.global_values[i];
+    }
+  }
+  EXPECT_GT(pruned, 1000u);
+  EXPECT_GT(moved, pruned / 2);  // kept weights did train
+  // The next round without a mask trains every weight again.
+  LocalRound dense = RoundFrom(worker);
+  const auto unmasked = worker.Run(data, indices, 0, dense);
+  std::size_t nonzero_at_pruned = 0;
+  for (std::size_t i = 0; i < unmasked.values.size(); ++i)
+    nonzero_at_pruned += !(*mask)[i] && unmasked.values[i] != 0.0f;
+  EXPECT_GT(nonzero_at_pruned, pruned / 2);
 }
 
 TEST(RoundWorkerTest, DistillationOnlyRoundTrainsTheClientsOwnWeights) {
@@ -95,17 +139,18 @@ TEST(RoundWorkerTest, DistillationOnlyRoundTrainsTheClientsOwnWeights) {
   torch::manual_seed(0);
   RoundWorker worker(SmallSpec(), config::TrainingConfig{}, config::LossConfig{});
   const auto initial = model::Flatten(*worker.model(), model::FlatSchema::Of(*worker.model()));
-  wire::RoundStart start;  // no global values
-  EXPECT_THROW(worker.Run(data, indices, 1, 0, start), InternalError);
+  LocalRound round;  // no global values
+  round.round = 1;
+  EXPECT_THROW(worker.Run(data, indices, 0, round), InternalError);
   std::vector<float> own = initial;
-  const auto update = worker.Run(data, indices, 1, 0, start, &own);
-  EXPECT_TRUE(update.values.empty());
-  EXPECT_EQ(update.summary_counts.size(), 10u);
+  const auto trained = worker.Run(data, indices, 0, round, &own);
+  EXPECT_TRUE(trained.values.empty());
+  EXPECT_EQ(trained.summary.counts.size(), 10u);
   EXPECT_EQ(own.size(), initial.size());
   EXPECT_NE(own, initial);
   // The same as training from those weights as a global model.
-  start.global_values = initial;
-  EXPECT_EQ(worker.Run(data, indices, 1, 0, start).values, own);
+  round.global_values = initial;
+  EXPECT_EQ(worker.Run(data, indices, 0, round).values, own);
 }
 
 TEST(ClientStateStoreTest, LoadsTheNewestStateBeforeTheRoundAndKeepsTwo) {
@@ -139,15 +184,35 @@ TEST(ClientStateStoreTest, RefusesCorruptFilesOtherModelsAndUnsafeNames) {
   EXPECT_THROW(store.Save("../escape", 1, std::vector<float>{1, 2, 3}), ConfigError);
 }
 
+// A session for a 6-value model: a prunable tensor of 4 and a bias of 2; 2 classes.
+ClientSession MakeSession(codec::EncodeOptions uplink = {}, bool error_feedback = false) {
+  ClientSessionOptions options;
+  options.name = "c";
+  options.num_samples = 100;
+  options.schema_fingerprint = 0x77;
+  options.layout = {{0, 4, true}, {4, 2, false}};
+  options.num_classes = 2;
+  options.uplink = uplink;
+  options.error_feedback = error_feedback;
+  ClientSession session(std::move(options));
+  session.OnFrame(wire::EncodeFrame({0, wire::Welcome{3, 0x77, 3}}));
+  EXPECT_TRUE(session.welcomed());
+  return session;
+}
+
+wire::RoundStart Start(std::vector<float> values) {
+  wire::RoundStart start;
+  start.global_values = codec::EncodeValues(values, {}, {});
+  start.soft_targets = {0.9f, 0.1f, 0.2f, 0.8f};
+  return start;
+}
+
 TEST(ClientSessionTest, DropsRoundStartThatDoesNotFitTheModel) {
-  ClientSession session("c", 100, 0x77, /*num_values=*/4, /*num_classes=*/2);
-  const auto welcome = wire::EncodeFrame({0, wire::Welcome{2, 0x77, 3}});
-  session.OnFrame(welcome);
-  ASSERT_TRUE(session.welcomed());
+  ClientSession session = MakeSession();
   const auto train = [&](wire::RoundStart start) {
     return session.OnFrame(wire::EncodeFrame({1, std::move(start)})).train.has_value();
   };
-  const wire::RoundStart good{3.0, 0.5, 0.1, 1, {1, 2, 3, 4}, {0.9f, 0.1f, 0.2f, 0.8f}};
+  const wire::RoundStart good = Start({1, 2, 3, 4, 5, 6});
   EXPECT_TRUE(train(good));
   auto bad = good;
   bad.temperature = 0.0;
@@ -155,8 +220,7 @@ TEST(ClientSessionTest, DropsRoundStartThatDoesNotFitTheModel) {
   bad = good;
   bad.alpha = 1.5;
   EXPECT_FALSE(train(bad));
-  bad = good;
-  bad.global_values.push_back(5);
+  bad = Start({1, 2, 3, 4, 5, 6, 7});
   EXPECT_FALSE(train(bad));
   bad = good;
   bad.soft_targets.resize(9, 0.1f);
@@ -165,8 +229,78 @@ TEST(ClientSessionTest, DropsRoundStartThatDoesNotFitTheModel) {
   bad.soft_targets[0] = -0.5f;
   EXPECT_FALSE(train(bad));
   bad = good;
-  bad.global_values.clear();  // distillation-only: no values is valid
+  bad.mask = codec::EncodeBitmask(std::vector<std::uint8_t>{1, 0, 1}, false);  // another size
+  bad.mask_round = 2;
+  EXPECT_FALSE(train(bad));
+  bad = good;
+  bad.global_values = codec::Encoded{};  // distillation-only: no values is valid
   EXPECT_TRUE(train(bad));
+}
+
+TEST(ClientSessionTest, DecodesMaskedCompressedValuesAndUploadsOnlyKeptValues) {
+  codec::EncodeOptions int8;
+  int8.dtype = codec::Dtype::kInt8;
+  ClientSession session = MakeSession(int8);
+  wire::RoundStart start;
+  start.mask_round = 4;
+  start.mask = codec::EncodeBitmask(std::vector<std::uint8_t>{1, 0, 0, 1, 1, 1}, true);
+  codec::EncodeOptions fp16;
+  fp16.dtype = codec::Dtype::kFp16;
+  start.global_values = codec::EncodeValues(std::vector<float>{0.5f, -2.0f, 0.25f, 1.0f},
+                                            std::vector<std::uint64_t>{2, 2}, fp16);
+  const auto step = session.OnFrame(wire::EncodeFrame({5, start}));
+  ASSERT_TRUE(step.train.has_value());
+  EXPECT_EQ(step.train->global_values, (std::vector<float>{0.5f, 0.0f, 0.0f, -2.0f, 0.25f, 1.0f}));
+  ASSERT_TRUE(step.train->mask);
+  EXPECT_EQ(step.train->mask_round, 4u);
+
+  TrainedRound trained{100, 0.5, {1.0f, 9.0f, 9.0f, -1.0f, 0.5f, 0.25f}, {{50, 50}, {1, 0, 0, 1}}};
+  const auto frame = session.UpdateFrame(*step.train, trained);
+  const auto decoded = wire::DecodeFrame(frame, {});
+  ASSERT_TRUE(decoded.ok()) << decoded.reject().text;
+  const auto& update = std::get<wire::Update>(decoded.value().body);
+  EXPECT_EQ(update.mask_round, 4u);
+  EXPECT_EQ(update.values.dtype, codec::Dtype::kInt8);
+  const auto kept = codec::DecodeValues(update.values, std::vector<std::uint64_t>{2, 2});
+  ASSERT_TRUE(kept.ok()) << kept.reject().text;
+  ASSERT_EQ(kept.value().size(), 4u);  // the pruned 9.0s are not sent
+  EXPECT_NEAR(kept.value()[0], 1.0f, 1.0 / 127);
+  EXPECT_NEAR(kept.value()[1], -1.0f, 1.0 / 127);
+
+  // A later round that refers to the mask without resending it trains with it;
+  // one that refers to a mask never received makes the client rejoin.
+  start.mask = {codec::Dtype::kBitmask, false, 0, {}};
+  EXPECT_TRUE(session.OnFrame(wire::EncodeFrame({6, start})).train.has_value());
+  start.mask_round = 9;
+  const auto resync = session.OnFrame(wire::EncodeFrame({7, start}));
+  EXPECT_FALSE(resync.train.has_value());
+  EXPECT_TRUE(resync.rejoin);
+}
+
+TEST(ClientSessionTest, ErrorFeedbackCarriesQuantizationErrorIntoTheNextUpload) {
+  codec::EncodeOptions int8;
+  int8.dtype = codec::Dtype::kInt8;
+  // Values between int8 steps: nearest rounding errs the same way every round.
+  const std::vector<float> values = {1.0f, 0.3f, 0.0f, 0.0f, 0.0f, 0.0f};
+  const std::vector<std::uint64_t> segments = {4, 2};
+  double error_plain = 0.0, error_feedback = 0.0;
+  for (bool feedback : {false, true}) {
+    ClientSession session = MakeSession(int8, feedback);
+    const auto step = session.OnFrame(wire::EncodeFrame({1, Start({0, 0, 0, 0, 0, 0})}));
+    ASSERT_TRUE(step.train.has_value());
+    double sum = 0.0;
+    constexpr int kRounds = 20;
+    for (int r = 0; r < kRounds; ++r) {
+      const auto frame = session.UpdateFrame(*step.train, {100, 0.5, values, {{50, 50}, {0, 0, 0, 0}}});
+      const auto decoded = wire::DecodeFrame(frame, {});
+      ASSERT_TRUE(decoded.ok()) << decoded.reject().text;
+      const auto& update = std::get<wire::Update>(decoded.value().body);
+      sum += codec::DecodeValues(update.values, segments).value()[1];
+    }
+    (feedback ? error_feedback : error_plain) = std::fabs(sum - kRounds * 0.3);
+  }
+  EXPECT_GT(error_plain, 0.01);         // 20 × the same rounding error
+  EXPECT_LT(error_feedback, 1.0 / 127);  // at most one step in total
 }
 
 }  // namespace

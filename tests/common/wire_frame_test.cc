@@ -4,18 +4,33 @@
 #include <cstring>
 #include <limits>
 
+#include "common/codec/values.h"
 #include "common/wire/frame.h"
 #include "common/wire/sha256.h"
 
 namespace fsd::wire {
 namespace {
 
+codec::Encoded Fp32(const std::vector<float>& values) {
+  return codec::EncodeValues(values, {}, {});
+}
+
+codec::Encoded NoMask() { return {codec::Dtype::kBitmask, false, 0, {}}; }
+
 std::vector<Message> SampleMessages() {
+  codec::EncodeOptions int8_zstd;
+  int8_zstd.dtype = codec::Dtype::kInt8;
+  int8_zstd.zstd = true;
+  const std::vector<std::uint64_t> segments = {2, 1};
   return {
-      Message{0, Join{2, 2, 0x1234abcd5678ef00ULL, 10309, "client-7"}},
-      Message{0, Welcome{2, 0x1234abcd5678ef00ULL, 20}},
-      Message{3, RoundStart{2.5, 0.5, 0.1, 1, {1.0f, -2.5f, 3.25f, 0.0f}, {0.75f, 0.25f, 0.5f, 0.5f}}},
-      Message{3, Update{512, 0.731, {300, 212}, {0.5f, 0.25f, -1.0f}, {4.0f, -1.0f, 0.5f, 2.0f}}},
+      Message{0, Join{3, 3, 0x1234abcd5678ef00ULL, 10309, "client-7"}},
+      Message{0, Welcome{3, 0x1234abcd5678ef00ULL, 20}},
+      Message{3, RoundStart{2.5, 0.5, 0.1, 1, 2, Fp32({1.0f, -2.5f, 3.25f, 0.0f}),
+                            {0.75f, 0.25f, 0.5f, 0.5f},
+                            codec::EncodeBitmask(std::vector<std::uint8_t>{1, 0, 1, 1, 0}, false)}},
+      Message{3, Update{512, 0.731, {300, 212}, 2,
+                        codec::EncodeValues(std::vector<float>{0.5f, 0.25f, -1.0f}, segments, int8_zstd),
+                        {4.0f, -1.0f, 0.5f, 2.0f}}},
       Message{3, Reject{RejectCode::kStaleRound, "update for round 2, current round is 3"}},
       Message{9, Heartbeat{}},
       Message{0, Bye{"shutting down"}},
@@ -60,7 +75,7 @@ TEST(WireFrameTest, EnvelopeLayoutIsFixed) {
   const auto frame = EncodeFrame(Message{7, Heartbeat{}});
   ASSERT_GE(frame.size(), kEnvelopeBytes);
   EXPECT_EQ(std::string(frame.begin(), frame.begin() + 4), "FSD1");
-  EXPECT_EQ(frame[4], 2);                       // version, little-endian
+  EXPECT_EQ(frame[4], 3);                       // version, little-endian
   EXPECT_EQ(frame[6], 6);                       // kind HEARTBEAT
   EXPECT_EQ(frame[16], 7);                      // round
   EXPECT_EQ(frame.size(), kEnvelopeBytes + 1);  // payload: Cereal's one endianness byte
@@ -82,9 +97,9 @@ TEST(WireFrameTest, RejectsEnvelopeWithUnknownMagic) {
 
 TEST(WireFrameTest, RejectsUnsupportedVersionNamingBothRanges) {
   auto frame = EncodeFrame(SampleMessages()[0]);
-  Put<std::uint16_t>(frame, 4, 1);  // version 1 is retired
+  Put<std::uint16_t>(frame, 4, 2);  // versions 1 and 2 are retired
   EXPECT_EQ(CodeOf(frame), RejectCode::kUnsupportedVersion);
-  EXPECT_NE(DecodeFrame(frame, {}).reject().text.find("version 1, this side speaks 2..2"),
+  EXPECT_NE(DecodeFrame(frame, {}).reject().text.find("version 2, this side speaks 3..3"),
             std::string::npos);
 }
 
@@ -129,19 +144,17 @@ TEST(WireFrameTest, RejectsDigestMismatchOnFlippedTensorByte) {
 
 TEST(WireFrameTest, RejectsNaNAndInfInKeptValues) {
   for (float bad : {std::nanf(""), std::numeric_limits<float>::infinity()}) {
-    Message message{3, Update{10, 0.5, {}, {1.0f, bad}, {}}};
-    EXPECT_EQ(CodeOf(EncodeFrame(message)), RejectCode::kNonFinite);
-    Message summary{3, Update{10, 0.5, {10}, {}, {bad}}};
+    Message summary{3, Update{10, 0.5, {10}, 0, {}, {bad}}};
     EXPECT_EQ(CodeOf(EncodeFrame(summary)), RejectCode::kNonFinite);
-    Message targets{3, RoundStart{3.0, 0.5, 0.1, 1, {}, {bad}}};
+    Message targets{3, RoundStart{3.0, 0.5, 0.1, 1, 0, {}, {bad}, NoMask()}};
     EXPECT_EQ(CodeOf(EncodeFrame(targets)), RejectCode::kNonFinite);
   }
-  Message start{3, RoundStart{std::nan(""), 0.5, 0.0, 1, {}, {}}};
+  Message start{3, RoundStart{std::nan(""), 0.5, 0.0, 1, 0, {}, {}, NoMask()}};
   EXPECT_EQ(CodeOf(EncodeFrame(start)), RejectCode::kNonFinite);
 }
 
 TEST(WireFrameTest, RejectsSummaryWhoseLogitsAreNotCountsSquared) {
-  const auto frame = EncodeFrame(Message{3, Update{10, 0.5, {5, 5}, {}, {1.0f, 2.0f, 3.0f}}});
+  const auto frame = EncodeFrame(Message{3, Update{10, 0.5, {5, 5}, 0, {}, {1.0f, 2.0f, 3.0f}}});
   EXPECT_EQ(CodeOf(frame), RejectCode::kMalformed);
   EXPECT_NE(DecodeFrame(frame, {}).reject().text.find("2 class counts but 3 logits"),
             std::string::npos);
@@ -149,7 +162,7 @@ TEST(WireFrameTest, RejectsSummaryWhoseLogitsAreNotCountsSquared) {
 
 TEST(WireFrameTest, RejectsSummaryCountListBombs) {
   for (const auto size : kBombs) {
-    auto frame = EncodeFrame(Message{3, Update{10, 0.5, {5, 5}, {}, {1.0f, 2.0f, 3.0f, 4.0f}}});
+    auto frame = EncodeFrame(Message{3, Update{10, 0.5, {5, 5}, 0, {}, {1.0f, 2.0f, 3.0f, 4.0f}}});
     // Payload: endianness byte, i64 sample_count, f64 train_loss, then the count list's size tag.
     Put<std::uint64_t>(frame, kEnvelopeBytes + 1 + 8 + 8, size);
     Resign(frame);
@@ -158,7 +171,7 @@ TEST(WireFrameTest, RejectsSummaryCountListBombs) {
 }
 
 TEST(WireFrameTest, RejectsSummaryCountListBeyondRemainingBytes) {
-  auto frame = EncodeFrame(Message{3, Update{10, 0.5, {5, 5}, {}, {1.0f, 2.0f, 3.0f, 4.0f}}});
+  auto frame = EncodeFrame(Message{3, Update{10, 0.5, {5, 5}, 0, {}, {1.0f, 2.0f, 3.0f, 4.0f}}});
   Put<std::uint64_t>(frame, kEnvelopeBytes + 1 + 8 + 8, 1000);  // within the limit
   Resign(frame);
   EXPECT_EQ(CodeOf(frame), RejectCode::kMalformed);
@@ -166,8 +179,35 @@ TEST(WireFrameTest, RejectsSummaryCountListBeyondRemainingBytes) {
             std::string::npos);
 }
 
+TEST(WireFrameTest, RejectsSectionWhoseStoredBytesExceedTheFrame) {
+  for (const auto size : kBombs) {
+    auto frame = EncodeFrame(SampleMessages()[3]);
+    // The values section header follows the payload: its stored-bytes field is at +16.
+    const std::size_t section = frame.size() - 2 * kTensorHeaderBytes - 4 * sizeof(float) -
+                                std::get<Update>(SampleMessages()[3].body).values.bytes.size();
+    Put<std::uint64_t>(frame, section + 16, size);
+    Resign(frame);
+    EXPECT_EQ(CodeOf(frame), RejectCode::kMalformed) << size;
+  }
+}
+
+TEST(WireFrameTest, RejectsValueDtypeInTheMaskSectionAndUnknownFlags) {
+  Message start = SampleMessages()[2];
+  std::get<RoundStart>(start.body).mask = Fp32({1.0f});  // a mask must be a bitmask
+  EXPECT_EQ(CodeOf(EncodeFrame(start)), RejectCode::kMalformed);
+  Message update = SampleMessages()[3];
+  std::get<Update>(update.body).values.dtype = codec::Dtype::kBitmask;  // values must not be
+  EXPECT_EQ(CodeOf(EncodeFrame(update)), RejectCode::kMalformed);
+  auto frame = EncodeFrame(SampleMessages()[3]);
+  const std::size_t section = frame.size() - 2 * kTensorHeaderBytes - 4 * sizeof(float) -
+                              std::get<Update>(SampleMessages()[3].body).values.bytes.size();
+  Put<std::uint32_t>(frame, section + 4, 2);  // flag bit 1 is not defined
+  Resign(frame);
+  EXPECT_EQ(CodeOf(frame), RejectCode::kMalformed);
+}
+
 TEST(WireFrameTest, RoundTripsDistillationOnlyUpdateWithoutValues) {
-  const Message message{4, Update{7, 0.25, {3, 4}, {}, {1.0f, 0.0f, 0.0f, 1.0f}}};
+  const Message message{4, Update{7, 0.25, {3, 4}, 0, {}, {1.0f, 0.0f, 0.0f, 1.0f}}};
   const auto decoded = DecodeFrame(EncodeFrame(message), {});
   ASSERT_TRUE(decoded.ok()) << decoded.reject().text;
   EXPECT_EQ(decoded.value(), message);
@@ -175,10 +215,12 @@ TEST(WireFrameTest, RoundTripsDistillationOnlyUpdateWithoutValues) {
 
 TEST(WireFrameTest, RejectsTensorElementCountBombs) {
   for (const auto count : kBombs) {
-    // Both tensor sections of an UPDATE: values (3 floats), then summary logits (4).
-    const auto valid = EncodeFrame(SampleMessages()[3]);
+    // Both tensor sections of an UPDATE: values, then summary logits (4 floats).
+    const Message message = SampleMessages()[3];
+    const auto valid = EncodeFrame(message);
     const std::size_t logits_section = valid.size() - kTensorHeaderBytes - 4 * sizeof(float);
-    const std::size_t values_section = logits_section - kTensorHeaderBytes - 3 * sizeof(float);
+    const std::size_t values_section =
+        logits_section - kTensorHeaderBytes - std::get<Update>(message.body).values.bytes.size();
     for (const std::size_t section : {values_section, logits_section}) {
       auto frame = valid;
       Put<std::uint64_t>(frame, section + 8, count);

@@ -7,8 +7,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <thread>
 
+#include "common/codec/values.h"
 #include "privacy/curve_socket.h"
 #include "tests/testing/temp_dir.h"
 
@@ -81,9 +83,21 @@ class CoordinatorTest : public ::testing::Test {
 
   // A valid update: every value `value`; the summary splits the samples over
   // both classes with mean logits `logit` on the diagonal, 0 elsewhere.
-  static wire::Update MakeUpdate(std::int64_t samples, float value, float logit = 1.0f) {
-    return wire::Update{samples, 0.5, {samples / 2, samples - samples / 2},
-                        std::vector<float>(kDim, value), {logit, 0.0f, 0.0f, logit}};
+  static wire::Update MakeUpdate(std::int64_t samples, float value, float logit = 1.0f,
+                                std::size_t kept = kDim) {
+    return wire::Update{samples,
+                        0.5,
+                        {samples / 2, samples - samples / 2},
+                        0,
+                        codec::EncodeValues(std::vector<float>(kept, value), {}, {}),
+                        {logit, 0.0f, 0.0f, logit}};
+  }
+
+  static std::vector<float> Values(const wire::RoundStart& start, std::size_t kept = kDim) {
+    const auto decoded =
+        codec::DecodeValues(start.global_values, std::vector<std::uint64_t>{kept});
+    EXPECT_TRUE(decoded.ok()) << decoded.reject().text;
+    return decoded.ok() ? decoded.value() : std::vector<float>{};
   }
 
   testing::TempDir dir_;
@@ -107,31 +121,42 @@ TEST_F(CoordinatorTest, RejectsEveryBadMessageAndAggregatesOnlyTheValidUpdate) {
   Send(client, {1, MakeUpdate(10, 9.0f)});
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kNotAuthorized);
   // JOIN with another model: SCHEMA_MISMATCH.
-  Send(client, {0, wire::Join{2, 2, kFingerprint + 1, 100, "wrong model"}});
+  Send(client, {0, wire::Join{3, 3, kFingerprint + 1, 100, "wrong model"}});
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kSchemaMismatch);
   // JOIN speaking only a future version: UNSUPPORTED_VERSION.
-  Send(client, {0, wire::Join{3, 4, kFingerprint, 100, "future"}});
+  Send(client, {0, wire::Join{4, 5, kFingerprint, 100, "future"}});
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kUnsupportedVersion);
 
-  Send(client, {0, wire::Join{2, 2, kFingerprint, 100, "good"}});
+  Send(client, {0, wire::Join{3, 3, kFingerprint, 100, "good"}});
   EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(client).body));
   const auto start = Receive(client);
   ASSERT_TRUE(std::holds_alternative<wire::RoundStart>(start.body));
   EXPECT_EQ(start.round, 1u);
-  EXPECT_EQ(std::get<wire::RoundStart>(start.body).global_values, std::vector<float>(kDim, 1.0f));
+  EXPECT_EQ(Values(std::get<wire::RoundStart>(start.body)), std::vector<float>(kDim, 1.0f));
 
   Send(client, {5, MakeUpdate(10, 9.0f)});  // future round
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kStaleRound);
   Send(client, {0, MakeUpdate(10, 9.0f)});  // past round
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kStaleRound);
-  auto wrong_size = MakeUpdate(10, 9.0f);
-  wrong_size.values.push_back(9.0f);
-  Send(client, {1, wrong_size});
+  Send(client, {1, MakeUpdate(10, 9.0f, 1.0f, kDim + 1)});
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kSchemaMismatch);
   auto not_finite = MakeUpdate(10, 9.0f);
-  not_finite.values[1] = NAN;
+  not_finite.values = codec::EncodeValues(std::vector<float>{9.0f, NAN, 9.0f, 9.0f, 9.0f}, {}, {});
   Send(client, {1, not_finite});
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kNonFinite);
+  auto bad_scale = MakeUpdate(10, 9.0f);
+  codec::EncodeOptions int8;
+  int8.dtype = codec::Dtype::kInt8;
+  bad_scale.values = codec::EncodeValues(std::vector<float>(kDim, 9.0f),
+                                         std::vector<std::uint64_t>{kDim}, int8);
+  const float negative = -1.0f;
+  std::memcpy(bad_scale.values.bytes.data() + 4, &negative, 4);
+  Send(client, {1, bad_scale});
+  EXPECT_EQ(ExpectReject(client), wire::RejectCode::kInvalidValue);
+  auto other_mask = MakeUpdate(10, 9.0f);
+  other_mask.mask_round = 7;
+  Send(client, {1, other_mask});
+  EXPECT_EQ(ExpectReject(client), wire::RejectCode::kSchemaMismatch);
   auto three_classes = MakeUpdate(10, 9.0f);
   three_classes.summary_counts = {3, 3, 4};
   three_classes.summary_logits.assign(9, 0.0f);
@@ -158,8 +183,8 @@ TEST_F(CoordinatorTest, RejectsEveryBadMessageAndAggregatesOnlyTheValidUpdate) {
   EXPECT_EQ(counts.at("MALFORMED"), 1);
   EXPECT_EQ(counts.at("STALE_ROUND"), 2);
   EXPECT_EQ(counts.at("NON_FINITE"), 1);
-  EXPECT_EQ(counts.at("SCHEMA_MISMATCH"), 3);
-  EXPECT_EQ(counts.at("INVALID_VALUE"), 1);
+  EXPECT_EQ(counts.at("SCHEMA_MISMATCH"), 4);
+  EXPECT_EQ(counts.at("INVALID_VALUE"), 2);
   EXPECT_EQ(counts.at("LIMIT_EXCEEDED"), 2);
 }
 
@@ -171,8 +196,8 @@ TEST_F(CoordinatorTest, SendsSoftTargetsFromCountWeightedLogitsAtTheScheduledTem
   });
   auto a = Connect(0);
   auto b = Connect(1);
-  Send(a, {0, wire::Join{2, 2, kFingerprint, 100, "a"}});
-  Send(b, {0, wire::Join{2, 2, kFingerprint, 300, "b"}});
+  Send(a, {0, wire::Join{3, 3, kFingerprint, 100, "a"}});
+  Send(b, {0, wire::Join{3, 3, kFingerprint, 300, "b"}});
   for (auto* socket : {&a, &b}) {
     EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(*socket).body));
     const auto first = std::get<wire::RoundStart>(Receive(*socket).body);
@@ -204,8 +229,8 @@ TEST_F(CoordinatorTest, SendsSoftTargetsFromCountWeightedLogitsAtTheScheduledTem
   EXPECT_EQ(coordinator_->soft_state().counts, (std::vector<std::int64_t>{200, 200}));
   EXPECT_EQ(coordinator_->soft_state().mean_logits, (std::vector<float>{1.0f, 0.0f, 0.0f, 1.0f}));
   const std::string metrics = testing::ReadFile(dir_.File("metrics.jsonl"));
-  // 2 updates × (8 + 2·8 count bytes + 16 header + 4·4 logit bytes).
-  EXPECT_NE(metrics.find("\"bytes_up_summary\":112"), std::string::npos) << metrics;
+  // 2 updates × (8 + 2·8 count bytes + 24 header + 4·4 logit bytes).
+  EXPECT_NE(metrics.find("\"bytes_up_summary\":128"), std::string::npos) << metrics;
 }
 
 TEST_F(CoordinatorTest, DistillationOnlyRoundsCarryNoWeightsAndRefuseUploadedWeights) {
@@ -213,14 +238,14 @@ TEST_F(CoordinatorTest, DistillationOnlyRoundsCarryNoWeightsAndRefuseUploadedWei
     options.federation.mode = config::FederationMode::kDistillation;
   });
   auto client = Connect(0);
-  Send(client, {0, wire::Join{2, 2, kFingerprint, 100, "fd"}});
+  Send(client, {0, wire::Join{3, 3, kFingerprint, 100, "fd"}});
   EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(client).body));
   const auto start = std::get<wire::RoundStart>(Receive(client).body);
-  EXPECT_TRUE(start.global_values.empty());
+  EXPECT_EQ(start.global_values.count, 0u);
   Send(client, {1, MakeUpdate(100, 1.0f)});  // carries weights: not in this mode
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kSchemaMismatch);
   auto summary_only = MakeUpdate(100, 1.0f, /*logit=*/3.0f);
-  summary_only.values.clear();
+  summary_only.values = codec::Encoded{};
   Send(client, {1, summary_only});
   thread_.join();
   EXPECT_EQ(coordinator_->committed_round(), 1u);
@@ -232,8 +257,8 @@ TEST_F(CoordinatorTest, RejectsDuplicateUpdateInSameRound) {
   Start(/*clients=*/2, /*quorum=*/1.0);
   auto a = Connect(0);
   auto b = Connect(1);
-  Send(a, {0, wire::Join{2, 2, kFingerprint, 100, "a"}});
-  Send(b, {0, wire::Join{2, 2, kFingerprint, 300, "b"}});
+  Send(a, {0, wire::Join{3, 3, kFingerprint, 100, "a"}});
+  Send(b, {0, wire::Join{3, 3, kFingerprint, 300, "b"}});
   for (auto* socket : {&a, &b}) {
     EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(*socket).body));
     EXPECT_TRUE(std::holds_alternative<wire::RoundStart>(Receive(*socket).body));
@@ -253,7 +278,7 @@ TEST_F(CoordinatorTest, ClientThatVanishesMidRoundIsDroppedAndQuorumCompletesThe
   for (int i = 0; i < 3; ++i) {
     sockets.push_back(Connect(i));
     Send(sockets.back(),
-         {0, wire::Join{2, 2, kFingerprint, 100, std::string(1, static_cast<char>('a' + i))}});
+         {0, wire::Join{3, 3, kFingerprint, 100, std::string(1, static_cast<char>('a' + i))}});
   }
   for (auto& socket : sockets) {
     EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(socket).body));
@@ -267,6 +292,57 @@ TEST_F(CoordinatorTest, ClientThatVanishesMidRoundIsDroppedAndQuorumCompletesThe
   EXPECT_EQ(coordinator_->global(), std::vector<float>(kDim, 4.0f));
   const std::string metrics = testing::ReadFile(dir_.File("metrics.jsonl"));
   EXPECT_NE(metrics.find("\"clients_reported\":2"), std::string::npos) << metrics;
+}
+
+TEST_F(CoordinatorTest, PrunesByMagnitudeSendsTheMaskOnceAndKeepsPrunedValuesZero) {
+  // One prunable tensor of 4 values and one unprunable of 1; 50% sparsity from round 2.
+  Start(/*clients=*/1, /*quorum=*/1.0, 30.0, [](CoordinatorOptions& options) {
+    options.federation.rounds = 3;
+    options.layout = {{0, 4, true}, {4, 1, false}};
+    options.sparsity = aggregation::SparsitySchedule(0.5, 0.5, 2, 2, 1);
+    options.min_keep = 0.1;
+    options.downlink.dtype = codec::Dtype::kFp16;
+  });
+  auto client = Connect(0);
+  Send(client, {0, wire::Join{3, 3, kFingerprint, 100, "p"}});
+  EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(client).body));
+  const auto first = std::get<wire::RoundStart>(Receive(client).body);
+  EXPECT_EQ(first.mask_round, 0u);
+  EXPECT_EQ(first.mask.count, 0u);
+  EXPECT_EQ(first.global_values.dtype, codec::Dtype::kFp16);
+  EXPECT_EQ(first.global_values.bytes.size(), kDim * 2);
+  auto update = MakeUpdate(100, 0.0f);
+  update.values = codec::EncodeValues(std::vector<float>{0.5f, -3.0f, 0.1f, 2.0f, 0.25f}, {}, {});
+  Send(client, {1, update});
+
+  // Round 2: the two smallest prunable magnitudes (0.1, 0.5) are pruned; 0.25 is not prunable.
+  const auto second = Receive(client);
+  ASSERT_EQ(second.round, 2u);
+  const auto& start = std::get<wire::RoundStart>(second.body);
+  EXPECT_EQ(start.mask_round, 2u);
+  const auto mask = codec::DecodeBitmask(start.mask, kDim);
+  ASSERT_TRUE(mask.ok()) << mask.reject().text;
+  EXPECT_EQ(mask.value(), (std::vector<std::uint8_t>{0, 1, 0, 1, 1}));
+  EXPECT_EQ(start.global_values.count, 3u);  // kept values only
+  const auto kept = codec::DecodeValues(start.global_values, std::vector<std::uint64_t>{2, 1});
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept.value(), (std::vector<float>{-3.0f, 2.0f, 0.25f}));  // exact in fp16
+  Send(client, {2, MakeUpdate(100, 1.0f)});  // dense values under a mask: refused
+  EXPECT_EQ(ExpectReject(client), wire::RejectCode::kSchemaMismatch);
+  auto pruned = MakeUpdate(100, 4.0f, 1.0f, 3);
+  pruned.mask_round = 2;
+  Send(client, {2, pruned});
+
+  // Round 3: same mask, not sent again.
+  const auto third = std::get<wire::RoundStart>(Receive(client).body);
+  EXPECT_EQ(third.mask_round, 2u);
+  EXPECT_EQ(third.mask.count, 0u);
+  pruned.values = codec::EncodeValues(std::vector<float>{6.0f, 6.0f, 6.0f}, {}, {});
+  Send(client, {3, pruned});
+  thread_.join();
+  EXPECT_EQ(coordinator_->global(), (std::vector<float>{0.0f, 6.0f, 0.0f, 6.0f, 6.0f}));
+  const std::string metrics = testing::ReadFile(dir_.File("metrics.jsonl"));
+  EXPECT_NE(metrics.find("\"sparsity\":0.5"), std::string::npos) << metrics;
 }
 
 }  // namespace

@@ -103,8 +103,8 @@ TEST(FsdSimTest, GlobalSoftTargetsFollowTheAdaptiveTemperature) {
   for (std::size_t i = 0; i < records.size(); ++i) {
     const auto& r = records[i];
     EXPECT_DOUBLE_EQ(r["beta"].get<double>(), 0.3);
-    // Per client: count list (8 + 10·8) + logits section (16 + 100·4) = 504 bytes.
-    EXPECT_EQ(r["bytes_up_summary"].get<std::int64_t>(), 3 * 504);
+    // Per client: count list (8 + 10·8) + logits section (24 + 100·4) = 512 bytes.
+    EXPECT_EQ(r["bytes_up_summary"].get<std::int64_t>(), 3 * 512);
     if (i == 0) continue;
     EXPECT_TRUE(r["soft_targets_sent"].get<bool>());
     const double t = r["temperature"].get<double>();
@@ -131,7 +131,7 @@ TEST(FsdSimTest, DistillationOnlyClientsKeepTheirOwnWeightsAndUploadOnlySummarie
     EXPECT_TRUE(r["acc"].empty());  // no global model
     // Three UPDATEs of summary + envelope + payload, no weights.
     EXPECT_LT(r["bytes_up"].get<std::int64_t>(), 3 * 700) << r.dump();
-    EXPECT_EQ(r["bytes_up_summary"].get<std::int64_t>(), 3 * 504);
+    EXPECT_EQ(r["bytes_up_summary"].get<std::int64_t>(), 3 * 512);
   }
   for (int k = 0; k < 3; ++k) {
     EXPECT_TRUE(std::filesystem::exists(
