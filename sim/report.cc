@@ -41,11 +41,18 @@ void Plot(const std::string& out_dir, std::size_t exits) {
          << " title 'alpha' with linespoints lw 2 axes x1y2, " << tsv << " using 1:" << exits + 6
          << " title 'beta' with linespoints lw 2 axes x1y2\n"
          << "unset y2tics\nunset y2label\nset ytics mirror\n";
+  const auto line = [&](std::size_t column, const char* title) {
+    return tsv + " using 1:($" + std::to_string(exits + column) + "/1e6) title '" + title +
+           "' with linespoints lw 2";
+  };
   script << "set output '" << out_dir << "/bytes.png'\nset ylabel 'MB per round'\n"
-         << "set title 'Bytes on the wire per round'\nset key top right\nplot '" << out_dir
-         << "/rounds.tsv' using 1:($" << exits + 2 << "/1e6) title 'up' with linespoints lw 2, '"
-         << out_dir << "/rounds.tsv' using 1:($" << exits + 3
-         << "/1e6) title 'down' with linespoints lw 2\n";
+         << "set title 'Bytes on the wire per round, by what they carry'\nset key top right\n"
+         << "plot " << line(2, "up: all") << ", " << line(8, "up: weights") << ", "
+         << line(9, "up: summaries") << ", " << line(3, "down: all") << ", "
+         << line(10, "down: weights") << ", " << line(11, "down: masks") << "\n";
+  script << "set output '" << out_dir << "/sparsity.png'\nset ylabel 'sparsity'\n"
+         << "set yrange [0:1]\nset title 'Sparsity of the prunable weights'\nplot " << tsv
+         << " using 1:" << exits + 12 << " title 'sparsity' with linespoints lw 2\n";
   script.close();
   const std::string command = "gnuplot '" + out_dir + "/plots.gp' 2> '" + out_dir + "/plots.log'";
   if (std::system(command.c_str()) != 0)
@@ -70,7 +77,8 @@ nlohmann::json WriteReport(const std::string& out_dir) {
   std::ofstream tsv(out_dir + "/rounds.tsv");
   tsv << "round";
   for (std::size_t k = 0; k < exits; ++k) tsv << "\texit" << k << (k + 1 == exits ? " (main)" : "");
-  tsv << "\tbytes_up\tbytes_down\ttemperature\talpha\tbeta\tround_s\n";
+  tsv << "\tbytes_up\tbytes_down\ttemperature\talpha\tbeta\tround_s\tbytes_up_weights"
+         "\tbytes_up_summary\tbytes_down_weights\tbytes_down_mask\tsparsity\n";
   std::vector<double> round_s, collect_s, eval_s;
   double bytes_up = 0, bytes_down = 0;
   for (const auto& r : records) {
@@ -78,7 +86,10 @@ nlohmann::json WriteReport(const std::string& out_dir) {
     for (const auto& a : r["acc"]) tsv << "\t" << a.get<double>();
     tsv << "\t" << r["bytes_up"].get<double>() << "\t" << r["bytes_down"].get<double>() << "\t"
         << r["temperature"].get<double>() << "\t" << r["alpha"].get<double>() << "\t"
-        << r["beta"].get<double>() << "\t" << r["round_s"].get<double>() << "\n";
+        << r["beta"].get<double>() << "\t" << r["round_s"].get<double>() << "\t"
+        << r.value("bytes_up_weights", 0.0) << "\t" << r.value("bytes_up_summary", 0.0) << "\t"
+        << r.value("bytes_down_weights", 0.0) << "\t" << r.value("bytes_down_mask", 0.0) << "\t"
+        << r.value("sparsity", 0.0) << "\n";
     round_s.push_back(r["round_s"].get<double>());
     collect_s.push_back(r["collect_s"].get<double>());
     eval_s.push_back(r["eval_s"].get<double>());
@@ -99,6 +110,12 @@ nlohmann::json WriteReport(const std::string& out_dir) {
   summary["final_acc"] = records.back()["acc"];
   summary["acc_mean_last3"] = mean_of_last(3);
   summary["acc_mean_last5"] = mean_of_last(5);
+  const auto& last = records.back();
+  const double reported = std::max(1.0, last["clients_reported"].get<double>());
+  summary["bytes_up_per_client_last_round"] = last["bytes_up"].get<double>() / reported;
+  summary["bytes_up_weights_per_client_last_round"] =
+      last.value("bytes_up_weights", 0.0) / reported;
+  summary["sparsity_final"] = last.value("sparsity", 0.0);
   summary["bytes_up_total"] = bytes_up;
   summary["bytes_down_total"] = bytes_down;
   summary["round_s_median"] = Median(round_s);

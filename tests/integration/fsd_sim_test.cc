@@ -143,7 +143,34 @@ TEST(FsdSimTest, DistillationOnlyClientsKeepTheirOwnWeightsAndUploadOnlySummarie
   EXPECT_GT(summary["client_acc_mean"][2].get<double>(), 0.3);  // chance is 0.1
 }
 
-// Weights with global soft targets, and distillation only: both resume exactly.
+TEST(FsdSimTest, PrunedInt8FederationUploadsOnlyKeptQuantizedValues) {
+  testing::TempDir out;
+  auto arguments = SimArguments(out.path(), 4, "fmnist-prune-int8.toml");
+  arguments.insert(arguments.end(), {"--set", "pruning.end_round=3"});
+  ASSERT_EQ(Wait(Spawn(arguments, out.File("log.txt"))), kExitOk)
+      << testing::ReadFile(out.File("log.txt"));
+  const auto records = Metrics(out.path());
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_DOUBLE_EQ(records[0]["sparsity"].get<double>(), 0.0);
+  EXPECT_NEAR(records[2]["sparsity"].get<double>(), 0.8, 0.01);
+  EXPECT_NEAR(records[3]["sparsity"].get<double>(), 0.8, 0.01);
+  // The mask travels when it changes (rounds 2 and 3: 3 clients each), not in round 4.
+  EXPECT_EQ(records[0]["bytes_down_mask"].get<std::int64_t>(), 0);
+  EXPECT_GT(records[2]["bytes_down_mask"].get<std::int64_t>(), 0);
+  EXPECT_EQ(records[3]["bytes_down_mask"].get<std::int64_t>(), 0);
+  // Round 1 uploads every value as int8 (1 byte each + scales); round 4 about a fifth
+  // of the prunable ones.
+  const double dense_int8 = records[0]["bytes_up_weights"].get<double>();
+  const double pruned_int8 = records[3]["bytes_up_weights"].get<double>();
+  EXPECT_LT(pruned_int8, 0.3 * dense_int8);
+  const double values = 3 * 30000.0;  // 3 clients × > 30k values of the synthetic cnn3-s
+  EXPECT_LT(dense_int8, 0.3 * 4 * values * 1.5);
+  EXPECT_GT(records.back()["acc"][2].get<double>(), 0.4);  // chance is 0.1
+  const auto summary = nlohmann::json::parse(testing::ReadFile(out.File("summary.json")));
+  EXPECT_NEAR(summary["sparsity_final"].get<double>(), 0.8, 0.01);
+}
+
+// Weights with global soft targets, pruning, and distillation only: all resume exactly.
 class FsdSimResumeTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(FsdSimResumeTest, KilledAndResumedRunEndsWithTheSameStateAsAnUninterruptedOne) {
@@ -188,10 +215,12 @@ TEST_P(FsdSimResumeTest, KilledAndResumedRunEndsWithTheSameStateAsAnUninterrupte
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, FsdSimResumeTest,
-                         ::testing::Values("fmnist-sd-global.toml", "fmnist-fd.toml"),
+                         ::testing::Values("fmnist-sd-global.toml", "fmnist-fd.toml",
+                                           "fmnist-prune.toml"),
                          [](const auto& info) {
-                           return info.param == "fmnist-fd.toml" ? std::string("Distillation")
-                                                                 : std::string("GlobalSoftTargets");
+                           if (info.param == "fmnist-fd.toml") return std::string("Distillation");
+                           if (info.param == "fmnist-prune.toml") return std::string("Pruning");
+                           return std::string("GlobalSoftTargets");
                          });
 
 TEST(FsdSimTest, PartitionFileWithWrongClientCountIsAConfigError) {
