@@ -11,7 +11,7 @@
 #include "common/config/codec_options.h"
 #include "common/errors.h"
 #include "common/log.h"
-#include "coordinator/checkpoint.h"
+#include "common/storage/checkpoint.h"
 #include "privacy/curve_socket.h"
 
 namespace fsd::coordinator {
@@ -136,18 +136,18 @@ Coordinator::Coordinator(zmq::context_t& context, CoordinatorOptions options,
   if (distillation_only()) global_.clear();
   const std::string checkpoint_path = options_.out_dir + "/checkpoint.bin";
   if (options_.resume && std::filesystem::exists(checkpoint_path)) {
-    Checkpoint checkpoint =
-        ReadCheckpoint(checkpoint_path, limits_.max_values, limits_.max_classes);
+    storage::Checkpoint checkpoint =
+        storage::ReadCheckpoint(checkpoint_path, limits_.max_values, limits_.max_classes);
     if (checkpoint.schema_fingerprint != options_.schema_fingerprint ||
         checkpoint.global.size() != global_.size()) {
       throw DataError(checkpoint_path + ": checkpoint is for a different model or mode");
     }
-    if (!checkpoint.soft_state.empty() &&
-        checkpoint.soft_state.num_classes() != options_.num_classes) {
+    if (!checkpoint.class_counts.empty() &&
+        checkpoint.class_counts.size() != options_.num_classes) {
       throw DataError(checkpoint_path + ": checkpoint is for a different number of classes");
     }
     global_ = std::move(checkpoint.global);
-    soft_state_ = std::move(checkpoint.soft_state);
+    soft_state_ = {std::move(checkpoint.class_counts), std::move(checkpoint.mean_logits)};
     mask_ = std::move(checkpoint.mask);
     mask_round_ = checkpoint.mask_round;
     committed_round_ = checkpoint.round;
@@ -555,9 +555,9 @@ void Coordinator::FinishRound() {
   // leaves a metrics line that resume drops and the round is run again.
   metrics_->Record(record);
   if (options_.federation.checkpoint) {
-    WriteCheckpoint(options_.out_dir + "/checkpoint.bin",
-                    {committed_round_, options_.schema_fingerprint, global_, soft_state_,
-                     mask_round_, mask_});
+    storage::WriteCheckpoint(options_.out_dir + "/checkpoint.bin",
+                             {committed_round_, options_.schema_fingerprint, global_,
+                              soft_state_.counts, soft_state_.mean_logits, mask_round_, mask_});
   }
   if (listener_) listener_(record);
   attempt_ = 0;

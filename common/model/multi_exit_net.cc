@@ -37,7 +37,11 @@ struct LayoutMatchedRelu : torch::autograd::Function<LayoutMatchedRelu> {
 };
 
 nn::Functional Relu() {
-  return nn::Functional([](const torch::Tensor& x) { return LayoutMatchedRelu::apply(x); });
+  return nn::Functional([](const torch::Tensor& x) {
+    // Without gradients (evaluation, inference) the custom backward is moot,
+    // and skipping the autograd node saves its per-call overhead.
+    return torch::GradMode::is_enabled() ? LayoutMatchedRelu::apply(x) : torch::relu(x);
+  });
 }
 
 // Appends Conv(3x3, pad 1, bias) - BatchNorm - ReLU to `block` and returns it.
@@ -78,30 +82,48 @@ std::string ArchitectureName(Architecture architecture) {
   }
 }
 
+std::vector<int> ConvChannels(const ModelSpec& spec) {
+  if (!spec.channels.empty()) return spec.channels;
+  switch (spec.architecture) {
+    case Architecture::kCnn3S:
+      return {16, 32, 64, 32, 64};
+    case Architecture::kCnn3M:
+      return {32, 64, 128, 64, 128};
+    default:
+      return {};
+  }
+}
+
 MultiExitNetImpl::MultiExitNetImpl(const ModelSpec& spec) : spec_(spec) {
   const int classes = spec.num_classes;
+  const int all_exits = spec.architecture == Architecture::kMlp ? 2 : 3;
+  const int exits = spec.exits > 0 ? spec.exits : all_exits;
+  FSD_CHECK(exits <= all_exits) << exits << " exits of " << all_exits;
   switch (spec.architecture) {
     case Architecture::kCnn3S:
     case Architecture::kCnn3M: {
       // BENCHMARK.md: three conv stages; aux exits after stages 1 and 2.
-      const int w = spec.architecture == Architecture::kCnn3S ? 16 : 32;
-      auto stage1 = ConvBnRelu(nn::Sequential(), spec.in_channels, w, 1,
+      const auto c = ConvChannels(spec);
+      FSD_CHECK(c.size() == 5) << "cnn3 needs 5 conv widths, got " << c.size();
+      auto stage1 = ConvBnRelu(nn::Sequential(), spec.in_channels, c[0], 1,
                                /*switch_to_channels_last=*/true);
       stage1->push_back(nn::MaxPool2d(2));
       AddStage(stage1);
-      auto exit1 = ConvBnRelu(nn::Sequential(), w, 2 * w, /*stride=*/2);
+      auto exit1 = ConvBnRelu(nn::Sequential(), c[0], c[3], /*stride=*/2);
       exit1->push_back(GlobalAveragePool());
-      exit1->push_back(nn::Linear(2 * w, classes));
+      exit1->push_back(nn::Linear(c[3], classes));
       AddExit(exit1);
-      auto stage2 = ConvBnRelu(nn::Sequential(), w, 2 * w, 1);
+      if (exits == 1) break;
+      auto stage2 = ConvBnRelu(nn::Sequential(), c[0], c[1], 1);
       stage2->push_back(nn::MaxPool2d(2));
       AddStage(stage2);
-      auto exit2 = ConvBnRelu(nn::Sequential(), 2 * w, 4 * w, /*stride=*/1);
+      auto exit2 = ConvBnRelu(nn::Sequential(), c[1], c[4], /*stride=*/1);
       exit2->push_back(GlobalAveragePool());
-      exit2->push_back(nn::Linear(4 * w, classes));
+      exit2->push_back(nn::Linear(c[4], classes));
       AddExit(exit2);
-      AddStage(ConvBnRelu(nn::Sequential(), 2 * w, 4 * w, 1));
-      AddExit(nn::Sequential(GlobalAveragePool(), nn::Linear(4 * w, classes)));
+      if (exits == 2) break;
+      AddStage(ConvBnRelu(nn::Sequential(), c[1], c[2], 1));
+      AddExit(nn::Sequential(GlobalAveragePool(), nn::Linear(c[2], classes)));
       break;
     }
     case Architecture::kMlp: {
@@ -109,6 +131,7 @@ MultiExitNetImpl::MultiExitNetImpl(const ModelSpec& spec) : spec_(spec) {
       AddStage(nn::Sequential(nn::Flatten(), nn::Linear(inputs, 256),
                               nn::ReLU(nn::ReLUOptions().inplace(true))));
       AddExit(nn::Sequential(nn::Linear(256, classes)));
+      if (exits == 1) break;
       AddStage(nn::Sequential(nn::Linear(256, 128), nn::ReLU(nn::ReLUOptions().inplace(true))));
       AddExit(nn::Sequential(nn::Linear(128, classes)));
       break;
@@ -148,6 +171,24 @@ torch::Tensor MultiExitNetImpl::forward_to(const torch::Tensor& x, int exit) {
   torch::Tensor h = x;
   for (int s = 0; s <= head_after_stage_[exit]; ++s) h = stages_[s]->forward(h);
   return heads_[exit]->forward(h);
+}
+
+std::pair<int, torch::Tensor> MultiExitNetImpl::ForwardUntilConfident(const torch::Tensor& x,
+                                                                      double threshold) {
+  torch::Tensor h = x;
+  std::size_t next_head = 0;
+  for (std::size_t s = 0; s < stages_.size(); ++s) {
+    h = stages_[s]->forward(h);
+    while (next_head < heads_.size() && head_after_stage_[next_head] == static_cast<int>(s)) {
+      auto logits = heads_[next_head]->forward(h);
+      const bool last = next_head + 1 == heads_.size();
+      if (last || torch::softmax(logits, 1).max().item<double>() >= threshold) {
+        return {static_cast<int>(next_head), logits};
+      }
+      ++next_head;
+    }
+  }
+  throw InternalError("a network without exits");
 }
 
 std::int64_t MultiExitNetImpl::PathParameterCount(int exit) const {

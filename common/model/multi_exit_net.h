@@ -32,7 +32,16 @@ struct ModelSpec {
   int height = 28;
   int width = 28;
   int num_classes = 10;
+  // Deployment variants (client/export.h): output channels of the
+  // convolutions {stage1, stage2, stage3, exit1, exit2} of a cnn3 network
+  // (empty: the architecture's widths), and the number of exits kept (0: all;
+  // k: the network truncated after exit k).
+  std::vector<int> channels;
+  int exits = 0;
 };
+
+// The conv widths a spec builds: spec.channels, or the architecture's default.
+std::vector<int> ConvChannels(const ModelSpec& spec);
 
 class MultiExitNetImpl : public torch::nn::Module {
  public:
@@ -51,6 +60,11 @@ class MultiExitNetImpl : public torch::nn::Module {
   // Number of trainable parameters on the path to exit `exit`: the size of the
   // model one would deploy to serve that exit alone.
   std::int64_t PathParameterCount(int exit) const;
+
+  // Anytime inference of one sample: computes exits shallow to deep and stops
+  // at the first whose max softmax probability is ≥ threshold (else the
+  // deepest). Returns (exit index, its logits).
+  std::pair<int, torch::Tensor> ForwardUntilConfident(const torch::Tensor& x, double threshold);
 
  private:
   void AddStage(torch::nn::Sequential stage);

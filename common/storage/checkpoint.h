@@ -1,4 +1,5 @@
-// Coordinator checkpoints: everything a resumed run needs to continue as if
+// Coordinator checkpoints: written by the coordinator after every round, read
+// by it on --resume and by fsd-export. Everything a resumed run needs to continue as if
 // it had never stopped — the last committed round, the global model vector,
 // the aggregated soft-target logits and the sparsity mask — as a sealed file
 // (common/storage/sealed_file.h: atomic write, SHA-256 verified on load).
@@ -14,22 +15,21 @@
 #include <string>
 #include <vector>
 
-#include "aggregation/soft_targets.h"
-#include "aggregation/sparsity.h"
-
-namespace fsd::coordinator {
+namespace fsd::storage {
 
 struct Checkpoint {
   std::uint64_t round = 0;  // last round whose aggregate is in `global`
   std::uint64_t schema_fingerprint = 0;
-  std::vector<float> global;                  // empty in distillation-only mode
-  aggregation::SoftTargetSummary soft_state;  // aggregated logits after `round`
-  std::uint64_t mask_round = 0;               // round that chose `mask` (0: none)
-  aggregation::Mask mask;                     // 1 = kept; empty: dense
+  std::vector<float> global;  // empty in distillation-only mode
+  // Aggregated soft-target logits after `round` (aggregation::SoftTargetSummary).
+  std::vector<std::int64_t> class_counts;  // [C]
+  std::vector<float> mean_logits;          // [C*C]
+  std::uint64_t mask_round = 0;            // round that chose `mask` (0: none)
+  std::vector<std::uint8_t> mask;          // 1 = kept; empty: dense
 };
 
 void WriteCheckpoint(const std::string& path, const Checkpoint& checkpoint);
 Checkpoint ReadCheckpoint(const std::string& path, std::uint64_t max_values,
                           std::uint64_t max_classes);
 
-}  // namespace fsd::coordinator
+}  // namespace fsd::storage

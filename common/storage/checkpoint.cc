@@ -1,4 +1,4 @@
-#include "coordinator/checkpoint.h"
+#include "common/storage/checkpoint.h"
 
 #include <algorithm>
 #include <cstring>
@@ -6,7 +6,7 @@
 #include "common/errors.h"
 #include "common/storage/sealed_file.h"
 
-namespace fsd::coordinator {
+namespace fsd::storage {
 namespace {
 
 constexpr char kMagic[8] = {'F', 'S', 'D', 'C', 'K', 'P', 'T', '3'};
@@ -15,24 +15,24 @@ constexpr char kRetiredPrefix[7] = {'F', 'S', 'D', 'C', 'K', 'P', 'T'};
 }  // namespace
 
 void WriteCheckpoint(const std::string& path, const Checkpoint& checkpoint) {
-  storage::ByteWriter out;
+  ByteWriter out;
   out.Bytes(kMagic, sizeof(kMagic));
   out.Put(checkpoint.round);
   out.Put(checkpoint.schema_fingerprint);
   out.PutArray<float>(checkpoint.global);
-  out.PutArray<std::int64_t>(checkpoint.soft_state.counts);
-  out.PutArray<float>(checkpoint.soft_state.mean_logits);
+  out.PutArray<std::int64_t>(checkpoint.class_counts);
+  out.PutArray<float>(checkpoint.mean_logits);
   out.Put(checkpoint.mask_round);
   out.PutArray<std::uint8_t>(checkpoint.mask);
-  storage::WriteSealedFile(path, out.bytes());
+  WriteSealedFile(path, out.bytes());
 }
 
 Checkpoint ReadCheckpoint(const std::string& path, std::uint64_t max_values,
                           std::uint64_t max_classes) {
   const std::uint64_t max_bytes =
       64 + max_values * 5 + max_classes * 8 + max_classes * max_classes * 4;
-  const auto body = storage::ReadSealedFile(path, max_bytes);
-  storage::ByteReader in(body, path);
+  const auto body = ReadSealedFile(path, max_bytes);
+  ByteReader in(body, path);
   char magic[8];
   for (char& c : magic) c = in.Get<char>();
   if (std::memcmp(magic, kMagic, 8) != 0) {
@@ -46,10 +46,9 @@ Checkpoint ReadCheckpoint(const std::string& path, std::uint64_t max_values,
   checkpoint.round = in.Get<std::uint64_t>();
   checkpoint.schema_fingerprint = in.Get<std::uint64_t>();
   checkpoint.global = in.GetArray<float>(max_values, "global model");
-  checkpoint.soft_state.counts = in.GetArray<std::int64_t>(max_classes, "class counts");
-  const std::size_t classes = checkpoint.soft_state.counts.size();
-  checkpoint.soft_state.mean_logits =
-      in.GetArray<float>(max_classes * max_classes, "soft-target logits");
+  checkpoint.class_counts = in.GetArray<std::int64_t>(max_classes, "class counts");
+  const std::size_t classes = checkpoint.class_counts.size();
+  checkpoint.mean_logits = in.GetArray<float>(max_classes * max_classes, "soft-target logits");
   checkpoint.mask_round = in.Get<std::uint64_t>();
   checkpoint.mask = in.GetArray<std::uint8_t>(max_values, "mask");
   in.ExpectEnd();
@@ -59,11 +58,11 @@ Checkpoint ReadCheckpoint(const std::string& path, std::uint64_t max_values,
   if (std::any_of(checkpoint.mask.begin(), checkpoint.mask.end(), [](auto b) { return b > 1; })) {
     throw DataError(path + ": mask holds values other than 0 and 1");
   }
-  if (checkpoint.soft_state.mean_logits.size() != classes * classes) {
+  if (checkpoint.mean_logits.size() != classes * classes) {
     throw DataError(path + ": soft-target logits do not match " + std::to_string(classes) +
                     " classes");
   }
   return checkpoint;
 }
 
-}  // namespace fsd::coordinator
+}  // namespace fsd::storage

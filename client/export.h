@@ -1,0 +1,20 @@
+// Deployable exits: the network truncated after one exit, optionally slimmed
+// by network slimming — in every convolution block, keep the output channels
+// whose BatchNorm scale |γ| is largest, and remove the matching input
+// channels of every layer that reads them — so the model is physically
+// smaller, not masked. The result is an ordinary MultiExitNet (spec.channels,
+// spec.exits) that can be fine-tuned with LocalTrainer and saved with
+// torch::save. Thread-safety: the caller owns both models. Errors:
+// ConfigError for an exit out of range, a keep share outside (0, 1], or
+// slimming of an architecture without BatchNorm (mlp).
+#pragma once
+
+#include "common/model/multi_exit_net.h"
+
+namespace fsd::client {
+
+// `exit`: 0-based exit index; `keep_channels`: share of every block's
+// channels kept (at least one), 1.0 = no slimming.
+model::MultiExitNet ExportExit(model::MultiExitNet& full, int exit, double keep_channels);
+
+}  // namespace fsd::client

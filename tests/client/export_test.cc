@@ -1,0 +1,96 @@
+#include "client/export.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "common/errors.h"
+
+namespace fsd::client {
+namespace {
+
+model::MultiExitNet MakeNet(model::Architecture architecture = model::Architecture::kCnn3S) {
+  torch::manual_seed(3);
+  model::ModelSpec spec;
+  spec.architecture = architecture;
+  spec.height = spec.width = 16;
+  model::MultiExitNet net(spec);
+  // Non-trivial BatchNorm statistics, as after training.
+  torch::NoGradGuard no_grad;
+  for (auto& item : net->named_buffers()) {
+    if (item.key().ends_with("running_mean")) item.value().uniform_(-0.5, 0.5);
+    if (item.key().ends_with("running_var")) item.value().uniform_(0.5, 2.0);
+  }
+  net->eval();
+  return net;
+}
+
+TEST(ExportExitTest, TruncationKeepsTheExitsOutputsExactly) {
+  auto full = MakeNet();
+  const auto x = torch::randn({4, 1, 16, 16});
+  for (int exit = 0; exit < 3; ++exit) {
+    auto small = ExportExit(full, exit, 1.0);
+    small->eval();
+    EXPECT_EQ(small->num_exits(), exit + 1);
+    torch::NoGradGuard no_grad;
+    EXPECT_TRUE(torch::equal(small->forward_to(x, exit), full->forward_to(x, exit))) << exit;
+  }
+}
+
+TEST(ExportExitTest, SlimmingRemovesTheChannelsWithSmallestGammaAndTheirInputs) {
+  auto full = MakeNet();
+  {
+    // Silence every other channel of every BatchNorm (γ = β = 0): after ReLU
+    // they are exactly zero, so removing them must not change any output.
+    torch::NoGradGuard no_grad;
+    const std::vector<std::string> norms = {"stage1.2.", "stage2.1.", "stage3.1.", "exit1.1.",
+                                            "exit2.1."};
+    for (auto& item : full->named_parameters()) {
+      const auto& name = item.key();
+      if (std::none_of(norms.begin(), norms.end(),
+                       [&](const std::string& prefix) { return name.starts_with(prefix); })) {
+        continue;
+      }
+      auto channels = item.value().view({-1, 2});
+      channels.select(1, 1).zero_();                                    // odd channels: γ = β = 0
+      if (name.ends_with(".weight")) channels.select(1, 0).add_(1.0);  // even: |γ| ≥ 1 - ε
+    }
+  }
+  auto small = ExportExit(full, 1, 0.5);
+  small->eval();
+  EXPECT_EQ(model::ConvChannels(small->spec()), (std::vector<int>{8, 16, 32, 16, 32}));
+  std::int64_t small_params = 0, full_params = 0;
+  for (const auto& p : small->parameters()) small_params += p.numel();
+  for (const auto& p : full->parameters()) full_params += p.numel();
+  EXPECT_LT(small_params * 4, full_params);
+  const auto x = torch::randn({5, 1, 16, 16});
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::allclose(small->forward_to(x, 1), full->forward_to(x, 1), 1e-4, 1e-5));
+  EXPECT_TRUE(torch::allclose(small->forward_to(x, 0), full->forward_to(x, 0), 1e-4, 1e-5));
+}
+
+TEST(ExportExitTest, RefusesMissingExitsBadSharesAndSlimmingWithoutBatchNorm) {
+  auto full = MakeNet();
+  EXPECT_THROW(ExportExit(full, 3, 1.0), ConfigError);
+  EXPECT_THROW(ExportExit(full, -1, 1.0), ConfigError);
+  EXPECT_THROW(ExportExit(full, 1, 0.0), ConfigError);
+  EXPECT_THROW(ExportExit(full, 1, 1.5), ConfigError);
+  auto mlp = MakeNet(model::Architecture::kMlp);
+  EXPECT_THROW(ExportExit(mlp, 1, 0.5), ConfigError);
+  EXPECT_EQ(ExportExit(mlp, 0, 1.0)->num_exits(), 1);
+}
+
+TEST(ForwardUntilConfidentTest, StopsAtTheFirstConfidentExit) {
+  auto net = MakeNet();
+  const auto x = torch::randn({1, 1, 16, 16});
+  torch::NoGradGuard no_grad;
+  const auto [never, deepest] = net->ForwardUntilConfident(x, 1.1);  // no exit reaches 1.1
+  EXPECT_EQ(never, 2);
+  EXPECT_TRUE(torch::equal(deepest, net->forward_to(x, 2)));
+  const auto [first, logits] = net->ForwardUntilConfident(x, 0.0);  // any exit is confident
+  EXPECT_EQ(first, 0);
+  EXPECT_TRUE(torch::equal(logits, net->forward_to(x, 0)));
+}
+
+}  // namespace
+}  // namespace fsd::client

@@ -1,0 +1,131 @@
+// fsd-export and fsd-infer on real Fashion-MNIST: a one-round federation, its
+// exit 2 exported with half the channels and fine-tuned, then run by
+// fsd-infer, whose accuracy on the same samples must equal the manifest's; bad
+// inputs get their exit codes.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "common/errors.h"
+#include "common/wire/sha256.h"
+#include "tests/testing/temp_dir.h"
+
+namespace fsd {
+namespace {
+
+constexpr const char* kFashionMnist = "/usr/share/datasets/fashion-mnist";
+
+std::string Bin(const std::string& name) { return testing::BinDir() + "/" + name; }
+
+int RunProcess(const std::vector<std::string>& arguments, const std::string& log) {
+  return testing::WaitProcess(testing::SpawnProcess(arguments, log));
+}
+
+// A small slice of Fashion-MNIST keeps the test quick.
+std::vector<std::string> Subset() {
+  return {"--set", "data.max_train_samples=3000", "--set", "data.max_test_samples=500"};
+}
+
+std::vector<std::string> With(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+class ExportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(kFashionMnist)) GTEST_SKIP() << "no " << kFashionMnist;
+    config_ = testing::SourceDir() + "/configs/fmnist-sd.toml";
+    ASSERT_EQ(RunProcess(With({Bin("fsd-sim"), "--config", config_, "--out", dir_.File("run"), "--rounds",
+                        "1", "--set", "federation.partition=iid"},
+                       Subset()),
+                  dir_.File("sim.log")),
+              kExitOk)
+        << testing::ReadFile(dir_.File("sim.log"));
+  }
+
+  testing::TempDir dir_;
+  std::string config_;
+};
+
+TEST_F(ExportTest, ExportedHalfWidthExitRunsInFsdInferWithTheManifestsAccuracy) {
+  const std::string model = dir_.File("edge/exit2.pt");
+  ASSERT_EQ(RunProcess(With({Bin("fsd-export"), "--config", config_, "--checkpoint",
+                      dir_.File("run/checkpoint.bin"), "--exit", "2", "--keep-channels", "0.5",
+                      "--out", model, "--finetune-data", kFashionMnist, "--finetune-epochs", "1"},
+                     Subset()),
+                dir_.File("export.log")),
+            kExitOk)
+      << testing::ReadFile(dir_.File("export.log"));
+  const auto manifest = nlohmann::json::parse(testing::ReadFile(dir_.File("edge/exit2.json")));
+  EXPECT_EQ(manifest["exit"].get<int>(), 2);
+  EXPECT_EQ(manifest["exits"].get<int>(), 2);
+  EXPECT_EQ(manifest["channels"].get<std::vector<int>>(), (std::vector<int>{8, 16, 32, 16, 32}));
+  EXPECT_LT(manifest["parameters"].get<int>() * 4, manifest["full_model_parameters"].get<int>());
+  const std::string bytes = testing::ReadFile(model);
+  EXPECT_EQ(manifest["sha256"].get<std::string>(),
+            wire::ToHex(wire::Sha256({std::span<const std::uint8_t>(
+                reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size())})));
+  // Fine-tuning on 3000 samples lifts the slimmed exit well above chance.
+  EXPECT_GT(manifest["test_accuracy"].get<double>(), 0.5);
+  EXPECT_GT(manifest["test_accuracy"].get<double>(),
+            manifest["finetune"]["accuracy_before"].get<double>());
+
+  ASSERT_EQ(RunProcess({Bin("fsd-infer"), "--model", model, "--data", kFashionMnist, "--max-samples",
+                 "500", "--batch-sizes", "1", "64", "--repeats", "1", "--early-exit-threshold",
+                 "0", "1", "--json", dir_.File("infer.json")},
+                dir_.File("infer.log")),
+            kExitOk)
+      << testing::ReadFile(dir_.File("infer.log"));
+  const auto report = nlohmann::json::parse(testing::ReadFile(dir_.File("infer.json")));
+  ASSERT_EQ(report["timings"].size(), 2u);
+  for (const auto& timing : report["timings"]) {
+    EXPECT_NEAR(timing["accuracy"].get<double>(), manifest["test_accuracy"].get<double>(), 1e-9);
+    EXPECT_GT(timing["ms_per_batch"].get<double>(), 0.0);
+  }
+  ASSERT_EQ(report["anytime"].size(), 2u);
+  // p = 0: every sample leaves at exit 1; p = 1: (almost) none is that sure before the last exit.
+  EXPECT_EQ(report["anytime"][0]["exits_taken"][0].get<int>(), 500);
+  EXPECT_NEAR(report["anytime"][0]["accuracy"].get<double>(),
+              manifest["test_accuracy_per_exit"][0].get<double>(), 1e-9);
+  EXPECT_GT(report["anytime"][1]["exits_taken"][1].get<int>(), 450);
+}
+
+TEST_F(ExportTest, BadInputsGetTheirExitCodes) {
+  // A model file that does not match its manifest: bad data (4).
+  const std::string model = dir_.File("m.pt");
+  ASSERT_EQ(RunProcess(With({Bin("fsd-export"), "--config", config_, "--checkpoint",
+                      dir_.File("run/checkpoint.bin"), "--exit", "3", "--out", model},
+                     Subset()),
+                dir_.File("export.log")),
+            kExitOk);
+  testing::WriteFile(model, "not a LibTorch archive");
+  EXPECT_EQ(RunProcess({Bin("fsd-infer"), "--model", model, "--data", kFashionMnist},
+                dir_.File("infer.log")),
+            kExitData)
+      << testing::ReadFile(dir_.File("infer.log"));
+  // An exit the model does not have, or slimming by more than everything: bad flags (2).
+  EXPECT_EQ(RunProcess(With({Bin("fsd-export"), "--config", config_, "--checkpoint",
+                      dir_.File("run/checkpoint.bin"), "--exit", "4", "--out", model},
+                     Subset()),
+                dir_.File("export4.log")),
+            kExitUsage);
+  EXPECT_NE(testing::ReadFile(dir_.File("export4.log")).find("exit 4 does not exist"),
+            std::string::npos);
+  // A corrupted checkpoint: bad data (4), named.
+  std::string checkpoint = testing::ReadFile(dir_.File("run/checkpoint.bin"));
+  checkpoint[100] ^= 0x01;
+  testing::WriteFile(dir_.File("bad.bin"), checkpoint);
+  EXPECT_EQ(RunProcess(With({Bin("fsd-export"), "--config", config_, "--checkpoint", dir_.File("bad.bin"),
+                      "--exit", "2", "--out", model},
+                     Subset()),
+                dir_.File("export-bad.log")),
+            kExitData);
+  EXPECT_NE(testing::ReadFile(dir_.File("export-bad.log")).find("digest mismatch"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace fsd
