@@ -77,6 +77,8 @@ int main(int argc, char** argv) {
     session_options.num_classes = static_cast<std::size_t>(spec.num_classes);
     session_options.uplink = config::EncodeOptionsFor(cfg.compression.uplink, cfg.compression);
     session_options.error_feedback = cfg.compression.error_feedback;
+    session_options.limits =
+        client::LimitsFor(cfg.transport, static_cast<std::uint64_t>(schema.total_numel()));
     client::ClientSession session(std::move(session_options));
     // Distillation-only rounds continue from this client's own weights.
     const auto initial = model::Flatten(*worker.model(), schema);
@@ -134,7 +136,7 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "round %llu: trained on %lld samples, loss %.4f\n",
                        static_cast<unsigned long long>(round.round),
                        static_cast<long long>(trained.sample_count), trained.train_loss);
-          send(session.UpdateFrame(round, std::move(trained)));
+          if (auto frame = session.UpdateFrame(round, std::move(trained))) send(*frame);
         }
         if (step.rejoin) send(session.JoinFrame());
         if (step.finished) {

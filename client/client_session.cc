@@ -1,16 +1,28 @@
 #include "client/client_session.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "common/errors.h"
 #include "common/log.h"
 
 namespace fsd::client {
 namespace {
 
+constexpr std::uint32_t kMaxLocalEpochs = 1000;
+
 bool IsQuantized(const codec::EncodeOptions& options) {
   return options.dtype != codec::Dtype::kFp32;
 }
 
 }  // namespace
+
+wire::WireLimits LimitsFor(const config::TransportConfig& transport, std::uint64_t num_values) {
+  wire::WireLimits limits;
+  limits.max_message_bytes = static_cast<std::uint64_t>(transport.max_message_mb) << 20;
+  limits.max_values = std::max(limits.max_values, num_values);
+  return limits;
+}
 
 ClientSession::ClientSession(ClientSessionOptions options) : options_(std::move(options)) {
   for (const auto& range : options_.layout) num_values_ = std::max(num_values_, range.offset + range.size);
@@ -30,8 +42,17 @@ std::vector<std::uint8_t> ClientSession::ByeFrame(const std::string& reason) con
   return wire::EncodeFrame({0, wire::Bye{reason}});
 }
 
-std::vector<std::uint8_t> ClientSession::UpdateFrame(const LocalRound& round,
-                                                     TrainedRound trained) {
+std::optional<std::vector<std::uint8_t>> ClientSession::UpdateFrame(const LocalRound& round,
+                                                                     TrainedRound trained) {
+  const auto finite = [](const std::vector<float>& values) {
+    return std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); });
+  };
+  if (!finite(trained.values) || !finite(trained.summary.mean_logits) ||
+      !std::isfinite(trained.train_loss)) {
+    FSD_LOG(ERROR) << options_.name << ": training in round " << round.round
+                   << " diverged (NaN/Inf); no update sent";
+    return std::nullopt;
+  }
   wire::Update update;
   update.sample_count = trained.sample_count;
   update.train_loss = trained.train_loss;
@@ -72,6 +93,9 @@ std::variant<LocalRound, std::string> ClientSession::Decode(std::uint64_t round,
     return "alpha " + std::to_string(start.alpha) + " outside [0, 1]";
   if (!(start.beta >= 0.0 && start.beta <= 100.0))
     return "beta " + std::to_string(start.beta) + " outside [0, 100]";
+  if (start.local_epochs < 1 || start.local_epochs > kMaxLocalEpochs)
+    return "local_epochs " + std::to_string(start.local_epochs) + " outside 1.." +
+           std::to_string(kMaxLocalEpochs);
   const std::size_t classes = options_.num_classes;
   if (!start.soft_targets.empty()) {
     if (start.soft_targets.size() != classes * classes) {

@@ -26,6 +26,7 @@
 #include "aggregation/soft_targets.h"
 #include "aggregation/sparsity.h"
 #include "common/codec/values.h"
+#include "common/config/config.h"
 #include "common/model/layout.h"
 #include "common/wire/frame.h"
 
@@ -64,6 +65,10 @@ struct ClientSessionOptions {
   wire::WireLimits limits;
 };
 
+// The decoder limits a client applies: transport.max_message_mb, and tensor
+// sections at least as large as its model.
+wire::WireLimits LimitsFor(const config::TransportConfig& transport, std::uint64_t num_values);
+
 class ClientSession {
  public:
   explicit ClientSession(ClientSessionOptions options);
@@ -78,8 +83,11 @@ class ClientSession {
   std::vector<std::uint8_t> HeartbeatFrame() const;
   std::vector<std::uint8_t> ByeFrame(const std::string& reason) const;
   // Encodes the kept values of `trained` (adding and then updating the
-  // error-feedback residual) and the summary, for `round`.
-  std::vector<std::uint8_t> UpdateFrame(const LocalRound& round, TrainedRound trained);
+  // error-feedback residual) and the summary, for `round`. Nothing (and a
+  // logged error) when training diverged to NaN/Inf: the round goes on
+  // without this client.
+  std::optional<std::vector<std::uint8_t>> UpdateFrame(const LocalRound& round,
+                                                       TrainedRound trained);
 
   Step OnFrame(std::span<const std::uint8_t> frame);
 

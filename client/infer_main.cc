@@ -51,7 +51,8 @@ int main(int argc, char** argv) {
   app.add_option("--model", model_path, "model file written by fsd-export (manifest beside it)")
       ->required()
       ->check(CLI::ExistingFile);
-  app.add_option("--data", data_dir, "directory with t10k-{images,labels} IDX files")
+  app.add_option("--data", data_dir,
+                 "IDX directory (train- and t10k- files; the t10k split is evaluated)")
       ->required();
   app.add_option("--early-exit-threshold", thresholds,
                  "anytime mode: stop at the first exit whose max softmax >= p (batch 1); "
@@ -93,10 +94,18 @@ int main(int argc, char** argv) {
     data.dir = data_dir;
     data.normalization.mean = manifest.at("normalization").at("mean").get<double>();
     data.normalization.std = manifest.at("normalization").at("std").get<double>();
+    data.num_classes = spec.num_classes;
     data.max_test_samples = max_samples;
-    data.max_train_samples = 1;  // only the test split is used
+    data.max_train_samples = 1;  // only the test split is used (the loader opens both)
     const auto test = data::LoadSplits(data).test;
     const auto n = test->size();
+    if (n == 0) throw DataError(data_dir + ": the test split is empty");
+    if (test->images.size(1) != spec.in_channels || test->images.size(2) != spec.height ||
+        test->images.size(3) != spec.width) {
+      throw DataError(data_dir + ": images are " + std::to_string(test->images.size(2)) + "x" +
+                      std::to_string(test->images.size(3)) + ", the model expects " +
+                      std::to_string(spec.height) + "x" + std::to_string(spec.width));
+    }
     c10::InferenceMode inference;  // no autograd bookkeeping at all
     const int deepest = net->main_exit();
 

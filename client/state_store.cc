@@ -1,6 +1,7 @@
 #include "client/state_store.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 
@@ -89,6 +90,9 @@ std::optional<std::vector<float>> ClientStateStore::LoadBefore(const std::string
   auto values = in.GetArray<float>(num_values_, "weights");
   in.ExpectEnd();
   if (values.size() != num_values_) throw DataError(path + ": state is for a different model");
+  if (!std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); })) {
+    throw DataError(path + ": holds NaN or Inf");
+  }
   return values;
 }
 

@@ -99,7 +99,10 @@ EpochStats LocalTrainer::TrainEpoch(const data::Dataset& dataset,
     optimizer_.ZeroGrad();
     loss.backward();
     for (std::size_t i = 0; i < masks_.size(); ++i) {
-      if (masks_[i].defined()) parameters_[i].mutable_grad().mul_(masks_[i]);
+      // Exits the loss did not reach (loss.exits = "main") have no gradient.
+      if (masks_[i].defined() && parameters_[i].grad().defined()) {
+        parameters_[i].mutable_grad().mul_(masks_[i]);
+      }
     }
     optimizer_.Step(LearningRateAt(training_, run_step_, run_total_steps_));
     if (!masks_.empty()) {

@@ -326,8 +326,9 @@ void Coordinator::OnUpdate(const std::string& routing, const std::string& user_i
   }
   if (phase_ != Phase::kCollecting)
     return reject(RejectCode::kRoundClosed, "round is not collecting");
+  // A late update from an earlier attempt of this round: the round moved on.
   if (!selected_.contains(user_id))
-    return reject(RejectCode::kUnexpectedKind, "client not sampled this round");
+    return reject(RejectCode::kRoundClosed, "client not sampled in this attempt of the round");
   if (staged_.contains(user_id))
     return reject(RejectCode::kDuplicate, "second update in this round");
   if (update.sample_count <= 0 || update.sample_count > client->second.declared_samples) {

@@ -93,6 +93,8 @@ nlohmann::json Simulation::Run() {
     session.num_classes = static_cast<std::size_t>(spec.num_classes);
     session.uplink = config::EncodeOptionsFor(cfg.compression.uplink, cfg.compression);
     session.error_feedback = cfg.compression.error_feedback;
+    session.limits =
+        client::LimitsFor(cfg.transport, static_cast<std::uint64_t>(schema.total_numel()));
     clients.push_back(SimClient{std::move(keys), zmq::socket_t(context, zmq::socket_type::dealer),
                                 client::ClientSession(std::move(session))});
   }
@@ -200,7 +202,7 @@ nlohmann::json Simulation::Run() {
       ++train_jobs;
       train_s_total += result.train_s;
       const auto frame = c.session.UpdateFrame(result.round, std::move(result.trained));
-      c.socket.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+      if (frame) c.socket.send(zmq::buffer(*frame), zmq::send_flags::dontwait);
     }
     pool.RethrowFailure();
     if (Clock::now() - last_heartbeat > std::chrono::milliseconds(cfg.transport.heartbeat_ms)) {

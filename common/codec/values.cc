@@ -6,6 +6,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <string>
 
@@ -138,6 +139,7 @@ float HalfToFloat(std::uint16_t half) {
 
 Encoded EncodeValues(std::span<const float> values, std::span<const std::uint64_t> segments,
                      const EncodeOptions& options) {
+  for (const float v : values) FSD_CHECK(std::isfinite(v)) << "encoding a non-finite value";
   Encoded out;
   out.dtype = options.dtype;
   out.zstd = options.zstd;
@@ -167,7 +169,8 @@ Encoded EncodeValues(std::span<const float> values, std::span<const std::uint64_
         const auto segment = values.subspan(at, static_cast<std::size_t>(segments[s]));
         float max = 0.0f;
         for (const float v : segment) max = std::max(max, std::fabs(v));
-        const float scale = max > 0.0f ? max / 127.0f : 1.0f;  // all-zero: any positive scale
+        // All-zero (or denormal) segments: any positive normal scale will do.
+        const float scale = std::max(max / 127.0f, std::numeric_limits<float>::min());
         std::memcpy(raw.data() + 4 + 4 * s, &scale, 4);
         auto* q = reinterpret_cast<std::int8_t*>(raw.data() + 4 + 4 * segments.size() + at);
         for (std::size_t i = 0; i < segment.size(); ++i) {

@@ -14,7 +14,8 @@
 // the count (bounded by the caller) before anything is allocated; a zstd frame
 // must declare exactly that size. Failures come back as a Reject naming the
 // problem. Thread-safety: free functions. Errors: Encode* throw InternalError
-// on inconsistent arguments (our own bug); Decode* never throw.
+// on inconsistent arguments or non-finite values (callers check values
+// first); Decode* never throw.
 #pragma once
 
 #include <cstdint>

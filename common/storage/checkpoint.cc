@@ -1,6 +1,7 @@
 #include "common/storage/checkpoint.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "common/errors.h"
@@ -54,6 +55,20 @@ Checkpoint ReadCheckpoint(const std::string& path, std::uint64_t max_values,
   in.ExpectEnd();
   if (!checkpoint.mask.empty() && checkpoint.mask.size() != checkpoint.global.size()) {
     throw DataError(path + ": mask does not match the model");
+  }
+  if (checkpoint.mask.empty() != (checkpoint.mask_round == 0)) {
+    throw DataError(path + ": mask round " + std::to_string(checkpoint.mask_round) +
+                    (checkpoint.mask.empty() ? " without a mask" : " with a mask of round 0"));
+  }
+  const auto finite = [](const std::vector<float>& values) {
+    return std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); });
+  };
+  if (!finite(checkpoint.global) || !finite(checkpoint.mean_logits)) {
+    throw DataError(path + ": holds NaN or Inf");
+  }
+  if (std::any_of(checkpoint.class_counts.begin(), checkpoint.class_counts.end(),
+                  [](std::int64_t n) { return n < 0; })) {
+    throw DataError(path + ": negative class count");
   }
   if (std::any_of(checkpoint.mask.begin(), checkpoint.mask.end(), [](auto b) { return b > 1; })) {
     throw DataError(path + ": mask holds values other than 0 and 1");

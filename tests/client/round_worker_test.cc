@@ -223,6 +223,11 @@ TEST(ClientSessionTest, DropsRoundStartThatDoesNotFitTheModel) {
   bad = Start({1, 2, 3, 4, 5, 6, 7});
   EXPECT_FALSE(train(bad));
   bad = good;
+  bad.local_epochs = 0;
+  EXPECT_FALSE(train(bad));
+  bad.local_epochs = 4'000'000'000u;
+  EXPECT_FALSE(train(bad));
+  bad = good;
   bad.soft_targets.resize(9, 0.1f);
   EXPECT_FALSE(train(bad));
   bad = good;
@@ -256,7 +261,8 @@ TEST(ClientSessionTest, DecodesMaskedCompressedValuesAndUploadsOnlyKeptValues) {
 
   TrainedRound trained{100, 0.5, {1.0f, 9.0f, 9.0f, -1.0f, 0.5f, 0.25f}, {{50, 50}, {1, 0, 0, 1}}};
   const auto frame = session.UpdateFrame(*step.train, trained);
-  const auto decoded = wire::DecodeFrame(frame, {});
+  ASSERT_TRUE(frame.has_value());
+  const auto decoded = wire::DecodeFrame(*frame, {});
   ASSERT_TRUE(decoded.ok()) << decoded.reject().text;
   const auto& update = std::get<wire::Update>(decoded.value().body);
   EXPECT_EQ(update.mask_round, 4u);
@@ -277,6 +283,16 @@ TEST(ClientSessionTest, DecodesMaskedCompressedValuesAndUploadsOnlyKeptValues) {
   EXPECT_TRUE(resync.rejoin);
 }
 
+TEST(ClientSessionTest, DivergedTrainingSendsNoUpdate) {
+  ClientSession session = MakeSession();
+  const auto step = session.OnFrame(wire::EncodeFrame({1, Start({1, 2, 3, 4, 5, 6})}));
+  ASSERT_TRUE(step.train.has_value());
+  TrainedRound trained{100, 0.5, {1, 2, NAN, 4, 5, 6}, {{50, 50}, {0, 0, 0, 0}}};
+  EXPECT_FALSE(session.UpdateFrame(*step.train, trained).has_value());
+  trained.values[2] = 3;
+  EXPECT_TRUE(session.UpdateFrame(*step.train, trained).has_value());
+}
+
 TEST(ClientSessionTest, ErrorFeedbackCarriesQuantizationErrorIntoTheNextUpload) {
   codec::EncodeOptions int8;
   int8.dtype = codec::Dtype::kInt8;
@@ -291,8 +307,10 @@ TEST(ClientSessionTest, ErrorFeedbackCarriesQuantizationErrorIntoTheNextUpload) 
     double sum = 0.0;
     constexpr int kRounds = 20;
     for (int r = 0; r < kRounds; ++r) {
-      const auto frame = session.UpdateFrame(*step.train, {100, 0.5, values, {{50, 50}, {0, 0, 0, 0}}});
-      const auto decoded = wire::DecodeFrame(frame, {});
+      const auto frame =
+          session.UpdateFrame(*step.train, {100, 0.5, values, {{50, 50}, {0, 0, 0, 0}}});
+      ASSERT_TRUE(frame.has_value());
+      const auto decoded = wire::DecodeFrame(*frame, {});
       ASSERT_TRUE(decoded.ok()) << decoded.reject().text;
       const auto& update = std::get<wire::Update>(decoded.value().body);
       sum += codec::DecodeValues(update.values, segments).value()[1];

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "common/codec/values.h"
+#include "common/errors.h"
 
 namespace fsd::codec {
 namespace {
@@ -144,12 +145,27 @@ TEST(ValueCodecTest, RejectsInt8WithBadScaleMinus128OrOtherSegments) {
             RejectCode::kSchemaMismatch);  // another kept count
 }
 
-TEST(ValueCodecTest, RejectsNonFiniteFp32AndFp16Values) {
-  const std::vector<float> bad = {1.0f, std::numeric_limits<float>::infinity()};
-  for (Dtype dtype : {Dtype::kFp32, Dtype::kFp16}) {
-    EXPECT_EQ(DecodeValues(EncodeValues(bad, {}, Options(dtype)), Whole(bad)).reject().code,
-              RejectCode::kNonFinite);
-  }
+TEST(ValueCodecTest, RejectsNonFiniteFp32AndFp16ValuesAndRefusesToEncodeThem) {
+  const std::vector<float> values = {1.0f, 2.0f};
+  auto fp32 = EncodeValues(values, {}, Options(Dtype::kFp32));
+  const float inf = std::numeric_limits<float>::infinity();
+  std::memcpy(fp32.bytes.data() + 4, &inf, 4);
+  EXPECT_EQ(DecodeValues(fp32, Whole(values)).reject().code, RejectCode::kNonFinite);
+  auto fp16 = EncodeValues(values, {}, Options(Dtype::kFp16));
+  const std::uint16_t nan_half = 0x7e00;
+  std::memcpy(fp16.bytes.data(), &nan_half, 2);
+  EXPECT_EQ(DecodeValues(fp16, Whole(values)).reject().code, RejectCode::kNonFinite);
+  const std::vector<float> bad = {1.0f, std::nanf("")};
+  EXPECT_THROW(EncodeValues(bad, std::vector<std::uint64_t>{2}, Options(Dtype::kInt8)),
+               InternalError);
+}
+
+TEST(ValueCodecTest, Int8OfAnAllZeroOrDenormalSegmentDecodesToZeros) {
+  const std::vector<float> values = {0.0f, 1e-44f, -1e-44f};
+  const auto decoded = DecodeValues(EncodeValues(values, Whole(values), Options(Dtype::kInt8)),
+                                    Whole(values));
+  ASSERT_TRUE(decoded.ok()) << decoded.reject().text;
+  for (const float v : decoded.value()) EXPECT_LE(std::fabs(v), 1e-37f);
 }
 
 TEST(BitmaskCodecTest, RoundTripsAndPacksEightBitsPerByte) {

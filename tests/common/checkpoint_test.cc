@@ -1,0 +1,61 @@
+#include "common/storage/checkpoint.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "common/errors.h"
+#include "tests/testing/temp_dir.h"
+
+namespace fsd::storage {
+namespace {
+
+Checkpoint Sample() {
+  return {7, 0xabcdef, {1.0f, 0.0f, -2.0f}, {3, 4}, {1.0f, 2.0f, 3.0f, 4.0f}, 5, {1, 0, 1}};
+}
+
+TEST(CheckpointTest, RoundTripsEveryField) {
+  testing::TempDir dir;
+  WriteCheckpoint(dir.File("c.bin"), Sample());
+  const auto read = ReadCheckpoint(dir.File("c.bin"), 100, 10);
+  EXPECT_EQ(read.round, 7u);
+  EXPECT_EQ(read.schema_fingerprint, 0xabcdefu);
+  EXPECT_EQ(read.global, Sample().global);
+  EXPECT_EQ(read.class_counts, Sample().class_counts);
+  EXPECT_EQ(read.mean_logits, Sample().mean_logits);
+  EXPECT_EQ(read.mask_round, 5u);
+  EXPECT_EQ(read.mask, Sample().mask);
+}
+
+TEST(CheckpointTest, RefusesCorruptionOversizeAndInconsistentContent) {
+  testing::TempDir dir;
+  const std::string path = dir.File("c.bin");
+  WriteCheckpoint(path, Sample());
+  std::string bytes = testing::ReadFile(path);
+  bytes[30] ^= 0x04;
+  testing::WriteFile(path, bytes);
+  EXPECT_THROW(ReadCheckpoint(path, 100, 10), DataError);  // digest
+  WriteCheckpoint(path, Sample());
+  EXPECT_THROW(ReadCheckpoint(path, 2, 10), DataError);  // more values than the model has
+  auto bad = Sample();
+  bad.global[1] = NAN;
+  WriteCheckpoint(path, bad);
+  EXPECT_THROW(ReadCheckpoint(path, 100, 10), DataError);
+  bad = Sample();
+  bad.class_counts[0] = -1;
+  WriteCheckpoint(path, bad);
+  EXPECT_THROW(ReadCheckpoint(path, 100, 10), DataError);
+  bad = Sample();
+  bad.mask_round = 0;  // a mask without its round
+  WriteCheckpoint(path, bad);
+  EXPECT_THROW(ReadCheckpoint(path, 100, 10), DataError);
+  bad = Sample();
+  bad.mask = {1, 2, 1};
+  WriteCheckpoint(path, bad);
+  EXPECT_THROW(ReadCheckpoint(path, 100, 10), DataError);
+  testing::WriteFile(path, "FSDCKPT1 and then some bytes that are long enough to pass the size checks");
+  EXPECT_THROW(ReadCheckpoint(path, 100, 10), DataError);
+}
+
+}  // namespace
+}  // namespace fsd::storage
