@@ -141,7 +141,10 @@ TEST_F(CoordinatorTest, RejectsEveryBadMessageAndAggregatesOnlyTheValidUpdate) {
   Send(client, {1, MakeUpdate(10, 9.0f, 1.0f, kDim + 1)});
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kSchemaMismatch);
   auto not_finite = MakeUpdate(10, 9.0f);
-  not_finite.values = codec::EncodeValues(std::vector<float>{9.0f, NAN, 9.0f, 9.0f, 9.0f}, {}, {});
+  // A hostile peer's bytes: the encoder itself refuses NaN, so write them raw.
+  const std::vector<float> with_nan = {9.0f, NAN, 9.0f, 9.0f, 9.0f};
+  not_finite.values.bytes.resize(with_nan.size() * sizeof(float));
+  std::memcpy(not_finite.values.bytes.data(), with_nan.data(), not_finite.values.bytes.size());
   Send(client, {1, not_finite});
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kNonFinite);
   auto bad_scale = MakeUpdate(10, 9.0f);
