@@ -14,7 +14,6 @@
 #include "client/client_session.h"
 #include "client/round_worker.h"
 #include "client/state_store.h"
-#include "common/config/codec_options.h"
 #include "common/config/toml_loader.h"
 #include "common/data/loader.h"
 #include "common/errors.h"
@@ -69,17 +68,8 @@ int main(int argc, char** argv) {
     torch::manual_seed(cfg.model.init_seed);  // the same initial weights as the coordinator's
     client::RoundWorker worker(spec, cfg.training, cfg.loss);
     const auto schema = model::FlatSchema::Of(*worker.model());
-    client::ClientSessionOptions session_options;
-    session_options.name = name;
-    session_options.num_samples = static_cast<std::int64_t>(indices.size());
-    session_options.schema_fingerprint = schema.fingerprint();
-    session_options.layout = model::LayoutOf(schema);
-    session_options.num_classes = static_cast<std::size_t>(spec.num_classes);
-    session_options.uplink = config::EncodeOptionsFor(cfg.compression.uplink, cfg.compression);
-    session_options.error_feedback = cfg.compression.error_feedback;
-    session_options.limits =
-        client::LimitsFor(cfg.transport, static_cast<std::uint64_t>(schema.total_numel()));
-    client::ClientSession session(std::move(session_options));
+    client::ClientSession session(client::SessionOptionsFromConfig(
+        cfg, name, static_cast<std::int64_t>(indices.size()), schema));
     // Distillation-only rounds continue from this client's own weights.
     const auto initial = model::Flatten(*worker.model(), schema);
     std::optional<client::ClientStateStore> states;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/config/codec_options.h"
 #include "common/errors.h"
 #include "common/log.h"
 
@@ -17,11 +18,23 @@ bool IsQuantized(const codec::EncodeOptions& options) {
 
 }  // namespace
 
-wire::WireLimits LimitsFor(const config::TransportConfig& transport, std::uint64_t num_values) {
-  wire::WireLimits limits;
-  limits.max_message_bytes = static_cast<std::uint64_t>(transport.max_message_mb) << 20;
-  limits.max_values = std::max(limits.max_values, num_values);
-  return limits;
+ClientSessionOptions SessionOptionsFromConfig(const config::RunConfig& config, std::string name,
+                                              std::int64_t num_samples,
+                                              const model::FlatSchema& schema) {
+  ClientSessionOptions options;
+  options.name = std::move(name);
+  options.num_samples = num_samples;
+  options.schema_fingerprint = schema.fingerprint();
+  options.layout = model::LayoutOf(schema);
+  options.num_classes = static_cast<std::size_t>(config.data.num_classes);
+  options.uplink = config::EncodeOptionsFor(config.compression.uplink, config.compression);
+  options.error_feedback = config.compression.error_feedback;
+  // Decoder limits: transport.max_message_mb, and sections as large as the model.
+  options.limits.max_message_bytes = static_cast<std::uint64_t>(config.transport.max_message_mb)
+                                     << 20;
+  options.limits.max_values =
+      std::max(options.limits.max_values, static_cast<std::uint64_t>(schema.total_numel()));
+  return options;
 }
 
 ClientSession::ClientSession(ClientSessionOptions options) : options_(std::move(options)) {

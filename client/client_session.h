@@ -27,6 +27,7 @@
 #include "aggregation/sparsity.h"
 #include "common/codec/values.h"
 #include "common/config/config.h"
+#include "common/model/flat_params.h"
 #include "common/model/layout.h"
 #include "common/wire/frame.h"
 
@@ -65,9 +66,12 @@ struct ClientSessionOptions {
   wire::WireLimits limits;
 };
 
-// The decoder limits a client applies: transport.max_message_mb, and tensor
-// sections at least as large as its model.
-wire::WireLimits LimitsFor(const config::TransportConfig& transport, std::uint64_t num_values);
+// The session options a run's config implies for a client `name` with
+// `num_samples` local samples and the model `schema` describes (the one
+// place they are mapped; fsd-client and fsd-sim both use it).
+ClientSessionOptions SessionOptionsFromConfig(const config::RunConfig& config, std::string name,
+                                              std::int64_t num_samples,
+                                              const model::FlatSchema& schema);
 
 class ClientSession {
  public:

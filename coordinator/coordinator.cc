@@ -150,6 +150,9 @@ Coordinator::Coordinator(zmq::context_t& context, CoordinatorOptions options,
     soft_state_ = {std::move(checkpoint.class_counts), std::move(checkpoint.mean_logits)};
     mask_ = std::move(checkpoint.mask);
     mask_round_ = checkpoint.mask_round;
+    if (!mask_.empty()) {
+      round_mask_ = codec::EncodeBitmask(mask_, options_.downlink.zstd, options_.downlink.zstd_level);
+    }
     committed_round_ = checkpoint.round;
     KeepMetricsUpTo(options_.out_dir + "/metrics.jsonl", committed_round_);
     FSD_LOG(INFO) << "resuming after round " << committed_round_;
@@ -452,9 +455,6 @@ void Coordinator::SendRoundStart(const std::string& user_id) {
   start.soft_targets = soft_targets_;
   ClientRecord& record = clients_.at(user_id);
   if (mask_round_ != 0 && record.mask_round_sent != mask_round_) {
-    if (round_mask_.count == 0) {  // after a resume: encode the restored mask once
-      round_mask_ = codec::EncodeBitmask(mask_, options_.downlink.zstd, options_.downlink.zstd_level);
-    }
     start.mask = round_mask_;
     record.mask_round_sent = mask_round_;
   }

@@ -13,7 +13,6 @@
 
 #include "client/client_session.h"
 #include "client/state_store.h"
-#include "common/config/codec_options.h"
 #include "common/data/loader.h"
 #include "common/errors.h"
 #include "common/log.h"
@@ -85,18 +84,10 @@ nlohmann::json Simulation::Run() {
   for (std::size_t k = 0; k < partition.size(); ++k) {
     auto keys = privacy::GenerateCurveKeyPair();
     allowed.insert(keys.public_z85);
-    client::ClientSessionOptions session;
-    session.name = ClientName(k);
-    session.num_samples = static_cast<std::int64_t>(partition[k].size());
-    session.schema_fingerprint = schema.fingerprint();
-    session.layout = model::LayoutOf(schema);
-    session.num_classes = static_cast<std::size_t>(spec.num_classes);
-    session.uplink = config::EncodeOptionsFor(cfg.compression.uplink, cfg.compression);
-    session.error_feedback = cfg.compression.error_feedback;
-    session.limits =
-        client::LimitsFor(cfg.transport, static_cast<std::uint64_t>(schema.total_numel()));
-    clients.push_back(SimClient{std::move(keys), zmq::socket_t(context, zmq::socket_type::dealer),
-                                client::ClientSession(std::move(session))});
+    clients.push_back(SimClient{
+        std::move(keys), zmq::socket_t(context, zmq::socket_type::dealer),
+        client::ClientSession(client::SessionOptionsFromConfig(
+            cfg, ClientName(k), static_cast<std::int64_t>(partition[k].size()), schema))});
   }
 
   const auto coordinator_options =
