@@ -1,16 +1,17 @@
 #include "aggregation/fedavg.h"
 
+#include <cmath>
+
 #include "common/errors.h"
 
 namespace fsd::aggregation {
 
 FedAvgAggregator::FedAvgAggregator(std::size_t dim) : weighted_sum_(dim, 0.0) {}
 
-void FedAvgAggregator::Accumulate(std::span<const float> values, std::int64_t sample_count) {
+void FedAvgAggregator::Accumulate(std::span<const float> values, double weight) {
   FSD_CHECK(values.size() == weighted_sum_.size())
       << "update has " << values.size() << " values, aggregator " << weighted_sum_.size();
-  FSD_CHECK(sample_count > 0) << "sample_count=" << sample_count;
-  const double weight = static_cast<double>(sample_count);
+  FSD_CHECK(weight > 0.0 && std::isfinite(weight)) << "weight=" << weight;
   for (std::size_t i = 0; i < values.size(); ++i) weighted_sum_[i] += weight * values[i];
   total_weight_ += weight;
   ++num_inputs_;

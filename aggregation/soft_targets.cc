@@ -54,9 +54,11 @@ std::optional<SummaryProblem> CheckSummary(const SoftTargetSummary& summary,
 SoftTargetAggregator::SoftTargetAggregator(std::size_t num_classes)
     : num_classes_(num_classes),
       weighted_sum_(num_classes * num_classes, 0.0),
+      weights_(num_classes, 0.0),
       counts_(num_classes, 0) {}
 
-void SoftTargetAggregator::Accumulate(const SoftTargetSummary& summary) {
+void SoftTargetAggregator::Accumulate(const SoftTargetSummary& summary, double scale) {
+  FSD_CHECK(scale > 0.0 && std::isfinite(scale)) << "scale=" << scale;
   FSD_CHECK(summary.counts.size() == num_classes_ &&
             summary.mean_logits.size() == num_classes_ * num_classes_)
       << "summary of " << summary.counts.size() << " classes, expected " << num_classes_;
@@ -64,9 +66,10 @@ void SoftTargetAggregator::Accumulate(const SoftTargetSummary& summary) {
     const std::int64_t count = summary.counts[c];
     if (count == 0) continue;
     counts_[c] += count;
+    const double weight = static_cast<double>(count) * scale;
+    weights_[c] += weight;
     for (std::size_t j = 0; j < num_classes_; ++j) {
-      weighted_sum_[c * num_classes_ + j] +=
-          static_cast<double>(count) * summary.mean_logits[c * num_classes_ + j];
+      weighted_sum_[c * num_classes_ + j] += weight * summary.mean_logits[c * num_classes_ + j];
     }
   }
 }
@@ -80,8 +83,7 @@ SoftTargetSummary SoftTargetAggregator::Finalize(const SoftTargetSummary& previo
     for (std::size_t j = 0; j < num_classes_; ++j) {
       const std::size_t at = c * num_classes_ + j;
       if (counts_[c] > 0) {
-        out.mean_logits[at] =
-            static_cast<float>(weighted_sum_[at] / static_cast<double>(counts_[c]));
+        out.mean_logits[at] = static_cast<float>(weighted_sum_[at] / weights_[c]);
       } else if (has_previous) {
         out.mean_logits[at] = previous.mean_logits[at];
       }

@@ -7,10 +7,12 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <future>
 #include <numeric>
 #include <optional>
 #include <zmq.hpp>
 
+#include "client/client_node.h"
 #include "client/client_session.h"
 #include "client/round_worker.h"
 #include "client/state_store.h"
@@ -22,6 +24,7 @@
 #include "privacy/curve_socket.h"
 
 namespace {
+using Clock = std::chrono::steady_clock;
 std::atomic<bool> stop_requested{false};
 void OnSignal(int) { stop_requested = true; }
 }  // namespace
@@ -78,72 +81,83 @@ int main(int argc, char** argv) {
     }
 
     zmq::context_t context;
-    zmq::socket_t socket(context, zmq::socket_type::dealer);
-    privacy::SocketLimits limits;
-    limits.max_message_bytes = static_cast<std::int64_t>(cfg.transport.max_message_mb) << 20;
-    limits.handshake_ms = cfg.transport.handshake_ms;
+    client::ClientNodeOptions node_options;
+    node_options.endpoint = endpoint;
+    node_options.insecure = cfg.transport.insecure;
+    node_options.limits.max_message_bytes = static_cast<std::int64_t>(cfg.transport.max_message_mb)
+                                            << 20;
+    node_options.limits.handshake_ms = cfg.transport.handshake_ms;
+    node_options.heartbeat_ms = cfg.transport.heartbeat_ms;
+    node_options.watch_handshake = true;
     if (cfg.transport.insecure) {
       std::fprintf(stderr, "fsd-client: WARNING: --insecure: plaintext transport\n");
-      privacy::ConfigureInsecure(socket, limits);
     } else {
-      privacy::ConfigureCurveClient(socket, privacy::LoadCurveSecretKeyFile(key_path),
-                                    privacy::LoadCurvePublicKeyFile(server_key_path), limits);
+      node_options.keys = privacy::LoadCurveSecretKeyFile(key_path);
+      node_options.server_public_z85 = privacy::LoadCurvePublicKeyFile(server_key_path);
     }
-    socket.connect(endpoint);
-    const auto send = [&](const std::vector<std::uint8_t>& frame) {
-      socket.send(zmq::buffer(frame), zmq::send_flags::dontwait);
-    };
+    client::ClientNode node(context, std::move(session), std::move(node_options));
     std::signal(SIGINT, OnSignal);
     std::signal(SIGTERM, OnSignal);
-    send(session.JoinFrame());
+    node.Start(Clock::now());
     std::fprintf(stderr, "fsd-client: joining %s as %s\n", endpoint.c_str(), name.c_str());
-    auto last_sent = std::chrono::steady_clock::now();
+
+    // Training runs on its own thread while this one keeps the connection
+    // alive (heartbeats), so a round longer than the coordinator's client
+    // timeout still completes.
+    const auto train = [&](const client::LocalRound& round) {
+      if (round.global_values.empty() && states) {
+        auto own = states->LoadBefore(name, round.round).value_or(initial);
+        auto trained = worker.Run(*splits.train, indices, 0, round, &own);
+        states->Save(name, round.round, own);
+        return trained;
+      }
+      if (round.global_values.empty()) {
+        throw ConfigError(
+            "the coordinator runs distillation-only rounds: set federation.mode = "
+            "\"distillation\" in this client's config");
+      }
+      return worker.Run(*splits.train, indices, 0, round);
+    };
+    std::optional<client::LocalRound> pending;  // the newest round announced while training
+    std::optional<std::future<client::TrainedRound>> training;
+    std::optional<client::LocalRound> in_training;
     while (!stop_requested) {
-      zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::pollitem_t item{node.socket().handle(), 0, ZMQ_POLLIN, 0};
       try {
         zmq::poll(&item, 1, std::chrono::milliseconds(100));
       } catch (const zmq::error_t& error) {
         if (error.num() != EINTR) throw;
         continue;  // a signal: the loop condition sees it
       }
-      zmq::message_t message;
-      while (socket.recv(message, zmq::recv_flags::dontwait)) {
-        auto step = session.OnFrame({message.data<std::uint8_t>(), message.size()});
-        if (step.train) {
-          const client::LocalRound& round = *step.train;
-          client::TrainedRound trained;
-          if (round.global_values.empty() && states) {
-            auto own = states->LoadBefore(name, round.round).value_or(initial);
-            trained = worker.Run(*splits.train, indices, 0, round, &own);
-            states->Save(name, round.round, own);
-          } else if (!round.global_values.empty()) {
-            trained = worker.Run(*splits.train, indices, 0, round);
-          } else {
-            throw ConfigError(
-                "the coordinator runs distillation-only rounds: set federation.mode = "
-                "\"distillation\" in this client's config");
-          }
-          std::fprintf(stderr, "round %llu: trained on %lld samples, loss %.4f\n",
-                       static_cast<unsigned long long>(round.round),
-                       static_cast<long long>(trained.sample_count), trained.train_loss);
-          if (auto frame = session.UpdateFrame(round, std::move(trained))) send(*frame);
-        }
-        if (step.rejoin) send(session.JoinFrame());
-        if (step.finished) {
-          std::fprintf(stderr, "fsd-client: federation finished\n");
-          return kExitOk;
-        }
-        last_sent = std::chrono::steady_clock::now();
+      for (auto& round : node.Receive(Clock::now())) pending = std::move(round);
+      if (training &&
+          training->wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+        client::TrainedRound trained = training->get();  // rethrows a training failure
+        std::fprintf(stderr, "round %llu: trained on %lld samples, loss %.4f\n",
+                     static_cast<unsigned long long>(in_training->round),
+                     static_cast<long long>(trained.sample_count), trained.train_loss);
+        node.SendUpdate(*in_training, std::move(trained), Clock::now());
+        training.reset();
+        in_training.reset();
       }
-      if (std::chrono::steady_clock::now() - last_sent >
-          std::chrono::milliseconds(cfg.transport.heartbeat_ms)) {
-        send(session.welcomed() ? session.HeartbeatFrame() : session.JoinFrame());
-        last_sent = std::chrono::steady_clock::now();
+      if (!training && pending) {
+        in_training = std::move(pending);
+        pending.reset();
+        training = std::async(std::launch::async, train, std::cref(*in_training));
       }
+      if (node.finished()) {
+        if (training) training->wait();
+        std::fprintf(stderr, "fsd-client: federation finished\n");
+        return kExitOk;
+      }
+      if (const auto failure = node.handshake_failure()) {
+        throw AuthError(std::string("cannot connect to ") + endpoint + ": " +
+                        client::HandshakeFailureText(*failure));
+      }
+      node.Tick(Clock::now());
     }
-    send(session.ByeFrame("stopped by signal"));
-    socket.set(zmq::sockopt::linger, 2000);  // deliver the BYE before the socket closes
+    node.SayBye("stopped by signal");
     std::fprintf(stderr, "fsd-client: stopped, said BYE\n");
-    return kExitOk;
+    return kExitOk;  // (a round still training finishes first: the future waits)
   });
 }

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
       "error."};
   std::string config_path, out_dir, key_path, allow_dir, bind;
   int rounds = 0, min_clients = -1;
-  bool resume = false, insecure = false;
+  bool resume = false, resume_if_present = false, insecure = false;
   std::vector<std::string> overrides;
   app.add_option("--config", config_path, "TOML config (see configs/README.md)")
       ->required()
@@ -44,7 +44,11 @@ int main(int argc, char** argv) {
   app.add_option("--min-clients", min_clients, "override federation.min_clients")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--set", overrides, "override a config key: section.key=value (repeatable)");
-  app.add_flag("--resume", resume, "continue from DIR/checkpoint.bin");
+  auto* resume_flag =
+      app.add_flag("--resume", resume, "continue from DIR/checkpoint.bin (an error if missing)");
+  app.add_flag("--resume-if-present", resume_if_present,
+               "continue from DIR/checkpoint.bin when it exists, else start fresh")
+      ->excludes(resume_flag);
   app.add_flag("--insecure", insecure, "plaintext, unauthenticated transport (debugging only)");
   try {
     app.parse(argc, argv);
@@ -75,12 +79,16 @@ int main(int argc, char** argv) {
     model::MultiExitNet net(spec);
     const auto schema = model::FlatSchema::Of(*net);
 
-    const auto options = coordinator::OptionsFromConfig(cfg, schema, out_dir, resume);
+    const auto options = coordinator::OptionsFromConfig(
+        cfg, schema, out_dir,
+        resume              ? coordinator::ResumeMode::kResume
+        : resume_if_present ? coordinator::ResumeMode::kResumeIfPresent
+                            : coordinator::ResumeMode::kFresh);
     const privacy::CurveKeyPair keys = cfg.transport.insecure
                                            ? privacy::CurveKeyPair{}
                                            : privacy::LoadCurveSecretKeyFile(key_path);
-    const std::set<std::string> allowed =
-        cfg.transport.insecure ? std::set<std::string>{} : privacy::LoadAllowList(allow_dir);
+    const privacy::AllowList allowed =
+        cfg.transport.insecure ? privacy::AllowList{} : privacy::LoadAllowList(allow_dir);
     zmq::context_t context;
     coordinator::Coordinator coordinator(
         context, options, keys, allowed, model::Flatten(*net, schema),

@@ -22,20 +22,26 @@ std::string Z85Of(const zmq::message_t& key) {
 
 }  // namespace
 
-std::set<std::string> LoadAllowList(const std::string& dir) {
+AllowList LoadAllowList(const std::string& dir) {
   std::error_code ec;
   std::filesystem::directory_iterator it(dir, ec);
   if (ec) throw IoError(dir + ": cannot read allow-list directory: " + ec.message());
-  std::set<std::string> keys;
+  AllowList keys;
   for (const auto& entry : it) {
-    if (entry.path().extension() == ".pub")
-      keys.insert(LoadCurvePublicKeyFile(entry.path().string()));
+    if (entry.path().extension() != ".pub") continue;
+    const std::string name = entry.path().stem().string();
+    const auto [at, inserted] = keys.emplace(LoadCurvePublicKeyFile(entry.path().string()), name);
+    if (!inserted) {
+      throw AuthError(entry.path().string() + ": the same key as " + at->second +
+                      ".pub; every admitted client needs its own key");
+    }
   }
   return keys;
 }
 
-ZapHandler::ZapHandler(zmq::context_t& context, std::set<std::string> allowed_public_keys)
-    : context_(context), allowed_(std::move(allowed_public_keys)) {}
+ZapHandler::ZapHandler(zmq::context_t& context, const AllowList& allowed) : context_(context) {
+  for (const auto& [key, name] : allowed) allowed_.insert(key);
+}
 
 ZapHandler::~ZapHandler() {
   stop_ = true;
@@ -80,6 +86,18 @@ void ZapHandler::Start() {
 }
 
 void ZapHandler::Serve(zmq::socket_t socket) {
+  serving_ = true;
+  try {
+    ServeLoop(socket);
+  } catch (const std::exception& error) {
+    // Fail closed: nobody answers ZAP requests now, so the enforcing server
+    // socket refuses every new client.
+    FSD_LOG(ERROR) << "ZAP handler stopped, new clients are refused: " << error.what();
+  }
+  serving_ = false;
+}
+
+void ZapHandler::ServeLoop(zmq::socket_t& socket) {
   while (!stop_) {
     zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
     zmq::poll(&item, 1, std::chrono::milliseconds(100));

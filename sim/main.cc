@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
   std::string config_path, out_dir;
   int rounds = 0, clients = 0, workers = -1;
   std::int64_t seed = -1;
-  bool resume = false, insecure = false;
+  bool resume = false, resume_if_present = false, insecure = false;
   std::vector<std::string> overrides;
   app.add_option("--config", config_path, "TOML config (see configs/README.md)")
       ->required()
@@ -32,7 +32,11 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--seed", seed, "override federation.seed")->check(CLI::NonNegativeNumber);
   app.add_option("--set", overrides, "override a config key: section.key=value (repeatable)");
-  app.add_flag("--resume", resume, "continue from DIR/checkpoint.bin");
+  auto* resume_flag =
+      app.add_flag("--resume", resume, "continue from DIR/checkpoint.bin (an error if missing)");
+  app.add_flag("--resume-if-present", resume_if_present,
+               "continue from DIR/checkpoint.bin when it exists, else start fresh")
+      ->excludes(resume_flag);
   app.add_flag("--insecure", insecure, "plaintext transport (debugging only)");
   try {
     app.parse(argc, argv);
@@ -49,7 +53,9 @@ int main(int argc, char** argv) {
     sim::SimulationOptions options;
     options.config = config::LoadConfig(config_path, overrides);
     options.out_dir = out_dir;
-    options.resume = resume;
+    options.resume = resume              ? coordinator::ResumeMode::kResume
+                     : resume_if_present ? coordinator::ResumeMode::kResumeIfPresent
+                                         : coordinator::ResumeMode::kFresh;
     runtime::ConfigureProcess(options.config.training.threads);
     if (options.config.transport.insecure) {
       std::fprintf(stderr, "fsd-sim: WARNING: --insecure: plaintext, unauthenticated transport\n");

@@ -11,6 +11,7 @@
 #include <thread>
 #include <zmq.hpp>
 
+#include "client/client_node.h"
 #include "client/client_session.h"
 #include "client/state_store.h"
 #include "common/data/loader.h"
@@ -22,6 +23,7 @@
 #include "common/runtime/process_setup.h"
 #include "coordinator/coordinator.h"
 #include "privacy/curve_socket.h"
+#include "sim/attack.h"
 #include "sim/report.h"
 #include "sim/worker_pool.h"
 
@@ -29,15 +31,6 @@ namespace fsd::sim {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// One simulated client: its socket, keys, shard and protocol session.
-struct SimClient {
-  privacy::CurveKeyPair keys;
-  zmq::socket_t socket;
-  client::ClientSession session;
-  bool finished = false;
-  bool training = false;
-};
 
 std::string ClientName(std::size_t k) { return "client-" + std::to_string(k); }
 
@@ -78,17 +71,13 @@ nlohmann::json Simulation::Run() {
   // Keys live only in memory: the allow-list is exactly the simulated clients.
   const privacy::CurveKeyPair server_keys = privacy::GenerateCurveKeyPair();
   zmq::context_t context;
-  std::vector<SimClient> clients;
-  std::set<std::string> allowed;
-  clients.reserve(partition.size());
+  std::vector<privacy::CurveKeyPair> client_keys;
+  privacy::AllowList allowed;
   for (std::size_t k = 0; k < partition.size(); ++k) {
-    auto keys = privacy::GenerateCurveKeyPair();
-    allowed.insert(keys.public_z85);
-    clients.push_back(SimClient{
-        std::move(keys), zmq::socket_t(context, zmq::socket_type::dealer),
-        client::ClientSession(client::SessionOptionsFromConfig(
-            cfg, ClientName(k), static_cast<std::int64_t>(partition[k].size()), schema))});
+    client_keys.push_back(privacy::GenerateCurveKeyPair());
+    allowed.emplace(client_keys.back().public_z85, ClientName(k));
   }
+  const Attack attack(cfg.attack);
 
   const auto coordinator_options =
       coordinator::OptionsFromConfig(cfg, schema, options_.out_dir, options_.resume);
@@ -131,7 +120,11 @@ nlohmann::json Simulation::Run() {
   std::optional<client::ClientStateStore> states;
   if (distillation_only) {
     const std::string state_dir = options_.out_dir + "/client-state";
-    if (!options_.resume) std::filesystem::remove_all(state_dir);  // a new run starts fresh
+    const bool resuming =
+        options_.resume == coordinator::ResumeMode::kResume ||
+        (options_.resume == coordinator::ResumeMode::kResumeIfPresent &&
+         std::filesystem::exists(options_.out_dir + "/checkpoint.bin"));
+    if (!resuming) std::filesystem::remove_all(state_dir);  // a new run starts fresh
     states.emplace(state_dir, schema.fingerprint(), initial.size());
   }
   WorkerPool pool(
@@ -139,7 +132,9 @@ nlohmann::json Simulation::Run() {
       [&] { return std::make_unique<client::RoundWorker>(spec, cfg.training, cfg.loss); },
       [&](client::RoundWorker& worker, const RoundJob& job) {
         if (!job.round.global_values.empty()) {
-          return worker.Run(*splits.train, partition[job.client], job.client, job.round);
+          auto trained = worker.Run(*splits.train, partition[job.client], job.client, job.round);
+          attack.Apply(job.client, job.round, trained);
+          return trained;
         }
         const std::string name = ClientName(job.client);
         std::vector<float> own = states->LoadBefore(name, job.round.round).value_or(initial);
@@ -148,63 +143,47 @@ nlohmann::json Simulation::Run() {
         return trained;
       });
 
-  privacy::SocketLimits limits;
-  limits.max_message_bytes = static_cast<std::int64_t>(cfg.transport.max_message_mb) << 20;
-  limits.handshake_ms = cfg.transport.handshake_ms;
-  for (auto& c : clients) {
-    if (cfg.transport.insecure) {
-      privacy::ConfigureInsecure(c.socket, limits);
-    } else {
-      privacy::ConfigureCurveClient(c.socket, c.keys, server_keys.public_z85, limits);
-    }
-    c.socket.connect(endpoint);
-    const auto join = c.session.JoinFrame();
-    c.socket.send(zmq::buffer(join), zmq::send_flags::dontwait);
+  // One ClientNode per client (client/client_node.h, the same driver as
+  // fsd-client); all sockets live on this hub thread.
+  std::vector<client::ClientNode> clients;
+  clients.reserve(partition.size());
+  for (std::size_t k = 0; k < partition.size(); ++k) {
+    client::ClientNodeOptions node;
+    node.endpoint = endpoint;
+    node.insecure = cfg.transport.insecure;
+    node.keys = client_keys[k];
+    node.server_public_z85 = server_keys.public_z85;
+    node.limits.max_message_bytes = static_cast<std::int64_t>(cfg.transport.max_message_mb) << 20;
+    node.limits.handshake_ms = cfg.transport.handshake_ms;
+    node.heartbeat_ms = cfg.transport.heartbeat_ms;
+    const auto samples = attack.DeclaredSamples(k, static_cast<std::int64_t>(partition[k].size()));
+    clients.emplace_back(context,
+                         client::ClientSession(
+                             client::SessionOptionsFromConfig(cfg, ClientName(k), samples, schema)),
+                         std::move(node));
+    clients.back().Start(Clock::now());
   }
 
-  // Hub loop: all client sockets live on this thread.
   std::vector<zmq::pollitem_t> items;
-  for (auto& c : clients) items.push_back({c.socket.handle(), 0, ZMQ_POLLIN, 0});
-  auto last_heartbeat = Clock::now();
+  for (auto& c : clients) items.push_back({c.socket().handle(), 0, ZMQ_POLLIN, 0});
   std::int64_t train_jobs = 0;
   double train_s_total = 0.0;
   while (!coordinator_done) {
     zmq::poll(items.data(), items.size(), std::chrono::milliseconds(10));
+    const auto now = Clock::now();
     for (std::size_t k = 0; k < clients.size(); ++k) {
       if ((items[k].revents & ZMQ_POLLIN) == 0) continue;
-      zmq::message_t message;
-      while (clients[k].socket.recv(message, zmq::recv_flags::dontwait)) {
-        auto step = clients[k].session.OnFrame({message.data<std::uint8_t>(), message.size()});
-        if (step.train) {
-          clients[k].training = true;
-          pool.Submit(RoundJob{k, static_cast<std::int64_t>(partition[k].size()),
-                               std::move(*step.train)});
-        }
-        if (step.rejoin) {
-          const auto join = clients[k].session.JoinFrame();
-          clients[k].socket.send(zmq::buffer(join), zmq::send_flags::dontwait);
-        }
-        if (step.finished) clients[k].finished = true;
+      for (auto& round : clients[k].Receive(now)) {
+        pool.Submit(RoundJob{k, static_cast<std::int64_t>(partition[k].size()), std::move(round)});
       }
     }
     for (auto& result : pool.TakeResults()) {
-      auto& c = clients[result.client];
-      c.training = false;
       ++train_jobs;
       train_s_total += result.train_s;
-      const auto frame = c.session.UpdateFrame(result.round, std::move(result.trained));
-      if (frame) c.socket.send(zmq::buffer(*frame), zmq::send_flags::dontwait);
+      clients[result.client].SendUpdate(result.round, std::move(result.trained), Clock::now());
     }
     pool.RethrowFailure();
-    if (Clock::now() - last_heartbeat > std::chrono::milliseconds(cfg.transport.heartbeat_ms)) {
-      last_heartbeat = Clock::now();
-      for (auto& c : clients) {
-        if (c.session.welcomed() && !c.finished) {
-          const auto heartbeat = c.session.HeartbeatFrame();
-          c.socket.send(zmq::buffer(heartbeat), zmq::send_flags::dontwait);
-        }
-      }
-    }
+    for (auto& c : clients) c.Tick(Clock::now());
   }
   coordinator_thread.join();
   if (coordinator_failure) std::rethrow_exception(coordinator_failure);

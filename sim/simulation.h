@@ -16,13 +16,15 @@
 #include <string>
 
 #include "common/config/config.h"
+#include "coordinator/options.h"
 
 namespace fsd::sim {
 
 struct SimulationOptions {
   config::RunConfig config;
   std::string out_dir;
-  bool resume = false;  // continue from out_dir/checkpoint.bin
+  // Whether to continue from out_dir/checkpoint.bin (coordinator/options.h).
+  coordinator::ResumeMode resume = coordinator::ResumeMode::kFresh;
 };
 
 class Simulation {

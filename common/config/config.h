@@ -109,6 +109,63 @@ struct FederationConfig {
   // weights between rounds (persisted per client) and learn from each other
   // through the global soft targets alone (set schedule.beta > 0).
   FederationMode mode = FederationMode::kWeights;
+  // The most local samples a client may declare at JOIN (a larger
+  // declaration is refused with LIMIT_EXCEEDED). A declaration is fixed for
+  // a round once the client is sampled; with aggregation.weighting =
+  // "samples" it is the client's weight, so keep this tight in deployments.
+  std::int64_t max_samples_per_client = 1'000'000'000;
+  // Over-selection: sample ceil(k × (1 + over_select)) clients, where k is
+  // the fraction-based count, and close the round as soon as k reported
+  // (the slowest are not waited for). 0 = sample exactly k.
+  double over_select = 0.0;
+};
+
+enum class AggregationRule { kFedAvg };
+enum class ClientWeighting { kSamples, kUniform, kCapped };
+
+// [aggregation]: how the coordinator combines the round's updates
+// (aggregation/factory.h, aggregation/weighting.h).
+struct AggregationConfig {
+  // "fedavg": the weighted mean of the kept values.
+  AggregationRule rule = AggregationRule::kFedAvg;
+  // How much a client counts, for weights and soft-target summaries alike:
+  // "samples" (its declared samples: classic FedAvg, but one client that
+  // declares 10^9 samples owns the aggregate), "uniform" (all the same),
+  // "capped" (samples, at most max_weight_ratio × the round's median).
+  ClientWeighting weighting = ClientWeighting::kSamples;
+  double max_weight_ratio = 4.0;  // "capped" only; >= 1
+};
+
+// [limits]: what one enrolled client may send or cost (coordinator).
+struct PeerLimitsConfig {
+  // Largest |value| of an uploaded model value; a larger one is refused
+  // (INVALID_VALUE) before it reaches the aggregate.
+  double max_abs_value = 1e5;
+  double max_abs_logit = 1e4;   // largest |mean logit| in a soft-target summary
+  double max_train_loss = 1e4;  // largest reported training loss (>= 0)
+  // ROUND_START re-sends to one client in one round (it asks by re-JOINing);
+  // more JOINs are answered with WELCOME only.
+  int max_round_start_resends = 3;
+  // Live connections (routing ids) one key may hold; messages from more are
+  // refused (BUSY) until an older connection has been silent for
+  // transport.client_timeout_s.
+  int max_connections_per_key = 2;
+};
+
+enum class AttackKind { kSignFlip };
+
+// [attack]: hostile enrolled clients in fsd-sim (robustness experiments).
+// The first `clients` clients (client-0, client-1, ...) train honestly, then
+// send the attack instead of their update.
+struct AttackConfig {
+  int clients = 0;  // 0 = no attack
+  // "sign_flip": upload global − factor × (trained − global), i.e. the
+  // client's own progress reversed and scaled.
+  AttackKind kind = AttackKind::kSignFlip;
+  double factor = 1.0;
+  // Samples the attacker declares at JOIN and claims in every UPDATE (its
+  // summary counts scaled to match); 0 = its true count.
+  double declared_samples = 0.0;
 };
 
 enum class TemperatureScheduleKind { kConstant, kLinear, kCosine, kStep, kAdaptive };
@@ -187,6 +244,13 @@ struct TransportConfig {
   double client_timeout_s = 30.0;   // a silent client is dropped from its round after this
   int max_message_mb = 80;          // ZMQ_MAXMSGSIZE and the decoder's frame limit
   int handshake_ms = 5000;          // ZMQ_HANDSHAKE_IVL
+  // Coordinator: messages queued per connection each way (ZMQ_SNDHWM /
+  // ZMQ_RCVHWM); a round needs a handful, so a flooding client fills its own
+  // queue and loses messages, not the coordinator's memory.
+  int queue_messages = 16;
+  // Coordinator: the receive loop handles messages for at most this long
+  // before it checks deadlines and timeouts again (bounded under a flood).
+  int poll_budget_ms = 50;
 };
 
 // [sim]: the one-machine simulation.
@@ -202,11 +266,14 @@ struct RunConfig {
   TrainingConfig training;
   LossConfig loss;
   FederationConfig federation;
+  AggregationConfig aggregation;
+  PeerLimitsConfig limits;
   ScheduleConfig schedule;
   CompressionConfig compression;
   PruningConfig pruning;
   TransportConfig transport;
   SimConfig sim;
+  AttackConfig attack;
 };
 
 }  // namespace fsd::config

@@ -176,15 +176,16 @@ void ApplyOverride(toml::table& root, const std::string& assignment) {
 RunConfig Read(const toml::table* root, const std::string& origin,
                std::vector<std::string>* known_keys) {
   RunConfig config;
-  const std::set<std::string> sections = {"data",       "model",     "training", "loss",
-                                          "federation", "schedule", "compression", "pruning",
-                                          "transport", "sim"};
+  const std::set<std::string> sections = {
+      "data",     "model",       "training", "loss",      "federation", "aggregation",
+      "limits",   "schedule",    "compression", "pruning", "transport",  "sim", "attack"};
   if (root != nullptr) {
     for (const auto& [key, node] : *root) {
       if (!sections.contains(std::string(key.str()))) {
         throw ConfigError(
             origin + ": unknown section or key '" + std::string(key.str()) +
-            "'; allowed sections: data, model, training, loss, federation, transport, sim");
+            "'; allowed sections: data, model, training, loss, federation, aggregation, limits, "
+            "schedule, compression, pruning, transport, sim, attack");
       }
     }
   }
@@ -258,7 +259,28 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   federation.Choice("mode", f.mode,
                     {{"weights", FederationMode::kWeights},
                      {"distillation", FederationMode::kDistillation}});
+  federation.Integer("max_samples_per_client", f.max_samples_per_client, 1, 1'000'000'000);
+  federation.Real("over_select", f.over_select, 0.0, 10.0);
   federation.Finish();
+
+  SectionReader aggregation(root, "aggregation", origin, known_keys);
+  auto& a = config.aggregation;
+  aggregation.Choice("rule", a.rule, {{"fedavg", AggregationRule::kFedAvg}});
+  aggregation.Choice("weighting", a.weighting,
+                     {{"samples", ClientWeighting::kSamples},
+                      {"uniform", ClientWeighting::kUniform},
+                      {"capped", ClientWeighting::kCapped}});
+  aggregation.Real("max_weight_ratio", a.max_weight_ratio, 1.0, 1e9);
+  aggregation.Finish();
+
+  SectionReader limits(root, "limits", origin, known_keys);
+  auto& li = config.limits;
+  limits.Real("max_abs_value", li.max_abs_value, 0.0, 1e30, /*min_open=*/true);
+  limits.Real("max_abs_logit", li.max_abs_logit, 0.0, 1e30, /*min_open=*/true);
+  limits.Real("max_train_loss", li.max_train_loss, 0.0, 1e30, /*min_open=*/true);
+  limits.Integer("max_round_start_resends", li.max_round_start_resends, 0, 1000);
+  limits.Integer("max_connections_per_key", li.max_connections_per_key, 1, 1000);
+  limits.Finish();
   if (f.partition == PartitionKind::kFile && f.partition_file.empty() && root != nullptr) {
     throw ConfigError(origin +
                       ": federation.partition_file: required when federation.partition = \"file\"");
@@ -339,11 +361,26 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   transport.Real("client_timeout_s", tr.client_timeout_s, 0.0, 1e6, /*min_open=*/true);
   transport.Integer("max_message_mb", tr.max_message_mb, 1, 2000);
   transport.Integer("handshake_ms", tr.handshake_ms, 100, 3'600'000);
+  transport.Integer("queue_messages", tr.queue_messages, 2, 100'000);
+  transport.Integer("poll_budget_ms", tr.poll_budget_ms, 1, 60'000);
   transport.Finish();
 
   SectionReader sim(root, "sim", origin, known_keys);
   sim.Integer("workers", config.sim.workers, 0, 1024);
   sim.Finish();
+
+  SectionReader attack(root, "attack", origin, known_keys);
+  auto& at = config.attack;
+  attack.Integer("clients", at.clients, 0, 100'000);
+  attack.Choice("kind", at.kind, {{"sign_flip", AttackKind::kSignFlip}});
+  attack.Real("factor", at.factor, 0.0, 1e6);
+  attack.Real("declared_samples", at.declared_samples, 0.0, 1e9);
+  attack.Finish();
+  if (at.clients > config.federation.clients) {
+    throw ConfigError(origin + ": attack.clients: must be at most federation.clients (" +
+                      std::to_string(config.federation.clients) + "), got " +
+                      std::to_string(at.clients));
+  }
   return config;
 }
 

@@ -469,6 +469,14 @@ MessageKind KindOf(const Body& body) {
   return static_cast<MessageKind>(body.index() + 1);  // Body's alternatives follow kind numbers
 }
 
+std::optional<EnvelopeHead> PeekEnvelope(std::span<const std::uint8_t> frame) {
+  if (frame.size() < kEnvelopeBytes) return std::nullopt;
+  const std::uint8_t* head = frame.data();
+  if (ReadLe<std::uint32_t>(head + kMagicAt) != kMagic) return std::nullopt;
+  return EnvelopeHead{ReadLe<std::uint16_t>(head + kVersionAt), ReadLe<std::uint16_t>(head + kKindAt),
+                      ReadLe<std::uint64_t>(head + kRoundAt)};
+}
+
 std::vector<std::uint8_t> EncodeFrame(const Message& message) {
   PayloadWriter writer;
   std::visit([&](const auto& body) { Fields(writer, body); }, message.body);

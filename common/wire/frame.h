@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -29,6 +30,17 @@ inline constexpr std::size_t kTensorHeaderBytes = 24;
 inline constexpr std::uint32_t kSectionZstd = 1;  // section flag: stored bytes are a zstd frame
 
 std::vector<std::uint8_t> EncodeFrame(const Message& message);
+
+// The envelope fields a receiver needs to route a frame before it pays for
+// the digest and the payload: only the size, magic and kind are checked here
+// (DecodeFrame checks everything again). nullopt when the frame is shorter
+// than an envelope or its magic is wrong.
+struct EnvelopeHead {
+  std::uint16_t version = 0;
+  std::uint16_t kind = 0;  // a MessageKind number, not yet known to be defined
+  std::uint64_t round = 0;
+};
+std::optional<EnvelopeHead> PeekEnvelope(std::span<const std::uint8_t> frame);
 
 Decoded<Message> DecodeFrame(std::span<const std::uint8_t> frame, const WireLimits& limits);
 

@@ -26,10 +26,10 @@ class CoordinatorTest : public ::testing::Test {
   void Start(int clients, double quorum, double client_timeout_s = 30.0,
              const std::function<void(CoordinatorOptions&)>& adjust = {}) {
     server_keys_ = privacy::GenerateCurveKeyPair();
-    std::set<std::string> allowed;
+    privacy::AllowList allowed;
     for (int i = 0; i < clients; ++i) {
       client_keys_.push_back(privacy::GenerateCurveKeyPair());
-      allowed.insert(client_keys_.back().public_z85);
+      allowed.emplace(client_keys_.back().public_z85, "client-" + std::to_string(i));
     }
     CoordinatorOptions options;
     options.federation.rounds = 1;

@@ -10,6 +10,7 @@
 
 #include <optional>
 
+#include "common/errors.h"
 #include "common/wire/frame.h"
 #include "privacy/curve_socket.h"
 #include "privacy/zap_handler.h"
@@ -28,7 +29,7 @@ class CurveAuthTest : public ::testing::Test {
   void SetUp() override {
     server_keys_ = GenerateCurveKeyPair();
     allowed_keys_ = GenerateCurveKeyPair();
-    zap_ = std::make_unique<ZapHandler>(context_, std::set<std::string>{allowed_keys_.public_z85});
+    zap_ = std::make_unique<ZapHandler>(context_, AllowList{{allowed_keys_.public_z85, "allowed"}});
     zap_->Start();
     ConfigureCurveServer(router_, server_keys_, SocketLimits{});
     router_.bind("tcp://127.0.0.1:*");
@@ -133,13 +134,22 @@ TEST_F(CurveAuthTest, RawTcpGarbageDeliversNothingAndServerKeepsServing) {
   ExpectAllowedClientDelivers();
 }
 
-TEST(ZapAllowListTest, LoadsEveryPublicKeyFileInADirectory) {
+TEST(ZapAllowListTest, LoadsEveryPublicKeyFileInADirectoryNamedByItsStem) {
   fsd::testing::TempDir dir;
   const auto a = GenerateCurveKeyPair();
   const auto b = GenerateCurveKeyPair();
-  WriteCurveKeyPair(dir.path(), "a", a, false);
-  WriteCurveKeyPair(dir.path(), "b", b, false);
-  EXPECT_EQ(LoadAllowList(dir.path()), (std::set<std::string>{a.public_z85, b.public_z85}));
+  WriteCurveKeyPair(dir.path(), "client-a", a, false);
+  WriteCurveKeyPair(dir.path(), "client-b", b, false);
+  EXPECT_EQ(LoadAllowList(dir.path()),
+            (AllowList{{a.public_z85, "client-a"}, {b.public_z85, "client-b"}}));
+}
+
+TEST(ZapAllowListTest, RefusesOneKeyUnderTwoNames) {
+  fsd::testing::TempDir dir;
+  const auto a = GenerateCurveKeyPair();
+  WriteCurveKeyPair(dir.path(), "first", a, false);
+  WriteCurveKeyPair(dir.path(), "second", a, false);
+  EXPECT_THROW(LoadAllowList(dir.path()), fsd::AuthError);
 }
 
 }  // namespace

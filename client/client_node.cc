@@ -1,0 +1,135 @@
+#include "client/client_node.h"
+
+#include <atomic>
+#include <cstring>
+
+#include "common/log.h"
+
+namespace fsd::client {
+namespace {
+
+std::string MonitorEndpoint() {
+  static std::atomic<std::uint64_t> next{0};
+  return "inproc://fsd-client-monitor-" + std::to_string(next++);
+}
+
+}  // namespace
+
+const char* HandshakeFailureText(HandshakeFailure failure) {
+  switch (failure) {
+    case HandshakeFailure::kKeyRefused:
+      return "the coordinator refused this client's key (not on its allow-list)";
+    case HandshakeFailure::kHandshakeAborted:
+      return "the coordinator closed every connection during the handshake (wrong --server-key, "
+             "or the endpoint is not a CURVE coordinator)";
+  }
+  return "unknown handshake failure";
+}
+
+ClientNode::ClientNode(zmq::context_t& context, ClientSession session, ClientNodeOptions options)
+    : socket_(context, zmq::socket_type::dealer),
+      session_(std::move(session)),
+      options_(std::move(options)) {
+  if (options_.insecure) {
+    privacy::ConfigureInsecure(socket_, options_.limits);
+  } else {
+    privacy::ConfigureCurveClient(socket_, options_.keys, options_.server_public_z85,
+                                  options_.limits);
+  }
+  if (options_.watch_handshake) {
+    const std::string endpoint = MonitorEndpoint();
+    const int events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_DISCONNECTED;
+    if (zmq_socket_monitor(socket_.handle(), endpoint.c_str(), events) != 0) throw zmq::error_t();
+    monitor_ = zmq::socket_t(context, zmq::socket_type::pair);
+    monitor_.set(zmq::sockopt::linger, 0);
+    monitor_.connect(endpoint);
+  }
+}
+
+ClientNode::~ClientNode() = default;
+ClientNode::ClientNode(ClientNode&&) noexcept = default;
+
+void ClientNode::Start(TimePoint now) {
+  socket_.connect(options_.endpoint);
+  Send(session_.JoinFrame(), now);
+}
+
+void ClientNode::Send(const std::vector<std::uint8_t>& frame, TimePoint now) {
+  // Non-blocking: with the queue full (coordinator unreachable) the frame is
+  // dropped, and the timers send what is needed again.
+  (void)socket_.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+  last_sent_ = now;
+}
+
+std::vector<LocalRound> ClientNode::Receive(TimePoint now) {
+  std::vector<LocalRound> rounds;
+  if (monitor_) ReadMonitor();
+  zmq::message_t message;
+  while (socket_.recv(message, zmq::recv_flags::dontwait)) {
+    auto step = session_.OnFrame({message.data<std::uint8_t>(), message.size()});
+    if (step.train) rounds.push_back(std::move(*step.train));
+    if (step.rejoin) Send(session_.JoinFrame(), now);
+    if (step.finished) finished_ = true;
+  }
+  return rounds;
+}
+
+void ClientNode::SendUpdate(const LocalRound& round, TrainedRound trained, TimePoint now) {
+  if (auto frame = session_.UpdateFrame(round, std::move(trained))) {
+    Send(*frame, now);
+    ++updates_sent_;
+  }
+}
+
+void ClientNode::Tick(TimePoint now) {
+  if (monitor_) ReadMonitor();
+  if (finished_ || now - last_sent_ < std::chrono::milliseconds(options_.heartbeat_ms)) return;
+  Send(session_.welcomed() ? session_.HeartbeatFrame() : session_.JoinFrame(), now);
+}
+
+void ClientNode::SayBye(const std::string& reason) {
+  (void)socket_.send(zmq::buffer(session_.ByeFrame(reason)), zmq::send_flags::dontwait);
+  socket_.set(zmq::sockopt::linger, 2000);  // deliver the BYE before the socket closes
+}
+
+void ClientNode::ReadMonitor() {
+  zmq::message_t event, address;
+  while (monitor_.recv(event, zmq::recv_flags::dontwait)) {
+    if (event.more()) (void)monitor_.recv(address, zmq::recv_flags::dontwait);
+    if (event.size() < 6) continue;
+    std::uint16_t id = 0;
+    std::uint32_t value = 0;
+    std::memcpy(&id, event.data(), 2);
+    std::memcpy(&value, static_cast<const char*>(event.data()) + 2, 4);
+    switch (id) {
+      case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+        handshake_ok_ = true;
+        auth_failures_ = aborted_handshakes_ = 0;
+        break;
+      case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+        ++auth_failures_;
+        FSD_LOG(WARNING) << "handshake refused by the coordinator (ZAP status " << value << ")";
+        break;
+      case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+      case ZMQ_EVENT_DISCONNECTED:
+        if (!handshake_ok_) {
+          ++aborted_handshakes_;
+          FSD_LOG(WARNING) << "connection closed during the CURVE handshake";
+        }
+        handshake_ok_ = false;
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+std::optional<HandshakeFailure> ClientNode::handshake_failure() const {
+  if (auth_failures_ >= options_.max_handshake_failures) return HandshakeFailure::kKeyRefused;
+  if (aborted_handshakes_ >= options_.max_handshake_failures)
+    return HandshakeFailure::kHandshakeAborted;
+  return std::nullopt;
+}
+
+}  // namespace fsd::client

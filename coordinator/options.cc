@@ -1,0 +1,85 @@
+#include "coordinator/options.h"
+
+#include "common/config/codec_options.h"
+#include "common/errors.h"
+
+namespace fsd::coordinator {
+namespace {
+
+std::shared_ptr<const aggregation::TemperatureSchedule> MakeTemperatureSchedule(
+    const config::ScheduleConfig& schedule, const config::LossConfig& loss) {
+  using Kind = config::TemperatureScheduleKind;
+  switch (schedule.temperature) {
+    case Kind::kConstant:
+      return std::make_shared<aggregation::ConstantTemperature>(loss.temperature);
+    case Kind::kLinear:
+      return std::make_shared<aggregation::LinearTemperature>(schedule.temperature_start,
+                                                              schedule.temperature_end);
+    case Kind::kCosine:
+      return std::make_shared<aggregation::CosineTemperature>(schedule.temperature_start,
+                                                              schedule.temperature_end);
+    case Kind::kStep:
+      return std::make_shared<aggregation::StepTemperature>(
+          schedule.temperature_start, schedule.step_factor, schedule.step_rounds,
+          schedule.temperature_min, schedule.temperature_max);
+    case Kind::kAdaptive:
+      return std::make_shared<aggregation::AdaptiveTemperature>(
+          schedule.target_entropy, schedule.temperature_min, schedule.temperature_max,
+          loss.temperature);
+  }
+  throw InternalError("unknown temperature schedule");
+}
+
+aggregation::Ramp MakeRamp(config::RampKind kind, double constant, double start, double end) {
+  return kind == config::RampKind::kLinear ? aggregation::Ramp(start, end)
+                                           : aggregation::Ramp::Constant(constant);
+}
+
+}  // namespace
+
+CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
+                                     const model::FlatSchema& schema, std::string out_dir,
+                                     ResumeMode resume) {
+  CoordinatorOptions options;
+  options.federation = config.federation;
+  options.transport = config.transport;
+  options.limits = config.limits;
+  options.aggregation.rule = aggregation::Rule::kFedAvg;
+  switch (config.aggregation.weighting) {
+    case config::ClientWeighting::kSamples:
+      options.aggregation.weighting = aggregation::Weighting::kSamples;
+      break;
+    case config::ClientWeighting::kUniform:
+      options.aggregation.weighting = aggregation::Weighting::kUniform;
+      break;
+    case config::ClientWeighting::kCapped:
+      options.aggregation.weighting = aggregation::Weighting::kCapped;
+      break;
+  }
+  options.aggregation.max_weight_ratio = config.aggregation.max_weight_ratio;
+  options.temperature = MakeTemperatureSchedule(config.schedule, config.loss);
+  options.alpha = MakeRamp(config.schedule.alpha, config.loss.alpha, config.schedule.alpha_start,
+                           config.schedule.alpha_end);
+  options.beta = MakeRamp(config.schedule.beta, config.loss.beta, config.schedule.beta_start,
+                          config.schedule.beta_end);
+  options.num_classes = static_cast<std::size_t>(config.data.num_classes);
+  options.local_epochs = config.training.epochs;
+  options.schema_fingerprint = schema.fingerprint();
+  options.layout = model::LayoutOf(schema);
+  options.downlink = config::EncodeOptionsFor(config.compression.downlink, config.compression);
+  const auto& pruning = config.pruning;
+  if (pruning.final_sparsity > 0.0) {
+    options.sparsity = aggregation::SparsitySchedule(pruning.initial_sparsity,
+                                                     pruning.final_sparsity, pruning.start_round,
+                                                     pruning.end_round, pruning.every);
+  }
+  options.mask_scope = pruning.scope == config::PruneScope::kLayer
+                           ? aggregation::MaskScope::kPerLayer
+                           : aggregation::MaskScope::kGlobal;
+  options.min_keep = pruning.min_keep;
+  options.out_dir = std::move(out_dir);
+  options.resume = resume;
+  return options;
+}
+
+}  // namespace fsd::coordinator

@@ -1,0 +1,56 @@
+// CoordinatorOptions: everything a coordinator's rounds follow, and the one
+// place a run's config is mapped onto them (OptionsFromConfig).
+// Thread-safety: plain values.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "aggregation/factory.h"
+#include "aggregation/schedules.h"
+#include "aggregation/sparsity.h"
+#include "common/codec/values.h"
+#include "common/config/config.h"
+#include "common/model/flat_params.h"
+#include "common/model/layout.h"
+
+namespace fsd::coordinator {
+
+// Whether a coordinator continues from DIR/checkpoint.bin.
+enum class ResumeMode {
+  kFresh,            // start at round 1 (an existing checkpoint is overwritten)
+  kResume,           // continue from the checkpoint; an error when there is none
+  kResumeIfPresent,  // continue when there is a checkpoint, else start fresh
+};
+
+struct CoordinatorOptions {
+  config::FederationConfig federation;
+  config::TransportConfig transport;
+  config::PeerLimitsConfig limits;  // what one client may send or cost
+  aggregation::AggregationOptions aggregation;
+  // T, α and β announced in ROUND_START (aggregation/schedules.h).
+  std::shared_ptr<const aggregation::TemperatureSchedule> temperature =
+      std::make_shared<aggregation::ConstantTemperature>(3.0);
+  aggregation::Ramp alpha = aggregation::Ramp::Constant(0.5);
+  aggregation::Ramp beta = aggregation::Ramp::Constant(0.0);
+  std::size_t num_classes = 10;  // classes of the model: soft-target summaries are C×C
+  int local_epochs = 1;
+  std::uint64_t schema_fingerprint = 0;
+  // The model's tensors in the flat vector (which ones may be pruned; the
+  // int8 codec's segments). Empty: one unprunable tensor of the initial size.
+  model::ModelLayout layout;
+  codec::EncodeOptions downlink;  // how ROUND_START values and masks are encoded
+  aggregation::SparsitySchedule sparsity;  // default: never prunes
+  aggregation::MaskScope mask_scope = aggregation::MaskScope::kGlobal;
+  double min_keep = 0.05;  // share of every prunable tensor a mask keeps
+  std::string out_dir;     // metrics.jsonl and checkpoint.bin go here
+  ResumeMode resume = ResumeMode::kFresh;
+};
+
+// The options a run's config implies (the one place they are mapped).
+CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
+                                     const model::FlatSchema& schema, std::string out_dir,
+                                     ResumeMode resume);
+
+}  // namespace fsd::coordinator

@@ -1,0 +1,500 @@
+#include "coordinator/round_state.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "aggregation/factory.h"
+#include "aggregation/weighting.h"
+#include "common/errors.h"
+#include "common/log.h"
+
+namespace fsd::coordinator {
+namespace {
+
+using wire::MessageKind;
+using wire::RejectCode;
+
+// Bytes of an encoded section on the wire (header + stored bytes).
+std::int64_t SectionWireBytes(const codec::Encoded& encoded) {
+  return static_cast<std::int64_t>(wire::kTensorHeaderBytes + encoded.bytes.size());
+}
+
+bool IsClientKind(MessageKind kind) {
+  return kind == MessageKind::kJoin || kind == MessageKind::kUpdate ||
+         kind == MessageKind::kHeartbeat || kind == MessageKind::kBye;
+}
+
+}  // namespace
+
+const char* PhaseName(Phase phase) {
+  switch (phase) {
+    case Phase::kWaiting:
+      return "waiting";
+    case Phase::kCollecting:
+      return "collecting";
+  }
+  return "unknown";
+}
+
+std::optional<RejectCode> RefusalFor(Phase phase, MessageKind kind) {
+  switch (kind) {
+    case MessageKind::kJoin:
+    case MessageKind::kHeartbeat:
+    case MessageKind::kBye:
+      return std::nullopt;
+    case MessageKind::kUpdate:
+      // Between rounds an update is late (or early): the client waits for
+      // the next ROUND_START.
+      if (phase == Phase::kCollecting) return std::nullopt;
+      return RejectCode::kRoundClosed;
+    default:
+      return RejectCode::kUnexpectedKind;  // WELCOME, ROUND_START, REJECT: coordinator's
+  }
+}
+
+RoundStateMachine::RoundStateMachine(CoordinatorOptions options,
+                                     std::map<std::string, std::string> allowed,
+                                     std::vector<float> initial_global, Evaluator evaluator,
+                                     RoundListener listener, const Clock& clock)
+    : options_(std::move(options)),
+      clock_(clock),
+      registry_(std::move(allowed), /*open=*/options_.transport.insecure,
+                options_.limits.max_connections_per_key, options_.transport.client_timeout_s),
+      validator_(ValidationLimits{options_.num_classes, options_.limits.max_abs_value,
+                                  options_.limits.max_abs_logit, options_.limits.max_train_loss}),
+      evaluator_(std::move(evaluator)),
+      listener_(std::move(listener)),
+      store_(options_.out_dir, options_.federation.checkpoint),
+      global_(std::move(initial_global)) {
+  limits_.max_message_bytes = static_cast<std::uint64_t>(options_.transport.max_message_mb) << 20;
+  limits_.max_values = std::max<std::uint64_t>(limits_.max_values, global_.size());
+  if (options_.federation.min_clients == 0)
+    options_.federation.min_clients = options_.federation.clients;
+  if (options_.layout.empty()) options_.layout = {{0, global_.size(), false}};
+  if (distillation_only()) global_.clear();
+  if (auto checkpoint = store_.Open(options_.resume, limits_.max_values, limits_.max_classes)) {
+    const std::string path = store_.checkpoint_path();
+    if (checkpoint->schema_fingerprint != options_.schema_fingerprint ||
+        checkpoint->global.size() != global_.size()) {
+      throw DataError(path + ": checkpoint is for a different model or mode");
+    }
+    if (!checkpoint->class_counts.empty() &&
+        checkpoint->class_counts.size() != options_.num_classes) {
+      throw DataError(path + ": checkpoint is for a different number of classes");
+    }
+    global_ = std::move(checkpoint->global);
+    soft_state_ = {std::move(checkpoint->class_counts), std::move(checkpoint->mean_logits)};
+    mask_ = std::move(checkpoint->mask);
+    mask_round_ = checkpoint->mask_round;
+    if (!mask_.empty()) {
+      round_mask_ = codec::EncodeBitmask(mask_, options_.downlink.zstd, options_.downlink.zstd_level);
+    }
+    committed_round_ = checkpoint->round;
+    FSD_LOG(INFO) << "resuming after round " << committed_round_;
+  }
+  segments_ = aggregation::KeptPerTensor(options_.layout, mask_);
+  run_started_ = clock_.Now();
+}
+
+std::optional<wire::Reject> RoundStateMachine::Screen(const Peer& peer,
+                                                      std::span<const std::uint8_t> frame) const {
+  const auto head = wire::PeekEnvelope(frame);
+  if (!head) return std::nullopt;  // the decoder names what is wrong
+  const auto kind = static_cast<MessageKind>(head->kind);
+  if (kind == MessageKind::kUpdate) {
+    const std::uint64_t current = committed_round_ + 1;
+    if (!registry_.joined(peer.identity))
+      return wire::Reject{RejectCode::kNotAuthorized, "unknown session: JOIN first"};
+    if (head->round != current) {
+      return wire::Reject{RejectCode::kStaleRound, "update for round " + std::to_string(head->round) +
+                                                       ", current round is " +
+                                                       std::to_string(current)};
+    }
+    if (phase_ != Phase::kCollecting)
+      return wire::Reject{RejectCode::kRoundClosed, "round is not collecting"};
+    // A late update from an earlier attempt of this round: the round moved on.
+    if (!selected_.contains(peer.identity))
+      return wire::Reject{RejectCode::kRoundClosed,
+                          "client not sampled in this attempt of the round"};
+    if (staged_.contains(peer.identity))
+      return wire::Reject{RejectCode::kDuplicate, "second update in this round"};
+  } else if (IsClientKind(kind) &&
+             frame.size() > wire::kEnvelopeBytes + limits_.max_payload_bytes) {
+    // JOIN, HEARTBEAT and BYE carry no tensors: no reason to hash megabytes.
+    return wire::Reject{RejectCode::kLimitExceeded,
+                        std::string(wire::MessageKindName(kind)) + " frame of " +
+                            std::to_string(frame.size()) + " bytes, limit " +
+                            std::to_string(wire::kEnvelopeBytes + limits_.max_payload_bytes)};
+  }
+  return std::nullopt;
+}
+
+void RoundStateMachine::OnFrame(const Peer& peer, std::span<const std::uint8_t> frame) {
+  switch (registry_.Admit(peer.identity, peer.routing_id, clock_.Now())) {
+    case ClientRegistry::Admission::kAdmitted:
+      break;
+    case ClientRegistry::Admission::kNotEnrolled:
+      return SendReject(peer, RejectCode::kNotAuthorized, "key is not on the allow-list");
+    case ClientRegistry::Admission::kTooManyConnections:
+      return SendReject(peer, RejectCode::kBusy,
+                        "this key already holds " +
+                            std::to_string(options_.limits.max_connections_per_key) +
+                            " live connections");
+  }
+  if (auto refusal = Screen(peer, frame)) return SendReject(peer, refusal->code, refusal->text);
+  auto decoded = wire::DecodeFrame(frame, limits_);
+  if (!decoded.ok()) return SendReject(peer, decoded.reject().code, decoded.reject().text);
+  wire::Message& message = decoded.value();
+  const MessageKind kind = wire::KindOf(message.body);
+  if (auto refusal = RefusalFor(phase_, kind)) {
+    return SendReject(peer, *refusal,
+                      std::string(wire::MessageKindName(kind)) + " is not accepted while " +
+                          PhaseName(phase_));
+  }
+  switch (kind) {
+    case MessageKind::kJoin:
+      return OnJoin(peer, std::get<wire::Join>(message.body));
+    case MessageKind::kUpdate:
+      return OnUpdate(peer, message.round, std::get<wire::Update>(message.body), frame.size());
+    case MessageKind::kHeartbeat:
+      if (!registry_.joined(peer.identity))
+        SendReject(peer, RejectCode::kNotAuthorized, "unknown session: JOIN first");
+      return;
+    case MessageKind::kBye:
+      if (registry_.joined(peer.identity)) OnClientGone(peer.identity, "left");
+      return;
+    default:
+      throw InternalError("RefusalFor accepted a coordinator-only kind");
+  }
+}
+
+void RoundStateMachine::Refuse(const Peer& peer, RejectCode code, const std::string& text) {
+  SendReject(peer, code, text);
+}
+
+void RoundStateMachine::OnJoin(const Peer& peer, const wire::Join& join) {
+  if (join.min_version > wire::kProtocolVersion || join.max_version < wire::kProtocolVersion) {
+    return SendReject(peer, RejectCode::kUnsupportedVersion,
+                      "client speaks " + std::to_string(join.min_version) + ".." +
+                          std::to_string(join.max_version) + ", coordinator " +
+                          std::to_string(wire::kProtocolVersion));
+  }
+  if (join.schema_fingerprint != options_.schema_fingerprint) {
+    return SendReject(peer, RejectCode::kSchemaMismatch,
+                      "client model layout differs from the coordinator's");
+  }
+  const std::int64_t max_samples = options_.federation.max_samples_per_client;
+  if (join.num_samples <= 0 || join.num_samples > max_samples) {
+    return SendReject(peer, RejectCode::kLimitExceeded,
+                      "num_samples " + std::to_string(join.num_samples) + " outside 1.." +
+                          std::to_string(max_samples) + " (federation.max_samples_per_client)");
+  }
+  const bool rejoined = registry_.joined(peer.identity);
+  ClientRecord& record =
+      registry_.Join(peer.identity, peer.routing_id, join.num_samples, join.client_name,
+                     clock_.Now());
+  FSD_LOG(DEBUG) << "client " << record.name << (rejoined ? " rejoined" : " joined") << " with "
+              << join.num_samples << " samples";
+  if (!rejoined) FSD_LOG(INFO) << "client " << record.name << " joined";
+  Send(peer.routing_id,
+       {committed_round_, wire::Welcome{wire::kProtocolVersion, options_.schema_fingerprint,
+                                        static_cast<std::uint32_t>(options_.federation.rounds)}});
+  // A sampled client that rejoins mid-round (it lost its ROUND_START, or
+  // restarted) gets the round again — a bounded number of times.
+  if (phase_ == Phase::kCollecting && selected_.contains(peer.identity) &&
+      !staged_.contains(peer.identity)) {
+    int& resends = resends_[peer.identity];
+    if (resends < options_.limits.max_round_start_resends) {
+      ++resends;
+      SendRoundStart(peer.identity);
+    } else {
+      FSD_LOG(WARNING) << "client " << record.name << " asked for round " << committed_round_ + 1
+                       << " more than " << options_.limits.max_round_start_resends
+                       << " times; not sent again";
+    }
+  }
+}
+
+void RoundStateMachine::OnUpdate(const Peer& peer, std::uint64_t round,
+                                 const wire::Update& update, std::size_t frame_bytes) {
+  // Screen() already refused unknown sessions, other rounds, unsampled
+  // clients and duplicates; the validator checks the contents.
+  (void)round;
+  const RoundExpectation expectation{distillation_only(), mask_round_, segments_,
+                                     aggregation::KeptCount(mask_, global_.size())};
+  auto result =
+      validator_.Validate(update, expectation, declared_.at(peer.identity), frame_bytes);
+  if (auto* reject = std::get_if<wire::Reject>(&result)) {
+    return SendReject(peer, reject->code, "UPDATE: " + reject->text);
+  }
+  auto& staged = std::get<StagedUpdate>(result);
+  bytes_.up += staged.bytes;
+  bytes_.up_weights += staged.weight_bytes;
+  bytes_.up_summary += staged.summary_bytes;
+  staged_.emplace(peer.identity, Staged{registry_.NameOf(peer.identity), std::move(staged)});
+}
+
+void RoundStateMachine::OnClientGone(const std::string& key, const char* why) {
+  FSD_LOG(INFO) << "client " << registry_.NameOf(key) << " " << why;
+  // A sampled client that is gone before reporting will not report.
+  if (phase_ == Phase::kCollecting && !staged_.contains(key) && selected_.erase(key) > 0) {
+    missed_.insert(key);
+  }
+  registry_.Leave(key);
+}
+
+void RoundStateMachine::Tick() {
+  const auto now = clock_.Now();
+  for (const auto& key : registry_.Expire(now)) {
+    FSD_LOG(WARNING) << "client " << registry_.NameOf(key) << " timed out";
+    if (phase_ == Phase::kCollecting && !staged_.contains(key) && selected_.erase(key) > 0) {
+      missed_.insert(key);
+    }
+  }
+  if (done()) return;
+  if (phase_ == Phase::kWaiting &&
+      registry_.num_joined() >= static_cast<std::size_t>(options_.federation.min_clients)) {
+    StartRound();
+  }
+  if (phase_ == Phase::kCollecting && ShouldClose()) CloseRound();
+}
+
+void RoundStateMachine::StartRound() {
+  const std::uint64_t round = committed_round_ + 1;
+  const std::vector<std::string> joined = registry_.JoinedByName();
+  std::vector<std::string> candidates;
+  for (const auto& key : joined) {
+    if (!missed_.contains(key)) candidates.push_back(key);
+  }
+  if (candidates.empty()) return;  // everyone left missed this round: wait for (re)joins
+  const auto wanted = static_cast<std::size_t>(
+      std::max(1.0, std::ceil(options_.federation.fraction * joined.size() - 1e-9)));
+  target_ = std::min(wanted, candidates.size());
+  const auto with_spares = static_cast<std::size_t>(
+      std::ceil(static_cast<double>(target_) * (1.0 + options_.federation.over_select) - 1e-9));
+  // Seeded by (seed, round, attempt) over clients in name order: a resumed or
+  // retried run samples the same way.
+  std::mt19937_64 rng(options_.federation.seed * 1000003ULL + round * 1009ULL + attempt_);
+  std::shuffle(candidates.begin(), candidates.end(), rng);
+  candidates.resize(std::min(with_spares, candidates.size()));
+  selected_ = std::set<std::string>(candidates.begin(), candidates.end());
+  sampled_ = selected_.size();
+  declared_.clear();
+  for (const auto& key : selected_) declared_[key] = registry_.Find(key)->declared_samples;
+  resends_.clear();
+  staged_.clear();
+  bytes_ = RoundBytes{};
+  UpdateMask(round);
+  if (!distillation_only()) {
+    codec::EncodeOptions downlink = options_.downlink;
+    downlink.seed = round;
+    round_values_ = codec::EncodeValues(aggregation::Gather(global_, mask_), segments_, downlink);
+  }
+  // The schedules see the logits aggregated up to the previous round.
+  const aggregation::RoundContext context{round,
+                                          static_cast<std::uint64_t>(options_.federation.rounds),
+                                          soft_state_.empty() ? nullptr : &soft_state_};
+  temperature_ = options_.temperature->At(context);
+  alpha_ = options_.alpha.At(context);
+  beta_ = options_.beta.At(context);
+  soft_targets_.clear();
+  soft_target_entropy_ = 0.0;
+  if (!soft_state_.empty()) {
+    soft_target_entropy_ = aggregation::MeanEntropy(soft_state_, temperature_);
+    if (beta_ > 0.0) soft_targets_ = aggregation::SoftenRows(soft_state_, temperature_);
+  }
+  phase_ = Phase::kCollecting;
+  round_started_ = clock_.Now();
+  FSD_LOG(DEBUG) << "round " << round << " attempt " << attempt_ + 1 << ": sampled "
+              << selected_.size() << " clients, waiting for " << target_;
+  for (const auto& key : selected_) SendRoundStart(key);
+}
+
+void RoundStateMachine::UpdateMask(std::uint64_t round) {
+  const double target = options_.sparsity.At(round);
+  const double current = mask_round_ > 0 ? options_.sparsity.At(mask_round_) : 0.0;
+  if (distillation_only() || target <= current) return;
+  // Magnitudes of the aggregated global weights choose; pruned values become
+  // exact zeros in the global model and stay pruned (they have the smallest
+  // magnitude at every later step).
+  mask_ = aggregation::SelectMask(global_, options_.layout, target, options_.mask_scope,
+                                  options_.min_keep);
+  aggregation::ApplyMask(mask_, global_);
+  mask_round_ = round;
+  segments_ = aggregation::KeptPerTensor(options_.layout, mask_);
+  round_mask_ = codec::EncodeBitmask(mask_, options_.downlink.zstd, options_.downlink.zstd_level);
+  FSD_LOG(INFO) << "round " << round << ": mask at sparsity "
+                << aggregation::SparsityOf(mask_, options_.layout) << " (target " << target << ")";
+}
+
+void RoundStateMachine::SendRoundStart(const std::string& key) {
+  ClientRecord* record = registry_.Find(key);
+  FSD_CHECK(record != nullptr) << "ROUND_START to a client that has not joined";
+  wire::RoundStart start;
+  start.temperature = temperature_;
+  start.alpha = alpha_;
+  start.beta = beta_;
+  start.local_epochs = static_cast<std::uint32_t>(options_.local_epochs);
+  start.mask_round = mask_round_;
+  if (!distillation_only()) start.global_values = round_values_;
+  start.soft_targets = soft_targets_;
+  if (mask_round_ != 0 && record->mask_round_sent != mask_round_) {
+    start.mask = round_mask_;
+    record->mask_round_sent = mask_round_;
+  }
+  bytes_.down_weights += SectionWireBytes(start.global_values);
+  bytes_.down_mask += start.mask.count > 0 ? SectionWireBytes(start.mask) : 0;
+  bytes_.down_soft_targets +=
+      static_cast<std::int64_t>(wire::kTensorHeaderBytes + start.soft_targets.size() * 4);
+  auto frame = wire::EncodeFrame({committed_round_ + 1, std::move(start)});
+  bytes_.down += static_cast<std::int64_t>(frame.size());
+  outgoing_.push_back({record->routing_id, std::move(frame)});
+}
+
+bool RoundStateMachine::ShouldClose() const {
+  if (staged_.size() >= target_) return true;  // over-selection: the first k close it
+  if (std::all_of(selected_.begin(), selected_.end(),
+                  [&](const std::string& key) { return staged_.contains(key); })) {
+    return true;  // everyone still sampled reported
+  }
+  return SecondsBetween(round_started_, clock_.Now()) > options_.federation.round_deadline_s;
+}
+
+std::size_t RoundStateMachine::Quorum() const {
+  return std::max<std::size_t>(
+      1, static_cast<std::size_t>(std::ceil(options_.federation.quorum * target_ - 1e-9)));
+}
+
+void RoundStateMachine::CloseRound() {
+  const double collect_s = SecondsBetween(round_started_, clock_.Now());
+  // Whoever was sampled and did not report is left out of this round's retries.
+  for (const auto& key : selected_) {
+    if (!staged_.contains(key)) missed_.insert(key);
+  }
+  if (staged_.size() < Quorum()) {
+    FSD_LOG(WARNING) << "round " << committed_round_ + 1 << ": " << staged_.size() << " of "
+                     << target_ << " updates, quorum " << Quorum() << "; retrying without "
+                     << missed_.size() << " client(s) that missed it";
+    ++attempt_;
+    selected_.clear();
+    staged_.clear();
+    phase_ = Phase::kWaiting;
+    return;
+  }
+  Commit(collect_s);
+}
+
+void RoundStateMachine::Commit(double collect_s) {
+  const std::uint64_t round = committed_round_ + 1;
+  // Sum in (name, key) order so the result depends neither on arrival order
+  // nor on freshly generated keys: a resumed simulation reproduces the bits.
+  std::vector<std::pair<std::string, const Staged*>> ordered;
+  for (const auto& [key, staged] : staged_) ordered.emplace_back(staged.name + "\n" + key, &staged);
+  std::sort(ordered.begin(), ordered.end());
+  std::vector<std::int64_t> samples;
+  for (const auto& [order, staged] : ordered) samples.push_back(staged->update.sample_count);
+  const std::vector<double> weights = aggregation::ClientWeights(
+      options_.aggregation.weighting, samples, options_.aggregation.max_weight_ratio);
+  // The aggregation rule over the kept coordinates; pruned ones stay exactly zero.
+  auto aggregator =
+      aggregation::MakeAggregator(options_.aggregation, aggregation::KeptCount(mask_, global_.size()));
+  aggregation::SoftTargetAggregator summaries(options_.num_classes);
+  double loss_sum = 0.0, weight_sum = 0.0, max_weight = 0.0;
+  std::string heaviest;
+  std::int64_t sample_sum = 0;
+  for (std::size_t i = 0; i < ordered.size(); ++i) {
+    const StagedUpdate& update = ordered[i].second->update;
+    if (!distillation_only()) aggregator->Accumulate(update.kept, weights[i]);
+    summaries.Accumulate(update.summary, weights[i] / static_cast<double>(update.sample_count));
+    loss_sum += update.train_loss * weights[i];
+    weight_sum += weights[i];
+    sample_sum += update.sample_count;
+    if (weights[i] > max_weight) {
+      max_weight = weights[i];
+      heaviest = ordered[i].second->name;
+    }
+  }
+  if (!distillation_only()) {
+    aggregation::Scatter(std::move(*aggregator).Finalize(), mask_, global_);
+  }
+  soft_state_ = std::move(summaries).Finalize(soft_state_);
+  const auto eval_start = clock_.Now();
+  const std::vector<double> accuracy =
+      evaluator_ && !distillation_only() ? evaluator_(global_) : std::vector<double>{};
+  const double eval_s = SecondsBetween(eval_start, clock_.Now());
+  committed_round_ = round;
+  nlohmann::json rejects = nlohmann::json::object();
+  for (const auto& [code, count] : rejects_) rejects[wire::RejectCodeName(code)] = count;
+  const nlohmann::json record = {
+      {"round", round},
+      {"acc", accuracy},
+      {"loss", loss_sum / weight_sum},
+      {"temperature", temperature_},
+      {"alpha", alpha_},
+      {"beta", beta_},
+      {"soft_target_entropy", soft_target_entropy_},
+      {"soft_targets_sent", !soft_targets_.empty()},
+      {"sparsity", aggregation::SparsityOf(mask_, options_.layout)},
+      {"mask_round", mask_round_},
+      {"bytes_up", bytes_.up},
+      {"bytes_up_weights", bytes_.up_weights},
+      {"bytes_up_summary", bytes_.up_summary},
+      {"bytes_up_control", bytes_.up - bytes_.up_weights - bytes_.up_summary},
+      {"bytes_down", bytes_.down},
+      {"bytes_down_weights", bytes_.down_weights},
+      {"bytes_down_mask", bytes_.down_mask},
+      {"bytes_down_soft_targets", bytes_.down_soft_targets},
+      {"bytes_down_control",
+       bytes_.down - bytes_.down_weights - bytes_.down_mask - bytes_.down_soft_targets},
+      {"clients_selected", sampled_},
+      {"clients_reported", staged_.size()},
+      {"clients_missed", missed_.size()},
+      {"samples", sample_sum},
+      {"weighting", aggregation::WeightingName(options_.aggregation.weighting)},
+      {"max_weight_share", max_weight / weight_sum},
+      {"max_weight_client", heaviest},
+      {"attempts", attempt_ + 1},
+      {"collect_s", collect_s},
+      {"eval_s", eval_s},
+      {"round_s", collect_s + eval_s},
+      {"wall_s", SecondsBetween(run_started_, clock_.Now())},
+      {"rejects", rejects}};
+  // Metrics first, then the checkpoint commits the round (round_store.h).
+  store_.Commit(record, {committed_round_, options_.schema_fingerprint, global_,
+                         soft_state_.counts, soft_state_.mean_logits, mask_round_, mask_});
+  if (listener_) listener_(record);
+  attempt_ = 0;
+  staged_.clear();
+  selected_.clear();
+  missed_.clear();
+  declared_.clear();
+  phase_ = Phase::kWaiting;
+}
+
+void RoundStateMachine::SayGoodbye(const std::string& reason) {
+  for (const auto& key : registry_.JoinedByName()) {
+    Send(registry_.Find(key)->routing_id, {committed_round_, wire::Bye{reason}});
+  }
+}
+
+std::vector<Outgoing> RoundStateMachine::TakeOutgoing() { return std::exchange(outgoing_, {}); }
+
+void RoundStateMachine::Send(const std::string& routing_id, const wire::Message& message) {
+  outgoing_.push_back({routing_id, wire::EncodeFrame(message)});
+}
+
+void RoundStateMachine::SendReject(const Peer& peer, RejectCode code, const std::string& text) {
+  ++rejects_[code];
+  FSD_LOG(WARNING) << "rejected a message from " << registry_.NameOf(peer.identity) << ": "
+                   << wire::RejectCodeName(code) << " " << text;
+  Send(peer.routing_id, {committed_round_ + 1, wire::Reject{code, text}});
+}
+
+std::map<std::string, std::int64_t> RoundStateMachine::reject_counts() const {
+  std::map<std::string, std::int64_t> counts;
+  for (const auto& [code, count] : rejects_) counts[wire::RejectCodeName(code)] = count;
+  return counts;
+}
+
+}  // namespace fsd::coordinator

@@ -1,0 +1,182 @@
+// RoundStateMachine: the coordinator's rounds as explicit phases, without a
+// socket. The socket loop (coordinator.h) feeds it every frame with the
+// sender's authenticated identity, calls Tick() between batches of frames,
+// and sends what TakeOutgoing() returns; tests drive it the same way with a
+// ManualClock (tests/coordinator/round_state_test.cc).
+//
+// Phases (RefusalFor lists what each accepts; anything else is REJECTed):
+//   kWaiting     JOIN, HEARTBEAT, BYE. Tick(): once min_clients have joined,
+//                schedule T/α/β, tighten the mask, sample and → kCollecting.
+//   kCollecting  also UPDATE for the current round from the clients sampled
+//                in this attempt. Tick(): close when the target count
+//                reported (over-selection closes early), when every sampled
+//                client reported or left, or at the deadline; then aggregate
+//                if the quorum reported, evaluate, commit (metrics line, then
+//                checkpoint) → kWaiting; else retry the round without
+//                touching the model, leaving out the clients that missed it.
+// Before a frame is hashed and decoded, cheap checks run on its envelope and
+// sender (an UPDATE from a client that may not send one now is refused
+// without hashing its bytes).
+//
+// Defences against one enrolled, hostile client: declarations bounded by
+// federation.max_samples_per_client and fixed for a round once sampled;
+// aggregation weights per aggregation.weighting (capped: at most
+// max_weight_ratio × the round's median); clients that missed a deadline are
+// not resampled in that round's retries; ROUND_START re-sends per client and
+// round are bounded; connections per key are bounded; values, logits and
+// loss are bounded (coordinator/update_validator.h).
+//
+// Determinism: sampling is seeded by (seed, round, attempt) over clients
+// ordered by name, and updates are summed in name order, so a seeded run
+// gives the same model whatever the arrival order.
+// Thread-safety: not thread-safe; one owner thread. Errors: nothing a peer
+// sends makes a method throw; IoError/DataError from checkpoint I/O.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "aggregation/soft_targets.h"
+#include "aggregation/sparsity.h"
+#include "common/codec/values.h"
+#include "common/wire/frame.h"
+#include "coordinator/clock.h"
+#include "coordinator/options.h"
+#include "coordinator/registry.h"
+#include "coordinator/round_store.h"
+#include "coordinator/update_validator.h"
+
+namespace fsd::coordinator {
+
+// Accuracy of every exit for a global vector (runs on the coordinator thread).
+using Evaluator = std::function<std::vector<double>(std::span<const float>)>;
+// Observes each round's metrics record after it is committed.
+using RoundListener = std::function<void(const nlohmann::json&)>;
+
+// Who sent a frame: the authenticated identity (ZAP User-Id; the routing id
+// in plaintext mode) and the connection to answer on.
+struct Peer {
+  std::string identity;
+  std::string routing_id;
+};
+
+// A frame to send on a connection.
+struct Outgoing {
+  std::string routing_id;
+  std::vector<std::uint8_t> frame;
+};
+
+enum class Phase { kWaiting, kCollecting };
+const char* PhaseName(Phase phase);
+
+// nullopt when `phase` accepts messages of `kind` from clients; otherwise
+// the REJECT code they get.
+std::optional<wire::RejectCode> RefusalFor(Phase phase, wire::MessageKind kind);
+
+class RoundStateMachine {
+ public:
+  // `allowed`: Z85 key → name (empty in plaintext mode). `clock` must outlive
+  // the machine. Reads the checkpoint when options.resume asks for it.
+  RoundStateMachine(CoordinatorOptions options, std::map<std::string, std::string> allowed,
+                    std::vector<float> initial_global, Evaluator evaluator,
+                    RoundListener listener, const Clock& clock);
+
+  // One frame from `peer`: screened, decoded, validated and acted on.
+  void OnFrame(const Peer& peer, std::span<const std::uint8_t> frame);
+  // Refuses a message the socket loop could not hand over (e.g. a
+  // multi-part message), counting it like any other REJECT.
+  void Refuse(const Peer& peer, wire::RejectCode code, const std::string& text);
+  // Lets time act: expire silent clients, start or close a round.
+  void Tick();
+  // Frames to send, in order; the machine forgets them.
+  std::vector<Outgoing> TakeOutgoing();
+  // BYE to every joined client (the federation is over).
+  void SayGoodbye(const std::string& reason);
+
+  bool done() const { return committed_round_ >= static_cast<std::uint64_t>(options_.federation.rounds); }
+  Phase phase() const { return phase_; }
+  std::uint64_t committed_round() const { return committed_round_; }
+  std::uint64_t attempt() const { return attempt_; }
+  const std::vector<float>& global() const { return global_; }
+  const aggregation::SoftTargetSummary& soft_state() const { return soft_state_; }
+  const aggregation::Mask& mask() const { return mask_; }
+  const std::set<std::string>& selected() const { return selected_; }
+  const ClientRegistry& registry() const { return registry_; }
+  std::map<std::string, std::int64_t> reject_counts() const;
+
+ private:
+  struct RoundBytes {
+    std::int64_t up = 0, up_weights = 0, up_summary = 0;
+    std::int64_t down = 0, down_weights = 0, down_mask = 0, down_soft_targets = 0;
+  };
+  struct Staged {
+    std::string name;
+    StagedUpdate update;
+  };
+
+  std::optional<wire::Reject> Screen(const Peer& peer, std::span<const std::uint8_t> frame) const;
+  void OnJoin(const Peer& peer, const wire::Join& join);
+  void OnUpdate(const Peer& peer, std::uint64_t round, const wire::Update& update,
+                std::size_t frame_bytes);
+  void OnClientGone(const std::string& key, const char* why);
+  void StartRound();
+  void UpdateMask(std::uint64_t round);
+  void SendRoundStart(const std::string& key);
+  bool ShouldClose() const;
+  void CloseRound();
+  void Commit(double collect_s);
+  void Send(const std::string& routing_id, const wire::Message& message);
+  void SendReject(const Peer& peer, wire::RejectCode code, const std::string& text);
+  std::size_t Quorum() const;
+  bool distillation_only() const {
+    return options_.federation.mode == config::FederationMode::kDistillation;
+  }
+
+  CoordinatorOptions options_;
+  const Clock& clock_;
+  ClientRegistry registry_;
+  UpdateValidator validator_;
+  wire::WireLimits limits_;
+  Evaluator evaluator_;
+  RoundListener listener_;
+  RoundStore store_;
+  std::vector<Outgoing> outgoing_;
+  std::map<wire::RejectCode, std::int64_t> rejects_;
+
+  // What survives rounds (and is checkpointed).
+  std::vector<float> global_;                  // empty in distillation-only mode
+  aggregation::SoftTargetSummary soft_state_;  // aggregated logits so far
+  aggregation::Mask mask_;                     // in force; empty: dense
+  std::uint64_t mask_round_ = 0;               // round that chose mask_ (0: none)
+  std::vector<std::uint64_t> segments_;        // kept values per tensor under mask_
+  codec::Encoded round_mask_;                  // mask_ as a bitmask
+  std::uint64_t committed_round_ = 0;
+
+  // The round in progress.
+  Phase phase_ = Phase::kWaiting;
+  std::uint64_t attempt_ = 0;  // retries of the current round
+  double temperature_ = 0.0, alpha_ = 0.0, beta_ = 0.0;
+  std::vector<float> soft_targets_;  // C×C, empty while β = 0 or nothing is aggregated
+  double soft_target_entropy_ = 0.0;
+  codec::Encoded round_values_;  // global kept values, encoded once per round
+  std::size_t target_ = 0;       // updates the round wants (before over-selection)
+  std::set<std::string> selected_;                  // sampled in this attempt, still present
+  std::size_t sampled_ = 0;                         // sampled in this attempt
+  std::map<std::string, std::int64_t> declared_;    // declarations fixed at sampling
+  std::map<std::string, int> resends_;              // ROUND_START re-sends this attempt
+  std::map<std::string, Staged> staged_;            // validated, not yet aggregated
+  std::set<std::string> missed_;  // sampled in an earlier attempt of this round, never reported
+  Clock::TimePoint round_started_{};
+  Clock::TimePoint run_started_{};
+  RoundBytes bytes_;
+};
+
+}  // namespace fsd::coordinator

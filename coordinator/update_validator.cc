@@ -1,0 +1,105 @@
+#include "coordinator/update_validator.h"
+
+#include <cmath>
+#include <string>
+
+#include "common/codec/values.h"
+#include "common/wire/frame.h"
+
+namespace fsd::coordinator {
+namespace {
+
+using wire::RejectCode;
+
+// Bytes of an UPDATE's soft-target summary on the wire: the count list in the
+// payload (u64 size + C × i64) and tensor section 1 (header + C² × f32).
+std::int64_t SummaryWireBytes(const wire::Update& update) {
+  return static_cast<std::int64_t>(8 + update.summary_counts.size() * 8 +
+                                   wire::kTensorHeaderBytes + update.summary_logits.size() * 4);
+}
+
+std::string Number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%g", value);
+  return text;
+}
+
+}  // namespace
+
+std::variant<StagedUpdate, wire::Reject> UpdateValidator::Validate(
+    const wire::Update& update, const RoundExpectation& round, std::int64_t declared_samples,
+    std::size_t frame_bytes) const {
+  const auto reject = [](RejectCode code, std::string text) {
+    return wire::Reject{code, std::move(text)};
+  };
+  if (update.sample_count <= 0 || update.sample_count > declared_samples) {
+    return reject(RejectCode::kLimitExceeded,
+                  "sample_count " + std::to_string(update.sample_count) + " outside 1.." +
+                      std::to_string(declared_samples) + " declared for this round");
+  }
+  if (!(update.train_loss >= 0.0 && update.train_loss <= limits_.max_train_loss)) {
+    return reject(RejectCode::kInvalidValue, "train_loss " + Number(update.train_loss) +
+                                                 " outside [0, " +
+                                                 Number(limits_.max_train_loss) + "]");
+  }
+  if (update.mask_round != round.mask_round) {
+    return reject(RejectCode::kSchemaMismatch,
+                  "trained with the mask of round " + std::to_string(update.mask_round) +
+                      ", the mask in force is of round " + std::to_string(round.mask_round));
+  }
+  StagedUpdate staged;
+  staged.sample_count = update.sample_count;
+  staged.train_loss = update.train_loss;
+  if (round.distillation_only) {
+    if (update.values.count != 0) {
+      return reject(RejectCode::kSchemaMismatch,
+                    "update carries " + std::to_string(update.values.count) +
+                        " values; distillation-only mode shares summaries only");
+    }
+  } else {
+    auto kept = codec::DecodeValues(update.values, round.segments);
+    if (!kept.ok()) return reject(kept.reject().code, "UPDATE values: " + kept.reject().text);
+    if (kept.value().size() != round.kept_count) {
+      return reject(RejectCode::kSchemaMismatch,
+                    "update has " + std::to_string(kept.value().size()) +
+                        " values, the model keeps " + std::to_string(round.kept_count));
+    }
+    for (std::size_t i = 0; i < kept.value().size(); ++i) {
+      if (std::fabs(kept.value()[i]) > limits_.max_abs_value) {
+        return reject(RejectCode::kInvalidValue,
+                      "UPDATE value " + std::to_string(i) + " is " + Number(kept.value()[i]) +
+                          ", limit |v| <= " + Number(limits_.max_abs_value));
+      }
+    }
+    staged.kept = std::move(kept.value());
+  }
+  staged.summary = {update.summary_counts, update.summary_logits};
+  if (auto problem =
+          aggregation::CheckSummary(staged.summary, limits_.num_classes, update.sample_count)) {
+    using Kind = aggregation::SummaryProblem::Kind;
+    switch (problem->kind) {
+      case Kind::kClassCount:
+        return reject(RejectCode::kSchemaMismatch, problem->text);
+      case Kind::kNegativeCount:
+        return reject(RejectCode::kInvalidValue, problem->text);
+      case Kind::kTooManySamples:
+        return reject(RejectCode::kLimitExceeded, problem->text);
+      case Kind::kNonFinite:
+        return reject(RejectCode::kNonFinite, problem->text);
+    }
+  }
+  for (const float logit : staged.summary.mean_logits) {
+    if (std::fabs(logit) > limits_.max_abs_logit) {
+      return reject(RejectCode::kInvalidValue, "summary logit " + Number(logit) +
+                                                   ", limit |logit| <= " +
+                                                   Number(limits_.max_abs_logit));
+    }
+  }
+  staged.bytes = static_cast<std::int64_t>(frame_bytes);
+  staged.summary_bytes = SummaryWireBytes(update);
+  staged.weight_bytes =
+      static_cast<std::int64_t>(wire::kTensorHeaderBytes + update.values.bytes.size());
+  return staged;
+}
+
+}  // namespace fsd::coordinator
