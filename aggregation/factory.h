@@ -19,7 +19,7 @@ struct AggregationOptions {
   // How client vectors combine: "fedavg" (the weighted mean).
   Rule rule = Rule::kFedAvg;
   // How much each client counts (aggregation/weighting.h).
-  Weighting weighting = Weighting::kSamples;
+  Weighting weighting = Weighting::kCapped;
   double max_weight_ratio = 4.0;  // kCapped: a client weighs at most this × the round's median
 };
 

@@ -132,7 +132,7 @@ struct AggregationConfig {
   // "samples" (its declared samples: classic FedAvg, but one client that
   // declares 10^9 samples owns the aggregate), "uniform" (all the same),
   // "capped" (samples, at most max_weight_ratio × the round's median).
-  ClientWeighting weighting = ClientWeighting::kSamples;
+  ClientWeighting weighting = ClientWeighting::kCapped;
   double max_weight_ratio = 4.0;  // "capped" only; >= 1
 };
 

@@ -1,0 +1,445 @@
+// The round state machine without sockets: frames in, frames out, time from a
+// ManualClock. Covers every phase × message kind, deadlines, quorum, expiry,
+// retries without the clients that missed a round, over-selection, weighting,
+// and the limits one hostile enrolled client runs into.
+#include "coordinator/round_state.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "common/codec/values.h"
+#include "common/errors.h"
+#include "tests/testing/temp_dir.h"
+
+namespace fsd::coordinator {
+namespace {
+
+using wire::MessageKind;
+using wire::RejectCode;
+
+constexpr std::uint64_t kFingerprint = 0xfeedULL;
+constexpr std::size_t kDim = 4;
+constexpr std::size_t kClasses = 2;
+
+std::string Key(int i) { return "key-" + std::to_string(i); }
+Peer PeerOf(int i, const std::string& connection = "a") {
+  return {Key(i), "route-" + std::to_string(i) + connection};
+}
+
+class RoundStateTest : public ::testing::Test {
+ protected:
+  // A machine for `clients` enrolled clients; `adjust` edits the options.
+  void Make(int clients, const std::function<void(CoordinatorOptions&)>& adjust = {},
+            ResumeMode resume = ResumeMode::kFresh) {
+    CoordinatorOptions options;
+    options.federation.rounds = 3;
+    options.federation.clients = clients;
+    options.federation.round_deadline_s = 60.0;
+    options.transport.client_timeout_s = 30.0;
+    options.schema_fingerprint = kFingerprint;
+    options.num_classes = kClasses;
+    options.out_dir = dir_.path();
+    options.resume = resume;
+    if (adjust) adjust(options);
+    std::map<std::string, std::string> allowed;
+    for (int i = 0; i < clients; ++i) allowed[Key(i)] = "client-" + std::to_string(i);
+    machine_ = std::make_unique<RoundStateMachine>(options, allowed,
+                                                   std::vector<float>(kDim, 1.0f), nullptr,
+                                                   nullptr, clock_);
+  }
+
+  void Deliver(const Peer& peer, const wire::Message& message) {
+    const auto frame = wire::EncodeFrame(message);
+    machine_->OnFrame(peer, frame);
+  }
+
+  void Join(int i, std::int64_t samples = 100, const std::string& connection = "a") {
+    Deliver(PeerOf(i, connection), {0, wire::Join{3, 3, kFingerprint, samples, "c"}});
+  }
+
+  // Decoded frames sent since the last call, per routing id.
+  std::map<std::string, std::vector<wire::Message>> Sent() {
+    std::map<std::string, std::vector<wire::Message>> sent;
+    for (const auto& out : machine_->TakeOutgoing()) {
+      auto decoded = wire::DecodeFrame(out.frame, {});
+      EXPECT_TRUE(decoded.ok());
+      if (decoded.ok()) sent[out.routing_id].push_back(decoded.value());
+    }
+    return sent;
+  }
+
+  static std::vector<MessageKind> Kinds(const std::vector<wire::Message>& messages) {
+    std::vector<MessageKind> kinds;
+    for (const auto& m : messages) kinds.push_back(wire::KindOf(m.body));
+    return kinds;
+  }
+
+  static std::optional<RejectCode> RejectIn(const std::vector<wire::Message>& messages) {
+    for (const auto& m : messages) {
+      if (const auto* reject = std::get_if<wire::Reject>(&m.body)) return reject->code;
+    }
+    return std::nullopt;
+  }
+
+  // A valid update of `samples` samples with every value `value`.
+  static wire::Update MakeUpdate(std::int64_t samples, float value) {
+    return wire::Update{samples,
+                        0.5,
+                        {samples / 2, samples - samples / 2},
+                        0,
+                        codec::EncodeValues(std::vector<float>(kDim, value), {}, {}),
+                        {1.0f, 0.0f, 0.0f, 1.0f}};
+  }
+
+  void Report(int i, std::int64_t samples, float value, std::uint64_t round = 1) {
+    Deliver(PeerOf(i), {round, MakeUpdate(samples, value)});
+  }
+
+  testing::TempDir dir_;
+  ManualClock clock_;
+  std::unique_ptr<RoundStateMachine> machine_;
+};
+
+// Every phase × client-sent kind: accepted (nullopt) or the REJECT code.
+struct PhaseKindCase {
+  Phase phase;
+  MessageKind kind;
+  std::optional<RejectCode> refusal;
+};
+const PhaseKindCase kPhaseTable[] = {
+    {Phase::kWaiting, MessageKind::kJoin, std::nullopt},
+    {Phase::kWaiting, MessageKind::kWelcome, RejectCode::kUnexpectedKind},
+    {Phase::kWaiting, MessageKind::kRoundStart, RejectCode::kUnexpectedKind},
+    {Phase::kWaiting, MessageKind::kUpdate, RejectCode::kRoundClosed},
+    {Phase::kWaiting, MessageKind::kReject, RejectCode::kUnexpectedKind},
+    {Phase::kWaiting, MessageKind::kHeartbeat, std::nullopt},
+    {Phase::kWaiting, MessageKind::kBye, std::nullopt},
+    {Phase::kCollecting, MessageKind::kJoin, std::nullopt},
+    {Phase::kCollecting, MessageKind::kWelcome, RejectCode::kUnexpectedKind},
+    {Phase::kCollecting, MessageKind::kRoundStart, RejectCode::kUnexpectedKind},
+    {Phase::kCollecting, MessageKind::kUpdate, std::nullopt},
+    {Phase::kCollecting, MessageKind::kReject, RejectCode::kUnexpectedKind},
+    {Phase::kCollecting, MessageKind::kHeartbeat, std::nullopt},
+    {Phase::kCollecting, MessageKind::kBye, std::nullopt},
+};
+
+TEST(RoundPhaseTableTest, EveryPhaseListsWhatItAcceptsAndRefusesTheRest) {
+  for (const auto& c : kPhaseTable) {
+    EXPECT_EQ(RefusalFor(c.phase, c.kind), c.refusal)
+        << PhaseName(c.phase) << " × " << wire::MessageKindName(c.kind);
+  }
+}
+
+// The table as the machine applies it: a joined client sends each refused
+// kind in each phase and gets that REJECT; the model is untouched.
+TEST_F(RoundStateTest, RefusedKindsGetTheirRejectInEveryPhase) {
+  Make(/*clients=*/2, [](CoordinatorOptions& o) { o.federation.min_clients = 2; });
+  Join(0);
+  Sent();
+  ASSERT_EQ(machine_->phase(), Phase::kWaiting);  // 1 of 2 joined
+  const std::vector<wire::Body> coordinator_kinds = {wire::Welcome{}, wire::RoundStart{},
+                                                     wire::Reject{}};
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const auto& body : coordinator_kinds) {
+      Deliver(PeerOf(0), {1, body});
+      EXPECT_EQ(RejectIn(Sent()[PeerOf(0).routing_id]), RejectCode::kUnexpectedKind)
+          << PhaseName(machine_->phase()) << " " << wire::MessageKindName(wire::KindOf(body));
+    }
+    if (pass == 0) {
+      Report(0, 100, 5.0f);  // UPDATE while waiting
+      EXPECT_EQ(RejectIn(Sent()[PeerOf(0).routing_id]), RejectCode::kRoundClosed);
+      Join(1);
+      machine_->Tick();
+      ASSERT_EQ(machine_->phase(), Phase::kCollecting);
+      Sent();
+    }
+  }
+  EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 1.0f));
+}
+
+TEST_F(RoundStateTest, StartsWhenMinClientsJoinedAndCommitsWhenAllReported) {
+  Make(2);
+  Join(0, 100);
+  machine_->Tick();
+  EXPECT_EQ(machine_->phase(), Phase::kWaiting);
+  Join(1, 300);
+  machine_->Tick();
+  ASSERT_EQ(machine_->phase(), Phase::kCollecting);
+  auto sent = Sent();
+  EXPECT_EQ(Kinds(sent[PeerOf(1).routing_id]),
+            (std::vector<MessageKind>{MessageKind::kWelcome, MessageKind::kRoundStart}));
+  Report(0, 100, 1.0f);
+  Report(1, 300, 5.0f);
+  machine_->Tick();
+  EXPECT_EQ(machine_->committed_round(), 1u);
+  // Capped weighting (the default) with ratio 4 does not bind: (100·1 + 300·5) / 400.
+  EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 4.0f));
+  EXPECT_EQ(machine_->phase(), Phase::kWaiting);
+  machine_->Tick();
+  EXPECT_EQ(machine_->phase(), Phase::kCollecting);  // round 2 starts at the next tick
+}
+
+TEST_F(RoundStateTest, MissedQuorumAtDeadlineRetriesWithoutTheClientThatMissedIt) {
+  Make(3, [](CoordinatorOptions& o) { o.federation.quorum = 1.0; });
+  for (int i = 0; i < 3; ++i) Join(i);
+  machine_->Tick();
+  Sent();
+  Report(0, 100, 2.0f);
+  Report(1, 100, 2.0f);
+  clock_.Advance(std::chrono::seconds(59));
+  for (int i = 0; i < 3; ++i) Deliver(PeerOf(i), {0, wire::Heartbeat{}});
+  machine_->Tick();
+  EXPECT_EQ(machine_->attempt(), 0u);  // not yet
+  clock_.Advance(std::chrono::seconds(2));
+  machine_->Tick();  // deadline: 2 of 3, quorum 3 → retry without client 2
+  EXPECT_EQ(machine_->committed_round(), 0u);
+  EXPECT_EQ(machine_->attempt(), 1u);
+  EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 1.0f));
+  machine_->Tick();
+  ASSERT_EQ(machine_->phase(), Phase::kCollecting);
+  EXPECT_EQ(machine_->selected(), (std::set<std::string>{Key(0), Key(1)}));
+  // The staller's late update is refused; the others' retry commits.
+  Report(2, 100, 9.0f);
+  EXPECT_EQ(RejectIn(Sent()[PeerOf(2).routing_id]), RejectCode::kRoundClosed);
+  Report(0, 100, 3.0f);
+  Report(1, 100, 3.0f);
+  machine_->Tick();
+  EXPECT_EQ(machine_->committed_round(), 1u);
+  EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 3.0f));
+  // Round 2 samples everyone again.
+  machine_->Tick();
+  EXPECT_EQ(machine_->selected().size(), 3u);
+}
+
+TEST_F(RoundStateTest, QuorumAtDeadlineCommitsWithTheClientsThatReported) {
+  Make(3, [](CoordinatorOptions& o) { o.federation.quorum = 0.6; });
+  for (int i = 0; i < 3; ++i) Join(i);
+  machine_->Tick();
+  Report(0, 100, 2.0f);
+  Report(1, 100, 4.0f);
+  clock_.Advance(std::chrono::seconds(61));
+  machine_->Tick();
+  EXPECT_EQ(machine_->committed_round(), 1u);
+  EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 3.0f));
+}
+
+TEST_F(RoundStateTest, SilentClientExpiresAndLeavesItsRound) {
+  Make(3, [](CoordinatorOptions& o) { o.federation.quorum = 0.6; });
+  for (int i = 0; i < 3; ++i) Join(i);
+  machine_->Tick();
+  Report(0, 100, 2.0f);
+  Report(1, 100, 4.0f);
+  clock_.Advance(std::chrono::seconds(31));  // past client_timeout_s, before the deadline
+  Deliver(PeerOf(0), {0, wire::Heartbeat{}});
+  Deliver(PeerOf(1), {0, wire::Heartbeat{}});
+  machine_->Tick();
+  EXPECT_EQ(machine_->committed_round(), 1u);  // client 2 expired: everyone left reported
+  EXPECT_FALSE(machine_->registry().joined(Key(2)));
+  // Its heartbeat now asks it to JOIN again.
+  Deliver(PeerOf(2), {0, wire::Heartbeat{}});
+  EXPECT_EQ(RejectIn(Sent()[PeerOf(2).routing_id]), RejectCode::kNotAuthorized);
+}
+
+TEST_F(RoundStateTest, BusyClientThatKeepsHeartbeatingIsWaitedForUntilTheDeadline) {
+  Make(2);
+  Join(0);
+  Join(1);
+  machine_->Tick();
+  Report(0, 100, 2.0f);
+  for (int s = 0; s < 5; ++s) {  // trains 50 s, far beyond the 30 s timeout, pinging
+    clock_.Advance(std::chrono::seconds(10));
+    Deliver(PeerOf(1), {0, wire::Heartbeat{}});
+    Deliver(PeerOf(0), {0, wire::Heartbeat{}});
+    machine_->Tick();
+  }
+  EXPECT_EQ(machine_->committed_round(), 0u);
+  EXPECT_TRUE(machine_->registry().joined(Key(1)));
+  Report(1, 100, 4.0f);
+  machine_->Tick();
+  EXPECT_EQ(machine_->committed_round(), 1u);
+  EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 3.0f));
+}
+
+TEST_F(RoundStateTest, OverSelectionClosesTheRoundAtTheTargetCount) {
+  Make(4, [](CoordinatorOptions& o) {
+    o.federation.fraction = 0.5;     // k = 2 of 4
+    o.federation.over_select = 0.5;  // sample 3
+  });
+  for (int i = 0; i < 4; ++i) Join(i);
+  machine_->Tick();
+  const auto selected = machine_->selected();
+  ASSERT_EQ(selected.size(), 3u);
+  std::vector<int> sampled;
+  for (int i = 0; i < 4; ++i) {
+    if (selected.contains(Key(i))) sampled.push_back(i);
+  }
+  Report(sampled[0], 100, 2.0f);
+  Report(sampled[1], 100, 4.0f);
+  machine_->Tick();
+  EXPECT_EQ(machine_->committed_round(), 1u);
+  EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 3.0f));
+  Sent();
+  Report(sampled[2], 100, 9.0f, /*round=*/1);  // the spare, too late
+  EXPECT_EQ(RejectIn(Sent()[PeerOf(sampled[2]).routing_id]), RejectCode::kStaleRound);
+}
+
+TEST_F(RoundStateTest, CappedWeightingBoundsAClientThatDeclaresABillionSamples) {
+  for (const auto weighting : {aggregation::Weighting::kSamples, aggregation::Weighting::kCapped}) {
+    Make(3, [&](CoordinatorOptions& o) { o.aggregation.weighting = weighting; });
+    Join(0, 100);
+    Join(1, 100);
+    Join(2, 1'000'000'000);  // hostile: declares 10^9 samples
+    machine_->Tick();
+    Report(0, 100, 1.0f);
+    Report(1, 100, 1.0f);
+    Report(2, 1'000'000'000, -100.0f);
+    machine_->Tick();
+    ASSERT_EQ(machine_->committed_round(), 1u);
+    if (weighting == aggregation::Weighting::kCapped) {
+      // Weight at most 4 × the median (100): (100 + 100 − 400·100) / 600.
+      EXPECT_FLOAT_EQ(machine_->global()[0], (100.0f + 100.0f - 40000.0f) / 600.0f);
+      const std::string metrics = testing::ReadFile(dir_.File("metrics.jsonl"));
+      EXPECT_NE(metrics.find("\"max_weight_share\":0.666666"), std::string::npos) << metrics;
+    } else {
+      EXPECT_NEAR(machine_->global()[0], -100.0f, 1e-3f);  // owned by the attacker
+    }
+  }
+}
+
+TEST_F(RoundStateTest, DeclarationIsFixedForTheRoundOnceSampled) {
+  Make(1);
+  Join(0, 100);
+  machine_->Tick();
+  Join(0, 1'000'000);  // raises its declaration mid-round
+  Sent();
+  Report(0, 1'000'000, 1.0f);
+  EXPECT_EQ(RejectIn(Sent()[PeerOf(0).routing_id]), RejectCode::kLimitExceeded);
+  Report(0, 100, 2.0f);
+  machine_->Tick();
+  EXPECT_EQ(machine_->committed_round(), 1u);
+}
+
+TEST_F(RoundStateTest, RefusesDeclarationsAboveMaxSamplesPerClient) {
+  Make(1, [](CoordinatorOptions& o) { o.federation.max_samples_per_client = 60'000; });
+  Join(0, 60'001);
+  EXPECT_EQ(RejectIn(Sent()[PeerOf(0).routing_id]), RejectCode::kLimitExceeded);
+  EXPECT_FALSE(machine_->registry().joined(Key(0)));
+}
+
+TEST_F(RoundStateTest, RoundStartResendsToARejoiningClientAreBounded) {
+  Make(1, [](CoordinatorOptions& o) { o.limits.max_round_start_resends = 3; });
+  Join(0);
+  machine_->Tick();
+  Sent();
+  int round_starts = 0;
+  for (int i = 0; i < 10; ++i) {
+    Join(0);
+    for (const auto kind : Kinds(Sent()[PeerOf(0).routing_id])) {
+      round_starts += kind == MessageKind::kRoundStart;
+    }
+  }
+  EXPECT_EQ(round_starts, 3);
+}
+
+TEST_F(RoundStateTest, OneKeyHoldsAtMostTheConfiguredConnections) {
+  Make(1, [](CoordinatorOptions& o) { o.limits.max_connections_per_key = 2; });
+  Join(0, 100, "a");
+  Deliver(PeerOf(0, "b"), {0, wire::Heartbeat{}});
+  Deliver(PeerOf(0, "c"), {0, wire::Heartbeat{}});
+  auto sent = Sent();
+  EXPECT_FALSE(RejectIn(sent[PeerOf(0, "b").routing_id]).has_value());
+  EXPECT_EQ(RejectIn(sent[PeerOf(0, "c").routing_id]), RejectCode::kBusy);
+  // Once an old connection has been silent past the timeout, a new one is fine.
+  clock_.Advance(std::chrono::seconds(31));
+  Deliver(PeerOf(0, "b"), {0, wire::Heartbeat{}});
+  Deliver(PeerOf(0, "c"), {0, wire::Heartbeat{}});
+  sent = Sent();
+  EXPECT_FALSE(RejectIn(sent[PeerOf(0, "c").routing_id]).has_value());
+}
+
+TEST_F(RoundStateTest, UpdateFromAClientNotSampledIsRefusedBeforeItsBytesAreHashed) {
+  Make(2, [](CoordinatorOptions& o) { o.federation.fraction = 0.5; });
+  Join(0);
+  Join(1);
+  machine_->Tick();
+  const int outsider = machine_->selected().contains(Key(0)) ? 1 : 0;
+  Sent();
+  auto frame = wire::EncodeFrame({1, MakeUpdate(100, 1.0f)});
+  frame.back() ^= 0xff;  // the digest no longer matches: only a decode would notice
+  machine_->OnFrame(PeerOf(outsider), frame);
+  EXPECT_EQ(RejectIn(Sent()[PeerOf(outsider).routing_id]), RejectCode::kRoundClosed);
+  // An oversized JOIN is refused on its size alone.
+  std::vector<std::uint8_t> big = wire::EncodeFrame({0, wire::Join{}});
+  big.resize(1 << 20);
+  machine_->OnFrame(PeerOf(outsider), big);
+  EXPECT_EQ(RejectIn(Sent()[PeerOf(outsider).routing_id]), RejectCode::kLimitExceeded);
+}
+
+TEST_F(RoundStateTest, AbsurdValuesLogitsAndLossAreRefusedAndNeverAggregated) {
+  Make(1, [](CoordinatorOptions& o) {
+    o.limits.max_abs_value = 1e3;
+    o.limits.max_abs_logit = 50.0;
+    o.limits.max_train_loss = 100.0;
+  });
+  Join(0);
+  machine_->Tick();
+  Sent();
+  Report(0, 100, 5e3f);
+  EXPECT_EQ(RejectIn(Sent()[PeerOf(0).routing_id]), RejectCode::kInvalidValue);
+  auto logits = MakeUpdate(100, 1.0f);
+  logits.summary_logits[0] = 1e6f;
+  Deliver(PeerOf(0), {1, logits});
+  EXPECT_EQ(RejectIn(Sent()[PeerOf(0).routing_id]), RejectCode::kInvalidValue);
+  auto loss = MakeUpdate(100, 1.0f);
+  loss.train_loss = 1e9;
+  Deliver(PeerOf(0), {1, loss});
+  EXPECT_EQ(RejectIn(Sent()[PeerOf(0).routing_id]), RejectCode::kInvalidValue);
+  loss.train_loss = -1.0;
+  Deliver(PeerOf(0), {1, loss});
+  EXPECT_EQ(RejectIn(Sent()[PeerOf(0).routing_id]), RejectCode::kInvalidValue);
+  EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 1.0f));
+  EXPECT_EQ(machine_->reject_counts().at("INVALID_VALUE"), 4);
+  Report(0, 100, 7.0f);
+  machine_->Tick();
+  EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 7.0f));
+}
+
+TEST_F(RoundStateTest, AggregateDoesNotDependOnArrivalOrder) {
+  std::vector<std::vector<float>> results;
+  for (const bool reversed : {false, true}) {
+    Make(3);
+    for (int i = 0; i < 3; ++i) Join(i, 100 + 37 * i);
+    machine_->Tick();
+    const float values[] = {0.1f, 3e4f, -3e4f};
+    for (int n = 0; n < 3; ++n) {
+      const int i = reversed ? 2 - n : n;
+      Report(i, 100 + 37 * i, values[i]);
+    }
+    machine_->Tick();
+    ASSERT_EQ(machine_->committed_round(), 1u);
+    results.push_back(machine_->global());
+  }
+  EXPECT_EQ(results[0], results[1]);
+}
+
+TEST_F(RoundStateTest, ResumeContinuesAfterTheCommittedRoundAndRequiresACheckpoint) {
+  EXPECT_THROW(Make(1, {}, ResumeMode::kResume), IoError);
+  Make(1);
+  Join(0);
+  machine_->Tick();
+  Report(0, 100, 6.0f);
+  machine_->Tick();
+  ASSERT_EQ(machine_->committed_round(), 1u);
+  Make(1, {}, ResumeMode::kResume);
+  EXPECT_EQ(machine_->committed_round(), 1u);
+  EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 6.0f));
+  Join(0);
+  machine_->Tick();
+  const auto sent = Sent()[PeerOf(0).routing_id];
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[1].round, 2u);  // the next ROUND_START is round 2
+}
+
+}  // namespace
+}  // namespace fsd::coordinator
