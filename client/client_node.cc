@@ -108,16 +108,29 @@ void ClientNode::ReadMonitor() {
         auth_failures_ = aborted_handshakes_ = 0;
         break;
       case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+        // libzmq does not reconnect after a ZAP refusal: retry by hand, a
+        // bounded number of times (the allow-list may just be late).
         ++auth_failures_;
-        FSD_LOG(WARNING) << "handshake refused by the coordinator (ZAP status " << value << ")";
+        refused_ = true;
+        FSD_LOG(WARNING) << "handshake refused by the coordinator (ZAP status " << value
+                         << "), attempt " << auth_failures_ << " of "
+                         << options_.max_handshake_failures;
         break;
       case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        FSD_LOG(WARNING) << "CURVE handshake failed (protocol error " << value << ")";
+        break;
       case ZMQ_EVENT_DISCONNECTED:
-        if (!handshake_ok_) {
+        if (!handshake_ok_ && !refused_) {
           ++aborted_handshakes_;
-          FSD_LOG(WARNING) << "connection closed during the CURVE handshake";
+          FSD_LOG(WARNING) << "connection closed during the CURVE handshake, attempt "
+                           << aborted_handshakes_ << " of " << options_.max_handshake_failures;
         }
         handshake_ok_ = false;
+        if (refused_ && auth_failures_ < options_.max_handshake_failures) {
+          socket_.disconnect(options_.endpoint);
+          socket_.connect(options_.endpoint);
+        }
+        refused_ = false;
         break;
       default:
         break;

@@ -87,6 +87,7 @@ class ClientNode {
   std::int64_t updates_sent_ = 0;
   int auth_failures_ = 0, aborted_handshakes_ = 0;
   bool handshake_ok_ = false;  // this connection's handshake succeeded
+  bool refused_ = false;       // this connection's handshake was refused by ZAP
 };
 
 }  // namespace fsd::client

@@ -10,6 +10,7 @@
 
 #include <optional>
 
+#include "client/client_node.h"
 #include "common/errors.h"
 #include "common/wire/frame.h"
 #include "privacy/curve_socket.h"
@@ -132,6 +133,61 @@ TEST_F(CurveAuthTest, RawTcpGarbageDeliversNothingAndServerKeepsServing) {
   EXPECT_FALSE(Receive(1000).has_value());
   ::close(fd);
   ExpectAllowedClientDelivers();
+}
+
+TEST_F(CurveAuthTest, ClientsAreRefusedOnceTheZapHandlerIsGone) {
+  ExpectAllowedClientDelivers();
+  zap_.reset();  // the handler stops answering: domain enforcement must fail closed
+  auto dealer = Dealer();
+  ConfigureCurveClient(dealer, allowed_keys_, server_keys_.public_z85, SocketLimits{});
+  dealer.connect(endpoint_);
+  SendJoin(dealer, "after the handler died");
+  EXPECT_FALSE(Receive(1500).has_value());
+}
+
+// The client driver notices a refused handshake and says which refusal it was.
+std::optional<client::HandshakeFailure> WaitForHandshakeFailure(client::ClientNode& node) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  node.Start(std::chrono::steady_clock::now());
+  while (std::chrono::steady_clock::now() < deadline && !node.handshake_failure()) {
+    zmq::pollitem_t item{node.socket().handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(50));
+    node.Receive(std::chrono::steady_clock::now());
+    node.Tick(std::chrono::steady_clock::now());
+  }
+  return node.handshake_failure();
+}
+
+client::ClientNode NodeWith(zmq::context_t& context, const CurveKeyPair& keys,
+                            const std::string& server_key, const std::string& endpoint) {
+  client::ClientSessionOptions session;
+  session.name = "probe";
+  session.num_samples = 10;
+  client::ClientNodeOptions options;
+  options.endpoint = endpoint;
+  options.keys = keys;
+  options.server_public_z85 = server_key;
+  options.heartbeat_ms = 100;
+  options.watch_handshake = true;
+  return client::ClientNode(context, client::ClientSession(session), options);
+}
+
+TEST_F(CurveAuthTest, ClientNodeReportsAKeyThatIsNotOnTheAllowList) {
+  auto node = NodeWith(context_, GenerateCurveKeyPair(), server_keys_.public_z85, endpoint_);
+  EXPECT_EQ(WaitForHandshakeFailure(node), client::HandshakeFailure::kKeyRefused);
+}
+
+TEST_F(CurveAuthTest, ClientNodeReportsAWrongServerKey) {
+  auto node = NodeWith(context_, allowed_keys_, GenerateCurveKeyPair().public_z85, endpoint_);
+  EXPECT_EQ(WaitForHandshakeFailure(node), client::HandshakeFailure::kHandshakeAborted);
+}
+
+TEST_F(CurveAuthTest, ClientNodeWithTheRightKeysReportsNoFailure) {
+  auto node = NodeWith(context_, allowed_keys_, server_keys_.public_z85, endpoint_);
+  node.Start(std::chrono::steady_clock::now());
+  ASSERT_TRUE(Receive(5000).has_value());  // its JOIN arrived
+  node.Receive(std::chrono::steady_clock::now());
+  EXPECT_FALSE(node.handshake_failure().has_value());
 }
 
 TEST(ZapAllowListTest, LoadsEveryPublicKeyFileInADirectoryNamedByItsStem) {
