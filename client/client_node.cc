@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "common/errors.h"
 #include "common/log.h"
 
 namespace fsd::client {
@@ -51,7 +52,13 @@ ClientNode::~ClientNode() = default;
 ClientNode::ClientNode(ClientNode&&) noexcept = default;
 
 void ClientNode::Start(TimePoint now) {
-  socket_.connect(options_.endpoint);
+  try {
+    socket_.connect(options_.endpoint);
+  } catch (const zmq::error_t& error) {
+    throw ConfigError("--connect '" + options_.endpoint +
+                      "': not a ZeroMQ endpoint this client can connect to (" + error.what() +
+                      "), e.g. tcp://10.0.0.1:5555");
+  }
   Send(session_.JoinFrame(), now);
 }
 

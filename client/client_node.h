@@ -55,7 +55,7 @@ class ClientNode {
   ClientNode(ClientNode&&) noexcept;
   ClientNode& operator=(ClientNode&&) = delete;
 
-  // Connects and sends JOIN.
+  // Connects and sends JOIN. ConfigError when the endpoint is not valid.
   void Start(TimePoint now);
   zmq::socket_t& socket() { return socket_; }
 

@@ -1,7 +1,11 @@
 // The deployment executables as separate processes over CURVE-encrypted TCP:
 // fsd-keygen makes the keys, fsd-coordinator admits the clients' public keys,
 // two fsd-client processes train until the coordinator says BYE; a client
-// stopped with SIGTERM says BYE and exits 0.
+// stopped with SIGTERM says BYE and exits 0; a client that trains several
+// times longer than the coordinator's client timeout completes its round; a
+// client whose key is refused, or that pins the wrong server key, exits with
+// the key-error code; plaintext (--insecure) runs end to end. Every
+// coordinator binds a free port (tcp://127.0.0.1:*) and every wait is bounded.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -23,7 +27,7 @@ pid_t Spawn(const std::vector<std::string>& arguments, const std::string& log) {
   return testing::SpawnProcess(arguments, log);
 }
 
-int Wait(pid_t pid) { return testing::WaitProcess(pid); }
+int Wait(pid_t pid) { return testing::WaitProcess(pid, /*timeout_s=*/240.0); }
 
 std::string Bin(const std::string& name) { return testing::BinDir() + "/" + name; }
 
@@ -50,24 +54,44 @@ class DeploymentTest : public ::testing::Test {
                            dir_.File("k.log"))),
                 0);
     }
-    endpoint_ = "tcp://127.0.0.1:" + std::to_string(20000 + getpid() % 20000);
   }
 
-  pid_t Coordinator(int min_clients) {
-    return Spawn(Concat({Bin("fsd-coordinator")},
-                        Concat(Common(), {"--out", dir_.File("coord"), "--key",
-                                          dir_.File("keys/coordinator.key"), "--allow",
-                                          dir_.File("allow"), "--bind", endpoint_, "--rounds", "2",
-                                          "--min-clients", std::to_string(min_clients)})),
-                 dir_.File("coord.log"));
+  // Starts fsd-coordinator on a free port and learns the port from its log.
+  pid_t Coordinator(int min_clients, const std::vector<std::string>& extra = {}, int rounds = 2) {
+    const pid_t pid = Spawn(
+        Concat(Concat({Bin("fsd-coordinator")},
+                      Concat(Common(), {"--out", dir_.File("coord"), "--key",
+                                        dir_.File("keys/coordinator.key"), "--allow",
+                                        dir_.File("allow"), "--bind", "tcp://127.0.0.1:*",
+                                        "--rounds", std::to_string(rounds), "--min-clients",
+                                        std::to_string(min_clients)})),
+               extra),
+        dir_.File("coord.log"));
+    endpoint_ = testing::ListeningEndpoint(dir_.File("coord.log"));
+    EXPECT_FALSE(endpoint_.empty()) << testing::ReadFile(dir_.File("coord.log"));
+    return pid;
   }
 
-  pid_t Client(const std::string& name) {
-    return Spawn(Concat({Bin("fsd-client")},
-                        Concat(Common(), {"--connect", endpoint_, "--key",
-                                          dir_.File("allow/" + name + ".key"), "--server-key",
-                                          dir_.File("keys/coordinator.pub"), "--name", name})),
-                 dir_.File(name + ".log"));
+  pid_t Client(const std::string& name, const std::vector<std::string>& extra = {},
+               const std::string& key = "", const std::string& server_key = "") {
+    return Spawn(
+        Concat(Concat({Bin("fsd-client")},
+                      Concat(Common(),
+                             {"--connect", endpoint_, "--key",
+                              key.empty() ? dir_.File("allow/" + name + ".key") : key,
+                              "--server-key",
+                              server_key.empty() ? dir_.File("keys/coordinator.pub") : server_key,
+                              "--name", name})),
+               extra),
+        dir_.File(name + ".log"));
+  }
+
+  std::vector<nlohmann::json> CoordinatorMetrics() {
+    std::vector<nlohmann::json> records;
+    std::istringstream lines(testing::ReadFile(dir_.File("coord/metrics.jsonl")));
+    std::string line;
+    while (std::getline(lines, line)) records.push_back(nlohmann::json::parse(line));
+    return records;
   }
 
   testing::TempDir dir_;
@@ -92,24 +116,104 @@ TEST_F(DeploymentTest, CoordinatorAndTwoClientProcessesCompleteTheRounds) {
   EXPECT_EQ(rounds, 2);
   EXPECT_NE(testing::ReadFile(dir_.File("client-1.log")).find("federation finished"),
             std::string::npos);
+  // Logs name clients by their allow-list file name.
+  EXPECT_NE(testing::ReadFile(dir_.File("coord.log")).find("client client-1 joined"),
+            std::string::npos)
+      << testing::ReadFile(dir_.File("coord.log"));
 }
 
 TEST_F(DeploymentTest, ClientStoppedWithSigtermSaysByeAndExitsZero) {
   const pid_t coordinator = Coordinator(3);  // never starts a round: a third client never comes
   const pid_t client = Client("client-1");
   // Signal only once the coordinator has seen the client join.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (testing::ReadFile(dir_.File("coord.log")).find("joined") == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  ASSERT_TRUE(testing::WaitForText(dir_.File("coord.log"), "client client-1 joined"))
+      << testing::ReadFile(dir_.File("coord.log"));
   kill(client, SIGTERM);
   EXPECT_EQ(Wait(client), kExitOk);
   EXPECT_NE(testing::ReadFile(dir_.File("client-1.log")).find("said BYE"), std::string::npos);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(testing::WaitForText(dir_.File("coord.log"), "client client-1 left"))
+      << testing::ReadFile(dir_.File("coord.log"));
   kill(coordinator, SIGTERM);
   EXPECT_EQ(Wait(coordinator), kExitOk);
-  EXPECT_NE(testing::ReadFile(dir_.File("coord.log")).find("left"), std::string::npos)
+}
+
+TEST_F(DeploymentTest, ClientTrainingSeveralTimesLongerThanTheTimeoutCompletesItsRound) {
+  // One client trains cnn3-s on 16,000 samples (several seconds on one
+  // thread) against a coordinator that drops clients silent for 1 s: the
+  // client's heartbeats during training keep it in the round.
+  const std::vector<std::string> slow = {"--set", "model.architecture=cnn3-s",
+                                         "--set", "data.synthetic_train_samples=16000",
+                                         "--set", "transport.client_timeout_s=1",
+                                         "--set", "transport.heartbeat_ms=200"};
+  const pid_t coordinator = Coordinator(1, slow, /*rounds=*/1);
+  const auto start = std::chrono::steady_clock::now();
+  const pid_t client = Client("client-1", slow);
+  EXPECT_EQ(Wait(coordinator), kExitOk) << testing::ReadFile(dir_.File("coord.log"));
+  EXPECT_EQ(Wait(client), kExitOk) << testing::ReadFile(dir_.File("client-1.log"));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto records = CoordinatorMetrics();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0]["attempts"].get<int>(), 1);  // never dropped and retried
+  EXPECT_EQ(records[0]["clients_reported"].get<int>(), 1);
+  EXPECT_GT(records[0]["collect_s"].get<double>(), 3.0) << "training was not long enough";
+  EXPECT_EQ(testing::ReadFile(dir_.File("coord.log")).find("timed out"), std::string::npos)
+      << testing::ReadFile(dir_.File("coord.log"));
+  EXPECT_LT(seconds, 200.0);
+}
+
+TEST_F(DeploymentTest, PlaintextCoordinatorAndClientsCompleteTheRounds) {
+  const pid_t coordinator = Coordinator(2, {"--insecure"});
+  const pid_t a = Client("client-1", {"--insecure"});
+  const pid_t b = Client("client-2", {"--insecure"});
+  EXPECT_EQ(Wait(coordinator), kExitOk) << testing::ReadFile(dir_.File("coord.log"));
+  EXPECT_EQ(Wait(a), kExitOk) << testing::ReadFile(dir_.File("client-1.log"));
+  EXPECT_EQ(Wait(b), kExitOk) << testing::ReadFile(dir_.File("client-2.log"));
+  const auto records = CoordinatorMetrics();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1]["clients_reported"].get<int>(), 2);
+  EXPECT_NE(testing::ReadFile(dir_.File("coord.log")).find("WARNING: --insecure"),
+            std::string::npos);
+}
+
+TEST_F(DeploymentTest, ClientWhoseKeyIsNotOnTheAllowListExitsWithTheKeyErrorCode) {
+  ASSERT_EQ(Wait(Spawn({Bin("fsd-keygen"), "--out", dir_.File("outsiders"), "--name", "stranger"},
+                       dir_.File("k.log"))),
+            0);
+  const pid_t coordinator = Coordinator(1);
+  const pid_t client = Client("stranger", {}, dir_.File("outsiders/stranger.key"));
+  EXPECT_EQ(Wait(client), kExitAuth) << testing::ReadFile(dir_.File("stranger.log"));
+  EXPECT_NE(testing::ReadFile(dir_.File("stranger.log")).find("not on its allow-list"),
+            std::string::npos)
+      << testing::ReadFile(dir_.File("stranger.log"));
+  kill(coordinator, SIGTERM);
+  EXPECT_EQ(Wait(coordinator), kExitOk);
+}
+
+TEST_F(DeploymentTest, ClientPinningTheWrongServerKeyExitsWithTheKeyErrorCode) {
+  ASSERT_EQ(Wait(Spawn({Bin("fsd-keygen"), "--out", dir_.File("other"), "--name", "impostor"},
+                       dir_.File("k.log"))),
+            0);
+  const pid_t coordinator = Coordinator(1);
+  const pid_t client = Client("client-1", {}, "", dir_.File("other/impostor.pub"));
+  EXPECT_EQ(Wait(client), kExitAuth) << testing::ReadFile(dir_.File("client-1.log"));
+  EXPECT_NE(testing::ReadFile(dir_.File("client-1.log")).find("wrong --server-key"),
+            std::string::npos)
+      << testing::ReadFile(dir_.File("client-1.log"));
+  kill(coordinator, SIGTERM);
+  EXPECT_EQ(Wait(coordinator), kExitOk);
+}
+
+TEST_F(DeploymentTest, ResumeWithoutACheckpointIsAnIoError) {
+  const pid_t coordinator = Spawn(
+      Concat({Bin("fsd-coordinator")},
+             Concat(Common(), {"--out", dir_.File("empty"), "--key",
+                               dir_.File("keys/coordinator.key"), "--allow", dir_.File("allow"),
+                               "--resume"})),
+      dir_.File("coord.log"));
+  EXPECT_EQ(Wait(coordinator), kExitIo);
+  EXPECT_NE(testing::ReadFile(dir_.File("coord.log")).find("no checkpoint to resume from"),
+            std::string::npos)
       << testing::ReadFile(dir_.File("coord.log"));
 }
 

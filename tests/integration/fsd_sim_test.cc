@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -53,7 +54,7 @@ pid_t Spawn(const std::vector<std::string>& arguments, const std::string& log) {
   return testing::SpawnProcess(arguments, log);
 }
 
-int Wait(pid_t pid) { return testing::WaitProcess(pid); }
+int Wait(pid_t pid) { return testing::WaitProcess(pid, /*timeout_s=*/300.0); }
 
 std::vector<nlohmann::json> Metrics(const std::string& dir) {
   std::vector<nlohmann::json> records;
@@ -194,11 +195,16 @@ TEST_P(FsdSimResumeTest, KilledAndResumedRunEndsWithTheSameStateAsAnUninterrupte
   Wait(pid);
   const std::size_t before = Metrics(resumed.path()).size();
   ASSERT_LT(before, static_cast<std::size_t>(kRounds)) << "run finished before it could be killed";
+  ASSERT_TRUE(std::filesystem::exists(resumed.File("checkpoint.bin")))
+      << "killed before a round was committed: nothing to resume";
 
   auto arguments = SimArguments(resumed.path(), kRounds, config);
   arguments.push_back("--resume");
   ASSERT_EQ(Wait(Spawn(arguments, resumed.File("log2.txt"))), kExitOk)
       << testing::ReadFile(resumed.File("log2.txt"));
+  // It really resumed: its first round was after the last committed one.
+  EXPECT_NE(testing::ReadFile(resumed.File("log2.txt")).find("resuming after round"),
+            std::string::npos);
 
   EXPECT_EQ(testing::ReadFile(resumed.File("checkpoint.bin")),
             testing::ReadFile(reference.File("checkpoint.bin")));
@@ -222,6 +228,57 @@ INSTANTIATE_TEST_SUITE_P(Modes, FsdSimResumeTest,
                            if (info.param == "fmnist-prune.toml") return std::string("Pruning");
                            return std::string("GlobalSoftTargets");
                          });
+
+TEST(FsdSimTest, OneWorkerAndTwoWorkersEndWithByteIdenticalCheckpoints) {
+  testing::TempDir one, two;
+  auto arguments = SimArguments(one.path(), 3);
+  *(std::find(arguments.begin(), arguments.end(), "--workers") + 1) = "1";
+  ASSERT_EQ(Wait(Spawn(arguments, one.File("log.txt"))), kExitOk)
+      << testing::ReadFile(one.File("log.txt"));
+  ASSERT_EQ(Wait(Spawn(SimArguments(two.path(), 3), two.File("log.txt"))), kExitOk)  // 2 workers
+      << testing::ReadFile(two.File("log.txt"));
+  const std::string checkpoint = testing::ReadFile(one.File("checkpoint.bin"));
+  ASSERT_FALSE(checkpoint.empty());
+  EXPECT_EQ(checkpoint, testing::ReadFile(two.File("checkpoint.bin")));
+}
+
+TEST(FsdSimTest, PlaintextSimulationCompletesItsRounds) {
+  testing::TempDir out;
+  auto arguments = SimArguments(out.path(), 2);
+  arguments.push_back("--insecure");
+  ASSERT_EQ(Wait(Spawn(arguments, out.File("log.txt"))), kExitOk)
+      << testing::ReadFile(out.File("log.txt"));
+  const auto records = Metrics(out.path());
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1]["clients_reported"].get<int>(), 3);
+  EXPECT_NE(testing::ReadFile(out.File("log.txt")).find("WARNING: --insecure"), std::string::npos);
+}
+
+TEST(FsdSimTest, HostileClientDeclaringABillionSamplesGetsABoundedShareWhenCapped) {
+  // client-0 declares 10^9 samples and uploads its progress reversed, over
+  // the same encrypted wire as the others.
+  for (const std::string weighting : {"samples", "capped"}) {
+    testing::TempDir out;
+    auto arguments = SimArguments(out.path(), 2);
+    arguments.insert(arguments.end(),
+                     {"--set", "attack.clients=1", "--set", "attack.declared_samples=1e9", "--set",
+                      "aggregation.weighting=" + weighting});
+    ASSERT_EQ(Wait(Spawn(arguments, out.File("log.txt"))), kExitOk)
+        << testing::ReadFile(out.File("log.txt"));
+    const auto records = Metrics(out.path());
+    ASSERT_EQ(records.size(), 2u);
+    for (const auto& r : records) {
+      EXPECT_EQ(r["max_weight_client"].get<std::string>(), "client-0");
+      if (weighting == "samples") {
+        EXPECT_GT(r["max_weight_share"].get<double>(), 0.999);
+      } else {
+        // At most 4 × the median of 3 clients: 4m / (4m + a + b) < 4/5 with a, b ≥ m... or
+        // the lower median: below 0.8 whatever the honest counts.
+        EXPECT_LT(r["max_weight_share"].get<double>(), 0.8);
+      }
+    }
+  }
+}
 
 TEST(FsdSimTest, PartitionFileWithWrongClientCountIsAConfigError) {
   testing::TempDir out;

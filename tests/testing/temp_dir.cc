@@ -1,5 +1,10 @@
 #include "tests/testing/temp_dir.h"
 
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
+
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -60,10 +65,41 @@ int SpawnProcess(const std::vector<std::string>& arguments, const std::string& l
   return pid;
 }
 
-int WaitProcess(int pid) {
+int WaitProcess(int pid, double timeout_s) {
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                            std::chrono::duration<double>(timeout_s));
   int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  while (true) {
+    const pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (done < 0) return -1;
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return kTimedOut;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+bool WaitForText(const std::string& path, const std::string& text, double timeout_s) {
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                            std::chrono::duration<double>(timeout_s));
+  while (ReadFile(path).find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+std::string ListeningEndpoint(const std::string& log, double timeout_s) {
+  const std::string marker = "listening on ";
+  if (!WaitForText(log, marker, timeout_s)) return "";
+  const std::string text = ReadFile(log);
+  const auto start = text.find(marker) + marker.size();
+  return text.substr(start, text.find_first_of(", \n", start) - start);
 }
 
 std::string SourceDir() {

@@ -29,8 +29,15 @@ std::string ReadFile(const std::string& path);
 // Starts `arguments` (argv[0] is the executable path) as a child process with
 // stdout and stderr written to `log`; returns its pid.
 int SpawnProcess(const std::vector<std::string>& arguments, const std::string& log);
-// Waits for a child; its exit code, or -1 if a signal ended it.
-int WaitProcess(int pid);
+// Waits for a child at most `timeout_s` (then kills it with SIGKILL); its
+// exit code, -1 if a signal ended it, kTimedOut if the wait timed out.
+inline constexpr int kTimedOut = -2;
+int WaitProcess(int pid, double timeout_s = 600.0);
+// Polls `path` until it contains `text` (true) or `timeout_s` passed (false).
+bool WaitForText(const std::string& path, const std::string& text, double timeout_s = 60.0);
+// The endpoint an fsd-coordinator bound to "*" reports in its `log`
+// ("listening on tcp://127.0.0.1:PORT, ..."); empty if none within the timeout.
+std::string ListeningEndpoint(const std::string& log, double timeout_s = 60.0);
 
 // The repository and build/bin directories of this build; the environment
 // variables FSD_SOURCE_DIR / FSD_BIN_DIR override them.
