@@ -23,7 +23,7 @@
 #include "common/run_guarded.h"
 #include "common/runtime/process_setup.h"
 #include "common/storage/checkpoint.h"
-#include "common/wire/sha256.h"
+#include "common/storage/file_digest.h"
 
 namespace {
 
@@ -31,14 +31,6 @@ std::int64_t ParameterCount(fsd::model::MultiExitNet& net) {
   std::int64_t count = 0;
   for (const auto& p : net->parameters()) count += p.numel();
   return count;
-}
-
-std::string FileSha256(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                                        std::istreambuf_iterator<char>());
-  const auto digest = fsd::wire::Sha256({std::span<const std::uint8_t>(bytes)});
-  return fsd::wire::ToHex(digest);
 }
 
 }  // namespace
@@ -127,7 +119,7 @@ int main(int argc, char** argv) {
         std::filesystem::path(out_path).replace_extension(".json").string();
     nlohmann::json manifest = {
         {"model", std::filesystem::path(out_path).filename().string()},
-        {"sha256", FileSha256(out_path)},
+        {"sha256", storage::FileSha256Hex(out_path)},
         {"architecture", model::ArchitectureName(spec.architecture)},
         {"exit", exit},
         {"exits", small->num_exits()},

@@ -18,7 +18,7 @@
 #include "common/model/multi_exit_net.h"
 #include "common/run_guarded.h"
 #include "common/runtime/process_setup.h"
-#include "common/wire/sha256.h"
+#include "common/storage/file_digest.h"
 
 namespace {
 
@@ -82,6 +82,17 @@ int main(int argc, char** argv) {
       spec.channels = manifest.at("channels").get<std::vector<int>>();
     } catch (const nlohmann::json::exception& e) {
       throw DataError(model_path + ": manifest field missing or of the wrong type: " + e.what());
+    }
+    // torch::load runs whatever the archive holds: only a file whose digest
+    // matches its manifest is read.
+    const auto expected = manifest.find("sha256");
+    if (expected == manifest.end() || !expected->is_string()) {
+      throw DataError(model_path + ": manifest has no sha256 of the model file");
+    }
+    const std::string actual = storage::FileSha256Hex(model_path);
+    if (actual != expected->get<std::string>()) {
+      throw DataError(model_path + ": SHA-256 " + actual + " does not match the manifest's " +
+                      expected->get<std::string>() + " (file changed or replaced)");
     }
     model::MultiExitNet net(spec);
     try {

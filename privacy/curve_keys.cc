@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/errors.h"
+#include "common/storage/atomic_file.h"
 
 namespace fsd::privacy {
 namespace {
@@ -51,15 +52,10 @@ void WriteFile(const std::string& path, const std::string& text, mode_t mode, bo
   if (!overwrite && std::filesystem::exists(path)) {
     throw IoError(path + ": exists (pass --force to replace it)");
   }
-  std::filesystem::remove(path);
-  // Create with the final mode so a secret is never readable by others, even briefly.
-  const mode_t old_mask = umask(0077 & ~mode);
-  FILE* file = std::fopen(path.c_str(), "w");
-  umask(old_mask);
-  if (file == nullptr) throw IoError(path + ": cannot create");
-  const bool ok = std::fwrite(text.data(), 1, text.size(), file) == text.size();
-  const bool closed = std::fclose(file) == 0;
-  if (!ok || !closed || chmod(path.c_str(), mode) != 0) throw IoError(path + ": write failed");
+  // Created with its final mode under O_EXCL|O_NOFOLLOW, so a secret is never
+  // readable by others, even briefly, nor written through a planted symlink.
+  storage::WriteFileAtomically(
+      path, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}, mode);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "common/errors.h"
+#include "common/storage/atomic_file.h"
 #include "common/wire/sha256.h"
 
 namespace fsd::storage {
@@ -15,32 +16,13 @@ namespace {
 
 constexpr std::size_t kDigestBytes = 32;
 
-void WriteAll(int fd, const std::string& path, std::span<const std::uint8_t> bytes) {
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n <= 0) {
-      ::close(fd);
-      throw IoError(path + ": write failed");
-    }
-    done += static_cast<std::size_t>(n);
-  }
-}
-
 }  // namespace
 
 void WriteSealedFile(const std::string& path, std::span<const std::uint8_t> body) {
   const auto digest = wire::Sha256({body});
-  const std::string temp = path + ".tmp";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw IoError(temp + ": cannot create file");
-  WriteAll(fd, temp, body);
-  WriteAll(fd, temp, digest);
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || std::rename(temp.c_str(), path.c_str()) != 0) {
-    throw IoError(path + ": cannot commit file");
-  }
+  std::vector<std::uint8_t> bytes(body.begin(), body.end());
+  bytes.insert(bytes.end(), digest.begin(), digest.end());
+  WriteFileAtomically(path, bytes, 0600);
 }
 
 std::vector<std::uint8_t> ReadSealedFile(const std::string& path, std::uint64_t max_body_bytes) {

@@ -1,5 +1,6 @@
 // Sealed files: a byte body followed by its SHA-256, written atomically
-// (temp file, fsync, rename) and verified before any byte is used. The
+// (common/storage/atomic_file.h: O_EXCL|O_NOFOLLOW temp file, mode 0600,
+// fsync, rename, directory fsync) and verified before any byte is used. The
 // coordinator's checkpoints and clients' persisted weights are sealed files;
 // each format starts its body with its own 8-byte magic.
 // Thread-safety: free functions; concurrent writers of one path race (last

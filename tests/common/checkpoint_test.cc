@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 
 #include "common/errors.h"
 #include "tests/testing/temp_dir.h"
@@ -12,6 +13,20 @@ namespace {
 
 Checkpoint Sample() {
   return {7, 0xabcdef, {1.0f, 0.0f, -2.0f}, {3, 4}, {1.0f, 2.0f, 3.0f, 4.0f}, 5, {1, 0, 1}};
+}
+
+TEST(AtomicFileTest, WritesMode0600AndNeverFollowsAPlantedTempSymlink) {
+  testing::TempDir dir;
+  testing::WriteFile(dir.File("victim"), "precious");
+  // Someone plants checkpoint.bin.tmp -> victim before the coordinator writes.
+  std::filesystem::create_symlink(dir.File("victim"), dir.File("c.bin.tmp"));
+  WriteCheckpoint(dir.File("c.bin"), Sample());
+  EXPECT_EQ(testing::ReadFile(dir.File("victim")), "precious");
+  EXPECT_FALSE(std::filesystem::exists(dir.File("c.bin.tmp")));
+  const auto perms = std::filesystem::status(dir.File("c.bin")).permissions();
+  EXPECT_EQ(perms & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_EQ(ReadCheckpoint(dir.File("c.bin"), 100, 10).round, 7u);
 }
 
 TEST(CheckpointTest, RoundTripsEveryField) {

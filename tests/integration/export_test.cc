@@ -106,6 +106,10 @@ TEST_F(ExportTest, BadInputsGetTheirExitCodes) {
                 dir_.File("infer.log")),
             kExitData)
       << testing::ReadFile(dir_.File("infer.log"));
+  // Refused on its digest, before torch::load reads a byte of it.
+  EXPECT_NE(testing::ReadFile(dir_.File("infer.log")).find("does not match the manifest"),
+            std::string::npos)
+      << testing::ReadFile(dir_.File("infer.log"));
   // An exit the model does not have, or slimming by more than everything: bad flags (2).
   EXPECT_EQ(RunProcess(With({Bin("fsd-export"), "--config", config_, "--checkpoint",
                       dir_.File("run/checkpoint.bin"), "--exit", "4", "--out", model},
