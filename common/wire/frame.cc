@@ -377,6 +377,12 @@ Decoded<Message> DecodeChecked(std::span<const std::uint8_t> frame, const WireLi
   if (std::memcmp(digest.data(), head + kDigestAt, 32) != 0) {
     return Refuse(RejectCode::kDigestMismatch, "frame digest does not match its bytes");
   }
+  // Cereal's portable archive starts with an endianness byte and would
+  // byte-swap a big-endian payload: one message, one encoding — little only.
+  if (payload_bytes < 1 || head[kEnvelopeBytes] != 1) {
+    return Refuse(RejectCode::kMalformed,
+                  "payload must start with the little-endian marker byte 1");
+  }
 
   PayloadReader reader(frame.subspan(kEnvelopeBytes, static_cast<std::size_t>(payload_bytes)),
                        limits);

@@ -49,7 +49,19 @@ void Resign(std::vector<std::uint8_t>& frame) {
   std::memcpy(frame.data() + 32, digest.data(), 32);
 }
 
-RejectCode CodeOf(const std::vector<std::uint8_t>& frame, const WireLimits& limits = {}) {
+RejectCode CodeOf(const std::vector<std::uint8_t>& frame, const WireLimits& limits = {});
+
+// Found by the fuzzer: the payload's endianness byte 0 (big-endian) decoded
+// to the same message as byte 1, so one message had two encodings.
+TEST(WireFrameTest, RejectsPayloadMarkedBigEndian) {
+  auto frame = EncodeFrame({9, Heartbeat{}});
+  ASSERT_EQ(frame[kEnvelopeBytes], 1);
+  frame[kEnvelopeBytes] = 0;
+  Resign(frame);
+  EXPECT_EQ(CodeOf(frame), RejectCode::kMalformed);
+}
+
+RejectCode CodeOf(const std::vector<std::uint8_t>& frame, const WireLimits& limits) {
   const auto decoded = DecodeFrame(frame, limits);
   EXPECT_FALSE(decoded.ok()) << "frame was accepted";
   return decoded.ok() ? RejectCode::kBusy : decoded.reject().code;
