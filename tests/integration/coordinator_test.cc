@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "common/codec/values.h"
@@ -346,6 +347,45 @@ TEST_F(CoordinatorTest, PrunesByMagnitudeSendsTheMaskOnceAndKeepsPrunedValuesZer
   EXPECT_EQ(coordinator_->global(), (std::vector<float>{0.0f, 6.0f, 0.0f, 6.0f, 6.0f}));
   const std::string metrics = testing::ReadFile(dir_.File("metrics.jsonl"));
   EXPECT_NE(metrics.find("\"sparsity\":0.5"), std::string::npos) << metrics;
+}
+
+TEST_F(CoordinatorTest, FloodingClientGetsBoundedRoundStartsAndCannotHoldTheDeadline) {
+  // Client b floods JOINs and HEARTBEATs for 4 s and never reports; the round
+  // (deadline 1 s, quorum 0.5) must still close on time with a's update.
+  Start(/*clients=*/2, /*quorum=*/0.5, 30.0, [](CoordinatorOptions& options) {
+    options.federation.round_deadline_s = 1.0;
+    options.limits.max_round_start_resends = 3;
+  });
+  auto a = Connect(0);
+  auto b = Connect(1);
+  Send(a, {0, wire::Join{3, 3, kFingerprint, 100, "a"}});
+  Send(b, {0, wire::Join{3, 3, kFingerprint, 100, "b"}});
+  EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(a).body));
+  EXPECT_TRUE(std::holds_alternative<wire::RoundStart>(Receive(a).body));
+  const auto started = std::chrono::steady_clock::now();
+  Send(a, {1, MakeUpdate(100, 3.0f)});
+  const auto join = wire::EncodeFrame({0, wire::Join{3, 3, kFingerprint, 100, "b"}});
+  const auto heartbeat = wire::EncodeFrame({0, wire::Heartbeat{}});
+  int round_starts = 0, sent = 0;
+  while (std::chrono::steady_clock::now() - started < std::chrono::seconds(4)) {
+    for (int i = 0; i < 50; ++i, ++sent) {
+      (void)b.send(zmq::buffer(i % 10 == 0 ? join : heartbeat), zmq::send_flags::dontwait);
+    }
+    zmq::message_t message;
+    while (b.recv(message, zmq::recv_flags::dontwait)) {
+      const auto decoded = wire::DecodeFrame({message.data<std::uint8_t>(), message.size()}, {});
+      if (decoded.ok() && std::holds_alternative<wire::RoundStart>(decoded.value().body)) {
+        ++round_starts;
+      }
+    }
+  }
+  thread_.join();
+  EXPECT_GT(sent, 1000);
+  EXPECT_EQ(coordinator_->committed_round(), 1u);
+  EXPECT_EQ(coordinator_->global(), std::vector<float>(kDim, 3.0f));
+  EXPECT_LE(round_starts, 1 + 3);  // the first, then at most max_round_start_resends
+  const auto record = nlohmann::json::parse(testing::ReadFile(dir_.File("metrics.jsonl")));
+  EXPECT_LT(record["collect_s"].get<double>(), 2.5) << record.dump();
 }
 
 }  // namespace
