@@ -45,7 +45,23 @@ class CoordinatorTest : public ::testing::Test {
         context_, options, server_keys_, allowed, std::vector<float>(kDim, 1.0f),
         [](std::span<const float> global) { return std::vector<double>{global[0]}; });
     endpoint_ = coordinator_->Bind();
-    thread_ = std::thread([this] { coordinator_->Run(); });
+    thread_ = std::thread([this] {
+      coordinator_->Run();
+      finished_ = true;
+    });
+  }
+
+  // Waits at most 60 s for the coordinator to finish its rounds; false (and
+  // the coordinator stopped) when it did not.
+  bool Finish() {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!finished_ && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    const bool finished = finished_;
+    coordinator_->Stop();
+    thread_.join();
+    return finished;
   }
 
   void TearDown() override {
@@ -108,6 +124,7 @@ class CoordinatorTest : public ::testing::Test {
   std::unique_ptr<Coordinator> coordinator_;
   std::string endpoint_;
   std::thread thread_;
+  std::atomic<bool> finished_{false};
 };
 
 TEST_F(CoordinatorTest, RejectsEveryBadMessageAndAggregatesOnlyTheValidUpdate) {
@@ -180,7 +197,7 @@ TEST_F(CoordinatorTest, RejectsEveryBadMessageAndAggregatesOnlyTheValidUpdate) {
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kUnexpectedKind);
 
   Send(client, {1, MakeUpdate(100, 2.0f)});  // the one valid update
-  thread_.join();
+  ASSERT_TRUE(Finish()) << "the coordinator did not finish its rounds";
   EXPECT_EQ(coordinator_->committed_round(), 1u);
   EXPECT_EQ(coordinator_->global(), std::vector<float>(kDim, 2.0f));
   const auto counts = coordinator_->reject_counts();
@@ -228,7 +245,7 @@ TEST_F(CoordinatorTest, SendsSoftTargetsFromCountWeightedLogitsAtTheScheduledTem
   }
   Send(a, {2, MakeUpdate(100, 1.0f, /*logit=*/1.0f)});
   Send(b, {2, MakeUpdate(300, 1.0f, /*logit=*/1.0f)});
-  thread_.join();
+  ASSERT_TRUE(Finish()) << "the coordinator did not finish its rounds";
   EXPECT_EQ(coordinator_->committed_round(), 2u);
   EXPECT_EQ(coordinator_->soft_state().counts, (std::vector<std::int64_t>{200, 200}));
   EXPECT_EQ(coordinator_->soft_state().mean_logits, (std::vector<float>{1.0f, 0.0f, 0.0f, 1.0f}));
@@ -251,7 +268,7 @@ TEST_F(CoordinatorTest, DistillationOnlyRoundsCarryNoWeightsAndRefuseUploadedWei
   auto summary_only = MakeUpdate(100, 1.0f, /*logit=*/3.0f);
   summary_only.values = codec::Encoded{};
   Send(client, {1, summary_only});
-  thread_.join();
+  ASSERT_TRUE(Finish()) << "the coordinator did not finish its rounds";
   EXPECT_EQ(coordinator_->committed_round(), 1u);
   EXPECT_TRUE(coordinator_->global().empty());
   EXPECT_EQ(coordinator_->soft_state().mean_logits, (std::vector<float>{3.0f, 0.0f, 0.0f, 3.0f}));
@@ -271,7 +288,7 @@ TEST_F(CoordinatorTest, RejectsDuplicateUpdateInSameRound) {
   Send(a, {1, MakeUpdate(100, 50.0f)});  // replayed / second update
   EXPECT_EQ(ExpectReject(a), wire::RejectCode::kDuplicate);
   Send(b, {1, MakeUpdate(300, 5.0f)});
-  thread_.join();
+  ASSERT_TRUE(Finish()) << "the coordinator did not finish its rounds";
   // Sample-weighted: (1 * 100 + 5 * 300) / 400.
   EXPECT_EQ(coordinator_->global(), std::vector<float>(kDim, 4.0f));
 }
@@ -291,7 +308,7 @@ TEST_F(CoordinatorTest, ClientThatVanishesMidRoundIsDroppedAndQuorumCompletesThe
   sockets[2].close();  // killed mid-round: never reports, never pings
   Send(sockets[0], {1, MakeUpdate(100, 3.0f)});
   Send(sockets[1], {1, MakeUpdate(100, 5.0f)});
-  thread_.join();
+  ASSERT_TRUE(Finish()) << "the coordinator did not finish its rounds";
   EXPECT_EQ(coordinator_->committed_round(), 1u);
   EXPECT_EQ(coordinator_->global(), std::vector<float>(kDim, 4.0f));
   const std::string metrics = testing::ReadFile(dir_.File("metrics.jsonl"));
@@ -343,10 +360,62 @@ TEST_F(CoordinatorTest, PrunesByMagnitudeSendsTheMaskOnceAndKeepsPrunedValuesZer
   EXPECT_EQ(third.mask.count, 0u);
   pruned.values = codec::EncodeValues(std::vector<float>{6.0f, 6.0f, 6.0f}, {}, {});
   Send(client, {3, pruned});
-  thread_.join();
+  ASSERT_TRUE(Finish()) << "the coordinator did not finish its rounds";
   EXPECT_EQ(coordinator_->global(), (std::vector<float>{0.0f, 6.0f, 0.0f, 6.0f, 6.0f}));
   const std::string metrics = testing::ReadFile(dir_.File("metrics.jsonl"));
   EXPECT_NE(metrics.find("\"sparsity\":0.5"), std::string::npos) << metrics;
+}
+
+TEST_F(CoordinatorTest, StallingClientIsLeftOutOfTheRoundsRetry) {
+  // c is sampled, keeps its connection alive, and never reports: the round
+  // misses its quorum (1.0) at the 1 s deadline and is retried with a and b only.
+  Start(/*clients=*/3, /*quorum=*/1.0, 30.0, [](CoordinatorOptions& options) {
+    options.federation.round_deadline_s = 1.0;
+  });
+  std::vector<zmq::socket_t> sockets;
+  for (int i = 0; i < 3; ++i) {
+    sockets.push_back(Connect(i));
+    Send(sockets.back(), {0, wire::Join{3, 3, kFingerprint, 100, std::string(1, 'a' + i)}});
+  }
+  for (auto& socket : sockets) {
+    EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(socket).body));
+    EXPECT_EQ(Receive(socket).round, 1u);  // ROUND_START, attempt 1
+  }
+  Send(sockets[0], {1, MakeUpdate(100, 9.0f)});
+  Send(sockets[1], {1, MakeUpdate(100, 9.0f)});
+  Send(sockets[2], {0, wire::Heartbeat{}});
+  // Attempt 2 goes to a and b only.
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(std::holds_alternative<wire::RoundStart>(Receive(sockets[i]).body));
+  }
+  Send(sockets[2], {1, MakeUpdate(100, 50.0f)});  // too late: not in this attempt
+  EXPECT_EQ(ExpectReject(sockets[2]), wire::RejectCode::kRoundClosed);
+  for (int i = 0; i < 2; ++i) Send(sockets[i], {1, MakeUpdate(100, 2.0f)});
+  ASSERT_TRUE(Finish()) << "the coordinator did not finish its rounds";
+  EXPECT_EQ(coordinator_->global(), std::vector<float>(kDim, 2.0f));
+  const auto record = nlohmann::json::parse(testing::ReadFile(dir_.File("metrics.jsonl")));
+  EXPECT_EQ(record["attempts"].get<int>(), 2);
+  EXPECT_EQ(record["clients_missed"].get<int>(), 1);
+  EXPECT_EQ(record["clients_selected"].get<int>(), 2);
+}
+
+TEST_F(CoordinatorTest, FiniteButAbsurdValuesAreRefusedAndNeverAggregated) {
+  Start(/*clients=*/1, /*quorum=*/1.0);
+  auto client = Connect(0);
+  Send(client, {0, wire::Join{3, 3, kFingerprint, 100, "a"}});
+  EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(client).body));
+  EXPECT_TRUE(std::holds_alternative<wire::RoundStart>(Receive(client).body));
+  Send(client, {1, MakeUpdate(100, 3e38f)});  // finite, absurd
+  EXPECT_EQ(ExpectReject(client), wire::RejectCode::kInvalidValue);
+  Send(client, {1, MakeUpdate(100, 1.0f, /*logit=*/1e30f)});
+  EXPECT_EQ(ExpectReject(client), wire::RejectCode::kInvalidValue);
+  auto loss = MakeUpdate(100, 1.0f);
+  loss.train_loss = 1e300;
+  Send(client, {1, loss});
+  EXPECT_EQ(ExpectReject(client), wire::RejectCode::kInvalidValue);
+  Send(client, {1, MakeUpdate(100, 5.0f)});
+  ASSERT_TRUE(Finish()) << "the coordinator did not finish its rounds";
+  EXPECT_EQ(coordinator_->global(), std::vector<float>(kDim, 5.0f));
 }
 
 TEST_F(CoordinatorTest, FloodingClientGetsBoundedRoundStartsAndCannotHoldTheDeadline) {
@@ -379,7 +448,7 @@ TEST_F(CoordinatorTest, FloodingClientGetsBoundedRoundStartsAndCannotHoldTheDead
       }
     }
   }
-  thread_.join();
+  ASSERT_TRUE(Finish()) << "the coordinator did not finish its rounds";
   EXPECT_GT(sent, 1000);
   EXPECT_EQ(coordinator_->committed_round(), 1u);
   EXPECT_EQ(coordinator_->global(), std::vector<float>(kDim, 3.0f));
