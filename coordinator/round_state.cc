@@ -267,7 +267,13 @@ void RoundStateMachine::StartRound() {
   for (const auto& key : joined) {
     if (!missed_.contains(key)) candidates.push_back(key);
   }
-  if (candidates.empty()) return;  // everyone left missed this round: wait for (re)joins
+  if (candidates.empty()) {
+    // Every joined client missed this round (a deadline too short for all of
+    // them, say): leaving them all out would stall the federation for good.
+    FSD_LOG(WARNING) << "round " << round << ": every joined client missed it; sampling them again";
+    missed_.clear();
+    candidates = joined;
+  }
   const auto wanted = static_cast<std::size_t>(
       std::max(1.0, std::ceil(options_.federation.fraction * joined.size() - 1e-9)));
   target_ = std::min(wanted, candidates.size());

@@ -212,6 +212,20 @@ TEST_F(RoundStateTest, MissedQuorumAtDeadlineRetriesWithoutTheClientThatMissedIt
   EXPECT_EQ(machine_->selected().size(), 3u);
 }
 
+TEST_F(RoundStateTest, WhenEveryClientMissedTheRoundAllAreSampledAgain) {
+  Make(2);
+  Join(0);
+  Join(1);
+  machine_->Tick();
+  clock_.Advance(std::chrono::seconds(61));
+  Deliver(PeerOf(0), {0, wire::Heartbeat{}});
+  Deliver(PeerOf(1), {0, wire::Heartbeat{}});
+  machine_->Tick();  // deadline, nobody reported
+  EXPECT_EQ(machine_->attempt(), 1u);
+  machine_->Tick();
+  EXPECT_EQ(machine_->selected(), (std::set<std::string>{Key(0), Key(1)}));
+}
+
 TEST_F(RoundStateTest, QuorumAtDeadlineCommitsWithTheClientsThatReported) {
   Make(3, [](CoordinatorOptions& o) { o.federation.quorum = 0.6; });
   for (int i = 0; i < 3; ++i) Join(i);
