@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <span>
 
 #include "common/errors.h"
 
@@ -57,16 +58,20 @@ SoftTargetAggregator::SoftTargetAggregator(std::size_t num_classes)
       weights_(num_classes, 0.0),
       counts_(num_classes, 0) {}
 
-void SoftTargetAggregator::Accumulate(const SoftTargetSummary& summary, double scale) {
-  FSD_CHECK(scale > 0.0 && std::isfinite(scale)) << "scale=" << scale;
+void SoftTargetAggregator::Accumulate(const SoftTargetSummary& summary,
+                                      std::span<const double> class_weights) {
+  FSD_CHECK(class_weights.empty() || class_weights.size() == num_classes_)
+      << class_weights.size() << " class weights for " << num_classes_ << " classes";
   FSD_CHECK(summary.counts.size() == num_classes_ &&
             summary.mean_logits.size() == num_classes_ * num_classes_)
       << "summary of " << summary.counts.size() << " classes, expected " << num_classes_;
   for (std::size_t c = 0; c < num_classes_; ++c) {
     const std::int64_t count = summary.counts[c];
     if (count == 0) continue;
+    const double weight =
+        class_weights.empty() ? static_cast<double>(count) : class_weights[c];
+    FSD_CHECK(weight > 0.0 && std::isfinite(weight)) << "class weight " << weight;
     counts_[c] += count;
-    const double weight = static_cast<double>(count) * scale;
     weights_[c] += weight;
     for (std::size_t j = 0; j < num_classes_; ++j) {
       weighted_sum_[c * num_classes_ + j] += weight * summary.mean_logits[c * num_classes_ + j];

@@ -43,10 +43,9 @@ std::optional<SummaryProblem> CheckSummary(const SoftTargetSummary& summary,
 class SoftTargetAggregator {
  public:
   explicit SoftTargetAggregator(std::size_t num_classes);
-  // Adds a summary; class c weighs counts[c] × `scale` (1: by samples; a
-  // client's aggregation weight / its sample count: by that weighting, so a
-  // client cannot outweigh the others by inflating its counts).
-  void Accumulate(const SoftTargetSummary& summary, double scale = 1.0);
+  // Adds a summary; class c weighs class_weights[c] (aggregation/weighting.h
+  // ClassWeights), or counts[c] when class_weights is empty.
+  void Accumulate(const SoftTargetSummary& summary, std::span<const double> class_weights = {});
   // The aggregate; rows of classes nobody reported come from `previous`
   // (with its count) when it has them, else stay zero with count 0.
   SoftTargetSummary Finalize(const SoftTargetSummary& previous) &&;
@@ -54,7 +53,7 @@ class SoftTargetAggregator {
  private:
   std::size_t num_classes_;
   std::vector<double> weighted_sum_;  // [C*C]
-  std::vector<double> weights_;       // [C]: sum of counts × scale
+  std::vector<double> weights_;       // [C]: sum of the class weights
   std::vector<std::int64_t> counts_;  // [C]
 };
 

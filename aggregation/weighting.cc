@@ -18,6 +18,18 @@ const char* WeightingName(Weighting weighting) {
   return "unknown";
 }
 
+namespace {
+
+// The lower median of `values` (non-empty).
+double LowerMedian(std::vector<double> values) {
+  const std::size_t middle = (values.size() - 1) / 2;
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(middle),
+                   values.end());
+  return values[middle];
+}
+
+}  // namespace
+
 std::vector<double> ClientWeights(Weighting weighting, std::span<const std::int64_t> samples,
                                   double max_weight_ratio) {
   std::vector<double> weights;
@@ -30,12 +42,39 @@ std::vector<double> ClientWeights(Weighting weighting, std::span<const std::int6
   FSD_CHECK(max_weight_ratio >= 1.0) << "max_weight_ratio " << max_weight_ratio;
   // The median of the round (lower middle for an even count, so that half the
   // clients inflating their declarations cannot raise the cap).
-  std::vector<double> sorted = weights;
-  const std::size_t middle = (sorted.size() - 1) / 2;
-  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(middle),
-                   sorted.end());
-  const double cap = max_weight_ratio * sorted[middle];
+  const double cap = max_weight_ratio * LowerMedian(weights);
   for (double& w : weights) w = std::min(w, cap);
+  return weights;
+}
+
+std::vector<std::vector<double>> ClassWeights(
+    Weighting weighting, const std::vector<std::vector<std::int64_t>>& class_counts,
+    std::span<const double> client_weights, std::span<const std::int64_t> samples,
+    double max_weight_ratio) {
+  FSD_CHECK(class_counts.size() == client_weights.size() && samples.size() == client_weights.size())
+      << "one weight and one sample count per client";
+  std::vector<std::vector<double>> weights(class_counts.size());
+  std::size_t classes = 0;
+  for (std::size_t i = 0; i < class_counts.size(); ++i) {
+    FSD_CHECK(samples[i] > 0) << "sample count " << samples[i];
+    const double scale = client_weights[i] / static_cast<double>(samples[i]);
+    for (const std::int64_t count : class_counts[i]) {
+      weights[i].push_back(static_cast<double>(count) * scale);
+    }
+    classes = std::max(classes, class_counts[i].size());
+  }
+  if (weighting != Weighting::kCapped) return weights;
+  for (std::size_t c = 0; c < classes; ++c) {
+    std::vector<double> reported;
+    for (const auto& w : weights) {
+      if (c < w.size() && w[c] > 0.0) reported.push_back(w[c]);
+    }
+    if (reported.empty()) continue;
+    const double cap = max_weight_ratio * LowerMedian(reported);
+    for (auto& w : weights) {
+      if (c < w.size()) w[c] = std::min(w[c], cap);
+    }
+  }
   return weights;
 }
 

@@ -25,4 +25,15 @@ const char* WeightingName(Weighting weighting);
 std::vector<double> ClientWeights(Weighting weighting, std::span<const std::int64_t> samples,
                                   double max_weight_ratio);
 
+// The weights of each client's classes in the soft-target average: class c
+// of client i weighs class_counts[i][c] × client_weights[i] / samples[i] (its
+// share of the client's weight; exactly the count under kSamples). With
+// kCapped every class is also capped at max_weight_ratio × the (lower)
+// median weight of that class over the clients that report it, so a client
+// cannot put all of its weight on one class's soft target.
+std::vector<std::vector<double>> ClassWeights(
+    Weighting weighting, const std::vector<std::vector<std::int64_t>>& class_counts,
+    std::span<const double> client_weights, std::span<const std::int64_t> samples,
+    double max_weight_ratio);
+
 }  // namespace fsd::aggregation

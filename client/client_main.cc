@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
     // Training runs on its own thread while this one keeps the connection
     // alive (heartbeats), so a round longer than the coordinator's client
     // timeout still completes.
-    const auto train = [&](const client::LocalRound& round) {
+    const auto train = [&](client::LocalRound round) {  // by value: owned by the training thread
       if (round.global_values.empty() && states) {
         auto own = states->LoadBefore(name, round.round).value_or(initial);
         auto trained = worker.Run(*splits.train, indices, 0, round, &own);
@@ -118,9 +118,9 @@ int main(int argc, char** argv) {
       }
       return worker.Run(*splits.train, indices, 0, round);
     };
-    std::optional<client::LocalRound> pending;  // the newest round announced while training
+    std::optional<client::LocalRound> pending;      // the newest round announced while training
+    std::optional<client::LocalRound> in_training;  // declared before the future that reads it
     std::optional<std::future<client::TrainedRound>> training;
-    std::optional<client::LocalRound> in_training;
     while (!stop_requested) {
       zmq::pollitem_t item{node.socket().handle(), 0, ZMQ_POLLIN, 0};
       try {
@@ -129,7 +129,10 @@ int main(int argc, char** argv) {
         if (error.num() != EINTR) throw;
         continue;  // a signal: the loop condition sees it
       }
-      for (auto& round : node.Receive(Clock::now())) pending = std::move(round);
+      for (auto& round : node.Receive(Clock::now())) {
+        // A re-sent ROUND_START of the round in training is not trained twice.
+        if (!in_training || round.round > in_training->round) pending = std::move(round);
+      }
       if (training &&
           training->wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
         client::TrainedRound trained = training->get();  // rethrows a training failure
@@ -143,7 +146,7 @@ int main(int argc, char** argv) {
       if (!training && pending) {
         in_training = std::move(pending);
         pending.reset();
-        training = std::async(std::launch::async, train, std::cref(*in_training));
+        training = std::async(std::launch::async, train, *in_training);
       }
       if (node.finished()) {
         if (training) training->wait();

@@ -76,8 +76,12 @@ ClientRecord& ClientRegistry::Join(const std::string& key, const std::string& ro
 }
 
 void ClientRegistry::Leave(const std::string& key) {
-  joined_.erase(key);
-  pending_connections_.erase(key);
+  const auto it = joined_.find(key);
+  if (it == joined_.end()) return;
+  // Its connections stay counted until they fall silent: BYE and JOIN again
+  // must not reset the connection limit.
+  pending_connections_[key] = std::move(it->second.connections);
+  joined_.erase(it);
 }
 
 std::vector<std::string> ClientRegistry::Expire(Clock::TimePoint now) {

@@ -102,6 +102,13 @@ std::optional<wire::Reject> RoundStateMachine::Screen(const Peer& peer,
   const auto head = wire::PeekEnvelope(frame);
   if (!head) return std::nullopt;  // the decoder names what is wrong
   const auto kind = static_cast<MessageKind>(head->kind);
+  const bool defined = head->kind >= static_cast<std::uint16_t>(MessageKind::kJoin) &&
+                       head->kind <= static_cast<std::uint16_t>(MessageKind::kBye);
+  if (defined && !IsClientKind(kind)) {
+    // WELCOME, ROUND_START, REJECT: never accepted from a client, so never hashed.
+    return wire::Reject{RejectCode::kUnexpectedKind, std::string(wire::MessageKindName(kind)) +
+                                                         " is not accepted by a coordinator"};
+  }
   if (kind == MessageKind::kUpdate) {
     const std::uint64_t current = committed_round_ + 1;
     if (!registry_.joined(peer.identity))
@@ -119,6 +126,9 @@ std::optional<wire::Reject> RoundStateMachine::Screen(const Peer& peer,
                           "client not sampled in this attempt of the round"};
     if (staged_.contains(peer.identity))
       return wire::Reject{RejectCode::kDuplicate, "second update in this round"};
+    if (staged_.size() >= target_) {
+      return wire::Reject{RejectCode::kRoundClosed, "the round has the updates it needs"};
+    }
   } else if (IsClientKind(kind) &&
              frame.size() > wire::kEnvelopeBytes + limits_.max_payload_bytes) {
     // JOIN, HEARTBEAT and BYE carry no tensors: no reason to hash megabytes.
@@ -185,7 +195,11 @@ void RoundStateMachine::OnJoin(const Peer& peer, const wire::Join& join) {
                       "client model layout differs from the coordinator's");
   }
   const std::int64_t max_samples = options_.federation.max_samples_per_client;
-  if (join.num_samples <= 0 || join.num_samples > max_samples) {
+  if (join.num_samples <= 0) {
+    return SendReject(peer, RejectCode::kInvalidValue,
+                      "num_samples " + std::to_string(join.num_samples) + " must be positive");
+  }
+  if (join.num_samples > max_samples) {
     return SendReject(peer, RejectCode::kLimitExceeded,
                       "num_samples " + std::to_string(join.num_samples) + " outside 1.." +
                           std::to_string(max_samples) + " (federation.max_samples_per_client)");
@@ -226,7 +240,17 @@ void RoundStateMachine::OnUpdate(const Peer& peer, std::uint64_t round,
   auto result =
       validator_.Validate(update, expectation, declared_.at(peer.identity), frame_bytes);
   if (auto* reject = std::get_if<wire::Reject>(&result)) {
-    return SendReject(peer, reject->code, "UPDATE: " + reject->text);
+    SendReject(peer, reject->code, "UPDATE: " + reject->text);
+    // Each refused UPDATE cost a hash and a decode: after a few, the client
+    // is out of this round, and its next UPDATE is refused on its envelope.
+    if (++refused_updates_[peer.identity] >= options_.limits.max_refused_updates) {
+      FSD_LOG(WARNING) << "client " << registry_.NameOf(peer.identity) << ": "
+                       << options_.limits.max_refused_updates
+                       << " refused updates; left out of round " << committed_round_ + 1;
+      selected_.erase(peer.identity);
+      missed_.insert(peer.identity);
+    }
+    return;
   }
   auto& staged = std::get<StagedUpdate>(result);
   bytes_.up += staged.bytes;
@@ -286,9 +310,10 @@ void RoundStateMachine::StartRound() {
   candidates.resize(std::min(with_spares, candidates.size()));
   selected_ = std::set<std::string>(candidates.begin(), candidates.end());
   sampled_ = selected_.size();
-  declared_.clear();
-  for (const auto& key : selected_) declared_[key] = registry_.Find(key)->declared_samples;
+  // A declaration is fixed the first time the client is sampled in this round.
+  for (const auto& key : selected_) declared_.try_emplace(key, registry_.Find(key)->declared_samples);
   resends_.clear();
+  refused_updates_.clear();
   staged_.clear();
   bytes_ = RoundBytes{};
   UpdateMask(round);
@@ -402,6 +427,11 @@ void RoundStateMachine::Commit(double collect_s) {
   for (const auto& [order, staged] : ordered) samples.push_back(staged->update.sample_count);
   const std::vector<double> weights = aggregation::ClientWeights(
       options_.aggregation.weighting, samples, options_.aggregation.max_weight_ratio);
+  std::vector<std::vector<std::int64_t>> class_counts;
+  for (const auto& [order, staged] : ordered) class_counts.push_back(staged->update.summary.counts);
+  const std::vector<std::vector<double>> class_weights =
+      aggregation::ClassWeights(options_.aggregation.weighting, class_counts, weights, samples,
+                                options_.aggregation.max_weight_ratio);
   // The aggregation rule over the kept coordinates; pruned ones stay exactly zero.
   auto aggregator =
       aggregation::MakeAggregator(options_.aggregation, aggregation::KeptCount(mask_, global_.size()));
@@ -412,7 +442,7 @@ void RoundStateMachine::Commit(double collect_s) {
   for (std::size_t i = 0; i < ordered.size(); ++i) {
     const StagedUpdate& update = ordered[i].second->update;
     if (!distillation_only()) aggregator->Accumulate(update.kept, weights[i]);
-    summaries.Accumulate(update.summary, weights[i] / static_cast<double>(update.sample_count));
+    summaries.Accumulate(update.summary, class_weights[i]);
     loss_sum += update.train_loss * weights[i];
     weight_sum += weights[i];
     sample_sum += update.sample_count;
@@ -456,6 +486,8 @@ void RoundStateMachine::Commit(double collect_s) {
       {"clients_selected", sampled_},
       {"clients_reported", staged_.size()},
       {"clients_missed", missed_.size()},
+      {"target", target_},
+      {"quorum", Quorum()},
       {"samples", sample_sum},
       {"weighting", aggregation::WeightingName(options_.aggregation.weighting)},
       {"max_weight_share", max_weight / weight_sum},
@@ -475,6 +507,7 @@ void RoundStateMachine::Commit(double collect_s) {
   selected_.clear();
   missed_.clear();
   declared_.clear();
+  refused_updates_.clear();
   phase_ = Phase::kWaiting;
 }
 

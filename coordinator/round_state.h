@@ -170,8 +170,9 @@ class RoundStateMachine {
   std::size_t target_ = 0;       // updates the round wants (before over-selection)
   std::set<std::string> selected_;                  // sampled in this attempt, still present
   std::size_t sampled_ = 0;                         // sampled in this attempt
-  std::map<std::string, std::int64_t> declared_;    // declarations fixed at sampling
+  std::map<std::string, std::int64_t> declared_;    // fixed when first sampled this round
   std::map<std::string, int> resends_;              // ROUND_START re-sends this attempt
+  std::map<std::string, int> refused_updates_;      // UPDATEs refused this attempt
   std::map<std::string, Staged> staged_;            // validated, not yet aggregated
   std::set<std::string> missed_;  // sampled in an earlier attempt of this round, never reported
   Clock::TimePoint round_started_{};

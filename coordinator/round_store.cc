@@ -5,6 +5,7 @@
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/storage/atomic_file.h"
 
 namespace fsd::coordinator {
 namespace {
@@ -21,8 +22,9 @@ void KeepMetricsUpTo(const std::string& path, std::uint64_t round) {
     }
   }
   in.close();
-  std::ofstream out(path, std::ios::trunc);
-  out << kept;
+  // Atomically: a crash while resuming must not lose the committed lines.
+  storage::WriteFileAtomically(
+      path, {reinterpret_cast<const std::uint8_t*>(kept.data()), kept.size()}, 0644);
 }
 
 }  // namespace

@@ -146,6 +146,9 @@ struct PeerLimitsConfig {
   // ROUND_START re-sends to one client in one round (it asks by re-JOINing);
   // more JOINs are answered with WELCOME only.
   int max_round_start_resends = 3;
+  // UPDATEs of one client refused in one attempt (each costs a hash and a
+  // decode) before the client is left out of that round.
+  int max_refused_updates = 3;
   // Live connections (routing ids) one key may hold; messages from more are
   // refused (BUSY) until an older connection has been silent for
   // transport.client_timeout_s.

@@ -280,6 +280,7 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   limits.Real("max_train_loss", li.max_train_loss, 0.0, 1e30, /*min_open=*/true);
   limits.Integer("max_round_start_resends", li.max_round_start_resends, 0, 1000);
   limits.Integer("max_connections_per_key", li.max_connections_per_key, 1, 1000);
+  limits.Integer("max_refused_updates", li.max_refused_updates, 1, 1000);
   limits.Finish();
   if (f.partition == PartitionKind::kFile && f.partition_file.empty() && root != nullptr) {
     throw ConfigError(origin +

@@ -4,7 +4,8 @@
 // and the final mode (a stale temp file is unlinked first, never followed),
 // are fsynced, renamed over `path`, and the directory is fsynced so the
 // rename survives a crash. A reader sees the old file or the new one.
-// Thread-safety: concurrent writers of one path race (last rename wins).
+// Thread-safety: one writer per path at a time (a second concurrent writer
+// unlinks the first one's temp file, which then fails with IoError).
 // Errors: IoError naming the file and the failing step.
 #pragma once
 

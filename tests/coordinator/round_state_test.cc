@@ -395,6 +395,7 @@ TEST_F(RoundStateTest, AbsurdValuesLogitsAndLossAreRefusedAndNeverAggregated) {
     o.limits.max_abs_value = 1e3;
     o.limits.max_abs_logit = 50.0;
     o.limits.max_train_loss = 100.0;
+    o.limits.max_refused_updates = 10;
   });
   Join(0);
   machine_->Tick();
@@ -417,6 +418,56 @@ TEST_F(RoundStateTest, AbsurdValuesLogitsAndLossAreRefusedAndNeverAggregated) {
   Report(0, 100, 7.0f);
   machine_->Tick();
   EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 7.0f));
+}
+
+TEST_F(RoundStateTest, ClientWhoseUpdatesAreRefusedRepeatedlyIsLeftOutOfTheRound) {
+  Make(2, [](CoordinatorOptions& o) {
+    o.limits.max_refused_updates = 2;
+    o.federation.quorum = 0.5;
+  });
+  Join(0);
+  Join(1);
+  machine_->Tick();
+  Sent();
+  Report(1, 100, 5e9f);  // refused (INVALID_VALUE)
+  Report(1, 100, 5e9f);  // refused again: out of the round
+  EXPECT_FALSE(machine_->selected().contains(Key(1)));
+  Sent();
+  Report(1, 100, 1.0f);  // a valid one now: refused on its envelope
+  EXPECT_EQ(RejectIn(Sent()[PeerOf(1).routing_id]), RejectCode::kRoundClosed);
+  Report(0, 100, 4.0f);
+  machine_->Tick();
+  EXPECT_EQ(machine_->committed_round(), 1u);
+  EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 4.0f));
+}
+
+TEST_F(RoundStateTest, CoordinatorOnlyKindsAreRefusedBeforeTheirBytesAreHashed) {
+  Make(1);
+  Join(0);
+  Sent();
+  auto frame = wire::EncodeFrame({1, wire::RoundStart{}});
+  frame.back() ^= 0xff;  // a digest mismatch that only a decode would see
+  machine_->OnFrame(PeerOf(0), frame);
+  EXPECT_EQ(RejectIn(Sent()[PeerOf(0).routing_id]), RejectCode::kUnexpectedKind);
+}
+
+TEST_F(RoundStateTest, CappedWeightingCapsEachClassOfTheSoftTargets) {
+  // Four clients with 100 samples split over both classes; client 4 declares
+  // 400 (its weight, 4 × the median, is not capped) and puts all of it on
+  // class 0 with logit 100. Class 0's weights are 50, 50, 50, 50 and 400:
+  // the per-class cap, 4 × 50, halves client 4's say on that soft target.
+  Make(5);
+  for (int i = 0; i < 4; ++i) Join(i, 100);
+  Join(4, 400);
+  machine_->Tick();
+  for (int i = 0; i < 4; ++i) Report(i, 100, 1.0f);
+  auto skewed = MakeUpdate(400, 1.0f);
+  skewed.summary_counts = {400, 0};
+  skewed.summary_logits = {100.0f, 0.0f, 0.0f, 0.0f};
+  Deliver(PeerOf(4), {1, skewed});
+  machine_->Tick();
+  ASSERT_EQ(machine_->committed_round(), 1u);
+  EXPECT_FLOAT_EQ(machine_->soft_state().mean_logits[0], (4 * 50.0f + 200.0f * 100.0f) / 400.0f);
 }
 
 TEST_F(RoundStateTest, AggregateDoesNotDependOnArrivalOrder) {
