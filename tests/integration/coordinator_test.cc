@@ -418,6 +418,30 @@ TEST_F(CoordinatorTest, FiniteButAbsurdValuesAreRefusedAndNeverAggregated) {
   EXPECT_EQ(coordinator_->global(), std::vector<float>(kDim, 5.0f));
 }
 
+TEST_F(CoordinatorTest, OneKeyHoldsAtMostTheConfiguredLiveConnections) {
+  // Three CURVE connections with the same client key; the limit is 2.
+  Start(/*clients=*/2, /*quorum=*/1.0, 30.0, [](CoordinatorOptions& options) {
+    options.limits.max_connections_per_key = 2;
+  });
+  std::vector<zmq::socket_t> same_key;
+  for (int i = 0; i < 3; ++i) {
+    same_key.push_back(Connect(0));
+    Send(same_key.back(), {0, wire::Join{3, 3, kFingerprint, 100, "copy"}});
+    // One at a time, so the third is the one over the limit.
+    const auto reply = Receive(same_key.back());
+    if (i < 2) {
+      EXPECT_TRUE(std::holds_alternative<wire::Welcome>(reply.body)) << i;
+    } else {
+      const auto* reject = std::get_if<wire::Reject>(&reply.body);
+      ASSERT_NE(reject, nullptr);
+      EXPECT_EQ(reject->code, wire::RejectCode::kBusy);
+    }
+  }
+  coordinator_->Stop();
+  ASSERT_TRUE(Finish());
+  EXPECT_EQ(coordinator_->reject_counts().at("BUSY"), 1);
+}
+
 TEST_F(CoordinatorTest, FloodingClientGetsBoundedRoundStartsAndCannotHoldTheDeadline) {
   // Client b floods JOINs and HEARTBEATs for 4 s and never reports; the round
   // (deadline 1 s, quorum 0.5) must still close on time with a's update.
