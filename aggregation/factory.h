@@ -21,6 +21,9 @@ struct AggregationOptions {
   // How much each client counts (aggregation/weighting.h).
   Weighting weighting = Weighting::kCapped;
   double max_weight_ratio = 4.0;  // kCapped: a client weighs at most this × the round's median
+  // Soft targets: also cap each class at max_weight_ratio × that class's
+  // median weight (aggregation/weighting.h ClassWeights).
+  bool cap_per_class = false;
 };
 
 const char* RuleName(Rule rule);

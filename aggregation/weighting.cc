@@ -48,9 +48,9 @@ std::vector<double> ClientWeights(Weighting weighting, std::span<const std::int6
 }
 
 std::vector<std::vector<double>> ClassWeights(
-    Weighting weighting, const std::vector<std::vector<std::int64_t>>& class_counts,
+    const std::vector<std::vector<std::int64_t>>& class_counts,
     std::span<const double> client_weights, std::span<const std::int64_t> samples,
-    double max_weight_ratio) {
+    bool cap_per_class, double max_weight_ratio) {
   FSD_CHECK(class_counts.size() == client_weights.size() && samples.size() == client_weights.size())
       << "one weight and one sample count per client";
   std::vector<std::vector<double>> weights(class_counts.size());
@@ -63,7 +63,8 @@ std::vector<std::vector<double>> ClassWeights(
     }
     classes = std::max(classes, class_counts[i].size());
   }
-  if (weighting != Weighting::kCapped) return weights;
+  if (!cap_per_class) return weights;
+  FSD_CHECK(max_weight_ratio >= 1.0) << "max_weight_ratio " << max_weight_ratio;
   for (std::size_t c = 0; c < classes; ++c) {
     std::vector<double> reported;
     for (const auto& w : weights) {

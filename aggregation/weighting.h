@@ -28,12 +28,14 @@ std::vector<double> ClientWeights(Weighting weighting, std::span<const std::int6
 // The weights of each client's classes in the soft-target average: class c
 // of client i weighs class_counts[i][c] × client_weights[i] / samples[i] (its
 // share of the client's weight; exactly the count under kSamples). With
-// kCapped every class is also capped at max_weight_ratio × the (lower)
-// median weight of that class over the clients that report it, so a client
-// cannot put all of its weight on one class's soft target.
+// `cap_per_class`, every class is also capped at max_weight_ratio × the
+// (lower) median weight of that class over the clients that report it, so a
+// client cannot put all of its weight on one class's soft target — at the
+// price of also capping an honest client that holds most of a class on a
+// non-IID split.
 std::vector<std::vector<double>> ClassWeights(
-    Weighting weighting, const std::vector<std::vector<std::int64_t>>& class_counts,
+    const std::vector<std::vector<std::int64_t>>& class_counts,
     std::span<const double> client_weights, std::span<const std::int64_t> samples,
-    double max_weight_ratio);
+    bool cap_per_class, double max_weight_ratio);
 
 }  // namespace fsd::aggregation

@@ -57,6 +57,7 @@ CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
       break;
   }
   options.aggregation.max_weight_ratio = config.aggregation.max_weight_ratio;
+  options.aggregation.cap_per_class = config.aggregation.cap_per_class;
   options.temperature = MakeTemperatureSchedule(config.schedule, config.loss);
   options.alpha = MakeRamp(config.schedule.alpha, config.loss.alpha, config.schedule.alpha_start,
                            config.schedule.alpha_end);

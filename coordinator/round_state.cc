@@ -430,7 +430,8 @@ void RoundStateMachine::Commit(double collect_s) {
   std::vector<std::vector<std::int64_t>> class_counts;
   for (const auto& [order, staged] : ordered) class_counts.push_back(staged->update.summary.counts);
   const std::vector<std::vector<double>> class_weights =
-      aggregation::ClassWeights(options_.aggregation.weighting, class_counts, weights, samples,
+      aggregation::ClassWeights(class_counts, weights, samples,
+                                options_.aggregation.cap_per_class,
                                 options_.aggregation.max_weight_ratio);
   // The aggregation rule over the kept coordinates; pruned ones stay exactly zero.
   auto aggregator =

@@ -19,15 +19,15 @@ TEST(ClassWeightsTest, ClassesCarryTheClientsShareAndAreCappedPerClass) {
   const std::vector<std::vector<std::int64_t>> counts = {{50, 50}, {50, 50}, {400, 0}};
   const std::vector<std::int64_t> samples = {100, 100, 400};
   const std::vector<double> weights = {100, 100, 400};
-  const auto plain = ClassWeights(Weighting::kSamples, counts, weights, samples, 4.0);
+  const auto plain = ClassWeights(counts, weights, samples, /*cap_per_class=*/false, 4.0);
   EXPECT_EQ(plain[2], (std::vector<double>{400, 0}));
   // Class 0: 50, 50, 400 → lower median 50, cap 200.
-  const auto capped = ClassWeights(Weighting::kCapped, counts, weights, samples, 4.0);
+  const auto capped = ClassWeights(counts, weights, samples, /*cap_per_class=*/true, 4.0);
   EXPECT_EQ(capped[0], (std::vector<double>{50, 50}));
   EXPECT_EQ(capped[2], (std::vector<double>{200, 0}));
   // Uniform: each client's classes share its weight of 1.
   const auto uniform =
-      ClassWeights(Weighting::kUniform, counts, std::vector<double>{1, 1, 1}, samples, 4.0);
+      ClassWeights(counts, std::vector<double>{1, 1, 1}, samples, /*cap_per_class=*/false, 4.0);
   EXPECT_EQ(uniform[0], (std::vector<double>{0.5, 0.5}));
   EXPECT_EQ(uniform[2], (std::vector<double>{1.0, 0.0}));
 }

@@ -134,6 +134,11 @@ struct AggregationConfig {
   // "capped" (samples, at most max_weight_ratio × the round's median).
   ClientWeighting weighting = ClientWeighting::kCapped;
   double max_weight_ratio = 4.0;  // "capped" only; >= 1
+  // Soft targets: also cap each class's weight at max_weight_ratio × that
+  // class's median weight, so a client cannot concentrate its weight on one
+  // class; off by default, because on a non-IID split it also caps the
+  // honest client that holds most of a class.
+  bool cap_per_class = false;
 };
 
 // [limits]: what one enrolled client may send or cost (coordinator).

@@ -271,6 +271,7 @@ RunConfig Read(const toml::table* root, const std::string& origin,
                       {"uniform", ClientWeighting::kUniform},
                       {"capped", ClientWeighting::kCapped}});
   aggregation.Real("max_weight_ratio", a.max_weight_ratio, 1.0, 1e9);
+  aggregation.Bool("cap_per_class", a.cap_per_class);
   aggregation.Finish();
 
   SectionReader limits(root, "limits", origin, known_keys);

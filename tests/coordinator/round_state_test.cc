@@ -451,12 +451,12 @@ TEST_F(RoundStateTest, CoordinatorOnlyKindsAreRefusedBeforeTheirBytesAreHashed) 
   EXPECT_EQ(RejectIn(Sent()[PeerOf(0).routing_id]), RejectCode::kUnexpectedKind);
 }
 
-TEST_F(RoundStateTest, CappedWeightingCapsEachClassOfTheSoftTargets) {
+TEST_F(RoundStateTest, CapPerClassCapsEachClassOfTheSoftTargets) {
   // Four clients with 100 samples split over both classes; client 4 declares
   // 400 (its weight, 4 × the median, is not capped) and puts all of it on
   // class 0 with logit 100. Class 0's weights are 50, 50, 50, 50 and 400:
   // the per-class cap, 4 × 50, halves client 4's say on that soft target.
-  Make(5);
+  Make(5, [](CoordinatorOptions& o) { o.aggregation.cap_per_class = true; });
   for (int i = 0; i < 4; ++i) Join(i, 100);
   Join(4, 400);
   machine_->Tick();
