@@ -128,7 +128,10 @@ class CoordinatorTest : public ::testing::Test {
 };
 
 TEST_F(CoordinatorTest, RejectsEveryBadMessageAndAggregatesOnlyTheValidUpdate) {
-  Start(/*clients=*/1, /*quorum=*/1.0);
+  // Many refused UPDATEs in a row: more than a client may send before it
+  // is left out of the round (limits.max_refused_updates), so raise it.
+  Start(/*clients=*/1, /*quorum=*/1.0, 30.0,
+        [](CoordinatorOptions& options) { options.limits.max_refused_updates = 100; });
   auto client = Connect(0);
 
   // Garbage bytes: MALFORMED.
@@ -400,7 +403,8 @@ TEST_F(CoordinatorTest, StallingClientIsLeftOutOfTheRoundsRetry) {
 }
 
 TEST_F(CoordinatorTest, FiniteButAbsurdValuesAreRefusedAndNeverAggregated) {
-  Start(/*clients=*/1, /*quorum=*/1.0);
+  Start(/*clients=*/1, /*quorum=*/1.0, 30.0,
+        [](CoordinatorOptions& options) { options.limits.max_refused_updates = 10; });
   auto client = Connect(0);
   Send(client, {0, wire::Join{3, 3, kFingerprint, 100, "a"}});
   EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(client).body));
