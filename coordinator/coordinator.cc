@@ -6,6 +6,11 @@
 #include "privacy/curve_socket.h"
 
 namespace fsd::coordinator {
+namespace {
+
+constexpr int kSendQueueMessages = 1000;
+
+}  // namespace
 
 Coordinator::Coordinator(zmq::context_t& context, CoordinatorOptions options,
                          privacy::CurveKeyPair server_keys, privacy::AllowList allowed,
@@ -36,6 +41,11 @@ std::string Coordinator::Bind() {
     zap_->Start();
     privacy::ConfigureCurveServer(router_, server_keys_, socket_limits);
   }
+  // Outbound replies get a deeper queue than inbound frames: they are the
+  // coordinator's own small REJECTs and at most 1 + max_round_start_resends
+  // ROUND_STARTs per round, and a shallow send queue would drop replies to a
+  // client that is merely slower to read than libzmq is to acknowledge.
+  router_.set(zmq::sockopt::sndhwm, kSendQueueMessages);
   router_.set(zmq::sockopt::router_mandatory, false);
   router_.bind(transport_.bind);
   return router_.get(zmq::sockopt::last_endpoint);

@@ -4,8 +4,8 @@
 // state machine (coordinator/round_state.h: phases, registry, validation,
 // aggregation, checkpoints) and sends what the machine returns. Under a
 // flood the receive loop returns to Tick() (deadlines, timeouts) every
-// transport.poll_budget_ms; per-connection queues hold
-// transport.queue_messages messages each way.
+// transport.poll_budget_ms; per-connection inbound queues hold
+// transport.queue_messages frames (outbound: 1000 of its own replies).
 // Thread-safety: Bind() and Run() on one thread (which then owns the
 // socket); Stop() from any thread. Errors: IoError/AuthError from set-up;
 // nothing a peer sends makes Run() throw.

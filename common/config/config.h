@@ -252,9 +252,9 @@ struct TransportConfig {
   double client_timeout_s = 30.0;   // a silent client is dropped from its round after this
   int max_message_mb = 80;          // ZMQ_MAXMSGSIZE and the decoder's frame limit
   int handshake_ms = 5000;          // ZMQ_HANDSHAKE_IVL
-  // Coordinator: messages queued per connection each way (ZMQ_SNDHWM /
-  // ZMQ_RCVHWM); a round needs a handful, so a flooding client fills its own
-  // queue and loses messages, not the coordinator's memory.
+  // Coordinator: inbound frames queued per connection (ZMQ_RCVHWM); a round
+  // needs a handful, so a flooding client fills its own queue and loses
+  // messages, not the coordinator's memory. (Outbound replies: 1000.)
   int queue_messages = 16;
   // Coordinator: the receive loop handles messages for at most this long
   // before it checks deadlines and timeouts again (bounded under a flood).
