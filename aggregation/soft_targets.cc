@@ -52,52 +52,6 @@ std::optional<SummaryProblem> CheckSummary(const SoftTargetSummary& summary,
   return std::nullopt;
 }
 
-SoftTargetAggregator::SoftTargetAggregator(std::size_t num_classes)
-    : num_classes_(num_classes),
-      weighted_sum_(num_classes * num_classes, 0.0),
-      weights_(num_classes, 0.0),
-      counts_(num_classes, 0) {}
-
-void SoftTargetAggregator::Accumulate(const SoftTargetSummary& summary,
-                                      std::span<const double> class_weights) {
-  FSD_CHECK(class_weights.empty() || class_weights.size() == num_classes_)
-      << class_weights.size() << " class weights for " << num_classes_ << " classes";
-  FSD_CHECK(summary.counts.size() == num_classes_ &&
-            summary.mean_logits.size() == num_classes_ * num_classes_)
-      << "summary of " << summary.counts.size() << " classes, expected " << num_classes_;
-  for (std::size_t c = 0; c < num_classes_; ++c) {
-    const std::int64_t count = summary.counts[c];
-    if (count == 0) continue;
-    const double weight =
-        class_weights.empty() ? static_cast<double>(count) : class_weights[c];
-    FSD_CHECK(weight > 0.0 && std::isfinite(weight)) << "class weight " << weight;
-    counts_[c] += count;
-    weights_[c] += weight;
-    for (std::size_t j = 0; j < num_classes_; ++j) {
-      weighted_sum_[c * num_classes_ + j] += weight * summary.mean_logits[c * num_classes_ + j];
-    }
-  }
-}
-
-SoftTargetSummary SoftTargetAggregator::Finalize(const SoftTargetSummary& previous) && {
-  const bool has_previous = previous.num_classes() == num_classes_;
-  SoftTargetSummary out;
-  out.counts = counts_;
-  out.mean_logits.assign(num_classes_ * num_classes_, 0.0f);
-  for (std::size_t c = 0; c < num_classes_; ++c) {
-    for (std::size_t j = 0; j < num_classes_; ++j) {
-      const std::size_t at = c * num_classes_ + j;
-      if (counts_[c] > 0) {
-        out.mean_logits[at] = static_cast<float>(weighted_sum_[at] / weights_[c]);
-      } else if (has_previous) {
-        out.mean_logits[at] = previous.mean_logits[at];
-      }
-    }
-    if (counts_[c] == 0 && has_previous) out.counts[c] = previous.counts[c];
-  }
-  return out;
-}
-
 std::vector<float> SoftenRows(const SoftTargetSummary& summary, double temperature) {
   const std::size_t classes = summary.num_classes();
   FSD_CHECK(summary.mean_logits.size() == classes * classes && temperature > 0.0)

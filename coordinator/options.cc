@@ -35,6 +35,60 @@ aggregation::Ramp MakeRamp(config::RampKind kind, double constant, double start,
                                            : aggregation::Ramp::Constant(constant);
 }
 
+aggregation::AggregationOptions AggregationOptionsFrom(const config::AggregationConfig& config) {
+  aggregation::AggregationOptions options;
+  switch (config.rule) {
+    case config::AggregationRule::kFedAvg:
+      options.rule = aggregation::Rule::kFedAvg;
+      break;
+    case config::AggregationRule::kMedian:
+      options.rule = aggregation::Rule::kMedian;
+      break;
+    case config::AggregationRule::kTrimmedMean:
+      options.rule = aggregation::Rule::kTrimmedMean;
+      break;
+    case config::AggregationRule::kKrum:
+      options.rule = aggregation::Rule::kKrum;
+      break;
+    case config::AggregationRule::kMultiKrum:
+      options.rule = aggregation::Rule::kMultiKrum;
+      break;
+  }
+  switch (config.weighting) {
+    case config::ClientWeighting::kSamples:
+      options.weighting = aggregation::Weighting::kSamples;
+      break;
+    case config::ClientWeighting::kUniform:
+      options.weighting = aggregation::Weighting::kUniform;
+      break;
+    case config::ClientWeighting::kCapped:
+      options.weighting = aggregation::Weighting::kCapped;
+      break;
+  }
+  switch (config.summary_rule) {
+    case config::SummaryRule::kMean:
+      options.summary_rule = aggregation::SummaryRule::kMean;
+      break;
+    case config::SummaryRule::kMedian:
+      options.summary_rule = aggregation::SummaryRule::kMedian;
+      break;
+    case config::SummaryRule::kTrimmedMean:
+      options.summary_rule = aggregation::SummaryRule::kTrimmedMean;
+      break;
+  }
+  options.max_weight_ratio = config.max_weight_ratio;
+  options.cap_per_class = config.cap_per_class;
+  options.trim_fraction = config.trim_fraction;
+  options.byzantine = static_cast<std::size_t>(config.byzantine);
+  options.krum_selected = static_cast<std::size_t>(config.krum_selected);
+  options.clip = config.clip_median       ? aggregation::ClipMode::kMedian
+                 : config.clip_norm > 0.0 ? aggregation::ClipMode::kFixed
+                                          : aggregation::ClipMode::kOff;
+  options.clip_norm = config.clip_norm;
+  options.clip_factor = config.clip_factor;
+  return options;
+}
+
 }  // namespace
 
 CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
@@ -44,20 +98,7 @@ CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
   options.federation = config.federation;
   options.transport = config.transport;
   options.limits = config.limits;
-  options.aggregation.rule = aggregation::Rule::kFedAvg;
-  switch (config.aggregation.weighting) {
-    case config::ClientWeighting::kSamples:
-      options.aggregation.weighting = aggregation::Weighting::kSamples;
-      break;
-    case config::ClientWeighting::kUniform:
-      options.aggregation.weighting = aggregation::Weighting::kUniform;
-      break;
-    case config::ClientWeighting::kCapped:
-      options.aggregation.weighting = aggregation::Weighting::kCapped;
-      break;
-  }
-  options.aggregation.max_weight_ratio = config.aggregation.max_weight_ratio;
-  options.aggregation.cap_per_class = config.aggregation.cap_per_class;
+  options.aggregation = AggregationOptionsFrom(config.aggregation);
   options.temperature = MakeTemperatureSchedule(config.schedule, config.loss);
   options.alpha = MakeRamp(config.schedule.alpha, config.loss.alpha, config.schedule.alpha_start,
                            config.schedule.alpha_end);

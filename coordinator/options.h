@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
-#include "aggregation/factory.h"
+#include "aggregation/aggregate.h"
 #include "aggregation/schedules.h"
 #include "aggregation/sparsity.h"
 #include "common/codec/values.h"
@@ -46,6 +48,10 @@ struct CoordinatorOptions {
   double min_keep = 0.05;  // share of every prunable tensor a mask keeps
   std::string out_dir;     // metrics.jsonl and checkpoint.bin go here
   ResumeMode resume = ResumeMode::kFresh;
+  // Extra fields for a round's metrics line, asked for just before it is
+  // written (fsd-sim: the attacks it injected that round); called on the
+  // coordinator's thread, so it must be thread-safe. Empty: none.
+  std::function<nlohmann::json(std::uint64_t round)> round_annotations;
 };
 
 // The options a run's config implies (the one place they are mapped).

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <random>
 
-#include "aggregation/factory.h"
+#include "aggregation/aggregate.h"
 #include "aggregation/weighting.h"
 #include "common/errors.h"
 #include "common/log.h"
@@ -278,7 +278,9 @@ void RoundStateMachine::Tick() {
   }
   if (done()) return;
   if (phase_ == Phase::kWaiting &&
-      registry_.num_joined() >= static_cast<std::size_t>(options_.federation.min_clients)) {
+      registry_.num_joined() >=
+          std::max<std::size_t>(static_cast<std::size_t>(options_.federation.min_clients),
+                                MinimumUpdates())) {
     StartRound();
   }
   if (phase_ == Phase::kCollecting && ShouldClose()) CloseRound();
@@ -291,15 +293,19 @@ void RoundStateMachine::StartRound() {
   for (const auto& key : joined) {
     if (!missed_.contains(key)) candidates.push_back(key);
   }
-  if (candidates.empty()) {
-    // Every joined client missed this round (a deadline too short for all of
-    // them, say): leaving them all out would stall the federation for good.
-    FSD_LOG(WARNING) << "round " << round << ": every joined client missed it; sampling them again";
+  if (candidates.size() < MinimumUpdates()) {
+    // Too many joined clients missed this round (a deadline too short for all
+    // of them, say): leaving them out would stall the federation for good.
+    FSD_LOG(WARNING) << "round " << round << ": " << candidates.size()
+                     << " joined clients have not missed it, the rule needs "
+                     << MinimumUpdates() << "; sampling them all again";
     missed_.clear();
     candidates = joined;
   }
-  const auto wanted = static_cast<std::size_t>(
-      std::max(1.0, std::ceil(options_.federation.fraction * joined.size() - 1e-9)));
+  // The cohort is never smaller than the rule needs (Krum: 2f + 3).
+  const auto wanted = std::max(
+      MinimumUpdates(), static_cast<std::size_t>(std::max(
+                            1.0, std::ceil(options_.federation.fraction * joined.size() - 1e-9))));
   target_ = std::min(wanted, candidates.size());
   const auto with_spares = static_cast<std::size_t>(
       std::ceil(static_cast<double>(target_) * (1.0 + options_.federation.over_select) - 1e-9));
@@ -392,9 +398,14 @@ bool RoundStateMachine::ShouldClose() const {
   return SecondsBetween(round_started_, clock_.Now()) > options_.federation.round_deadline_s;
 }
 
+std::size_t RoundStateMachine::MinimumUpdates() const {
+  return distillation_only() ? 1 : aggregation::MinimumInputs(options_.aggregation);
+}
+
 std::size_t RoundStateMachine::Quorum() const {
   return std::max<std::size_t>(
-      1, static_cast<std::size_t>(std::ceil(options_.federation.quorum * target_ - 1e-9)));
+      MinimumUpdates(),
+      static_cast<std::size_t>(std::ceil(options_.federation.quorum * target_ - 1e-9)));
 }
 
 void RoundStateMachine::CloseRound() {
@@ -433,17 +444,15 @@ void RoundStateMachine::Commit(double collect_s) {
       aggregation::ClassWeights(class_counts, weights, samples,
                                 options_.aggregation.cap_per_class,
                                 options_.aggregation.max_weight_ratio);
-  // The aggregation rule over the kept coordinates; pruned ones stay exactly zero.
-  auto aggregator =
-      aggregation::MakeAggregator(options_.aggregation, aggregation::KeptCount(mask_, global_.size()));
-  aggregation::SoftTargetAggregator summaries(options_.num_classes);
   double loss_sum = 0.0, weight_sum = 0.0, max_weight = 0.0;
   std::string heaviest;
   std::int64_t sample_sum = 0;
+  std::vector<const aggregation::SoftTargetSummary*> summaries;
+  std::vector<aggregation::WeightedInput> inputs;
   for (std::size_t i = 0; i < ordered.size(); ++i) {
     const StagedUpdate& update = ordered[i].second->update;
-    if (!distillation_only()) aggregator->Accumulate(update.kept, weights[i]);
-    summaries.Accumulate(update.summary, class_weights[i]);
+    inputs.push_back({update.kept, weights[i]});
+    summaries.push_back(&update.summary);
     loss_sum += update.train_loss * weights[i];
     weight_sum += weights[i];
     sample_sum += update.sample_count;
@@ -452,10 +461,17 @@ void RoundStateMachine::Commit(double collect_s) {
       heaviest = ordered[i].second->name;
     }
   }
+  // The rule over the kept coordinates; pruned ones stay exactly zero.
+  aggregation::AggregateReport report;
   if (!distillation_only()) {
-    aggregation::Scatter(std::move(*aggregator).Finalize(), mask_, global_);
+    const std::vector<float> reference = aggregation::Gather(global_, mask_);
+    aggregation::Scatter(aggregation::Aggregate(options_.aggregation, reference, inputs, &report),
+                         mask_, global_);
   }
-  soft_state_ = std::move(summaries).Finalize(soft_state_);
+  soft_state_ = aggregation::AggregateSummaries(options_.aggregation, summaries, class_weights,
+                                                options_.num_classes, soft_state_);
+  nlohmann::json selected = nlohmann::json::array();
+  for (const auto index : report.selected) selected.push_back(ordered[index].second->name);
   const auto eval_start = clock_.Now();
   const std::vector<double> accuracy =
       evaluator_ && !distillation_only() ? evaluator_(global_) : std::vector<double>{};
@@ -463,7 +479,7 @@ void RoundStateMachine::Commit(double collect_s) {
   committed_round_ = round;
   nlohmann::json rejects = nlohmann::json::object();
   for (const auto& [code, count] : rejects_) rejects[wire::RejectCodeName(code)] = count;
-  const nlohmann::json record = {
+  nlohmann::json record = {
       {"round", round},
       {"acc", accuracy},
       {"loss", loss_sum / weight_sum},
@@ -493,12 +509,18 @@ void RoundStateMachine::Commit(double collect_s) {
       {"weighting", aggregation::WeightingName(options_.aggregation.weighting)},
       {"max_weight_share", max_weight / weight_sum},
       {"max_weight_client", heaviest},
+      {"rule", aggregation::RuleName(options_.aggregation.rule)},
+      {"summary_rule", aggregation::SummaryRuleName(options_.aggregation.summary_rule)},
+      {"clipped", report.clipped},
+      {"clip_bound", report.clip_bound},
+      {"krum_selected", selected},
       {"attempts", attempt_ + 1},
       {"collect_s", collect_s},
       {"eval_s", eval_s},
       {"round_s", collect_s + eval_s},
       {"wall_s", SecondsBetween(run_started_, clock_.Now())},
       {"rejects", rejects}};
+  if (options_.round_annotations) record.update(options_.round_annotations(round));
   // Metrics first, then the checkpoint commits the round (round_store.h).
   store_.Commit(record, {committed_round_, options_.schema_fingerprint, global_,
                          soft_state_.counts, soft_state_.mean_logits, mask_round_, mask_});

@@ -135,6 +135,9 @@ class RoundStateMachine {
   void Commit(double collect_s);
   void Send(const std::string& routing_id, const wire::Message& message);
   void SendReject(const Peer& peer, wire::RejectCode code, const std::string& text);
+  // The fewest updates the aggregation rule accepts (Krum: 2f + 3): rounds
+  // wait for that many joined clients, sample at least that many, and retry below it.
+  std::size_t MinimumUpdates() const;
   std::size_t Quorum() const;
   bool distillation_only() const {
     return options_.federation.mode == config::FederationMode::kDistillation;

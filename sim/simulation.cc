@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <optional>
 #include <thread>
@@ -32,8 +33,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string ClientName(std::size_t k) { return "client-" + std::to_string(k); }
-
 std::string Accuracies(const nlohmann::json& acc) {
   std::string text;
   char item[16];
@@ -45,6 +44,8 @@ std::string Accuracies(const nlohmann::json& acc) {
 }
 
 }  // namespace
+
+std::string ClientName(std::size_t k) { return "client-" + std::to_string(k); }
 
 Simulation::Simulation(SimulationOptions options) : options_(std::move(options)) {}
 
@@ -77,10 +78,19 @@ nlohmann::json Simulation::Run() {
     client_keys.push_back(privacy::GenerateCurveKeyPair());
     allowed.emplace(client_keys.back().public_z85, ClientName(k));
   }
-  const Attack attack(cfg.attack);
+  const Attack attack(cfg.attack, partition.size(), cfg.federation.seed);
+  // label_flip attackers train on this view: the same images, labels c → C−1−c.
+  const data::Dataset flipped{splits.train->images,
+                              (splits.train->num_classes - 1) - splits.train->labels,
+                              splits.train->num_classes};
 
-  const auto coordinator_options =
+  auto coordinator_options =
       coordinator::OptionsFromConfig(cfg, schema, options_.out_dir, options_.resume);
+  if (cfg.attack.clients > 0) {
+    coordinator_options.round_annotations = [&](std::uint64_t round) {
+      return attack.InjectedIn(round);
+    };
+  }
 
   ProgressLine progress;
   const int rounds = cfg.federation.rounds;
@@ -132,7 +142,9 @@ nlohmann::json Simulation::Run() {
       [&] { return std::make_unique<client::RoundWorker>(spec, cfg.training, cfg.loss); },
       [&](client::RoundWorker& worker, const RoundJob& job) {
         if (!job.round.global_values.empty()) {
-          auto trained = worker.Run(*splits.train, partition[job.client], job.client, job.round);
+          const data::Dataset& dataset =
+              attack.FlipsLabels(job.client, job.round.round) ? flipped : *splits.train;
+          auto trained = worker.Run(dataset, partition[job.client], job.client, job.round);
           attack.Apply(job.client, job.round, trained);
           return trained;
         }
@@ -168,18 +180,40 @@ nlohmann::json Simulation::Run() {
   for (auto& c : clients) items.push_back({c.socket().handle(), 0, ZMQ_POLLIN, 0});
   std::int64_t train_jobs = 0;
   double train_s_total = 0.0;
+  // Coordinated attacks: per round, the attackers still training and the
+  // honest results of those that finished, held until all are in.
+  std::map<std::uint64_t, int> colluders_training;
+  std::map<std::uint64_t, std::vector<RoundResult>> colluders_done;
   while (!coordinator_done) {
     zmq::poll(items.data(), items.size(), std::chrono::milliseconds(10));
     const auto now = Clock::now();
     for (std::size_t k = 0; k < clients.size(); ++k) {
       if ((items[k].revents & ZMQ_POLLIN) == 0) continue;
       for (auto& round : clients[k].Receive(now)) {
+        if (attack.coordinated() && attack.Attacks(k, round.round)) ++colluders_training[round.round];
         pool.Submit(RoundJob{k, static_cast<std::int64_t>(partition[k].size()), std::move(round)});
       }
     }
     for (auto& result : pool.TakeResults()) {
       ++train_jobs;
       train_s_total += result.train_s;
+      const std::uint64_t round = result.round.round;
+      if (attack.coordinated() && attack.Attacks(result.client, round)) {
+        colluders_done[round].push_back(std::move(result));
+        if (--colluders_training[round] > 0) continue;
+        auto& done = colluders_done[round];
+        std::vector<std::size_t> names;
+        std::vector<client::TrainedRound*> trained;
+        for (auto& r : done) {
+          names.push_back(r.client);
+          trained.push_back(&r.trained);
+        }
+        attack.ApplyCoordinated(round, names, trained);
+        for (auto& r : done) clients[r.client].SendUpdate(r.round, std::move(r.trained), Clock::now());
+        colluders_training.erase(round);
+        colluders_done.erase(round);
+        continue;
+      }
       clients[result.client].SendUpdate(result.round, std::move(result.trained), Clock::now());
     }
     pool.RethrowFailure();

@@ -20,6 +20,9 @@
 
 namespace fsd::sim {
 
+// The name of simulated client k in logs, keys' allow-list and metrics: "client-k".
+std::string ClientName(std::size_t k);
+
 struct SimulationOptions {
   config::RunConfig config;
   std::string out_dir;

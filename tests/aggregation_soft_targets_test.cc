@@ -46,30 +46,6 @@ TEST(SoftTargetSummaryTest, RejectsNonFiniteLogits) {
   EXPECT_EQ(CheckSummary(TwoClasses(1, 1, INFINITY, 2.0f), 2, 10)->kind, Kind::kNonFinite);
 }
 
-TEST(SoftTargetAggregatorTest, AveragesLogitsWeightedByClassCounts) {
-  SoftTargetAggregator aggregator(2);
-  aggregator.Accumulate(TwoClasses(1, 3, 2.0f, 4.0f));
-  aggregator.Accumulate(TwoClasses(3, 1, 6.0f, 8.0f));
-  const auto global = std::move(aggregator).Finalize({});
-  EXPECT_EQ(global.counts, (std::vector<std::int64_t>{4, 4}));
-  EXPECT_FLOAT_EQ(global.mean_logits[0], (1 * 2.0f + 3 * 6.0f) / 4);
-  EXPECT_FLOAT_EQ(global.mean_logits[3], (3 * 4.0f + 1 * 8.0f) / 4);
-  EXPECT_FLOAT_EQ(global.mean_logits[1], 0.0f);
-}
-
-TEST(SoftTargetAggregatorTest, ClassNobodyReportedKeepsItsPreviousRow) {
-  SoftTargetAggregator aggregator(2);
-  aggregator.Accumulate(TwoClasses(5, 0, 2.0f, 99.0f));  // class 1 unseen this round
-  const auto global = std::move(aggregator).Finalize(TwoClasses(1, 7, -1.0f, 3.0f));
-  EXPECT_EQ(global.counts, (std::vector<std::int64_t>{5, 7}));
-  EXPECT_EQ(global.mean_logits, (std::vector<float>{2.0f, 0.0f, 0.0f, 3.0f}));
-}
-
-TEST(SoftTargetAggregatorTest, RefusesSummaryOfAnotherShape) {
-  SoftTargetAggregator aggregator(3);
-  EXPECT_THROW(aggregator.Accumulate(TwoClasses(1, 1, 1.0f, 1.0f)), InternalError);
-}
-
 TEST(SoftenRowsTest, RowsAreSoftmaxAtTheTemperatureAndUniformForUnseenClasses) {
   const auto targets = SoftenRows(TwoClasses(4, 0, 6.0f, 9.0f), 3.0);
   const double p = 1.0 / (1.0 + std::exp(-2.0));  // softmax([6, 0] / 3)[0]

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "aggregation/fedavg.h"
+#include "aggregation/robust.h"
 #include "aggregation/sparsity.h"
 #include "common/errors.h"
 
@@ -94,11 +94,11 @@ TEST(MaskValuesTest, GatherScatterRoundTripWithZerosAtPrunedPositions) {
 
 TEST(MaskValuesTest, FedAvgOverKeptCoordinatesLeavesPrunedOnesZero) {
   const Mask mask = {1, 0, 1};
-  FedAvgAggregator aggregator(KeptCount(mask, 3));
-  aggregator.Accumulate(Gather(std::vector<float>{1.0f, 7.0f, 2.0f}, mask), 1);
-  aggregator.Accumulate(Gather(std::vector<float>{3.0f, 8.0f, 4.0f}, mask), 3);
+  const auto a = Gather(std::vector<float>{1.0f, 7.0f, 2.0f}, mask);
+  const auto b = Gather(std::vector<float>{3.0f, 8.0f, 4.0f}, mask);
+  const std::vector<WeightedInput> inputs = {{a, 1.0}, {b, 3.0}};
   std::vector<float> global(3, 5.0f);
-  Scatter(std::move(aggregator).Finalize(), mask, global);
+  Scatter(WeightedMean(inputs), mask, global);
   EXPECT_EQ(global, (std::vector<float>{2.5f, 0.0f, 3.5f}));
 }
 

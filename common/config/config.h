@@ -120,13 +120,17 @@ struct FederationConfig {
   double over_select = 0.0;
 };
 
-enum class AggregationRule { kFedAvg };
+enum class AggregationRule { kFedAvg, kMedian, kTrimmedMean, kKrum, kMultiKrum };
 enum class ClientWeighting { kSamples, kUniform, kCapped };
+enum class SummaryRule { kMean, kMedian, kTrimmedMean };
 
 // [aggregation]: how the coordinator combines the round's updates
-// (aggregation/factory.h, aggregation/weighting.h).
+// (aggregation/aggregate.h, aggregation/weighting.h).
 struct AggregationConfig {
-  // "fedavg": the weighted mean of the kept values.
+  // "fedavg" (weighted mean), "median" (coordinate-wise weighted median),
+  // "trimmed_mean" (coordinate-wise, trim_fraction from each side),
+  // "krum" (the one update closest to its n − f − 2 neighbours; unweighted),
+  // "multi_krum" (the weighted mean of the krum_selected best).
   AggregationRule rule = AggregationRule::kFedAvg;
   // How much a client counts, for weights and soft-target summaries alike:
   // "samples" (its declared samples: classic FedAvg, but one client that
@@ -139,6 +143,19 @@ struct AggregationConfig {
   // class; off by default, because on a non-IID split it also caps the
   // honest client that holds most of a class.
   bool cap_per_class = false;
+  double trim_fraction = 0.1;  // β in [0, 0.5): share trimmed from each side
+  // f, the hostile clients Krum must tolerate: a round needs >= 2f + 3 updates.
+  int byzantine = 0;
+  int krum_selected = 0;  // m for "multi_krum"; 0 = n − f
+  // Before the rule, clip every client's delta from the global model to an
+  // L2 bound: 0 = off, a number = that bound, "median" (clip_median) = the
+  // round's median delta norm × clip_factor.
+  double clip_norm = 0.0;
+  bool clip_median = false;
+  double clip_factor = 1.0;
+  // Soft-target summaries, per class and logit over the clients that report
+  // the class: "mean", "median", "trimmed_mean" (with trim_fraction).
+  SummaryRule summary_rule = SummaryRule::kMean;
 };
 
 // [limits]: what one enrolled client may send or cost (coordinator).
@@ -160,17 +177,32 @@ struct PeerLimitsConfig {
   int max_connections_per_key = 2;
 };
 
-enum class AttackKind { kSignFlip };
+enum class AttackKind {
+  kSignFlip,
+  kScale,
+  kGaussian,
+  kZero,
+  kRandom,
+  kAlie,
+  kLabelFlip,
+  kLogitPoison
+};
 
 // [attack]: hostile enrolled clients in fsd-sim (robustness experiments).
-// The first `clients` clients (client-0, client-1, ...) train honestly, then
-// send the attack instead of their update.
+// `clients` of the N are chosen from federation.seed; they use the real
+// protocol and keys, train honestly, then send the attack (sim/attack.h).
 struct AttackConfig {
   int clients = 0;  // 0 = no attack
-  // "sign_flip": upload global − factor × (trained − global), i.e. the
-  // client's own progress reversed and scaled.
+  // "sign_flip" global − factor·delta; "scale" global + factor·delta;
+  // "gaussian" global + N(0, (factor·std(delta))²); "zero" the global model
+  // unchanged; "random" uniform values in [−factor, factor]; "alie" mean −
+  // factor·std of the attackers' honest deltas (0 = the z of Baruch et al.);
+  // "label_flip" trains on labels c → C−1−c; "logit_poison" honest weights,
+  // summary rows with class c's logit swapped with class (c+1) mod C's,
+  // scaled by factor. delta = honestly trained − global.
   AttackKind kind = AttackKind::kSignFlip;
   double factor = 1.0;
+  int start_round = 1;  // the first round that attackers attack (before it: honest)
   // Samples the attacker declares at JOIN and claims in every UPDATE (its
   // summary counts scaled to match); 0 = its true count.
   double declared_samples = 0.0;

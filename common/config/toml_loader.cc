@@ -72,6 +72,24 @@ class SectionReader {
     }
   }
 
+  // A number in [min, max], or the one word `word` (then `is_word` is set).
+  void RealOrWord(std::string_view key, double& out, double min, double max, std::string_view word,
+                  bool& is_word) {
+    if (const toml::node* node = Find(key)) {
+      if (node->is_string() && *node->value<std::string>() == word) {
+        is_word = true;
+        return;
+      }
+      const auto value = node->value<double>();
+      if (!value || !std::isfinite(*value) || *value < min || *value > max) {
+        Fail(Name(key), "must be a number in [" + Number(min) + ", " + Number(max) + "] or \"" +
+                            std::string(word) + "\", got " + Describe(*node));
+      }
+      is_word = false;
+      out = *value;
+    }
+  }
+
   void String(std::string_view key, std::string& out) {
     if (const toml::node* node = Find(key)) {
       if (!node->is_string()) Fail(Name(key), "must be a string, got " + Describe(*node));
@@ -173,6 +191,28 @@ void ApplyOverride(toml::table& root, const std::string& assignment) {
   parsed.get("v")->visit([&](const auto& value) { table->insert_or_assign(key, value); });
 }
 
+// Krum tolerates f hostile clients only among at least 2f + 3 updates: a
+// cohort that can never be that large is a config error, not a stalled run.
+void CheckAggregation(const RunConfig& config, const std::string& origin) {
+  const auto& a = config.aggregation;
+  const bool krum = a.rule == AggregationRule::kKrum || a.rule == AggregationRule::kMultiKrum;
+  if (!krum) return;
+  const auto cohort = static_cast<std::int64_t>(
+      std::ceil(config.federation.fraction * config.federation.clients - 1e-9));
+  const std::int64_t needed = 2 * static_cast<std::int64_t>(a.byzantine) + 3;
+  if (cohort < needed) {
+    throw ConfigError(origin + ": aggregation.byzantine: krum and multi_krum tolerate f = " +
+                      std::to_string(a.byzantine) + " hostile clients only with at least 2f + 3 = " +
+                      std::to_string(needed) + " updates per round, but federation.clients × " +
+                      "federation.fraction gives " + std::to_string(cohort) +
+                      "; lower aggregation.byzantine or sample more clients");
+  }
+  if (a.krum_selected > cohort) {
+    throw ConfigError(origin + ": aggregation.krum_selected: must be at most the round's " +
+                      std::to_string(cohort) + " updates, got " + std::to_string(a.krum_selected));
+  }
+}
+
 RunConfig Read(const toml::table* root, const std::string& origin,
                std::vector<std::string>* known_keys) {
   RunConfig config;
@@ -265,14 +305,29 @@ RunConfig Read(const toml::table* root, const std::string& origin,
 
   SectionReader aggregation(root, "aggregation", origin, known_keys);
   auto& a = config.aggregation;
-  aggregation.Choice("rule", a.rule, {{"fedavg", AggregationRule::kFedAvg}});
+  aggregation.Choice("rule", a.rule,
+                     {{"fedavg", AggregationRule::kFedAvg},
+                      {"median", AggregationRule::kMedian},
+                      {"trimmed_mean", AggregationRule::kTrimmedMean},
+                      {"krum", AggregationRule::kKrum},
+                      {"multi_krum", AggregationRule::kMultiKrum}});
   aggregation.Choice("weighting", a.weighting,
                      {{"samples", ClientWeighting::kSamples},
                       {"uniform", ClientWeighting::kUniform},
                       {"capped", ClientWeighting::kCapped}});
   aggregation.Real("max_weight_ratio", a.max_weight_ratio, 1.0, 1e9);
   aggregation.Bool("cap_per_class", a.cap_per_class);
+  aggregation.Real("trim_fraction", a.trim_fraction, 0.0, 0.499);
+  aggregation.Integer("byzantine", a.byzantine, 0, 100'000);
+  aggregation.Integer("krum_selected", a.krum_selected, 0, 100'000);
+  aggregation.RealOrWord("clip_norm", a.clip_norm, 0.0, 1e30, "median", a.clip_median);
+  aggregation.Real("clip_factor", a.clip_factor, 0.0, 1e6, /*min_open=*/true);
+  aggregation.Choice("summary_rule", a.summary_rule,
+                     {{"mean", SummaryRule::kMean},
+                      {"median", SummaryRule::kMedian},
+                      {"trimmed_mean", SummaryRule::kTrimmedMean}});
   aggregation.Finish();
+  CheckAggregation(config, origin);
 
   SectionReader limits(root, "limits", origin, known_keys);
   auto& li = config.limits;
@@ -374,8 +429,17 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   SectionReader attack(root, "attack", origin, known_keys);
   auto& at = config.attack;
   attack.Integer("clients", at.clients, 0, 100'000);
-  attack.Choice("kind", at.kind, {{"sign_flip", AttackKind::kSignFlip}});
+  attack.Choice("kind", at.kind,
+                {{"sign_flip", AttackKind::kSignFlip},
+                 {"scale", AttackKind::kScale},
+                 {"gaussian", AttackKind::kGaussian},
+                 {"zero", AttackKind::kZero},
+                 {"random", AttackKind::kRandom},
+                 {"alie", AttackKind::kAlie},
+                 {"label_flip", AttackKind::kLabelFlip},
+                 {"logit_poison", AttackKind::kLogitPoison}});
   attack.Real("factor", at.factor, 0.0, 1e6);
+  attack.Integer("start_round", at.start_round, 1, 1'000'000);
   attack.Real("declared_samples", at.declared_samples, 0.0, 1e9);
   attack.Finish();
   if (at.clients > config.federation.clients) {

@@ -87,6 +87,47 @@ TEST(ConfigTest, OverridesReplaceFileValuesAndObeyValidation) {
   EXPECT_NE(ErrorOf("", {"no-equals-sign"}).find("section.key=value"), std::string::npos);
 }
 
+TEST(ConfigTest, ReadsRobustAggregationKeysAndClipNormWord) {
+  const RunConfig c = ParseConfig(
+      "[federation]\nclients = 20\n[aggregation]\nrule = \"multi_krum\"\nbyzantine = 4\n"
+      "krum_selected = 12\nclip_norm = \"median\"\nclip_factor = 2\n"
+      "summary_rule = \"trimmed_mean\"\ntrim_fraction = 0.2\n",
+      "x");
+  EXPECT_EQ(c.aggregation.rule, AggregationRule::kMultiKrum);
+  EXPECT_EQ(c.aggregation.byzantine, 4);
+  EXPECT_EQ(c.aggregation.krum_selected, 12);
+  EXPECT_TRUE(c.aggregation.clip_median);
+  EXPECT_DOUBLE_EQ(c.aggregation.clip_factor, 2.0);
+  EXPECT_EQ(c.aggregation.summary_rule, SummaryRule::kTrimmedMean);
+  EXPECT_DOUBLE_EQ(c.aggregation.trim_fraction, 0.2);
+  const RunConfig fixed = ParseConfig("[aggregation]\nclip_norm = 3.5\n", "x");
+  EXPECT_FALSE(fixed.aggregation.clip_median);
+  EXPECT_DOUBLE_EQ(fixed.aggregation.clip_norm, 3.5);
+  const std::string e = ErrorOf("[aggregation]\nclip_norm = \"mean\"\n");
+  EXPECT_NE(e.find("aggregation.clip_norm: must be a number in [0, 1e+30] or \"median\""),
+            std::string::npos)
+      << e;
+  EXPECT_NE(ErrorOf("[aggregation]\ntrim_fraction = 0.5\n").find("aggregation.trim_fraction"),
+            std::string::npos);
+}
+
+TEST(ConfigTest, RefusesKrumWhenTheCohortCannotReachTwoFPlusThree) {
+  // 10 clients, all sampled: f = 3 needs 9 updates (fine), f = 4 needs 11.
+  EXPECT_EQ(ErrorOf("[aggregation]\nrule = \"krum\"\nbyzantine = 3\n"), "no error");
+  const std::string e = ErrorOf("[aggregation]\nrule = \"krum\"\nbyzantine = 4\n");
+  EXPECT_NE(e.find("aggregation.byzantine: krum and multi_krum tolerate f = 4 hostile clients only "
+                   "with at least 2f + 3 = 11 updates per round"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(ErrorOf("[federation]\nclients = 100\nfraction = 0.04\n[aggregation]\n"
+                    "rule = \"multi_krum\"\nbyzantine = 1\n")
+                .find("gives 4"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[aggregation]\nrule = \"multi_krum\"\nkrum_selected = 11\n")
+                .find("aggregation.krum_selected: must be at most the round's 10 updates"),
+            std::string::npos);
+}
+
 TEST(ConfigTest, ShippedConfigsLoad) {
   for (const char* name : {"central.toml", "fmnist-sd.toml", "fmnist-fedavg.toml"}) {
     const auto c = LoadConfig(fsd::testing::SourceDir() + "/configs/" + name);

@@ -321,6 +321,62 @@ TEST_F(RoundStateTest, CappedWeightingBoundsAClientThatDeclaresABillionSamples) 
   }
 }
 
+TEST_F(RoundStateTest, MedianRuleIgnoresAHostileUpdateAndMetricsNameTheRule) {
+  Make(3, [](CoordinatorOptions& o) { o.aggregation.rule = aggregation::Rule::kMedian; });
+  for (int i = 0; i < 3; ++i) Join(i);
+  machine_->Tick();
+  Report(0, 100, 2.0f);
+  Report(1, 100, 3.0f);
+  Report(2, 100, -9000.0f);
+  machine_->Tick();
+  ASSERT_EQ(machine_->committed_round(), 1u);
+  EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 2.0f));
+  const std::string metrics = testing::ReadFile(dir_.File("metrics.jsonl"));
+  EXPECT_NE(metrics.find("\"rule\":\"median\""), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\"summary_rule\":\"mean\""), std::string::npos) << metrics;
+}
+
+TEST_F(RoundStateTest, KrumWaitsForTwoFPlusThreeClientsAndRetriesARoundWithFewerUpdates) {
+  Make(6, [](CoordinatorOptions& o) {
+    o.federation.min_clients = 1;
+    o.federation.fraction = 0.5;
+    o.federation.quorum = 0.5;
+    o.aggregation.rule = aggregation::Rule::kKrum;
+    o.aggregation.byzantine = 1;  // needs 5 updates
+  });
+  for (int i = 0; i < 4; ++i) Join(i);
+  machine_->Tick();
+  EXPECT_EQ(machine_->phase(), Phase::kWaiting);  // min_clients 1, but Krum needs 5
+  Join(4);
+  Join(5);
+  machine_->Tick();
+  ASSERT_EQ(machine_->phase(), Phase::kCollecting);
+  // fraction 0.5 of 6 would sample 3; the rule raises the cohort to 5.
+  ASSERT_EQ(machine_->selected().size(), 5u);
+  std::vector<int> sampled;
+  for (int i = 0; i < 6; ++i) {
+    if (machine_->selected().contains(Key(i))) sampled.push_back(i);
+  }
+  for (int k = 0; k < 4; ++k) Report(sampled[k], 100, static_cast<float>(k));
+  clock_.Advance(std::chrono::seconds(61));
+  for (int i = 0; i < 6; ++i) Deliver(PeerOf(i), {0, wire::Heartbeat{}});
+  machine_->Tick();  // deadline: 4 updates ≥ quorum 3 but < 5 → a retry, not a crash
+  EXPECT_EQ(machine_->committed_round(), 0u);
+  EXPECT_EQ(machine_->attempt(), 1u);
+  EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 1.0f));
+  machine_->Tick();
+  ASSERT_EQ(machine_->phase(), Phase::kCollecting);
+  // Only 5 of 6 have not missed the round, so all 5 are sampled; four agree.
+  ASSERT_EQ(machine_->selected().size(), 5u);
+  int k = 0;
+  for (int i = 0; i < 6; ++i) {
+    if (machine_->selected().contains(Key(i))) Report(i, 100, k++ == 4 ? 500.0f : 7.0f, 1);
+  }
+  machine_->Tick();
+  ASSERT_EQ(machine_->committed_round(), 1u);
+  EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 7.0f));
+}
+
 TEST_F(RoundStateTest, DeclarationIsFixedForTheRoundOnceSampled) {
   Make(1);
   Join(0, 100);

@@ -1,0 +1,186 @@
+#include "aggregation/aggregate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "common/errors.h"
+
+namespace fsd::aggregation {
+namespace {
+
+// The robust count of a class: the rule applied to the reporters' counts,
+// times the number of reporters (so "mean" gives the plain sum).
+std::int64_t CombinedCount(SummaryRule rule, double trim_fraction,
+                           const std::vector<std::int64_t>& counts) {
+  std::vector<double> values(counts.begin(), counts.end());
+  double per_client = 0.0;
+  switch (rule) {
+    case SummaryRule::kMean: {
+      std::int64_t sum = 0;
+      for (const auto count : counts) sum += count;
+      return sum;
+    }
+    case SummaryRule::kMedian:
+      per_client = Median(values);
+      break;
+    case SummaryRule::kTrimmedMean: {
+      std::sort(values.begin(), values.end());
+      const std::size_t trim = TrimCount(values.size(), trim_fraction);
+      double sum = 0.0;
+      for (std::size_t k = trim; k < values.size() - trim; ++k) sum += values[k];
+      per_client = sum / static_cast<double>(values.size() - 2 * trim);
+      break;
+    }
+  }
+  return std::max<std::int64_t>(
+      1, std::llround(per_client * static_cast<double>(counts.size())));
+}
+
+}  // namespace
+
+const char* RuleName(Rule rule) {
+  switch (rule) {
+    case Rule::kFedAvg:
+      return "fedavg";
+    case Rule::kMedian:
+      return "median";
+    case Rule::kTrimmedMean:
+      return "trimmed_mean";
+    case Rule::kKrum:
+      return "krum";
+    case Rule::kMultiKrum:
+      return "multi_krum";
+  }
+  return "unknown";
+}
+
+const char* SummaryRuleName(SummaryRule rule) {
+  switch (rule) {
+    case SummaryRule::kMean:
+      return "mean";
+    case SummaryRule::kMedian:
+      return "median";
+    case SummaryRule::kTrimmedMean:
+      return "trimmed_mean";
+  }
+  return "unknown";
+}
+
+std::size_t MinimumInputs(const AggregationOptions& options) {
+  const bool krum = options.rule == Rule::kKrum || options.rule == Rule::kMultiKrum;
+  return krum ? KrumMinimumInputs(options.byzantine) : 1;
+}
+
+std::vector<float> Aggregate(const AggregationOptions& options, std::span<const float> reference,
+                             std::span<const WeightedInput> inputs, AggregateReport* report) {
+  FSD_CHECK(inputs.size() >= MinimumInputs(options))
+      << RuleName(options.rule) << " needs at least " << MinimumInputs(options) << " updates, got "
+      << inputs.size();
+  AggregateReport local;
+  AggregateReport& out = report != nullptr ? *report : local;
+  out = AggregateReport{};
+
+  // Clipping replaces the inputs whose delta is too long by clipped copies.
+  std::vector<std::vector<float>> clipped_values;
+  std::vector<WeightedInput> clipped_inputs;
+  if (options.clip != ClipMode::kOff) {
+    std::vector<double> norms;
+    for (const auto& input : inputs) norms.push_back(DeltaNorm(input.values, reference));
+    out.clip_bound = options.clip == ClipMode::kFixed ? options.clip_norm
+                                                      : Median(norms) * options.clip_factor;
+    clipped_values.reserve(inputs.size());
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      // A zero bound (every delta zero under "median") leaves nothing to clip.
+      if (out.clip_bound > 0.0 && norms[i] > out.clip_bound) {
+        clipped_values.push_back(ClipDelta(inputs[i].values, reference, out.clip_bound));
+        clipped_inputs.push_back({clipped_values.back(), inputs[i].weight});
+        ++out.clipped;
+      } else {
+        clipped_inputs.push_back(inputs[i]);
+      }
+    }
+    inputs = clipped_inputs;
+  }
+
+  switch (options.rule) {
+    case Rule::kFedAvg:
+      return WeightedMean(inputs);
+    case Rule::kMedian:
+      return CoordinateMedian(inputs);
+    case Rule::kTrimmedMean:
+      return TrimmedMean(inputs, options.trim_fraction);
+    case Rule::kKrum: {
+      out.selected = KrumSelect(inputs, options.byzantine, 1);
+      const auto& chosen = inputs[out.selected.front()].values;
+      return {chosen.begin(), chosen.end()};
+    }
+    case Rule::kMultiKrum: {
+      const std::size_t keep = options.krum_selected > 0
+                                   ? std::min(options.krum_selected, inputs.size())
+                                   : inputs.size() - options.byzantine;
+      out.selected = KrumSelect(inputs, options.byzantine, keep);
+      std::vector<WeightedInput> chosen;
+      for (const auto index : out.selected) chosen.push_back(inputs[index]);
+      return WeightedMean(chosen);
+    }
+  }
+  throw InternalError(std::string("unknown aggregation rule ") + RuleName(options.rule));
+}
+
+SoftTargetSummary AggregateSummaries(const AggregationOptions& options,
+                                     std::span<const SoftTargetSummary* const> summaries,
+                                     const std::vector<std::vector<double>>& class_weights,
+                                     std::size_t num_classes, const SoftTargetSummary& previous) {
+  FSD_CHECK(class_weights.size() == summaries.size())
+      << class_weights.size() << " class-weight rows for " << summaries.size() << " summaries";
+  const std::size_t classes = num_classes;
+  for (std::size_t i = 0; i < summaries.size(); ++i) {
+    FSD_CHECK(summaries[i]->counts.size() == classes &&
+              summaries[i]->mean_logits.size() == classes * classes &&
+              class_weights[i].size() == classes)
+        << "summary of " << summaries[i]->counts.size() << " classes, expected " << classes;
+  }
+  const bool has_previous = previous.num_classes() == classes;
+  SoftTargetSummary out;
+  out.counts.assign(classes, 0);
+  out.mean_logits.assign(classes * classes, 0.0f);
+  std::vector<WeightedInput> rows;
+  std::vector<std::int64_t> counts;
+  for (std::size_t c = 0; c < classes; ++c) {
+    rows.clear();
+    counts.clear();
+    for (std::size_t i = 0; i < summaries.size(); ++i) {
+      if (summaries[i]->counts[c] == 0) continue;
+      rows.push_back({std::span(summaries[i]->mean_logits).subspan(c * classes, classes),
+                      class_weights[i][c]});
+      counts.push_back(summaries[i]->counts[c]);
+    }
+    float* row = out.mean_logits.data() + c * classes;
+    if (rows.empty()) {
+      if (has_previous) {
+        std::copy_n(previous.mean_logits.begin() + static_cast<std::ptrdiff_t>(c * classes),
+                    classes, row);
+        out.counts[c] = previous.counts[c];
+      }
+      continue;
+    }
+    std::vector<float> combined;
+    switch (options.summary_rule) {
+      case SummaryRule::kMean:
+        combined = WeightedMean(rows);
+        break;
+      case SummaryRule::kMedian:
+        combined = CoordinateMedian(rows);
+        break;
+      case SummaryRule::kTrimmedMean:
+        combined = TrimmedMean(rows, options.trim_fraction);
+        break;
+    }
+    std::copy(combined.begin(), combined.end(), row);
+    out.counts[c] = CombinedCount(options.summary_rule, options.trim_fraction, counts);
+  }
+  return out;
+}
+
+}  // namespace fsd::aggregation

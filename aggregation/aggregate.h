@@ -1,0 +1,88 @@
+// The one place where a round's aggregation rule is chosen from options: the
+// coordinator maps [aggregation] onto AggregationOptions
+// (coordinator/options.cc) and calls Aggregate() over the round's kept
+// values, and AggregateSummaries() over its soft-target summaries. The math of
+// each rule is in aggregation/robust.h; weights in aggregation/weighting.h.
+//
+// Pipeline for model values: optional clipping of every client's delta from
+// the round's global values (fixed L2 bound, or the round's median delta norm
+// × clip_factor), then the rule. Weighted forms: fedavg (weighted mean),
+// median (weighted median), trimmed_mean (weighted mean of the untrimmed),
+// multi_krum (weighted mean of the selected); krum returns one client's vector
+// and has no weighted form. All rules see kept coordinates only, so pruned
+// coordinates stay exactly zero after Scatter (aggregation/sparsity.h).
+// Thread-safety: free functions. Errors: InternalError on inputs that break a
+// stated precondition (callers check MinimumInputs first).
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "aggregation/robust.h"
+#include "aggregation/soft_targets.h"
+#include "aggregation/weighting.h"
+
+namespace fsd::aggregation {
+
+enum class Rule { kFedAvg, kMedian, kTrimmedMean, kKrum, kMultiKrum };
+enum class SummaryRule { kMean, kMedian, kTrimmedMean };
+enum class ClipMode { kOff, kFixed, kMedian };
+
+struct AggregationOptions {
+  Rule rule = Rule::kFedAvg;
+  // How much each client counts (aggregation/weighting.h).
+  Weighting weighting = Weighting::kCapped;
+  double max_weight_ratio = 4.0;  // kCapped: a client weighs at most this × the round's median
+  // Soft targets: also cap each class at max_weight_ratio × that class's
+  // median weight (aggregation/weighting.h ClassWeights).
+  bool cap_per_class = false;
+  double trim_fraction = 0.1;    // β for kTrimmedMean (and SummaryRule::kTrimmedMean), each side
+  std::size_t byzantine = 0;     // f for Krum / multi-Krum
+  std::size_t krum_selected = 0; // m for multi-Krum; 0 = n − f
+  ClipMode clip = ClipMode::kOff;
+  double clip_norm = 0.0;    // kFixed: the L2 bound of a client's delta
+  double clip_factor = 1.0;  // kMedian: the bound is the round's median delta norm × this
+  SummaryRule summary_rule = SummaryRule::kMean;
+};
+
+const char* RuleName(Rule rule);
+const char* SummaryRuleName(SummaryRule rule);
+
+// The fewest updates a round needs under `options` (2f + 3 for Krum and
+// multi-Krum, else 1): fewer, and the round is not aggregated.
+std::size_t MinimumInputs(const AggregationOptions& options);
+
+// What a round's aggregation did, for metrics.
+struct AggregateReport {
+  std::size_t clipped = 0;    // clients whose delta was clipped
+  double clip_bound = 0.0;    // the L2 bound used (0 when clipping is off)
+  std::vector<std::size_t> selected;  // Krum / multi-Krum: indices of the chosen inputs
+};
+
+// The new global kept values from the clients' kept values (in the caller's
+// fixed order). `reference`: the round's global kept values, from which
+// deltas are measured for clipping. REQUIRES: inputs.size() >=
+// MinimumInputs(options), every input of reference's size.
+std::vector<float> Aggregate(const AggregationOptions& options, std::span<const float> reference,
+                             std::span<const WeightedInput> inputs,
+                             AggregateReport* report = nullptr);
+
+// The global soft-target summary from the round's summaries, per class over
+// the clients that report the class (count > 0), under options.summary_rule
+// with class c of client i weighing class_weights[i][c] (ClassWeights):
+//   mean          the weighted mean of the rows; the count is the sum;
+//   median        the weighted median per logit; the count is the median
+//                 count × the number of reporters;
+//   trimmed_mean  per logit, trimmed as TrimmedMean with trim_fraction; the
+//                 count is the trimmed mean count × the number of reporters.
+// So under the robust rules neither one client's rows nor its counts move the
+// class much. A class nobody reported keeps its row and count from
+// `previous` (when it has them), else a zero row with count 0.
+SoftTargetSummary AggregateSummaries(const AggregationOptions& options,
+                                     std::span<const SoftTargetSummary* const> summaries,
+                                     const std::vector<std::vector<double>>& class_weights,
+                                     std::size_t num_classes, const SoftTargetSummary& previous);
+
+}  // namespace fsd::aggregation
