@@ -33,8 +33,7 @@ std::int64_t CombinedCount(SummaryRule rule, double trim_fraction,
       break;
     }
   }
-  return std::max<std::int64_t>(
-      1, std::llround(per_client * static_cast<double>(counts.size())));
+  return std::max<std::int64_t>(1, std::llround(per_client * static_cast<double>(counts.size())));
 }
 
 }  // namespace
@@ -87,8 +86,8 @@ std::vector<float> Aggregate(const AggregationOptions& options, std::span<const 
   if (options.clip != ClipMode::kOff) {
     std::vector<double> norms;
     for (const auto& input : inputs) norms.push_back(DeltaNorm(input.values, reference));
-    out.clip_bound = options.clip == ClipMode::kFixed ? options.clip_norm
-                                                      : Median(norms) * options.clip_factor;
+    out.clip_bound =
+        options.clip == ClipMode::kFixed ? options.clip_norm : Median(norms) * options.clip_factor;
     clipped_values.reserve(inputs.size());
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       // A zero bound (every delta zero under "median") leaves nothing to clip.

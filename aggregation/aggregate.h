@@ -38,9 +38,9 @@ struct AggregationOptions {
   // Soft targets: also cap each class at max_weight_ratio × that class's
   // median weight (aggregation/weighting.h ClassWeights).
   bool cap_per_class = false;
-  double trim_fraction = 0.1;    // β for kTrimmedMean (and SummaryRule::kTrimmedMean), each side
-  std::size_t byzantine = 0;     // f for Krum / multi-Krum
-  std::size_t krum_selected = 0; // m for multi-Krum; 0 = n − f
+  double trim_fraction = 0.1;     // β for kTrimmedMean (and SummaryRule::kTrimmedMean), each side
+  std::size_t byzantine = 0;      // f for Krum / multi-Krum
+  std::size_t krum_selected = 0;  // m for multi-Krum; 0 = n − f
   ClipMode clip = ClipMode::kOff;
   double clip_norm = 0.0;    // kFixed: the L2 bound of a client's delta
   double clip_factor = 1.0;  // kMedian: the bound is the round's median delta norm × this
@@ -56,8 +56,8 @@ std::size_t MinimumInputs(const AggregationOptions& options);
 
 // What a round's aggregation did, for metrics.
 struct AggregateReport {
-  std::size_t clipped = 0;    // clients whose delta was clipped
-  double clip_bound = 0.0;    // the L2 bound used (0 when clipping is off)
+  std::size_t clipped = 0;            // clients whose delta was clipped
+  double clip_bound = 0.0;            // the L2 bound used (0 when clipping is off)
   std::vector<std::size_t> selected;  // Krum / multi-Krum: indices of the chosen inputs
 };
 

@@ -29,7 +29,8 @@ struct Entry {
 
 // Fills `column` with coordinate i of every input, sorted by value (stable,
 // so equal values keep the inputs' order).
-void SortedColumn(std::span<const WeightedInput> inputs, std::size_t i, std::vector<Entry>& column) {
+void SortedColumn(std::span<const WeightedInput> inputs, std::size_t i,
+                  std::vector<Entry>& column) {
   column.clear();
   for (const auto& input : inputs) column.push_back({input.values[i], input.weight});
   std::stable_sort(column.begin(), column.end(),
@@ -129,7 +130,8 @@ std::vector<double> KrumScores(std::span<const WeightedInput> inputs, std::size_
       if (b != a) row.push_back(distance[a * n + b]);
     }
     std::sort(row.begin(), row.end());
-    scores[a] = std::accumulate(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(neighbours), 0.0);
+    scores[a] =
+        std::accumulate(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(neighbours), 0.0);
   }
   return scores;
 }

@@ -17,8 +17,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <numeric>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -195,8 +195,8 @@ int main(int argc, char** argv) {
           static_cast<std::size_t>(cfg.data.num_classes), {});
 
       nlohmann::json table = {{"f", f}, {"rows", nlohmann::json::array()}};
-      std::printf("\n### f = %d of n = %zu hostile (deviation of the model update)\n\n| attack |", f,
-                  n);
+      std::printf("\n### f = %d of n = %zu hostile (deviation of the model update)\n\n| attack |",
+                  f, n);
       for (const auto& rule : rules) std::printf(" %s |", rule.name);
       std::printf("\n|---|");
       for (std::size_t r = 0; r < rules.size(); ++r) std::printf("---|");
@@ -253,8 +253,9 @@ int main(int argc, char** argv) {
           AggregationOptions options;
           options.summary_rule = summary_rule;
           options.trim_fraction = trim_fraction;
-          const auto combined = aggregation::AggregateSummaries(
-              options, summaries, class_weights, static_cast<std::size_t>(cfg.data.num_classes), {});
+          const auto combined =
+              aggregation::AggregateSummaries(options, summaries, class_weights,
+                                              static_cast<std::size_t>(cfg.data.num_classes), {});
           row["summary"][aggregation::SummaryRuleName(summary_rule)] =
               aggregation::DeltaNorm(combined.mean_logits, honest_summary.mean_logits) /
               std::sqrt(std::inner_product(honest_summary.mean_logits.begin(),
@@ -263,9 +264,10 @@ int main(int argc, char** argv) {
         }
         table["rows"].push_back(row);
       }
-      std::printf("\nSoft-target summaries, f = %d: ‖agg − honest‖ / ‖honest‖ of the mean logits\n\n"
-                  "| attack | mean | median | trimmed_mean |\n|---|---|---|---|\n",
-                  f);
+      std::printf(
+          "\nSoft-target summaries, f = %d: ‖agg − honest‖ / ‖honest‖ of the mean logits\n\n"
+          "| attack | mean | median | trimmed_mean |\n|---|---|---|---|\n",
+          f);
       for (const auto& row : table["rows"]) {
         std::printf("| %s | %.3g | %.3g | %.3g |\n", row["attack"].get<std::string>().c_str(),
                     row["summary"]["mean"].get<double>(), row["summary"]["median"].get<double>(),

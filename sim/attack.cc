@@ -64,7 +64,8 @@ std::vector<float> AttackedValues(config::AttackKind kind, double factor,
         squares += delta * delta;
       }
       const double mean = n > 0 ? sum / static_cast<double>(n) : 0.0;
-      const double variance = n > 0 ? std::max(0.0, squares / static_cast<double>(n) - mean * mean) : 0.0;
+      const double variance =
+          n > 0 ? std::max(0.0, squares / static_cast<double>(n) - mean * mean) : 0.0;
       std::normal_distribution<double> noise(0.0, factor * std::sqrt(variance));
       for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<float>(global[i] + noise(rng));
       return out;
@@ -106,8 +107,7 @@ std::vector<float> AlieValues(std::span<const std::vector<float>> honest, double
 
 double AlieZ(std::size_t n, std::size_t f) {
   FSD_CHECK(n > 0 && f <= n) << "alie z for n=" << n << " f=" << f;
-  const auto supporters =
-      static_cast<double>(n / 2 + 1) - static_cast<double>(f);  // ⌊n/2 + 1⌋ − f
+  const auto supporters = static_cast<double>(n / 2 + 1) - static_cast<double>(f);  // ⌊n/2 + 1⌋ − f
   const double p = (static_cast<double>(n) - supporters) / static_cast<double>(n);
   if (p <= 0.0) return 0.0;
   // Φ⁻¹(p) by bisection: Φ is monotone, 100 halvings of [−10, 10] are exact in double.
@@ -183,8 +183,9 @@ void Attack::ApplyCoordinated(std::uint64_t round, std::span<const std::size_t> 
       << clients.size() << " attackers, " << trained.size() << " results";
   std::vector<std::vector<float>> honest;
   for (const auto* result : trained) honest.push_back(result->values);
-  const double z = config_.factor > 0.0 ? config_.factor
-                                        : AlieZ(num_clients_, static_cast<std::size_t>(config_.clients));
+  const double z = config_.factor > 0.0
+                       ? config_.factor
+                       : AlieZ(num_clients_, static_cast<std::size_t>(config_.clients));
   const std::vector<float> attack = AlieValues(honest, z);
   for (std::size_t i = 0; i < clients.size(); ++i) {
     trained[i]->values = attack;

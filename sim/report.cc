@@ -17,7 +17,9 @@ double Median(std::vector<double> values) {
   return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
 
-void Plot(const std::string& out_dir, std::size_t exits) {
+// `attacked`: some round had injected attacks (fsd-sim [attack]); they are
+// marked under the accuracy curves.
+void Plot(const std::string& out_dir, std::size_t exits, bool attacked) {
   if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
     FSD_LOG(WARNING) << "gnuplot not found: no PNG plots (scripts/setup installs it)";
     return;
@@ -31,6 +33,10 @@ void Plot(const std::string& out_dir, std::size_t exits) {
     for (std::size_t k = 0; k < exits; ++k) {
       script << (k ? ", " : "") << "'" << out_dir << "/rounds.tsv' using 1:" << k + 2
              << " with linespoints lw 2";
+    }
+    if (attacked) {
+      script << ", '" << out_dir << "/rounds.tsv' using 1:($" << exits + 13
+             << " > 0 ? 0.02 : 1/0) title 'round with attackers' with points pt 9 ps 1.5 lc 'red'";
     }
   }
   const std::string tsv = "'" + out_dir + "/rounds.tsv'";
@@ -59,6 +65,10 @@ void Plot(const std::string& out_dir, std::size_t exits) {
     FSD_LOG(WARNING) << "gnuplot failed; see " << out_dir << "/plots.log";
 }
 
+std::size_t AttackersIn(const nlohmann::json& record) {
+  return record.contains("attackers") ? record["attackers"].size() : 0;
+}
+
 }  // namespace
 
 nlohmann::json WriteReport(const std::string& out_dir) {
@@ -78,9 +88,10 @@ nlohmann::json WriteReport(const std::string& out_dir) {
   tsv << "round";
   for (std::size_t k = 0; k < exits; ++k) tsv << "\texit" << k << (k + 1 == exits ? " (main)" : "");
   tsv << "\tbytes_up\tbytes_down\ttemperature\talpha\tbeta\tround_s\tbytes_up_weights"
-         "\tbytes_up_summary\tbytes_down_weights\tbytes_down_mask\tsparsity\n";
+         "\tbytes_up_summary\tbytes_down_weights\tbytes_down_mask\tsparsity\tattackers\n";
   std::vector<double> round_s, collect_s, eval_s;
   double bytes_up = 0, bytes_down = 0;
+  int attack_rounds = 0;
   for (const auto& r : records) {
     tsv << r["round"].get<int>();
     for (const auto& a : r["acc"]) tsv << "\t" << a.get<double>();
@@ -89,7 +100,8 @@ nlohmann::json WriteReport(const std::string& out_dir) {
         << r["beta"].get<double>() << "\t" << r["round_s"].get<double>() << "\t"
         << r.value("bytes_up_weights", 0.0) << "\t" << r.value("bytes_up_summary", 0.0) << "\t"
         << r.value("bytes_down_weights", 0.0) << "\t" << r.value("bytes_down_mask", 0.0) << "\t"
-        << r.value("sparsity", 0.0) << "\n";
+        << r.value("sparsity", 0.0) << "\t" << AttackersIn(r) << "\n";
+    attack_rounds += AttackersIn(r) > 0 ? 1 : 0;
     round_s.push_back(r["round_s"].get<double>());
     collect_s.push_back(r["collect_s"].get<double>());
     eval_s.push_back(r["eval_s"].get<double>());
@@ -121,7 +133,8 @@ nlohmann::json WriteReport(const std::string& out_dir) {
   summary["round_s_median"] = Median(round_s);
   summary["collect_s_median"] = Median(collect_s);
   summary["eval_s_median"] = Median(eval_s);
-  Plot(out_dir, exits);
+  summary["attack_rounds"] = attack_rounds;
+  Plot(out_dir, exits, attack_rounds > 0);
   return summary;
 }
 

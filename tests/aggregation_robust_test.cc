@@ -124,7 +124,8 @@ TEST(AggregateTest, MedianClippingBoundsTheLongestDeltaByTheRoundsMedianNorm) {
   options.clip = ClipMode::kMedian;
   options.clip_factor = 1.0;
   AggregateReport report;
-  EXPECT_EQ(Aggregate(options, reference, round.inputs, &report), (std::vector<float>{5 / 3.0f, 0}));
+  EXPECT_EQ(Aggregate(options, reference, round.inputs, &report),
+            (std::vector<float>{5 / 3.0f, 0}));
   EXPECT_EQ(report.clipped, 1u);
   EXPECT_DOUBLE_EQ(report.clip_bound, 2.0);
   options.clip = ClipMode::kFixed;

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -22,7 +23,8 @@ namespace fsd {
 namespace {
 
 std::vector<std::string> SimArguments(const std::string& out, int rounds,
-                                      const std::string& config = "fmnist-sd.toml") {
+                                      const std::string& config = "fmnist-sd.toml",
+                                      int clients = 3) {
   return {testing::BinDir() + "/fsd-sim",
           "--config",
           testing::SourceDir() + "/configs/" + config,
@@ -31,7 +33,7 @@ std::vector<std::string> SimArguments(const std::string& out, int rounds,
           "--rounds",
           std::to_string(rounds),
           "--clients",
-          "3",
+          std::to_string(clients),
           "--workers",
           "2",
           "--set",
@@ -255,8 +257,8 @@ TEST(FsdSimTest, PlaintextSimulationCompletesItsRounds) {
 }
 
 TEST(FsdSimTest, HostileClientDeclaringABillionSamplesGetsABoundedShareWhenCapped) {
-  // client-0 declares 10^9 samples and uploads its progress reversed, over
-  // the same encrypted wire as the others.
+  // One client (drawn from the seed) declares 10^9 samples and uploads its
+  // progress reversed, over the same encrypted wire as the others.
   for (const std::string weighting : {"samples", "capped"}) {
     testing::TempDir out;
     auto arguments = SimArguments(out.path(), 2);
@@ -268,7 +270,9 @@ TEST(FsdSimTest, HostileClientDeclaringABillionSamplesGetsABoundedShareWhenCappe
     const auto records = Metrics(out.path());
     ASSERT_EQ(records.size(), 2u);
     for (const auto& r : records) {
-      EXPECT_EQ(r["max_weight_client"].get<std::string>(), "client-0");
+      EXPECT_EQ(r["attack"], "sign_flip");
+      ASSERT_EQ(r["attackers"].size(), 1u) << r.dump();
+      EXPECT_EQ(r["max_weight_client"], r["attackers"][0]);
       if (weighting == "samples") {
         EXPECT_GT(r["max_weight_share"].get<double>(), 0.999);
       } else {
@@ -277,6 +281,56 @@ TEST(FsdSimTest, HostileClientDeclaringABillionSamplesGetsABoundedShareWhenCappe
         EXPECT_LT(r["max_weight_share"].get<double>(), 0.8);
       }
     }
+  }
+}
+
+// Five clients, one of which scales its update by 100 from round 1: the
+// coordinate-wise median keeps learning where the mean does not. (The value
+// limit is lifted so that the mean's blown-up model is still aggregated
+// rather than refused.)
+TEST(FsdSimTest, MedianOutvotesAHostileClientThatScalesItsUpdate) {
+  std::map<std::string, double> final_accuracy;
+  for (const std::string rule : {"fedavg", "median"}) {
+    testing::TempDir out;
+    auto arguments = SimArguments(out.path(), 2, "fmnist-sd.toml", 5);
+    arguments.insert(
+        arguments.end(),
+        {"--set", "attack.clients=1", "--set", "attack.kind=scale", "--set", "attack.factor=100",
+         "--set", "limits.max_abs_value=1e30", "--set", "aggregation.rule=" + rule});
+    ASSERT_EQ(Wait(Spawn(arguments, out.File("log.txt"))), kExitOk)
+        << testing::ReadFile(out.File("log.txt"));
+    const auto records = Metrics(out.path());
+    ASSERT_EQ(records.size(), 2u);
+    for (const auto& r : records) {
+      EXPECT_EQ(r["rule"], rule);
+      EXPECT_EQ(r["attack"], "scale");
+      EXPECT_EQ(r["attackers"].size(), 1u) << r.dump();
+    }
+    final_accuracy[rule] = records.back()["acc"][2].get<double>();
+  }
+  EXPECT_GT(final_accuracy["median"], 0.4) << final_accuracy["fedavg"];
+  EXPECT_GT(final_accuracy["median"], final_accuracy["fedavg"] + 0.2);
+}
+
+// ALIE attackers act together: the simulation holds their honest results
+// until every attacker of the round has trained, so rounds complete and
+// every attacker is logged; Krum (f = 1, so n = 5 ≥ 2f + 3) keeps one client.
+TEST(FsdSimTest, CoordinatedAttackersAreReleasedTogetherAndKrumKeepsOneClient) {
+  testing::TempDir out;
+  auto arguments = SimArguments(out.path(), 2, "fmnist-sd.toml", 5);
+  arguments.insert(arguments.end(),
+                   {"--set", "attack.clients=2", "--set", "attack.kind=alie", "--set",
+                    "attack.factor=0", "--set", "aggregation.rule=krum", "--set",
+                    "aggregation.byzantine=1", "--set", "federation.round_deadline_s=120"});
+  ASSERT_EQ(Wait(Spawn(arguments, out.File("log.txt"))), kExitOk)
+      << testing::ReadFile(out.File("log.txt"));
+  const auto records = Metrics(out.path());
+  ASSERT_EQ(records.size(), 2u);
+  for (const auto& r : records) {
+    EXPECT_EQ(r["attackers"].size(), 2u) << r.dump();
+    EXPECT_EQ(r["krum_selected"].size(), 1u) << r.dump();
+    EXPECT_EQ(r["clients_reported"].get<int>(), 5);
+    EXPECT_EQ(r["attempts"].get<int>(), 1);
   }
 }
 

@@ -32,7 +32,7 @@ TEST(AttackedValuesTest, GaussianNoiseHasFactorTimesTheDeltasStdAndRandomStaysIn
   const auto noisy = AttackedValues(AttackKind::kGaussian, 3, global, trained, 7);
   double squares = 0.0;
   for (std::size_t i = 0; i < noisy.size(); ++i) squares += std::pow(noisy[i] - 0.5, 2);
-  EXPECT_NEAR(std::sqrt(squares / noisy.size()), 0.3, 0.01);  // 3 × std 0.1
+  EXPECT_NEAR(std::sqrt(squares / noisy.size()), 0.3, 0.01);                       // 3 × std 0.1
   EXPECT_EQ(noisy, AttackedValues(AttackKind::kGaussian, 3, global, trained, 7));  // seeded
   const auto random = AttackedValues(AttackKind::kRandom, 2, global, trained, 7);
   float lo = 0, hi = 0;
