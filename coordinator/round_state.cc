@@ -416,8 +416,12 @@ void RoundStateMachine::CloseRound() {
   }
   if (staged_.size() < Quorum()) {
     FSD_LOG(WARNING) << "round " << committed_round_ + 1 << ": " << staged_.size() << " of "
-                     << target_ << " updates, quorum " << Quorum() << "; retrying without "
-                     << missed_.size() << " client(s) that missed it";
+                     << target_ << " updates, quorum " << Quorum()
+                     << (staged_.size() < MinimumUpdates()
+                             ? std::string(" (") + aggregation::RuleName(options_.aggregation.rule) +
+                                   " needs at least " + std::to_string(MinimumUpdates()) + ")"
+                             : std::string())
+                     << "; retrying without " << missed_.size() << " client(s) that missed it";
     ++attempt_;
     selected_.clear();
     staged_.clear();
