@@ -33,10 +33,10 @@ int main(int argc, char** argv) {
   try {
     if (noise_cmd->parsed()) noise = fsd::privacy::NoiseMultiplierFor(target, q, steps, delta);
     const auto spent = fsd::privacy::EpsilonAfter(q, noise, steps, delta);
-    const nlohmann::json out = {{"epsilon", spent.epsilon},     {"order", spent.order},
-                                {"noise_multiplier", noise},    {"sampling_rate", q},
-                                {"steps", steps},               {"delta", delta},
-                                {"accountant", "rdp"}};
+    const nlohmann::json out = {
+        {"epsilon", spent.epsilon}, {"order", spent.order}, {"noise_multiplier", noise},
+        {"sampling_rate", q},       {"steps", steps},       {"delta", delta},
+        {"accountant", "rdp"}};
     std::printf("%s\n", out.dump().c_str());
     return fsd::kExitOk;
   } catch (const fsd::ConfigError& e) {

@@ -46,8 +46,7 @@ double LogBinomial(int n, int k) {
 double LogAInteger(double q, double sigma, int alpha) {
   double log_a = -kInf;
   for (int i = 0; i <= alpha; ++i) {
-    const double log_coef =
-        LogBinomial(alpha, i) + i * std::log(q) + (alpha - i) * std::log1p(-q);
+    const double log_coef = LogBinomial(alpha, i) + i * std::log(q) + (alpha - i) * std::log1p(-q);
     log_a = LogAdd(log_a, log_coef + (static_cast<double>(i) * i - i) / (2.0 * sigma * sigma));
   }
   return log_a;
@@ -133,8 +132,8 @@ PrivacySpent EpsilonFromRdp(const std::vector<double>& orders, const std::vector
   PrivacySpent best{kInf, 0.0};
   for (std::size_t k = 0; k < orders.size(); ++k) {
     const double alpha = orders[k];
-    const double epsilon = rdp[k] + std::log1p(-1.0 / alpha) -
-                           (std::log(delta) + std::log(alpha)) / (alpha - 1.0);
+    const double epsilon =
+        rdp[k] + std::log1p(-1.0 / alpha) - (std::log(delta) + std::log(alpha)) / (alpha - 1.0);
     if (!std::isnan(epsilon) && epsilon < best.epsilon) best = {std::max(0.0, epsilon), alpha};
   }
   return best;
@@ -179,8 +178,7 @@ double CombinedNoiseMultiplier(double z1, double z2) {
   return 1.0 / std::sqrt(1.0 / (z1 * z1) + 1.0 / (z2 * z2));
 }
 
-RdpAccountant::RdpAccountant()
-    : orders_(DefaultOrders()), rdp_(orders_.size(), 0.0), steps_(0) {}
+RdpAccountant::RdpAccountant() : orders_(DefaultOrders()), rdp_(orders_.size(), 0.0), steps_(0) {}
 
 RdpAccountant::RdpAccountant(std::vector<double> orders, std::vector<double> rdp,
                              std::int64_t steps)
@@ -200,8 +198,7 @@ PrivacySpent RdpAccountant::Spent(double delta) const {
   return EpsilonFromRdp(orders_, rdp_, delta);
 }
 
-PrivacySpent RdpAccountant::SpentAfterStep(double q, double noise_multiplier,
-                                           double delta) const {
+PrivacySpent RdpAccountant::SpentAfterStep(double q, double noise_multiplier, double delta) const {
   RdpAccountant next = *this;
   next.Step(q, noise_multiplier);
   return next.Spent(delta);
