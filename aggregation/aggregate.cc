@@ -108,6 +108,7 @@ std::vector<float> Aggregate(const AggregationOptions& options, std::span<const 
     case Rule::kMedian:
       return CoordinateMedian(inputs);
     case Rule::kTrimmedMean:
+      out.trimmed = TrimCount(inputs.size(), options.trim_fraction);
       return TrimmedMean(inputs, options.trim_fraction);
     case Rule::kKrum: {
       out.selected = KrumSelect(inputs, options.byzantine, 1);
@@ -151,8 +152,12 @@ SoftTargetSummary AggregateSummaries(const AggregationOptions& options,
     counts.clear();
     for (std::size_t i = 0; i < summaries.size(); ++i) {
       if (summaries[i]->counts[c] == 0) continue;
+      // The robust rules give every reporter of the class one vote: a client
+      // can put all of its weight on one class, and would own that class's
+      // weighted median.
+      const bool one_vote = options.summary_rule != SummaryRule::kMean;
       rows.push_back({std::span(summaries[i]->mean_logits).subspan(c * classes, classes),
-                      class_weights[i][c]});
+                      one_vote ? 1.0 : class_weights[i][c]});
       counts.push_back(summaries[i]->counts[c]);
     }
     float* row = out.mean_logits.data() + c * classes;

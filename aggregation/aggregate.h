@@ -9,8 +9,12 @@
 // × clip_factor), then the rule. Weighted forms: fedavg (weighted mean),
 // median (weighted median), trimmed_mean (weighted mean of the untrimmed),
 // multi_krum (weighted mean of the selected); krum returns one client's vector
-// and has no weighted form. All rules see kept coordinates only, so pruned
-// coordinates stay exactly zero after Scatter (aggregation/sparsity.h).
+// and has no weighted form. A weighted median breaks down when the attackers
+// hold half of the weight (not half of the clients): under capped weighting
+// with ratio r, f attackers that inflate their declarations can hold up to
+// f·r / (f·r + n − f) of it — use uniform weighting for the full breakdown
+// point. All rules see kept coordinates only, so pruned coordinates stay
+// exactly zero after Scatter (aggregation/sparsity.h).
 // Thread-safety: free functions. Errors: InternalError on inputs that break a
 // stated precondition (callers check MinimumInputs first).
 #pragma once
@@ -57,6 +61,7 @@ std::size_t MinimumInputs(const AggregationOptions& options);
 // What a round's aggregation did, for metrics.
 struct AggregateReport {
   std::size_t clipped = 0;            // clients whose delta was clipped
+  std::size_t trimmed = 0;            // trimmed_mean: values dropped from each side per coordinate
   double clip_bound = 0.0;            // the L2 bound used (0 when clipping is off)
   std::vector<std::size_t> selected;  // Krum / multi-Krum: indices of the chosen inputs
 };
@@ -70,16 +75,20 @@ std::vector<float> Aggregate(const AggregationOptions& options, std::span<const 
                              AggregateReport* report = nullptr);
 
 // The global soft-target summary from the round's summaries, per class over
-// the clients that report the class (count > 0), under options.summary_rule
-// with class c of client i weighing class_weights[i][c] (ClassWeights):
-//   mean          the weighted mean of the rows; the count is the sum;
-//   median        the weighted median per logit; the count is the median
-//                 count × the number of reporters;
-//   trimmed_mean  per logit, trimmed as TrimmedMean with trim_fraction; the
-//                 count is the trimmed mean count × the number of reporters.
-// So under the robust rules neither one client's rows nor its counts move the
-// class much. A class nobody reported keeps its row and count from
-// `previous` (when it has them), else a zero row with count 0.
+// the clients that report the class (count > 0), under options.summary_rule:
+//   mean          the mean of the rows, class c of client i weighing
+//                 class_weights[i][c] (ClassWeights); the count is the sum;
+//   median        the median per logit, one vote per reporting client; the
+//                 count is the median count × the number of reporters;
+//   trimmed_mean  per logit, trimmed as TrimmedMean with trim_fraction, one
+//                 vote per reporter; the count is the trimmed mean count × the
+//                 number of reporters.
+// The robust rules ignore weights because a client can put all of its weight
+// on one class (reporting all its samples there) and would then own that
+// class's weighted median; with one vote each, fewer than half of a class's
+// reporters cannot move it beyond the honest rows' range. A class nobody
+// reported keeps its row and count from `previous` (when it has them), else a
+// zero row with count 0.
 SoftTargetSummary AggregateSummaries(const AggregationOptions& options,
                                      std::span<const SoftTargetSummary* const> summaries,
                                      const std::vector<std::vector<double>>& class_weights,

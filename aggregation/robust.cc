@@ -79,7 +79,8 @@ std::vector<float> CoordinateMedian(std::span<const WeightedInput> inputs) {
 
 std::size_t TrimCount(std::size_t n, double trim_fraction) {
   FSD_CHECK(trim_fraction >= 0.0 && trim_fraction < 0.5) << "trim_fraction=" << trim_fraction;
-  return static_cast<std::size_t>(std::floor(trim_fraction * static_cast<double>(n) + 1e-9));
+  const auto trim = static_cast<std::size_t>(std::floor(trim_fraction * static_cast<double>(n) + 1e-9));
+  return n == 0 ? 0 : std::min(trim, (n - 1) / 2);  // at least one value is left
 }
 
 std::vector<float> TrimmedMean(std::span<const WeightedInput> inputs, double trim_fraction) {

@@ -33,7 +33,8 @@ std::vector<float> WeightedMean(std::span<const WeightedInput> inputs);
 // is the ordinary median (the middle value, or the mean of the two middle ones).
 std::vector<float> CoordinateMedian(std::span<const WeightedInput> inputs);
 
-// How many values the trimmed mean drops on each side: ⌊β·n⌋.
+// How many values the trimmed mean drops on each side: ⌊β·n⌋ (at most
+// ⌊(n − 1)/2⌋, so one is always left; 0 when n < 1/β — then nothing is trimmed).
 // REQUIRES: 0 <= trim_fraction < 0.5.
 std::size_t TrimCount(std::size_t n, double trim_fraction);
 

@@ -24,6 +24,11 @@ int main(int argc, char** argv) {
   app.add_option("--repeats", repeats, "runs per rule (the median is reported)")
       ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
+  if (2 * byzantine + 3 > clients) {
+    std::fprintf(stderr, "fsd-bench-aggregation: --byzantine %zu needs at least %zu --clients\n",
+                 byzantine, 2 * byzantine + 3);
+    return 2;
+  }
 
   {
     using namespace fsd::aggregation;

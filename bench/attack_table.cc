@@ -145,6 +145,12 @@ int main(int argc, char** argv) {
     }
     const std::vector<float>& global = round.global_values;
     const std::size_t n = partition.size();
+    for (const int f : byzantine) {
+      if (f < 1 || 2 * static_cast<std::size_t>(f) + 3 > n) {
+        throw ConfigError("--byzantine " + std::to_string(f) + ": Krum needs 1 <= f and 2f + 3 <= " +
+                          std::to_string(n) + " clients");
+      }
+    }
 
     // Every client's honest round, and label-flipped rounds for the attackers.
     const int max_f = *std::max_element(byzantine.begin(), byzantine.end());
@@ -228,6 +234,7 @@ int main(int argc, char** argv) {
           config::AttackConfig alie;
           alie.clients = f;
           alie.kind = AttackKind::kAlie;
+          alie.factor = kind.factor;  // 0: the paper's z
           sim::Attack(alie, n, cfg.federation.seed).ApplyCoordinated(1, colluders, colluder_rounds);
         }
         std::vector<aggregation::WeightedInput> inputs;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "aggregation/aggregate.h"
 #include "aggregation/schedules.h"
@@ -49,9 +50,11 @@ struct CoordinatorOptions {
   std::string out_dir;     // metrics.jsonl and checkpoint.bin go here
   ResumeMode resume = ResumeMode::kFresh;
   // Extra fields for a round's metrics line, asked for just before it is
-  // written (fsd-sim: the attacks it injected that round); called on the
+  // written, with the names of the clients whose updates the round
+  // aggregated (fsd-sim: which of them were attackers); called on the
   // coordinator's thread, so it must be thread-safe. Empty: none.
-  std::function<nlohmann::json(std::uint64_t round)> round_annotations;
+  std::function<nlohmann::json(std::uint64_t round, const std::vector<std::string>& aggregated)>
+      round_annotations;
 };
 
 // The options a run's config implies (the one place they are mapped).

@@ -516,6 +516,7 @@ void RoundStateMachine::Commit(double collect_s) {
       {"rule", aggregation::RuleName(options_.aggregation.rule)},
       {"summary_rule", aggregation::SummaryRuleName(options_.aggregation.summary_rule)},
       {"clipped", report.clipped},
+      {"trimmed", report.trimmed},
       {"clip_bound", report.clip_bound},
       {"krum_selected", selected},
       {"attempts", attempt_ + 1},
@@ -524,7 +525,11 @@ void RoundStateMachine::Commit(double collect_s) {
       {"round_s", collect_s + eval_s},
       {"wall_s", SecondsBetween(run_started_, clock_.Now())},
       {"rejects", rejects}};
-  if (options_.round_annotations) record.update(options_.round_annotations(round));
+  if (options_.round_annotations) {
+    std::vector<std::string> aggregated;
+    for (const auto& [order, staged] : ordered) aggregated.push_back(staged->name);
+    record.update(options_.round_annotations(round, aggregated));
+  }
   // Metrics first, then the checkpoint commits the round (round_store.h).
   store_.Commit(record, {committed_round_, options_.schema_fingerprint, global_,
                          soft_state_.counts, soft_state_.mean_logits, mask_round_, mask_});

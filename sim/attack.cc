@@ -155,6 +155,8 @@ std::int64_t Attack::DeclaredSamples(std::size_t client, std::int64_t true_sampl
 
 void Attack::Apply(std::size_t client, const client::LocalRound& round,
                    client::TrainedRound& trained) const {
+  if (!IsAttacker(client)) return;
+  ClaimDeclaredSamples(client, trained);
   if (!Attacks(client, round.round) || coordinated()) return;
   switch (config_.kind) {
     case config::AttackKind::kSignFlip:
@@ -173,7 +175,6 @@ void Attack::Apply(std::size_t client, const client::LocalRound& round,
     case config::AttackKind::kAlie:
       break;
   }
-  ClaimDeclaredSamples(client, trained);
   Log(round.round, client);
 }
 
@@ -189,7 +190,6 @@ void Attack::ApplyCoordinated(std::uint64_t round, std::span<const std::size_t> 
   const std::vector<float> attack = AlieValues(honest, z);
   for (std::size_t i = 0; i < clients.size(); ++i) {
     trained[i]->values = attack;
-    ClaimDeclaredSamples(clients[i], *trained[i]);
     Log(round, clients[i]);
   }
 }
@@ -212,12 +212,14 @@ void Attack::Log(std::uint64_t round, std::size_t client) const {
   log_[round].insert(client);
 }
 
-nlohmann::json Attack::InjectedIn(std::uint64_t round) const {
+nlohmann::json Attack::InjectedIn(std::uint64_t round,
+                                  const std::vector<std::string>& aggregated) const {
+  const std::set<std::string> names(aggregated.begin(), aggregated.end());
   nlohmann::json attackers = nlohmann::json::array();
-  {
-    std::lock_guard lock(log_mutex_);
-    if (const auto it = log_.find(round); it != log_.end()) {
-      for (const auto client : it->second) attackers.push_back(ClientName(client));
+  std::lock_guard lock(log_mutex_);
+  if (const auto it = log_.find(round); it != log_.end()) {
+    for (const auto client : it->second) {
+      if (names.contains(ClientName(client))) attackers.push_back(ClientName(client));
     }
   }
   return {{"attack", KindName(config_.kind)}, {"attackers", attackers}};

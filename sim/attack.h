@@ -6,20 +6,25 @@
 // it apart only by what it sends. Kinds (delta = trained − global):
 //   sign_flip     global − factor·delta
 //   scale         global + factor·delta
-//   gaussian      global + noise, std factor × std(delta) per coordinate
+//   gaussian      global + i.i.d. noise with std factor × std(delta) (one std
+//                 over all of the delta's coordinates)
 //   zero          the global values unchanged (a free rider)
 //   random        uniform values in [−factor, factor]
 //   alie          "a little is enough" (Baruch et al., NeurIPS 2019): every
 //                 attacker of the round uploads mean − z·std (per coordinate)
 //                 of the attackers' honestly trained values, z = factor or,
-//                 when factor is 0, the paper's z_max(n, f); coordinated
-//                 (ApplyCoordinated), the attackers knowing only their own data
+//                 when factor is 0, the paper's z_max(N, f) with N the
+//                 federation's clients and f = attack.clients; coordinated
+//                 (ApplyCoordinated) among the attackers that started the
+//                 round, which know only their own data
 //   label_flip    trains on labels c → C − 1 − c (data poisoning)
 //   logit_poison  honest weights; every summary row c has its logits for c and
 //                 (c + 1) mod C exchanged and scaled by factor
 // Attackers may also declare attack.declared_samples at JOIN and claim them
-// in every UPDATE. Every injected attack is logged per round
-// (InjectedIn) for metrics.jsonl. The pure functions below are shared with
+// in every UPDATE (from round 1, whatever start_round). Every injected attack
+// is logged per round (InjectedIn) for metrics.jsonl. In distillation-only
+// mode only label_flip and logit_poison apply (no weights travel; the config
+// loader refuses the others). The pure functions below are shared with
 // bench/attack-table. Thread-safety: const methods and the log are safe from
 // any thread. Errors: InternalError on inconsistent sizes.
 #pragma once
@@ -31,6 +36,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "aggregation/soft_targets.h"
@@ -81,8 +87,9 @@ class Attack {
   // the coordinated attack; `clients` names them.
   void ApplyCoordinated(std::uint64_t round, std::span<const std::size_t> clients,
                         std::span<client::TrainedRound* const> trained) const;
-  // The clients that attacked in `round`, as {"attack": kind, "attackers": [names]}.
-  nlohmann::json InjectedIn(std::uint64_t round) const;
+  // The clients among `aggregated` (names of the round's aggregated updates)
+  // that sent an attack in `round`, as {"attack": kind, "attackers": [names]}.
+  nlohmann::json InjectedIn(std::uint64_t round, const std::vector<std::string>& aggregated) const;
 
  private:
   void ClaimDeclaredSamples(std::size_t client, client::TrainedRound& trained) const;

@@ -87,8 +87,9 @@ nlohmann::json Simulation::Run() {
   auto coordinator_options =
       coordinator::OptionsFromConfig(cfg, schema, options_.out_dir, options_.resume);
   if (cfg.attack.clients > 0) {
-    coordinator_options.round_annotations = [&](std::uint64_t round) {
-      return attack.InjectedIn(round);
+    coordinator_options.round_annotations = [&](std::uint64_t round,
+                                                const std::vector<std::string>& aggregated) {
+      return attack.InjectedIn(round, aggregated);
     };
   }
 
@@ -141,17 +142,18 @@ nlohmann::json Simulation::Run() {
       workers, cfg.training.threads,
       [&] { return std::make_unique<client::RoundWorker>(spec, cfg.training, cfg.loss); },
       [&](client::RoundWorker& worker, const RoundJob& job) {
+        const data::Dataset& dataset =
+            attack.FlipsLabels(job.client, job.round.round) ? flipped : *splits.train;
         if (!job.round.global_values.empty()) {
-          const data::Dataset& dataset =
-              attack.FlipsLabels(job.client, job.round.round) ? flipped : *splits.train;
           auto trained = worker.Run(dataset, partition[job.client], job.client, job.round);
           attack.Apply(job.client, job.round, trained);
           return trained;
         }
         const std::string name = ClientName(job.client);
         std::vector<float> own = states->LoadBefore(name, job.round.round).value_or(initial);
-        auto trained = worker.Run(*splits.train, partition[job.client], job.client, job.round, &own);
+        auto trained = worker.Run(dataset, partition[job.client], job.client, job.round, &own);
         states->Save(name, job.round.round, own);
+        attack.Apply(job.client, job.round, trained);
         return trained;
       });
 
@@ -199,9 +201,11 @@ nlohmann::json Simulation::Run() {
       train_s_total += result.train_s;
       const std::uint64_t round = result.round.round;
       if (attack.coordinated() && attack.Attacks(result.client, round)) {
-        colluders_done[round].push_back(std::move(result));
-        if (--colluders_training[round] > 0) continue;
+        // A client retried within the round counts once, with its latest result.
         auto& done = colluders_done[round];
+        std::erase_if(done, [&](const RoundResult& r) { return r.client == result.client; });
+        done.push_back(std::move(result));
+        if (--colluders_training[round] > 0) continue;
         std::vector<std::size_t> names;
         std::vector<client::TrainedRound*> trained;
         for (auto& r : done) {

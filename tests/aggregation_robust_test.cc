@@ -58,6 +58,8 @@ TEST(TrimmedMeanTest, DropsTheFloorOfBetaNFromEachSide) {
   const Round even({{1, 2, 3, 10}}, {1, 1, 1, 1});
   EXPECT_EQ(TrimmedMean(even.inputs, 0.25), (std::vector<float>{2.5f}));
   EXPECT_EQ(TrimmedMean(even.inputs, 0.2), (std::vector<float>{4}));  // nothing trimmed
+  EXPECT_EQ(TrimCount(3, 0.49), 1u);
+  EXPECT_EQ(TrimCount(2, 0.4999999999), 0u);  // never trims everything
   EXPECT_THROW(TrimCount(4, 0.5), InternalError);
 }
 
@@ -193,25 +195,16 @@ TEST(AggregateSummariesTest, MedianAndTrimmedMeanResistOnePoisonedRowAndCount) {
   const auto mean = Combine(SummaryRule::kMean, summaries);
   EXPECT_EQ(mean.counts[0], 1040);
   EXPECT_LT(mean.mean_logits[0], -40.0f);
-  // Weighted median: the poisoned row weighs 1000 of 1040 and still wins the
-  // median — weights must be capped (aggregation.weighting) for the median to help.
-  EXPECT_EQ(Combine(SummaryRule::kMedian, summaries).mean_logits[0], -50.0f);
-  // With equal weights the median is 2 and the count 5 × median(10,...,1000) = 50.
-  std::vector<const SoftTargetSummary*> pointers;
-  for (const auto& s : summaries) pointers.push_back(&s);
-  const std::vector<std::vector<double>> equal(5, std::vector<double>{1, 1});
-  AggregationOptions options;
-  options.summary_rule = SummaryRule::kMedian;
-  const auto median = AggregateSummaries(options, pointers, equal, 2, {});
+  // The robust rules give each reporter one vote, however many samples it
+  // claims: the median is 2 and the count 5 × median(10, ..., 1000) = 50.
+  const auto median = Combine(SummaryRule::kMedian, summaries);
   EXPECT_EQ(median.mean_logits[0], 2.0f);
   EXPECT_EQ(median.counts[0], 50);
   EXPECT_EQ(median.mean_logits[3], 7.0f);  // class 1: its only reporter
   EXPECT_EQ(median.counts[1], 5);
   // Trimmed mean with β = 0.2 drops −50 and one 4: mean of 2, 2, 4 → 8/3;
   // counts 10, 10, 10 → 5 × 10 = 50.
-  options.summary_rule = SummaryRule::kTrimmedMean;
-  options.trim_fraction = 0.2;
-  const auto trimmed = AggregateSummaries(options, pointers, equal, 2, {});
+  const auto trimmed = Combine(SummaryRule::kTrimmedMean, summaries, {}, 0.2);
   EXPECT_FLOAT_EQ(trimmed.mean_logits[0], 8.0f / 3);
   EXPECT_EQ(trimmed.counts[0], 50);
 }

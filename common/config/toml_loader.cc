@@ -442,6 +442,12 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   attack.Integer("start_round", at.start_round, 1, 1'000'000);
   attack.Real("declared_samples", at.declared_samples, 0.0, 1e9);
   attack.Finish();
+  if (at.clients > 0 && config.federation.mode == FederationMode::kDistillation &&
+      at.kind != AttackKind::kLabelFlip && at.kind != AttackKind::kLogitPoison) {
+    throw ConfigError(origin +
+                      ": attack.kind: with federation.mode = \"distillation\" no weights travel; "
+                      "only label_flip and logit_poison apply");
+  }
   if (at.clients > config.federation.clients) {
     throw ConfigError(origin + ": attack.clients: must be at most federation.clients (" +
                       std::to_string(config.federation.clients) + "), got " +

@@ -128,6 +128,17 @@ TEST(ConfigTest, RefusesKrumWhenTheCohortCannotReachTwoFPlusThree) {
             std::string::npos);
 }
 
+TEST(ConfigTest, DistillationOnlyRefusesAttacksOnWeights) {
+  const std::string e = ErrorOf(
+      "[federation]\nmode = \"distillation\"\n[attack]\nclients = 1\nkind = \"scale\"\n");
+  EXPECT_NE(e.find("attack.kind: with federation.mode = \"distillation\" no weights travel"),
+            std::string::npos)
+      << e;
+  EXPECT_EQ(ErrorOf("[federation]\nmode = \"distillation\"\n[attack]\nclients = 1\n"
+                    "kind = \"logit_poison\"\n"),
+            "no error");
+}
+
 TEST(ConfigTest, ShippedConfigsLoad) {
   for (const char* name : {"central.toml", "fmnist-sd.toml", "fmnist-fedavg.toml"}) {
     const auto c = LoadConfig(fsd::testing::SourceDir() + "/configs/" + name);

@@ -101,10 +101,13 @@ TEST(AttackTest, ApplyReplacesOnlyAttackersUpdatesAndLogsThemPerRound) {
   auto untouched = trained;
   attack.Apply(honest, round, untouched);
   EXPECT_EQ(untouched.values, kTrained);
-  const auto injected = attack.InjectedIn(2);
+  const std::string name = "client-" + std::to_string(attacker);
+  const auto injected = attack.InjectedIn(2, {name, "client-" + std::to_string(honest)});
   EXPECT_EQ(injected["attack"], "sign_flip");
-  EXPECT_EQ(injected["attackers"], nlohmann::json::array({"client-" + std::to_string(attacker)}));
-  EXPECT_TRUE(attack.InjectedIn(1)["attackers"].empty());
+  EXPECT_EQ(injected["attackers"], nlohmann::json::array({name}));
+  // An attack the round did not aggregate (refused, late) is not reported.
+  EXPECT_TRUE(attack.InjectedIn(2, {"client-" + std::to_string(honest)})["attackers"].empty());
+  EXPECT_TRUE(attack.InjectedIn(1, {name})["attackers"].empty());
 }
 
 TEST(AttackTest, CoordinatedAlieGivesEveryAttackerTheSameUpload) {
@@ -120,7 +123,10 @@ TEST(AttackTest, CoordinatedAlieGivesEveryAttackerTheSameUpload) {
   attack.ApplyCoordinated(1, clients, results);
   EXPECT_EQ(first.values, (std::vector<float>{1, 10}));  // 2 − 1·1, 10 − 1·0
   EXPECT_EQ(second.values, first.values);
-  EXPECT_EQ(attack.InjectedIn(1)["attackers"].size(), 2u);
+  EXPECT_EQ(attack.InjectedIn(1, {"client-" + std::to_string(clients[0]),
+                                  "client-" + std::to_string(clients[1])})["attackers"]
+                .size(),
+            2u);
 }
 
 }  // namespace
