@@ -334,6 +334,29 @@ TEST(FsdSimTest, CoordinatedAttackersAreReleasedTogetherAndKrumKeepsOneClient) {
   }
 }
 
+// Distillation-only federations can be poisoned only through summaries:
+// label_flip trains on flipped labels, logit_poison crafts the rows; both
+// are injected and logged every round, under the robust summary rule.
+TEST(FsdSimTest, DistillationOnlyAttackersPoisonSummariesAndAreLogged) {
+  for (const std::string kind : {"label_flip", "logit_poison"}) {
+    testing::TempDir out;
+    auto arguments = SimArguments(out.path(), 2, "fmnist-fd.toml", 4);
+    arguments.insert(arguments.end(), {"--set", "attack.clients=1", "--set", "attack.kind=" + kind,
+                                       "--set", "attack.factor=5", "--set",
+                                       "aggregation.summary_rule=median"});
+    ASSERT_EQ(Wait(Spawn(arguments, out.File("log.txt"))), kExitOk)
+        << testing::ReadFile(out.File("log.txt"));
+    const auto records = Metrics(out.path());
+    ASSERT_EQ(records.size(), 2u);
+    for (const auto& r : records) {
+      EXPECT_EQ(r["attack"], kind);
+      EXPECT_EQ(r["attackers"].size(), 1u) << r.dump();
+      EXPECT_EQ(r["summary_rule"], "median");
+      EXPECT_EQ(r["clients_reported"].get<int>(), 4);
+    }
+  }
+}
+
 TEST(FsdSimTest, PartitionFileWithWrongClientCountIsAConfigError) {
   testing::TempDir out;
   auto arguments = SimArguments(out.path(), 1);
