@@ -341,9 +341,9 @@ TEST(FsdSimTest, DistillationOnlyAttackersPoisonSummariesAndAreLogged) {
   for (const std::string kind : {"label_flip", "logit_poison"}) {
     testing::TempDir out;
     auto arguments = SimArguments(out.path(), 2, "fmnist-fd.toml", 4);
-    arguments.insert(arguments.end(), {"--set", "attack.clients=1", "--set", "attack.kind=" + kind,
-                                       "--set", "attack.factor=5", "--set",
-                                       "aggregation.summary_rule=median"});
+    arguments.insert(arguments.end(),
+                     {"--set", "attack.clients=1", "--set", "attack.kind=" + kind, "--set",
+                      "attack.factor=5", "--set", "aggregation.summary_rule=median"});
     ASSERT_EQ(Wait(Spawn(arguments, out.File("log.txt"))), kExitOk)
         << testing::ReadFile(out.File("log.txt"));
     const auto records = Metrics(out.path());
