@@ -1,7 +1,9 @@
 // fsd-bench-aggregation: the time one round's aggregation takes under each
 // rule (aggregation/aggregate.h), at a given number of clients × kept values
-// (default 100 × 48,894, the benchmark model), on random vectors. Prints a
-// markdown table (median of --repeats runs, one thread) and one JSON line.
+// (default 100 × 48,894, the benchmark model), on random vectors, and of the
+// central DP release (privacy/dp_release.h: clip every delta, add Gaussian
+// noise from the seeded or the CSPRNG source). Prints a markdown table
+// (median of --repeats runs, one thread) and one JSON line.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "aggregation/aggregate.h"
+#include "privacy/dp_release.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"fsd-bench-aggregation: seconds per round of every aggregation rule."};
@@ -73,6 +76,26 @@ int main(int argc, char** argv) {
       const double median = seconds[seconds.size() / 2];
       line[c.name] = median;
       std::printf("| %s | %.4f |\n", c.name, median);
+    }
+    // DP-FedAvg's release: clip each delta into a sum, add noise, divide.
+    for (const bool secure : {false, true}) {
+      const char* name = secure ? "dp_central (clip + noise, CSPRNG)" : "dp_central (clip + noise, seeded)";
+      std::vector<double> seconds;
+      for (int r = 0; r < repeats; ++r) {
+        auto noise = secure ? fsd::privacy::GaussianNoise::Secure()
+                            : fsd::privacy::GaussianNoise::Seeded(static_cast<std::uint64_t>(r));
+        const auto start = std::chrono::steady_clock::now();
+        std::vector<double> sum(values, 0.0);
+        for (const auto& input : inputs) fsd::privacy::ClipInto(input.values, reference, 1.0, sum);
+        const auto result = fsd::privacy::ReleaseMean(reference, sum, 1.0, 10.0, noise);
+        seconds.push_back(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        if (result.size() != values) return 1;
+      }
+      std::sort(seconds.begin(), seconds.end());
+      const double median = seconds[seconds.size() / 2];
+      line[name] = median;
+      std::printf("| %s | %.4f |\n", name, median);
     }
     std::printf("%s\n", line.dump().c_str());
     return 0;

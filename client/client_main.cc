@@ -150,7 +150,9 @@ int main(int argc, char** argv) {
       }
       if (node.finished()) {
         if (training) training->wait();
-        std::fprintf(stderr, "fsd-client: federation finished\n");
+        // The coordinator's reason: "federation finished", or why it stopped early.
+        std::fprintf(stderr, "fsd-client: the coordinator ended the federation: %s\n",
+                     node.finish_reason().c_str());
         return kExitOk;
       }
       if (const auto failure = node.handshake_failure()) {

@@ -77,7 +77,10 @@ std::vector<LocalRound> ClientNode::Receive(TimePoint now) {
     auto step = session_.OnFrame({message.data<std::uint8_t>(), message.size()});
     if (step.train) rounds.push_back(std::move(*step.train));
     if (step.rejoin) Send(session_.JoinFrame(), now);
-    if (step.finished) finished_ = true;
+    if (step.finished) {
+      finished_ = true;
+      finish_reason_ = std::move(step.reason);
+    }
   }
   return rounds;
 }

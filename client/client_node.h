@@ -70,6 +70,8 @@ class ClientNode {
   void SayBye(const std::string& reason);
 
   bool finished() const { return finished_; }
+  // Why the coordinator said BYE (its text, at most 200 bytes).
+  const std::string& finish_reason() const { return finish_reason_; }
   std::optional<HandshakeFailure> handshake_failure() const;
   const ClientSession& session() const { return session_; }
   std::int64_t updates_sent() const { return updates_sent_; }
@@ -84,6 +86,7 @@ class ClientNode {
   ClientNodeOptions options_;
   TimePoint last_sent_{};
   bool finished_ = false;
+  std::string finish_reason_;
   std::int64_t updates_sent_ = 0;
   int auth_failures_ = 0, aborted_handshakes_ = 0;
   bool handshake_ok_ = false;  // this connection's handshake succeeded

@@ -203,6 +203,7 @@ ClientSession::Step ClientSession::OnFrame(std::span<const std::uint8_t> frame) 
     }
     case wire::MessageKind::kBye:
       step.finished = true;
+      step.reason = std::get<wire::Bye>(message.body).reason.substr(0, 200);
       break;
     default:
       break;  // HEARTBEAT and anything a client does not act on

@@ -81,6 +81,7 @@ class ClientSession {
     std::optional<LocalRound> train;  // train this round, then UpdateFrame()
     bool rejoin = false;              // send JoinFrame() again
     bool finished = false;            // the coordinator said BYE
+    std::string reason;               // ... and why (at most 200 bytes of its text)
   };
 
   std::vector<std::uint8_t> JoinFrame() const;

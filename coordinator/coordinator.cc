@@ -64,7 +64,8 @@ void Coordinator::Run() {
     rounds_.Tick();
     Flush();
   }
-  rounds_.SayGoodbye("federation finished");
+  rounds_.SayGoodbye(rounds_.stop_reason().empty() ? "federation finished"
+                                                    : rounds_.stop_reason());
   Flush();
 }
 

@@ -46,6 +46,10 @@ class Coordinator {
   const aggregation::SoftTargetSummary& soft_state() const { return rounds_.soft_state(); }
   const aggregation::Mask& mask() const { return rounds_.mask(); }  // empty: dense
   std::uint64_t committed_round() const { return rounds_.committed_round(); }
+  // Why Run() stopped before federation.rounds (the privacy budget); empty otherwise.
+  const std::string& stop_reason() const { return rounds_.stop_reason(); }
+  // Under privacy.dp: {"epsilon", "delta", "privacy_steps"} spent so far; null otherwise.
+  nlohmann::json privacy_spent() const { return rounds_.privacy_spent(); }
   std::map<std::string, std::int64_t> reject_counts() const { return rounds_.reject_counts(); }
 
  private:

@@ -9,6 +9,7 @@
 #include "common/config/toml_loader.h"
 #include "common/data/loader.h"
 #include "common/errors.h"
+#include "common/metrics/metrics_sink.h"
 #include "common/model/evaluate.h"
 #include "common/model/flat_params.h"
 #include "common/run_guarded.h"
@@ -105,6 +106,13 @@ int main(int argc, char** argv) {
     std::signal(SIGTERM, OnSignal);
     coordinator.Run();
     running = nullptr;
+    // What the run did, beside metrics.jsonl: rounds, why it stopped, privacy spent.
+    nlohmann::json summary = {{"rounds", coordinator.committed_round()},
+                              {"rounds_configured", cfg.federation.rounds},
+                              {"rejects", coordinator.reject_counts()}};
+    if (!coordinator.stop_reason().empty()) summary["stop_reason"] = coordinator.stop_reason();
+    if (const auto& spent = coordinator.privacy_spent(); spent.is_object()) summary.update(spent);
+    metrics::WriteJsonFile(out_dir + "/summary.json", summary);
     return kExitOk;
   });
 }

@@ -1,7 +1,10 @@
 #include "coordinator/options.h"
 
+#include <cmath>
+
 #include "common/config/codec_options.h"
 #include "common/errors.h"
+#include "privacy/rdp_accountant.h"
 
 namespace fsd::coordinator {
 namespace {
@@ -91,6 +94,46 @@ aggregation::AggregationOptions AggregationOptionsFrom(const config::Aggregation
 
 }  // namespace
 
+PrivacyOptions PrivacyOptionsFrom(const config::RunConfig& config) {
+  const auto& p = config.privacy;
+  PrivacyOptions options;
+  options.enabled = p.dp != config::DpMode::kOff;
+  if (!options.enabled) return options;
+  options.sampling_rate = config.federation.fraction;
+  options.expected_cohort = config.federation.fraction * config.federation.clients;
+  options.clip_norm = p.clip_norm;
+  options.weights = config.federation.mode == config::FederationMode::kWeights;
+  options.noise_multiplier = options.weights ? p.noise_multiplier : 0.0;
+  options.summaries = config::ReleasesSummaries(config);
+  options.summary_clip_norm = p.summary_clip_norm;
+  options.summary_noise_multiplier = options.summaries ? p.summary_noise_multiplier : 0.0;
+  options.target_epsilon = p.target_epsilon;
+  options.delta = p.delta;
+  const bool weights_open = options.weights && options.noise_multiplier == 0.0;
+  const bool summaries_open = options.summaries && options.summary_noise_multiplier == 0.0;
+  if (!weights_open && !summaries_open) return options;
+  // The step multiplier the budget allows over the configured rounds.
+  const double step = privacy::NoiseMultiplierFor(p.target_epsilon, options.sampling_rate,
+                                                  config.federation.rounds, p.delta);
+  if (weights_open && summaries_open) {
+    options.noise_multiplier = options.summary_noise_multiplier = std::sqrt(2.0) * step;
+  } else {
+    // One part is given: the other gets what is left, (z⁻² − z_given⁻²)^(−1/2).
+    const double given = weights_open ? options.summary_noise_multiplier : options.noise_multiplier;
+    const bool both = options.weights && options.summaries;
+    if (both && given <= step) {
+      throw ConfigError(std::string("privacy.") +
+                        (weights_open ? "summary_noise_multiplier" : "noise_multiplier") + ": " +
+                        std::to_string(given) + " alone spends the budget privacy.target_epsilon = " +
+                        std::to_string(p.target_epsilon) + " (it needs more than " +
+                        std::to_string(step) + ")");
+    }
+    const double rest = both ? 1.0 / std::sqrt(1.0 / (step * step) - 1.0 / (given * given)) : step;
+    (weights_open ? options.noise_multiplier : options.summary_noise_multiplier) = rest;
+  }
+  return options;
+}
+
 CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
                                      const model::FlatSchema& schema, std::string out_dir,
                                      ResumeMode resume) {
@@ -119,6 +162,7 @@ CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
                            ? aggregation::MaskScope::kPerLayer
                            : aggregation::MaskScope::kGlobal;
   options.min_keep = pruning.min_keep;
+  options.privacy = PrivacyOptionsFrom(config);
   options.out_dir = std::move(out_dir);
   options.resume = resume;
   return options;

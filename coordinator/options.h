@@ -17,6 +17,7 @@
 #include "common/config/config.h"
 #include "common/model/flat_params.h"
 #include "common/model/layout.h"
+#include "coordinator/private_release.h"
 
 namespace fsd::coordinator {
 
@@ -47,6 +48,9 @@ struct CoordinatorOptions {
   aggregation::SparsitySchedule sparsity;  // default: never prunes
   aggregation::MaskScope mask_scope = aggregation::MaskScope::kGlobal;
   double min_keep = 0.05;  // share of every prunable tensor a mask keeps
+  // Central differential privacy (coordinator/private_release.h); fsd-sim
+  // sets privacy.seed, deployments draw sampling and noise from the CSPRNG.
+  PrivacyOptions privacy;
   std::string out_dir;     // metrics.jsonl and checkpoint.bin go here
   ResumeMode resume = ResumeMode::kFresh;
   // Extra fields for a round's metrics line, asked for just before it is
@@ -61,5 +65,13 @@ struct CoordinatorOptions {
 CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
                                      const model::FlatSchema& schema, std::string out_dir,
                                      ResumeMode resume);
+
+// The [privacy] part of OptionsFromConfig. Noise multipliers not given are
+// computed from privacy.target_epsilon for federation.rounds rounds: the step
+// multiplier z* the budget allows goes to the one part released, or √2·z* to
+// each of weights and summaries (so that they combine to z*), or, when one
+// is given, the other gets (z*⁻² − z_given⁻²)^(−1/2). ConfigError when the
+// target is out of reach or the given part alone exceeds it.
+PrivacyOptions PrivacyOptionsFrom(const config::RunConfig& config);
 
 }  // namespace fsd::coordinator

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <sstream>
 
 #include "aggregation/aggregate.h"
 #include "aggregation/weighting.h"
@@ -91,9 +92,24 @@ RoundStateMachine::RoundStateMachine(CoordinatorOptions options,
       round_mask_ = codec::EncodeBitmask(mask_, options_.downlink.zstd, options_.downlink.zstd_level);
     }
     committed_round_ = checkpoint->round;
+    const bool has_account = !checkpoint->privacy_orders.empty();
+    if (has_account != options_.privacy.enabled && committed_round_ > 0) {
+      throw ConfigError(path + ": privacy.dp: the checkpoint's rounds were released " +
+                        (has_account ? "with" : "without") +
+                        " differential privacy; resuming them with privacy.dp " +
+                        (has_account ? "off" : "on") + " would misstate ε: start a new run");
+    }
+    if (has_account) {
+      account_ = privacy::RdpAccountant(std::move(checkpoint->privacy_orders),
+                                        std::move(checkpoint->privacy_rdp),
+                                        checkpoint->privacy_steps);
+    }
     FSD_LOG(INFO) << "resuming after round " << committed_round_;
   }
   segments_ = aggregation::KeptPerTensor(options_.layout, mask_);
+  // Under DP, who is sampled must not be predictable from the (public) config.
+  sampling_seed_ = options_.privacy.enabled && !options_.privacy.seed ? privacy::SecureSeed()
+                                                                      : options_.federation.seed;
   run_started_ = clock_.Now();
 }
 
@@ -286,14 +302,31 @@ void RoundStateMachine::Tick() {
   if (phase_ == Phase::kCollecting && ShouldClose()) CloseRound();
 }
 
+bool RoundStateMachine::BudgetAllowsNextRound() {
+  const auto& dp = options_.privacy;
+  if (!dp.enabled || dp.target_epsilon <= 0.0) return true;
+  const auto next = account_.SpentAfterStep(dp.sampling_rate, dp.StepNoiseMultiplier(), dp.delta);
+  // The relative slack absorbs rounding in a multiplier computed for the budget.
+  if (next.epsilon <= dp.target_epsilon * (1.0 + 1e-9)) return true;
+  std::ostringstream reason;
+  reason << "privacy budget: releasing round " << committed_round_ + 1 << " would spend epsilon "
+         << next.epsilon << " > privacy.target_epsilon " << dp.target_epsilon << " at delta "
+         << dp.delta << " (spent " << account_.Spent(dp.delta).epsilon << " after "
+         << account_.steps() << " rounds)";
+  stop_reason_ = reason.str();
+  FSD_LOG(WARNING) << stop_reason_ << "; stopping";
+  return false;
+}
+
 void RoundStateMachine::StartRound() {
   const std::uint64_t round = committed_round_ + 1;
+  if (!BudgetAllowsNextRound()) return;
   const std::vector<std::string> joined = registry_.JoinedByName();
   std::vector<std::string> candidates;
   for (const auto& key : joined) {
     if (!missed_.contains(key)) candidates.push_back(key);
   }
-  if (candidates.size() < MinimumUpdates()) {
+  if (candidates.size() < std::max<std::size_t>(1, MinimumUpdates())) {
     // Too many joined clients missed this round (a deadline too short for all
     // of them, say): leaving them out would stall the federation for good.
     FSD_LOG(WARNING) << "round " << round << ": " << candidates.size()
@@ -302,18 +335,30 @@ void RoundStateMachine::StartRound() {
     missed_.clear();
     candidates = joined;
   }
-  // The cohort is never smaller than the rule needs (Krum: 2f + 3).
-  const auto wanted = std::max(
-      MinimumUpdates(), static_cast<std::size_t>(std::max(
-                            1.0, std::ceil(options_.federation.fraction * joined.size() - 1e-9))));
-  target_ = std::min(wanted, candidates.size());
-  const auto with_spares = static_cast<std::size_t>(
-      std::ceil(static_cast<double>(target_) * (1.0 + options_.federation.over_select) - 1e-9));
   // Seeded by (seed, round, attempt) over clients in name order: a resumed or
   // retried run samples the same way.
-  std::mt19937_64 rng(options_.federation.seed * 1000003ULL + round * 1009ULL + attempt_);
-  std::shuffle(candidates.begin(), candidates.end(), rng);
-  candidates.resize(std::min(with_spares, candidates.size()));
+  std::mt19937_64 rng(sampling_seed_ * 1000003ULL + round * 1009ULL + attempt_);
+  if (options_.privacy.enabled) {
+    // Poisson sampling, as the accountant assumes: each client on its own
+    // with probability q; the cohort's size is random, the round waits for all.
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    std::vector<std::string> sampled;
+    for (const auto& key : candidates) {
+      if (uniform(rng) < options_.privacy.sampling_rate) sampled.push_back(key);
+    }
+    candidates = std::move(sampled);
+    target_ = candidates.size();
+  } else {
+    // The cohort is never smaller than the rule needs (Krum: 2f + 3).
+    const auto wanted = std::max(
+        MinimumUpdates(), static_cast<std::size_t>(std::max(
+                              1.0, std::ceil(options_.federation.fraction * joined.size() - 1e-9))));
+    target_ = std::min(wanted, candidates.size());
+    const auto with_spares = static_cast<std::size_t>(
+        std::ceil(static_cast<double>(target_) * (1.0 + options_.federation.over_select) - 1e-9));
+    std::shuffle(candidates.begin(), candidates.end(), rng);
+    candidates.resize(std::min(with_spares, candidates.size()));
+  }
   selected_ = std::set<std::string>(candidates.begin(), candidates.end());
   sampled_ = selected_.size();
   // A declaration is fixed the first time the client is sampled in this round.
@@ -399,6 +444,7 @@ bool RoundStateMachine::ShouldClose() const {
 }
 
 std::size_t RoundStateMachine::MinimumUpdates() const {
+  if (options_.privacy.enabled) return 0;
   return distillation_only() ? 1 : aggregation::MinimumInputs(options_.aggregation);
 }
 
@@ -467,13 +513,30 @@ void RoundStateMachine::Commit(double collect_s) {
   }
   // The rule over the kept coordinates; pruned ones stay exactly zero.
   aggregation::AggregateReport report;
-  if (!distillation_only()) {
-    const std::vector<float> reference = aggregation::Gather(global_, mask_);
-    aggregation::Scatter(aggregation::Aggregate(options_.aggregation, reference, inputs, &report),
-                         mask_, global_);
+  const std::vector<float> reference =
+      distillation_only() ? std::vector<float>{} : aggregation::Gather(global_, mask_);
+  nlohmann::json privacy_record;
+  if (options_.privacy.enabled) {
+    privacy_record = ReleasePrivately(round, reference, inputs, summaries);
+  } else {
+    if (!distillation_only()) {
+      aggregation::Scatter(aggregation::Aggregate(options_.aggregation, reference, inputs, &report),
+                           mask_, global_);
+    }
+    soft_state_ = aggregation::AggregateSummaries(options_.aggregation, summaries, class_weights,
+                                                  options_.num_classes, soft_state_);
   }
-  soft_state_ = aggregation::AggregateSummaries(options_.aggregation, summaries, class_weights,
-                                                options_.num_classes, soft_state_);
+  // How far the global model moved: the RMS change over the kept coordinates.
+  double change_squares = 0.0;
+  if (!distillation_only()) {
+    const std::vector<float> moved = aggregation::Gather(global_, mask_);
+    for (std::size_t i = 0; i < moved.size(); ++i) {
+      const double d = static_cast<double>(moved[i]) - reference[i];
+      change_squares += d * d;
+    }
+  }
+  const double global_change_rms =
+      reference.empty() ? 0.0 : std::sqrt(change_squares / static_cast<double>(reference.size()));
   nlohmann::json selected = nlohmann::json::array();
   for (const auto index : report.selected) selected.push_back(ordered[index].second->name);
   const auto eval_start = clock_.Now();
@@ -486,7 +549,7 @@ void RoundStateMachine::Commit(double collect_s) {
   nlohmann::json record = {
       {"round", round},
       {"acc", accuracy},
-      {"loss", loss_sum / weight_sum},
+      {"loss", weight_sum > 0.0 ? nlohmann::json(loss_sum / weight_sum) : nlohmann::json()},
       {"temperature", temperature_},
       {"alpha", alpha_},
       {"beta", beta_},
@@ -511,7 +574,8 @@ void RoundStateMachine::Commit(double collect_s) {
       {"quorum", Quorum()},
       {"samples", sample_sum},
       {"weighting", aggregation::WeightingName(options_.aggregation.weighting)},
-      {"max_weight_share", max_weight / weight_sum},
+      {"max_weight_share",
+       weight_sum > 0.0 ? nlohmann::json(max_weight / weight_sum) : nlohmann::json()},
       {"max_weight_client", heaviest},
       {"rule", aggregation::RuleName(options_.aggregation.rule)},
       {"summary_rule", aggregation::SummaryRuleName(options_.aggregation.summary_rule)},
@@ -519,20 +583,34 @@ void RoundStateMachine::Commit(double collect_s) {
       {"trimmed", report.trimmed},
       {"clip_bound", report.clip_bound},
       {"krum_selected", selected},
+      {"global_change_rms", global_change_rms},
       {"attempts", attempt_ + 1},
       {"collect_s", collect_s},
       {"eval_s", eval_s},
       {"round_s", collect_s + eval_s},
       {"wall_s", SecondsBetween(run_started_, clock_.Now())},
       {"rejects", rejects}};
+  if (!privacy_record.is_null()) record.update(privacy_record);
   if (options_.round_annotations) {
     std::vector<std::string> aggregated;
     for (const auto& [order, staged] : ordered) aggregated.push_back(staged->name);
     record.update(options_.round_annotations(round, aggregated));
   }
   // Metrics first, then the checkpoint commits the round (round_store.h).
-  store_.Commit(record, {committed_round_, options_.schema_fingerprint, global_,
-                         soft_state_.counts, soft_state_.mean_logits, mask_round_, mask_});
+  storage::Checkpoint checkpoint;
+  checkpoint.round = committed_round_;
+  checkpoint.schema_fingerprint = options_.schema_fingerprint;
+  checkpoint.global = global_;
+  checkpoint.class_counts = soft_state_.counts;
+  checkpoint.mean_logits = soft_state_.mean_logits;
+  checkpoint.mask_round = mask_round_;
+  checkpoint.mask = mask_;
+  if (options_.privacy.enabled) {
+    checkpoint.privacy_steps = account_.steps();
+    checkpoint.privacy_orders = account_.orders();
+    checkpoint.privacy_rdp = account_.rdp();
+  }
+  store_.Commit(record, checkpoint);
   if (listener_) listener_(record);
   attempt_ = 0;
   staged_.clear();
@@ -541,6 +619,60 @@ void RoundStateMachine::Commit(double collect_s) {
   declared_.clear();
   refused_updates_.clear();
   phase_ = Phase::kWaiting;
+}
+
+nlohmann::json RoundStateMachine::ReleasePrivately(
+    std::uint64_t round, std::span<const float> reference,
+    std::span<const aggregation::WeightedInput> inputs,
+    std::span<const aggregation::SoftTargetSummary* const> summaries) {
+  const PrivacyOptions& dp = options_.privacy;
+  // Simulation: noise from the run's seed (a resumed run reproduces it);
+  // deployments: from the CSPRNG.
+  privacy::GaussianNoise noise =
+      dp.seed ? privacy::GaussianNoise::Seeded((*dp.seed ^ 0x6a09e667f3bcc909ULL) * 1000003ULL + round)
+              : privacy::GaussianNoise::Secure();
+  const double reported = static_cast<double>(inputs.size());
+  const auto fraction = [&](int clipped) { return reported > 0 ? clipped / reported : 0.0; };
+  nlohmann::json record = {{"dp", "central"},
+                           {"clip_norm", dp.clip_norm},
+                           {"noise_multiplier", dp.noise_multiplier},
+                           {"summary_clip_norm", dp.summary_clip_norm},
+                           {"summary_noise_multiplier", dp.summary_noise_multiplier},
+                           {"step_noise_multiplier", dp.StepNoiseMultiplier()},
+                           {"sampling_rate", dp.sampling_rate},
+                           {"expected_cohort", dp.expected_cohort}};
+  if (dp.weights) {
+    std::vector<std::span<const float>> values;
+    for (const auto& input : inputs) values.push_back(input.values);
+    const WeightRelease release = ReleaseWeights(dp, reference, values, noise);
+    aggregation::Scatter(release.kept, mask_, global_);
+    record["clipped_fraction"] = fraction(release.clipped);
+    record["delta_norm_max"] = release.max_norm;
+    record["delta_norm_median"] = release.median_norm;
+    record["contribution_norm_max"] = release.max_added_norm;
+  }
+  if (dp.summaries) {
+    SummaryRelease release =
+        ReleaseSummaries(dp, summaries, options_.num_classes, soft_state_, noise);
+    soft_state_ = std::move(release.summary);
+    record["summary_clipped_fraction"] = fraction(release.clipped);
+    record["summary_classes_released"] = release.classes_released;
+  }
+  // Summaries that are not released are not aggregated at all (soft_state_ stays empty).
+  account_.Step(dp.sampling_rate, dp.StepNoiseMultiplier());
+  const privacy::PrivacySpent spent = account_.Spent(dp.delta);
+  record["epsilon"] = spent.epsilon;
+  record["epsilon_order"] = spent.order;
+  record["delta"] = dp.delta;
+  record["privacy_steps"] = account_.steps();
+  return record;
+}
+
+nlohmann::json RoundStateMachine::privacy_spent() const {
+  if (!options_.privacy.enabled) return nullptr;
+  return {{"epsilon", account_.Spent(options_.privacy.delta).epsilon},
+          {"delta", options_.privacy.delta},
+          {"privacy_steps", account_.steps()}};
 }
 
 void RoundStateMachine::SayGoodbye(const std::string& reason) {

@@ -26,9 +26,17 @@
 // round are bounded; connections per key are bounded; values, logits and
 // loss are bounded (coordinator/update_validator.h).
 //
+// Differential privacy (privacy.dp = "central", coordinator/private_release.h):
+// the cohort is a Poisson sample (possibly empty: the round then releases
+// noise alone), the release is the clipped, noised mean over the expected
+// cohort, each released round is charged to an RdpAccountant kept in the
+// checkpoint, and no round opens whose release would take ε past
+// privacy.target_epsilon: the run stops, and stop_reason() says why.
+//
 // Determinism: sampling is seeded by (seed, round, attempt) over clients
 // ordered by name, and updates are summed in name order, so a seeded run
-// gives the same model whatever the arrival order.
+// gives the same model whatever the arrival order. (Under DP in a
+// deployment the sampling seed and the noise come from the CSPRNG.)
 // Thread-safety: not thread-safe; one owner thread. Errors: nothing a peer
 // sends makes a method throw; IoError/DataError from checkpoint I/O.
 #pragma once
@@ -44,6 +52,7 @@
 #include <string>
 #include <vector>
 
+#include "aggregation/robust.h"
 #include "aggregation/soft_targets.h"
 #include "aggregation/sparsity.h"
 #include "common/codec/values.h"
@@ -53,6 +62,7 @@
 #include "coordinator/registry.h"
 #include "coordinator/round_store.h"
 #include "coordinator/update_validator.h"
+#include "privacy/rdp_accountant.h"
 
 namespace fsd::coordinator {
 
@@ -101,7 +111,14 @@ class RoundStateMachine {
   // BYE to every joined client (the federation is over).
   void SayGoodbye(const std::string& reason);
 
-  bool done() const { return committed_round_ >= static_cast<std::uint64_t>(options_.federation.rounds); }
+  bool done() const {
+    return committed_round_ >= static_cast<std::uint64_t>(options_.federation.rounds) ||
+           !stop_reason_.empty();
+  }
+  // Why the run stopped before its last round (the privacy budget); empty otherwise.
+  const std::string& stop_reason() const { return stop_reason_; }
+  // Under privacy.dp: {"epsilon", "delta", "privacy_steps"} spent so far; null otherwise.
+  nlohmann::json privacy_spent() const;
   Phase phase() const { return phase_; }
   std::uint64_t committed_round() const { return committed_round_; }
   std::uint64_t attempt() const { return attempt_; }
@@ -133,10 +150,18 @@ class RoundStateMachine {
   bool ShouldClose() const;
   void CloseRound();
   void Commit(double collect_s);
+  // The DP release of a round (global kept values and/or soft targets),
+  // charged to the account; returns the round's privacy metrics.
+  nlohmann::json ReleasePrivately(std::uint64_t round, std::span<const float> reference,
+                                  std::span<const aggregation::WeightedInput> inputs,
+                                  std::span<const aggregation::SoftTargetSummary* const> summaries);
   void Send(const std::string& routing_id, const wire::Message& message);
   void SendReject(const Peer& peer, wire::RejectCode code, const std::string& text);
+  // Stops the run when the next round's release would exceed the budget.
+  bool BudgetAllowsNextRound();
   // The fewest updates the aggregation rule accepts (Krum: 2f + 3): rounds
-  // wait for that many joined clients, sample at least that many, and retry below it.
+  // wait for that many joined clients, sample at least that many, and retry
+  // below it. 0 under DP: an empty Poisson sample still releases its noise.
   std::size_t MinimumUpdates() const;
   std::size_t Quorum() const;
   bool distillation_only() const {
@@ -162,6 +187,10 @@ class RoundStateMachine {
   std::vector<std::uint64_t> segments_;        // kept values per tensor under mask_
   codec::Encoded round_mask_;                  // mask_ as a bitmask
   std::uint64_t committed_round_ = 0;
+  privacy::RdpAccountant account_;  // released DP rounds (empty without privacy.dp)
+  std::string stop_reason_;
+
+  std::uint64_t sampling_seed_ = 0;  // federation.seed, or from the CSPRNG under DP in deployments
 
   // The round in progress.
   Phase phase_ = Phase::kWaiting;

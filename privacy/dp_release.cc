@@ -1,5 +1,6 @@
 #include "privacy/dp_release.h"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include <cmath>
@@ -13,6 +14,19 @@ GaussianNoise GaussianNoise::Secure() { return GaussianNoise(true, 0); }
 GaussianNoise GaussianNoise::Seeded(std::uint64_t seed) { return GaussianNoise(false, seed); }
 
 GaussianNoise::GaussianNoise(bool secure, std::uint64_t seed) : secure_(secure), seeded_(seed) {}
+
+GaussianNoise::~GaussianNoise() {
+  if (!buffer_.empty()) OPENSSL_cleanse(buffer_.data(), buffer_.size() * sizeof(std::uint64_t));
+  OPENSSL_cleanse(&spare_, sizeof(spare_));
+}
+
+std::uint64_t SecureSeed() {
+  std::uint64_t seed = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof(seed)) != 1) {
+    throw IoError("OpenSSL RAND_bytes failed: no secure randomness for client sampling");
+  }
+  return seed;
+}
 
 std::uint64_t GaussianNoise::NextBits() {
   if (!secure_) return seeded_();
@@ -44,8 +58,8 @@ double GaussianNoise::Next() {
   return radius * std::cos(angle);
 }
 
-double ClipInto(std::span<const float> values, std::span<const float> reference, double clip_norm,
-                std::span<double> sum) {
+Clipped ClipInto(std::span<const float> values, std::span<const float> reference, double clip_norm,
+                 std::span<double> sum) {
   FSD_CHECK(values.size() == reference.size() && values.size() == sum.size())
       << values.size() << " values, " << reference.size() << " reference, " << sum.size() << " sum";
   FSD_CHECK(clip_norm > 0.0 && std::isfinite(clip_norm)) << "clip norm " << clip_norm;
@@ -54,12 +68,61 @@ double ClipInto(std::span<const float> values, std::span<const float> reference,
     const double delta = static_cast<double>(values[i]) - reference[i];
     squares += delta * delta;
   }
-  const double norm = std::sqrt(squares);
-  const double scale = norm > clip_norm ? clip_norm / norm : 1.0;
+  Clipped result;
+  result.norm = std::sqrt(squares);
+  const double scale = result.norm > clip_norm ? clip_norm / result.norm : 1.0;
+  double added_squares = 0.0;
   for (std::size_t i = 0; i < values.size(); ++i) {
-    sum[i] += (static_cast<double>(values[i]) - reference[i]) * scale;
+    const double added = (static_cast<double>(values[i]) - reference[i]) * scale;
+    sum[i] += added;
+    added_squares += added * added;
   }
-  return norm;
+  result.added_norm = std::sqrt(added_squares);
+  return result;
+}
+
+Clipped ClipSummaryInto(std::span<const float> rows, std::span<const std::int64_t> counts,
+                        double clip_norm, std::span<double> row_sum,
+                        std::span<double> presence_sum) {
+  const std::size_t classes = counts.size();
+  FSD_CHECK(rows.size() == classes * classes && row_sum.size() == rows.size() &&
+            presence_sum.size() == classes)
+      << rows.size() << " logits, " << classes << " classes, " << row_sum.size() << " sums, "
+      << presence_sum.size() << " presence sums";
+  FSD_CHECK(clip_norm > 0.0 && std::isfinite(clip_norm)) << "clip norm " << clip_norm;
+  double squares = 0.0;
+  for (std::size_t c = 0; c < classes; ++c) {
+    if (counts[c] <= 0) continue;
+    for (std::size_t j = 0; j < classes; ++j) {
+      const double v = rows[c * classes + j];
+      squares += v * v;
+    }
+  }
+  Clipped result;
+  result.norm = std::sqrt(squares);
+  const double scale = result.norm > clip_norm ? clip_norm / result.norm : 1.0;
+  double added_squares = 0.0;
+  for (std::size_t c = 0; c < classes; ++c) {
+    if (counts[c] <= 0) continue;
+    presence_sum[c] += 1.0;
+    for (std::size_t j = 0; j < classes; ++j) {
+      const double added = rows[c * classes + j] * scale;
+      row_sum[c * classes + j] += added;
+      added_squares += added * added;
+    }
+  }
+  result.added_norm = std::sqrt(added_squares);
+  return result;
+}
+
+double SummarySensitivity(double clip_norm, std::size_t num_classes) {
+  return std::sqrt(clip_norm * clip_norm + static_cast<double>(num_classes));
+}
+
+void AddNoise(std::span<double> values, double noise_std, GaussianNoise& noise) {
+  FSD_CHECK(noise_std >= 0.0 && std::isfinite(noise_std)) << "noise std " << noise_std;
+  if (noise_std == 0.0) return;
+  for (double& v : values) v += noise_std * noise.Next();
 }
 
 std::vector<float> ReleaseMean(std::span<const float> reference, std::span<const double> sum,

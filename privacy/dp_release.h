@@ -28,6 +28,9 @@ class GaussianNoise {
  public:
   static GaussianNoise Secure();
   static GaussianNoise Seeded(std::uint64_t seed);
+  ~GaussianNoise();  // wipes unused CSPRNG words (OPENSSL_cleanse)
+  GaussianNoise(GaussianNoise&&) = default;
+  GaussianNoise& operator=(GaussianNoise&&) = default;
 
   // One N(0, 1) sample.
   double Next();
@@ -45,11 +48,37 @@ class GaussianNoise {
   double spare_ = 0.0;
 };
 
+// What one clipped contribution was: its L2 norm before clipping and the
+// norm of what was actually added (≤ the clip norm up to rounding).
+struct Clipped {
+  double norm = 0.0;
+  double added_norm = 0.0;
+  bool clipped(double clip_norm) const { return norm > clip_norm; }
+};
+
+// 64 bits from OpenSSL's CSPRNG (e.g. to seed a deployment's client
+// sampling, which must not be predictable from the config). IoError when it fails.
+std::uint64_t SecureSeed();
+
 // Adds (values − reference) · min(1, clip_norm / ‖values − reference‖₂) to
-// `sum` and returns the delta's norm before clipping (so callers can count
-// the clipped clients). REQUIRES: equal sizes, clip_norm > 0.
-double ClipInto(std::span<const float> values, std::span<const float> reference, double clip_norm,
-                std::span<double> sum);
+// `sum`. REQUIRES: equal sizes, clip_norm > 0.
+Clipped ClipInto(std::span<const float> values, std::span<const float> reference, double clip_norm,
+                 std::span<double> sum);
+
+// One client's soft-target summary as one record: its C×C mean-logit rows
+// (rows of classes it has no samples of count as zero) scaled jointly to
+// Frobenius norm ≤ clip_norm and added to `row_sum`, and its per-class
+// presence (1 where counts[c] > 0, else 0) added to `presence_sum`. The
+// record's L2 sensitivity is sqrt(clip_norm² + C) (SummarySensitivity).
+// REQUIRES: rows.size() == C², row_sum.size() == C², presence_sum.size() == C,
+// clip_norm > 0.
+Clipped ClipSummaryInto(std::span<const float> rows, std::span<const std::int64_t> counts,
+                        double clip_norm, std::span<double> row_sum,
+                        std::span<double> presence_sum);
+double SummarySensitivity(double clip_norm, std::size_t num_classes);
+
+// Adds N(0, noise_std²) to every value. REQUIRES: noise_std >= 0.
+void AddNoise(std::span<double> values, double noise_std, GaussianNoise& noise);
 
 // reference + (sum + N(0, noise_std²) per coordinate) / denominator.
 // REQUIRES: equal sizes, noise_std >= 0, denominator > 0.

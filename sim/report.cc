@@ -18,8 +18,9 @@ double Median(std::vector<double> values) {
 }
 
 // `attacked`: some round had injected attacks (fsd-sim [attack]); they are
-// marked under the accuracy curves.
-void Plot(const std::string& out_dir, std::size_t exits, bool attacked) {
+// marked under the accuracy curves. `private_run`: privacy.dp was on
+// (privacy.png: ε spent beside the main exit's accuracy).
+void Plot(const std::string& out_dir, std::size_t exits, bool attacked, bool private_run) {
   if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
     FSD_LOG(WARNING) << "gnuplot not found: no PNG plots (scripts/setup installs it)";
     return;
@@ -59,6 +60,18 @@ void Plot(const std::string& out_dir, std::size_t exits, bool attacked) {
   script << "set output '" << out_dir << "/sparsity.png'\nset ylabel 'sparsity'\n"
          << "set yrange [0:1]\nset title 'Sparsity of the prunable weights'\nplot " << tsv
          << " using 1:" << exits + 12 << " title 'sparsity' with linespoints lw 2\n";
+  if (private_run) {
+    script << "set output '" << out_dir << "/privacy.png'\nset autoscale y\nset ylabel 'epsilon'\n"
+           << "set y2label 'test accuracy (main exit)'\nset ytics nomirror\nset y2tics\n"
+           << "set title 'Privacy spent (epsilon at privacy.delta) and accuracy per round'\n"
+           << "set key bottom right\nplot " << tsv << " using 1:" << exits + 14
+           << " title 'epsilon' with linespoints lw 2 axes x1y1";
+    if (exits > 0) {
+      script << ", " << tsv << " using 1:" << exits + 1
+             << " title 'accuracy' with linespoints lw 2 axes x1y2";
+    }
+    script << "\n";
+  }
   script.close();
   const std::string command = "gnuplot '" + out_dir + "/plots.gp' 2> '" + out_dir + "/plots.log'";
   if (std::system(command.c_str()) != 0)
@@ -88,7 +101,7 @@ nlohmann::json WriteReport(const std::string& out_dir) {
   tsv << "round";
   for (std::size_t k = 0; k < exits; ++k) tsv << "\texit" << k << (k + 1 == exits ? " (main)" : "");
   tsv << "\tbytes_up\tbytes_down\ttemperature\talpha\tbeta\tround_s\tbytes_up_weights"
-         "\tbytes_up_summary\tbytes_down_weights\tbytes_down_mask\tsparsity\tattackers\n";
+         "\tbytes_up_summary\tbytes_down_weights\tbytes_down_mask\tsparsity\tattackers\tepsilon\n";
   std::vector<double> round_s, collect_s, eval_s;
   double bytes_up = 0, bytes_down = 0;
   int attack_rounds = 0;
@@ -100,7 +113,8 @@ nlohmann::json WriteReport(const std::string& out_dir) {
         << r["beta"].get<double>() << "\t" << r["round_s"].get<double>() << "\t"
         << r.value("bytes_up_weights", 0.0) << "\t" << r.value("bytes_up_summary", 0.0) << "\t"
         << r.value("bytes_down_weights", 0.0) << "\t" << r.value("bytes_down_mask", 0.0) << "\t"
-        << r.value("sparsity", 0.0) << "\t" << AttackersIn(r) << "\n";
+        << r.value("sparsity", 0.0) << "\t" << AttackersIn(r) << "\t" << r.value("epsilon", 0.0)
+        << "\n";
     attack_rounds += AttackersIn(r) > 0 ? 1 : 0;
     round_s.push_back(r["round_s"].get<double>());
     collect_s.push_back(r["collect_s"].get<double>());
@@ -134,7 +148,13 @@ nlohmann::json WriteReport(const std::string& out_dir) {
   summary["collect_s_median"] = Median(collect_s);
   summary["eval_s_median"] = Median(eval_s);
   summary["attack_rounds"] = attack_rounds;
-  Plot(out_dir, exits, attack_rounds > 0);
+  const bool private_run = last.contains("epsilon");
+  if (private_run) {
+    summary["epsilon"] = last["epsilon"];
+    summary["delta"] = last["delta"];
+    summary["privacy_steps"] = last["privacy_steps"];
+  }
+  Plot(out_dir, exits, attack_rounds > 0, private_run);
   return summary;
 }
 

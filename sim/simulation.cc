@@ -86,6 +86,8 @@ nlohmann::json Simulation::Run() {
 
   auto coordinator_options =
       coordinator::OptionsFromConfig(cfg, schema, options_.out_dir, options_.resume);
+  // Reproducible runs: client sampling and DP noise from the run's seed.
+  coordinator_options.privacy.seed = cfg.federation.seed;
   if (cfg.attack.clients > 0) {
     coordinator_options.round_annotations = [&](std::uint64_t round,
                                                 const std::vector<std::string>& aggregated) {
@@ -237,6 +239,7 @@ nlohmann::json Simulation::Run() {
   summary["client_train_s_total"] = train_s_total;
   summary["wall_s"] = wall_s;
   summary["rejects"] = coordinator.reject_counts();
+  if (!coordinator.stop_reason().empty()) summary["stop_reason"] = coordinator.stop_reason();
   if (distillation_only) {
     // No global model: report every client's own model on the test set.
     std::vector<double> mean;

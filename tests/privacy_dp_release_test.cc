@@ -23,7 +23,8 @@ std::pair<double, double> Moments(GaussianNoise& noise, int n) {
 }
 
 TEST(GaussianNoiseTest, SeededAndSecureSourcesAreStandardNormal) {
-  for (auto noise : {GaussianNoise::Seeded(3), GaussianNoise::Secure()}) {
+  for (const bool secure : {false, true}) {
+    GaussianNoise noise = secure ? GaussianNoise::Secure() : GaussianNoise::Seeded(3);
     const auto [mean, std] = Moments(noise, 1'000'000);
     EXPECT_NEAR(mean, 0.0, 0.005);  // 5 standard errors
     EXPECT_NEAR(std, 1.0, 0.004);
@@ -46,14 +47,54 @@ TEST(ClipIntoTest, ContributionNeverExceedsTheClipNorm) {
   const std::vector<float> reference = {1, 1, 1};
   const std::vector<float> far = {31, 41, 1};  // delta (30, 40, 0), norm 50
   std::vector<double> sum(3, 0.0);
-  EXPECT_DOUBLE_EQ(ClipInto(far, reference, 5.0, sum), 50.0);
+  const Clipped clipped = ClipInto(far, reference, 5.0, sum);
+  EXPECT_DOUBLE_EQ(clipped.norm, 50.0);
+  EXPECT_TRUE(clipped.clipped(5.0));
+  EXPECT_NEAR(clipped.added_norm, 5.0, 5.0 * 1e-12);
   EXPECT_NEAR(std::hypot(sum[0], sum[1], sum[2]), 5.0, 5.0 * 1e-6);
   EXPECT_DOUBLE_EQ(sum[0], 3.0);
   EXPECT_DOUBLE_EQ(sum[1], 4.0);
   const std::vector<float> near = {1.5f, 1, 1};  // norm 0.5: added as it is
-  EXPECT_DOUBLE_EQ(ClipInto(near, reference, 5.0, sum), 0.5);
-  EXPECT_DOUBLE_EQ(sum[0], 3.5);
+  EXPECT_DOUBLE_EQ(ClipInto(near, reference, 5.0, sum).norm, 0.5);
+  EXPECT_FALSE(ClipInto(near, reference, 5.0, sum).clipped(5.0));
+  EXPECT_DOUBLE_EQ(sum[0], 4.0);
   EXPECT_THROW(ClipInto(near, reference, 0.0, sum), InternalError);
+}
+
+TEST(ClipSummaryIntoTest, ClipsPresentRowsJointlyAndCountsPresence) {
+  // Two classes; the client has samples of class 0 only. Row 0 = (6, 8),
+  // norm 10; row 1 holds junk that must not count.
+  const std::vector<float> rows = {6, 8, 100, 100};
+  const std::vector<std::int64_t> counts = {5, 0};
+  std::vector<double> row_sum(4, 0.0), presence(2, 0.0);
+  const Clipped clipped = ClipSummaryInto(rows, counts, 5.0, row_sum, presence);
+  EXPECT_DOUBLE_EQ(clipped.norm, 10.0);
+  EXPECT_NEAR(clipped.added_norm, 5.0, 1e-12);
+  EXPECT_EQ(row_sum, (std::vector<double>{3, 4, 0, 0}));
+  EXPECT_EQ(presence, (std::vector<double>{1, 0}));
+  // Within the bound: added as it is, presence accumulates.
+  const std::vector<float> small = {0.3f, 0.4f, 0.0f, 1.0f};
+  const std::vector<std::int64_t> both = {1, 2};
+  EXPECT_FALSE(ClipSummaryInto(small, both, 5.0, row_sum, presence).clipped(5.0));
+  EXPECT_NEAR(row_sum[3], 1.0, 1e-7);
+  EXPECT_EQ(presence, (std::vector<double>{2, 1}));
+  // The record's sensitivity: the rows' bound and one per class of presence.
+  EXPECT_DOUBLE_EQ(SummarySensitivity(5.0, 2), std::sqrt(27.0));
+}
+
+TEST(AddNoiseTest, AddsNoiseOfTheGivenSpreadAndNothingAtZero) {
+  auto noise = GaussianNoise::Seeded(3);
+  std::vector<double> values(100'000, 1.0);
+  AddNoise(values, 0.0, noise);
+  EXPECT_EQ(values, std::vector<double>(100'000, 1.0));
+  AddNoise(values, 2.0, noise);
+  double sum = 0.0, squares = 0.0;
+  for (const double v : values) {
+    sum += v - 1.0;
+    squares += (v - 1.0) * (v - 1.0);
+  }
+  EXPECT_NEAR(sum / values.size(), 0.0, 0.03);
+  EXPECT_NEAR(std::sqrt(squares / values.size()), 2.0, 0.02);
 }
 
 TEST(ReleaseMeanTest, AddsTheNoisySumOverTheDenominatorToTheReference) {

@@ -208,6 +208,32 @@ struct AttackConfig {
   double declared_samples = 0.0;
 };
 
+enum class DpMode { kOff, kCentral };
+
+// [privacy]: client-level differential privacy (DP-FedAvg, McMahan et al.
+// 2018) with a Rényi-DP accountant (privacy/rdp_accountant.h,
+// coordinator/private_release.h). "central": the coordinator (trusted)
+// samples clients by Poisson sampling with rate federation.fraction, clips
+// each client's delta to clip_norm, adds Gaussian noise to the sum and
+// divides by the expected cohort federation.fraction × federation.clients.
+struct PrivacyConfig {
+  DpMode dp = DpMode::kOff;
+  double clip_norm = 1.0;  // S: L2 bound of one client's model delta
+  // z: noise std = z·S per coordinate; 0 = computed from target_epsilon for
+  // federation.rounds rounds.
+  double noise_multiplier = 0.0;
+  // The budget: no round is released whose ε at `delta` would exceed it
+  // (the run stops); 0 = no budget (then noise_multiplier is required).
+  double target_epsilon = 0.0;
+  double delta = 1e-5;
+  // Soft-target summaries (one record per client): per-class mean logit rows
+  // clipped jointly to summary_clip_norm, counts replaced by 0/1 presence.
+  double summary_clip_norm = 10.0;
+  // Their noise multiplier; 0 = from target_epsilon (required when summaries
+  // are released and noise_multiplier is given).
+  double summary_noise_multiplier = 0.0;
+};
+
 enum class TemperatureScheduleKind { kConstant, kLinear, kCosine, kStep, kAdaptive };
 enum class RampKind { kConstant, kLinear };
 
@@ -314,6 +340,12 @@ struct RunConfig {
   TransportConfig transport;
   SimConfig sim;
   AttackConfig attack;
+  PrivacyConfig privacy;
 };
+
+// Whether the coordinator aggregates and releases soft-target summaries:
+// distillation-only mode, β > 0 in some round, or the adaptive temperature
+// schedule (it reads the aggregated logits).
+bool ReleasesSummaries(const RunConfig& config);
 
 }  // namespace fsd::config

@@ -213,19 +213,61 @@ void CheckAggregation(const RunConfig& config, const std::string& origin) {
   }
 }
 
+// DP-FedAvg's guarantee needs every client to count the same, one release
+// per round from a Poisson sample, and the mean of clipped deltas.
+void CheckPrivacy(const RunConfig& config, const std::string& origin) {
+  const auto& p = config.privacy;
+  if (p.dp == DpMode::kOff) return;
+  const auto fail = [&](const std::string& key, const std::string& problem) {
+    throw ConfigError(origin + ": " + key + ": " + problem);
+  };
+  if (config.aggregation.weighting != ClientWeighting::kUniform) {
+    fail("aggregation.weighting",
+         "must be \"uniform\" with privacy.dp on: the noise is calibrated to one client's "
+         "clipped delta, and a client weighted by its declared samples would count more");
+  }
+  if (config.aggregation.rule != AggregationRule::kFedAvg) {
+    fail("aggregation.rule",
+         "must be \"fedavg\" with privacy.dp on: the robust rules are not the clipped mean "
+         "whose sensitivity the noise is calibrated to");
+  }
+  if (config.aggregation.clip_norm > 0.0 || config.aggregation.clip_median) {
+    fail("aggregation.clip_norm", "must be 0 with privacy.dp on: privacy.clip_norm clips");
+  }
+  if (config.federation.over_select > 0.0) {
+    fail("federation.over_select",
+         "must be 0 with privacy.dp on: the cohort is a Poisson sample with rate "
+         "federation.fraction");
+  }
+  const bool weights = config.federation.mode == FederationMode::kWeights;
+  if (weights && p.noise_multiplier == 0.0 && p.target_epsilon == 0.0) {
+    fail("privacy.noise_multiplier", "set it, or privacy.target_epsilon to compute it");
+  }
+  // Summaries are a release of their own: their noise is given, or both
+  // multipliers come from the budget.
+  if (ReleasesSummaries(config) && p.summary_noise_multiplier == 0.0 &&
+      !(p.target_epsilon > 0.0 && (p.noise_multiplier == 0.0 || !weights))) {
+    fail("privacy.summary_noise_multiplier",
+         "required: soft-target summaries are released (loss.beta or schedule.beta > 0, the "
+         "adaptive temperature schedule, or distillation mode) and privacy.dp is on; set it, or "
+         "leave both multipliers to privacy.target_epsilon");
+  }
+}
+
 RunConfig Read(const toml::table* root, const std::string& origin,
                std::vector<std::string>* known_keys) {
   RunConfig config;
   const std::set<std::string> sections = {
       "data",     "model",       "training", "loss",      "federation", "aggregation",
-      "limits",   "schedule",    "compression", "pruning", "transport",  "sim", "attack"};
+      "limits",   "schedule",    "compression", "pruning", "transport",  "sim", "attack",
+      "privacy"};
   if (root != nullptr) {
     for (const auto& [key, node] : *root) {
       if (!sections.contains(std::string(key.str()))) {
         throw ConfigError(
             origin + ": unknown section or key '" + std::string(key.str()) +
             "'; allowed sections: data, model, training, loss, federation, aggregation, limits, "
-            "schedule, compression, pruning, transport, sim, attack");
+            "schedule, compression, pruning, transport, sim, attack, privacy");
       }
     }
   }
@@ -448,6 +490,18 @@ RunConfig Read(const toml::table* root, const std::string& origin,
                       ": attack.kind: with federation.mode = \"distillation\" no weights travel; "
                       "only label_flip and logit_poison apply");
   }
+  SectionReader privacy(root, "privacy", origin, known_keys);
+  auto& pv = config.privacy;
+  privacy.Choice("dp", pv.dp, {{"off", DpMode::kOff}, {"central", DpMode::kCentral}});
+  privacy.Real("clip_norm", pv.clip_norm, 0.0, 1e9, /*min_open=*/true);
+  privacy.Real("noise_multiplier", pv.noise_multiplier, 0.0, 1e4);
+  privacy.Real("target_epsilon", pv.target_epsilon, 0.0, 1e4);
+  privacy.Real("delta", pv.delta, 0.0, 0.1, /*min_open=*/true);
+  privacy.Real("summary_clip_norm", pv.summary_clip_norm, 0.0, 1e9, /*min_open=*/true);
+  privacy.Real("summary_noise_multiplier", pv.summary_noise_multiplier, 0.0, 1e4);
+  privacy.Finish();
+  CheckPrivacy(config, origin);
+
   if (at.clients > config.federation.clients) {
     throw ConfigError(origin + ": attack.clients: must be at most federation.clients (" +
                       std::to_string(config.federation.clients) + "), got " +
@@ -485,6 +539,14 @@ RunConfig LoadConfig(const std::string& path, const std::vector<std::string>& ov
     partition_file = (std::filesystem::path(path).parent_path() / partition_file).string();
   }
   return config;
+}
+
+bool ReleasesSummaries(const RunConfig& config) {
+  const auto& sc = config.schedule;
+  const bool beta = sc.beta == RampKind::kLinear ? sc.beta_start > 0.0 || sc.beta_end > 0.0
+                                                 : config.loss.beta > 0.0;
+  return beta || config.federation.mode == FederationMode::kDistillation ||
+         sc.temperature == TemperatureScheduleKind::kAdaptive;
 }
 
 std::vector<std::string> KnownConfigKeys() {

@@ -10,7 +10,7 @@
 namespace fsd::storage {
 namespace {
 
-constexpr char kMagic[8] = {'F', 'S', 'D', 'C', 'K', 'P', 'T', '3'};
+constexpr char kMagic[8] = {'F', 'S', 'D', 'C', 'K', 'P', 'T', '4'};
 constexpr char kRetiredPrefix[7] = {'F', 'S', 'D', 'C', 'K', 'P', 'T'};
 
 }  // namespace
@@ -25,13 +25,17 @@ void WriteCheckpoint(const std::string& path, const Checkpoint& checkpoint) {
   out.PutArray<float>(checkpoint.mean_logits);
   out.Put(checkpoint.mask_round);
   out.PutArray<std::uint8_t>(checkpoint.mask);
+  out.Put(checkpoint.privacy_steps);
+  out.PutArray<double>(checkpoint.privacy_orders);
+  out.PutArray<double>(checkpoint.privacy_rdp);
   WriteSealedFile(path, out.bytes());
 }
 
 Checkpoint ReadCheckpoint(const std::string& path, std::uint64_t max_values,
                           std::uint64_t max_classes) {
-  const std::uint64_t max_bytes =
-      64 + max_values * 5 + max_classes * 8 + max_classes * max_classes * 4;
+  constexpr std::uint64_t kMaxOrders = 1024;
+  const std::uint64_t max_bytes = 64 + max_values * 5 + max_classes * 8 +
+                                  max_classes * max_classes * 4 + 24 + kMaxOrders * 16;
   const auto body = ReadSealedFile(path, max_bytes);
   ByteReader in(body, path);
   char magic[8];
@@ -52,7 +56,18 @@ Checkpoint ReadCheckpoint(const std::string& path, std::uint64_t max_values,
   checkpoint.mean_logits = in.GetArray<float>(max_classes * max_classes, "soft-target logits");
   checkpoint.mask_round = in.Get<std::uint64_t>();
   checkpoint.mask = in.GetArray<std::uint8_t>(max_values, "mask");
+  checkpoint.privacy_steps = in.Get<std::int64_t>();
+  checkpoint.privacy_orders = in.GetArray<double>(kMaxOrders, "privacy orders");
+  checkpoint.privacy_rdp = in.GetArray<double>(kMaxOrders, "privacy RDP");
   in.ExpectEnd();
+  if (checkpoint.privacy_rdp.size() != checkpoint.privacy_orders.size() ||
+      checkpoint.privacy_steps < 0 ||
+      std::any_of(checkpoint.privacy_orders.begin(), checkpoint.privacy_orders.end(),
+                  [](double a) { return !(a > 1.0) || !std::isfinite(a); }) ||
+      std::any_of(checkpoint.privacy_rdp.begin(), checkpoint.privacy_rdp.end(),
+                  [](double r) { return std::isnan(r) || r < 0.0; })) {
+    throw DataError(path + ": privacy account is inconsistent (orders, RDP or steps)");
+  }
   if (!checkpoint.mask.empty() && checkpoint.mask.size() != checkpoint.global.size()) {
     throw DataError(path + ": mask does not match the model");
   }

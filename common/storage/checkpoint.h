@@ -3,10 +3,12 @@
 // it had never stopped — the last committed round, the global model vector,
 // the aggregated soft-target logits and the sparsity mask — as a sealed file
 // (common/storage/sealed_file.h: atomic write, SHA-256 verified on load).
-// Body: "FSDCKPT3" | u64 round | u64 schema fingerprint | u64 n | n × f32 global
+// Body: "FSDCKPT4" | u64 round | u64 schema fingerprint | u64 n | n × f32 global
 //       | u64 C | C × i64 class counts | u64 C² | C² × f32 mean logits
-//       | u64 mask round | u64 m | m × u8 mask (m = 0: dense, else m = n).
-// (Files of the earlier formats FSDCKPT1/2 are refused by name.)
+//       | u64 mask round | u64 m | m × u8 mask (m = 0: dense, else m = n)
+//       | i64 privacy steps | u64 K | K × f64 RDP orders | u64 K | K × f64 RDP
+//       (K = 0: no differential-privacy account).
+// (Files of the earlier formats FSDCKPT1/2/3 are refused by name.)
 // Thread-safety: free functions. Errors: IoError (file access), DataError
 // (not a checkpoint, corrupt, truncated, over the limits), naming the file.
 #pragma once
@@ -26,6 +28,11 @@ struct Checkpoint {
   std::vector<float> mean_logits;          // [C*C]
   std::uint64_t mask_round = 0;            // round that chose `mask` (0: none)
   std::vector<std::uint8_t> mask;          // 1 = kept; empty: dense
+  // The differential-privacy account (privacy/rdp_accountant.h): released
+  // steps and the RDP summed per order; empty without privacy.dp.
+  std::int64_t privacy_steps = 0;
+  std::vector<double> privacy_orders;
+  std::vector<double> privacy_rdp;
 };
 
 void WriteCheckpoint(const std::string& path, const Checkpoint& checkpoint);

@@ -12,7 +12,8 @@ namespace fsd::storage {
 namespace {
 
 Checkpoint Sample() {
-  return {7, 0xabcdef, {1.0f, 0.0f, -2.0f}, {3, 4}, {1.0f, 2.0f, 3.0f, 4.0f}, 5, {1, 0, 1}};
+  return {7,         0xabcdef,   {1.0f, 0.0f, -2.0f}, {3, 4}, {1.0f, 2.0f, 3.0f, 4.0f}, 5,
+          {1, 0, 1}, 6,          {1.5, 2.0},          {0.25, 0.5}};
 }
 
 TEST(AtomicFileTest, WritesMode0600AndNeverFollowsAPlantedTempSymlink) {
@@ -40,6 +41,9 @@ TEST(CheckpointTest, RoundTripsEveryField) {
   EXPECT_EQ(read.mean_logits, Sample().mean_logits);
   EXPECT_EQ(read.mask_round, 5u);
   EXPECT_EQ(read.mask, Sample().mask);
+  EXPECT_EQ(read.privacy_steps, 6);
+  EXPECT_EQ(read.privacy_orders, Sample().privacy_orders);
+  EXPECT_EQ(read.privacy_rdp, Sample().privacy_rdp);
 }
 
 TEST(CheckpointTest, RefusesCorruptionOversizeAndInconsistentContent) {
@@ -68,7 +72,15 @@ TEST(CheckpointTest, RefusesCorruptionOversizeAndInconsistentContent) {
   bad.mask = {1, 2, 1};
   WriteCheckpoint(path, bad);
   EXPECT_THROW(ReadCheckpoint(path, 100, 10), DataError);
-  testing::WriteFile(path, "FSDCKPT1 and then some bytes that are long enough to pass the size checks");
+  bad = Sample();
+  bad.privacy_rdp = {0.25};  // one RDP value for two orders
+  WriteCheckpoint(path, bad);
+  EXPECT_THROW(ReadCheckpoint(path, 100, 10), DataError);
+  bad = Sample();
+  bad.privacy_orders[0] = 1.0;  // orders are > 1
+  WriteCheckpoint(path, bad);
+  EXPECT_THROW(ReadCheckpoint(path, 100, 10), DataError);
+  testing::WriteFile(path, "FSDCKPT3 and then some bytes that are long enough to pass the size checks");
   EXPECT_THROW(ReadCheckpoint(path, 100, 10), DataError);
 }
 

@@ -139,6 +139,41 @@ TEST(ConfigTest, DistillationOnlyRefusesAttacksOnWeights) {
             "no error");
 }
 
+TEST(ConfigTest, PrivacyRefusesWhatItsGuaranteeCannotCover) {
+  const std::string dp = "[privacy]\ndp = \"central\"\nnoise_multiplier = 1.0\n";
+  const std::string uniform = "[aggregation]\nweighting = \"uniform\"\n";
+  EXPECT_EQ(ErrorOf(dp + uniform), "no error");
+  const auto refused = [&](const std::string& toml, const std::string& needle) {
+    const std::string e = ErrorOf(toml);
+    EXPECT_NE(e.find(needle), std::string::npos) << e;
+  };
+  refused(dp, "aggregation.weighting: must be \"uniform\" with privacy.dp on");
+  refused(dp + uniform + "rule = \"median\"\n", "aggregation.rule: must be \"fedavg\"");
+  refused(dp + uniform + "clip_norm = 3.0\n", "aggregation.clip_norm: must be 0");
+  refused(dp + uniform + "[federation]\nover_select = 0.5\n", "federation.over_select: must be 0");
+  refused("[privacy]\ndp = \"central\"\n" + uniform,
+          "privacy.noise_multiplier: set it, or privacy.target_epsilon");
+  // Soft targets on (beta > 0) with weight noise given but none for summaries.
+  refused(dp + uniform + "[loss]\nbeta = 0.3\n", "privacy.summary_noise_multiplier: required");
+  EXPECT_EQ(ErrorOf(dp + "summary_noise_multiplier = 2.0\n" + uniform + "[loss]\nbeta = 0.3\n"),
+            "no error");
+  // Both multipliers from the budget.
+  EXPECT_EQ(ErrorOf("[privacy]\ndp = \"central\"\ntarget_epsilon = 4.0\n" + uniform +
+                    "[loss]\nbeta = 0.3\n"),
+            "no error");
+  refused("[privacy]\ndp = \"distributed\"\n", "privacy.dp: must be one of: off, central");
+  refused(dp + "delta = 0.5\n" + uniform, "privacy.delta: must be a number in (0, 0.1]");
+}
+
+TEST(ConfigTest, SummariesAreReleasedWithBetaTheAdaptiveScheduleOrDistillation) {
+  EXPECT_FALSE(ReleasesSummaries(ParseConfig("", "t")));
+  EXPECT_TRUE(ReleasesSummaries(ParseConfig("[loss]\nbeta = 0.1\n", "t")));
+  EXPECT_TRUE(ReleasesSummaries(ParseConfig("[schedule]\nbeta = \"linear\"\nbeta_end = 0.5\n", "t")));
+  EXPECT_FALSE(ReleasesSummaries(ParseConfig("[schedule]\nbeta = \"linear\"\n", "t")));
+  EXPECT_TRUE(ReleasesSummaries(ParseConfig("[schedule]\ntemperature = \"adaptive\"\n", "t")));
+  EXPECT_TRUE(ReleasesSummaries(ParseConfig("[federation]\nmode = \"distillation\"\n", "t")));
+}
+
 TEST(ConfigTest, ShippedConfigsLoad) {
   for (const char* name : {"central.toml", "fmnist-sd.toml", "fmnist-fedavg.toml"}) {
     const auto c = LoadConfig(fsd::testing::SourceDir() + "/configs/" + name);

@@ -7,9 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <set>
+#include <sstream>
 
 #include "common/codec/values.h"
 #include "common/errors.h"
+#include "privacy/rdp_accountant.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fsd::coordinator {
@@ -560,6 +563,136 @@ TEST_F(RoundStateTest, ResumeContinuesAfterTheCommittedRoundAndRequiresACheckpoi
   const auto sent = Sent()[PeerOf(0).routing_id];
   ASSERT_EQ(sent.size(), 2u);
   EXPECT_EQ(sent[1].round, 2u);  // the next ROUND_START is round 2
+}
+
+// Central DP (coordinator/private_release.h): Poisson-sampled cohorts, the
+// clipped noisy mean over the expected cohort, an account that stops the run.
+class PrivateRoundTest : public RoundStateTest {
+ protected:
+  static void Private(CoordinatorOptions& o, double q, double z) {
+    o.aggregation.weighting = aggregation::Weighting::kUniform;
+    o.federation.fraction = q;
+    o.privacy.enabled = true;
+    o.privacy.sampling_rate = q;
+    o.privacy.expected_cohort = q * o.federation.clients;
+    o.privacy.clip_norm = 1.0;
+    o.privacy.noise_multiplier = z;
+    o.privacy.seed = 7;
+  }
+
+  // Starts a round and answers every ROUND_START with `value` everywhere (an
+  // empty cohort's round is released by the Tick that starts it).
+  void RunRound(float value) {
+    const auto round = machine_->committed_round();
+    machine_->Tick();
+    if (machine_->committed_round() > round) return;
+    for (const auto& [route, messages] : Sent()) {
+      for (const auto& m : messages) {
+        if (std::holds_alternative<wire::RoundStart>(m.body)) {
+          const int client = std::stoi(route.substr(6, route.size() - 7));  // "route-<i>a"
+          Deliver(PeerOf(client), {m.round, MakeUpdate(100, value)});
+        }
+      }
+    }
+    machine_->Tick();
+  }
+
+  std::vector<nlohmann::json> Metrics() {
+    std::vector<nlohmann::json> records;
+    std::istringstream lines(testing::ReadFile(dir_.File("metrics.jsonl")));
+    for (std::string line; std::getline(lines, line);) records.push_back(nlohmann::json::parse(line));
+    return records;
+  }
+};
+
+TEST_F(PrivateRoundTest, ReleasesTheClippedMeanOverTheExpectedCohortAndChargesTheAccount) {
+  Make(4, [](CoordinatorOptions& o) { Private(o, 1.0, 0.01); });
+  for (int i = 0; i < 4; ++i) Join(i);
+  machine_->Tick();
+  Report(0, 100, 1.5f);    // delta 0.5 per value: norm exactly S = 1, kept as is
+  Report(1, 100, 101.0f);  // norm 200: clipped to 1 (0.5 per value)
+  Report(2, 100, 1.0f);    // no change
+  Report(3, 100, 0.5f);    // norm 1, the other way
+  machine_->Tick();
+  ASSERT_EQ(machine_->committed_round(), 1u);
+  // 1 + (0.5 + 0.5 + 0 − 0.5) / (q·N = 4), noise std z·S/4 = 0.0025.
+  for (const float v : machine_->global()) EXPECT_NEAR(v, 1.125f, 0.02f);
+  EXPECT_NE(machine_->global()[0], machine_->global()[1]);  // the noise is there
+  const auto record = Metrics().back();
+  EXPECT_EQ(record["dp"], "central");
+  EXPECT_DOUBLE_EQ(record["clipped_fraction"].get<double>(), 0.25);
+  EXPECT_DOUBLE_EQ(record["delta_norm_max"].get<double>(), 200.0);
+  EXPECT_LE(record["contribution_norm_max"].get<double>(), 1.0 + 1e-6);
+  EXPECT_EQ(record["privacy_steps"], 1);
+  EXPECT_DOUBLE_EQ(record["epsilon"].get<double>(), privacy::EpsilonAfter(1.0, 0.01, 1, 1e-5).epsilon);
+}
+
+TEST_F(PrivateRoundTest, PoissonCohortsVaryAndAnEmptyOneReleasesNoiseAlone) {
+  Make(3, [](CoordinatorOptions& o) {
+    Private(o, 0.3, 1.0);
+    o.federation.rounds = 12;
+  });
+  for (int i = 0; i < 3; ++i) Join(i);
+  std::vector<float> before = machine_->global();
+  std::set<std::size_t> sizes;
+  int empty_rounds = 0;
+  while (!machine_->done()) {
+    const auto round = machine_->committed_round();
+    RunRound(1.0f);  // honest clients that do not move the model
+    ASSERT_EQ(machine_->committed_round(), round + 1) << "every round is released";
+    const auto record = Metrics().back();
+    sizes.insert(record["clients_selected"].get<std::size_t>());
+    if (record["clients_selected"] == 0) {
+      ++empty_rounds;
+      EXPECT_EQ(record["clients_reported"], 0);
+      EXPECT_TRUE(record["loss"].is_null());
+      EXPECT_NE(machine_->global(), before);  // noise alone moved it
+    }
+    EXPECT_EQ(record["privacy_steps"], round + 1);
+    before = machine_->global();
+  }
+  EXPECT_GE(sizes.size(), 2u) << "a Poisson sample's size is random";
+  EXPECT_GE(empty_rounds, 1);
+}
+
+TEST_F(PrivateRoundTest, StopsBeforeTheRoundThatWouldExceedTheBudgetAndResumesTheSameAccount) {
+  const double q = 0.5, z = 1.0, delta = 1e-5;
+  const double two = privacy::EpsilonAfter(q, z, 2, delta).epsilon;
+  const double three = privacy::EpsilonAfter(q, z, 3, delta).epsilon;
+  const auto budget = [&](CoordinatorOptions& o) {
+    Private(o, q, z);
+    o.federation.rounds = 5;
+    o.privacy.target_epsilon = 0.5 * (two + three);
+    o.privacy.delta = delta;
+  };
+  Make(2, budget);
+  for (int i = 0; i < 2; ++i) Join(i);
+  RunRound(1.0f);
+  RunRound(1.0f);
+  ASSERT_EQ(machine_->committed_round(), 2u);
+  EXPECT_NEAR(Metrics().back()["epsilon"].get<double>(), two, two * 1e-9);
+  machine_->Tick();
+  EXPECT_TRUE(machine_->done());
+  EXPECT_EQ(machine_->committed_round(), 2u);
+  EXPECT_NE(machine_->stop_reason().find("privacy budget"), std::string::npos)
+      << machine_->stop_reason();
+  EXPECT_NEAR(machine_->privacy_spent()["epsilon"].get<double>(), two, two * 1e-9);
+  // A resumed run continues the account: still no room for round 3.
+  Make(2, budget, ResumeMode::kResume);
+  EXPECT_EQ(machine_->privacy_spent()["privacy_steps"], 2);
+  for (int i = 0; i < 2; ++i) Join(i);
+  machine_->Tick();
+  EXPECT_TRUE(machine_->done());
+  EXPECT_EQ(machine_->committed_round(), 2u);
+}
+
+TEST_F(PrivateRoundTest, ResumeRefusesToMixRoundsWithAndWithoutDp) {
+  Make(1, [](CoordinatorOptions& o) { o.aggregation.weighting = aggregation::Weighting::kUniform; });
+  Join(0);
+  RunRound(2.0f);
+  ASSERT_EQ(machine_->committed_round(), 1u);
+  EXPECT_THROW(Make(1, [](CoordinatorOptions& o) { Private(o, 1.0, 1.0); }, ResumeMode::kResume),
+               ConfigError);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "common/errors.h"
+#include "privacy/rdp_accountant.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fsd {
@@ -120,6 +121,43 @@ TEST_F(DeploymentTest, CoordinatorAndTwoClientProcessesCompleteTheRounds) {
   EXPECT_NE(testing::ReadFile(dir_.File("coord.log")).find("client client-1 joined"),
             std::string::npos)
       << testing::ReadFile(dir_.File("coord.log"));
+}
+
+// Central DP in a deployment: sampling seeded and noise drawn from the
+// CSPRNG, the account charged per round, and the run stopped before the
+// round that would exceed privacy.target_epsilon, with the reason in
+// summary.json and in the clients' BYE.
+TEST_F(DeploymentTest, CentralDpDeploymentStopsAtItsBudgetAndSaysWhy) {
+  const double z = 2.0, delta = 1e-5;
+  const double two = privacy::EpsilonAfter(1.0, z, 2, delta).epsilon;
+  const double three = privacy::EpsilonAfter(1.0, z, 3, delta).epsilon;
+  const pid_t coordinator = Coordinator(
+      2,
+      {"--set", "aggregation.weighting=uniform", "--set", "privacy.dp=central", "--set",
+       "privacy.noise_multiplier=2.0", "--set", "privacy.clip_norm=0.01", "--set",
+       "privacy.target_epsilon=" + std::to_string(0.5 * (two + three))},
+      /*rounds=*/4);
+  const pid_t a = Client("client-1");
+  const pid_t b = Client("client-2");
+  EXPECT_EQ(Wait(coordinator), kExitOk) << testing::ReadFile(dir_.File("coord.log"));
+  EXPECT_EQ(Wait(a), kExitOk) << testing::ReadFile(dir_.File("client-1.log"));
+  EXPECT_EQ(Wait(b), kExitOk) << testing::ReadFile(dir_.File("client-2.log"));
+  const auto records = CoordinatorMetrics();
+  ASSERT_EQ(records.size(), 2u);
+  for (const auto& r : records) {
+    EXPECT_EQ(r["dp"], "central");
+    EXPECT_EQ(r["clients_reported"], 2);
+    EXPECT_LE(r["contribution_norm_max"].get<double>(), 0.01 * (1 + 1e-6));
+  }
+  EXPECT_NEAR(records.back()["epsilon"].get<double>(), two, two * 1e-9);
+  const auto summary = nlohmann::json::parse(testing::ReadFile(dir_.File("coord/summary.json")));
+  EXPECT_EQ(summary["rounds"], 2);
+  EXPECT_NEAR(summary["epsilon"].get<double>(), two, two * 1e-9);
+  EXPECT_NE(summary["stop_reason"].get<std::string>().find("privacy budget"), std::string::npos)
+      << summary.dump();
+  EXPECT_NE(testing::ReadFile(dir_.File("client-1.log")).find("privacy budget"),
+            std::string::npos)
+      << testing::ReadFile(dir_.File("client-1.log"));
 }
 
 TEST_F(DeploymentTest, ClientStoppedWithSigtermSaysByeAndExitsZero) {

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "common/errors.h"
+#include "privacy/rdp_accountant.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fsd {
@@ -355,6 +356,50 @@ TEST(FsdSimTest, DistillationOnlyAttackersPoisonSummariesAndAreLogged) {
       EXPECT_EQ(r["clients_reported"].get<int>(), 4);
     }
   }
+}
+
+// Central DP with global soft targets: Poisson cohorts, weights and
+// summaries released under one account, the run stopped at its budget (the
+// reason in summary.json), and a resumed run continuing the same account.
+TEST(FsdSimTest, CentralDpRunStopsAtItsBudgetAndResumesTheSameAccount) {
+  const double q = 0.5, z = 1.0, delta = 1e-5;
+  const double step = privacy::CombinedNoiseMultiplier(z, z);
+  const double three = privacy::EpsilonAfter(q, step, 3, delta).epsilon;
+  const double four = privacy::EpsilonAfter(q, step, 4, delta).epsilon;
+  testing::TempDir out;
+  auto arguments = SimArguments(out.path(), 6, "fmnist-sd.toml", 6);
+  arguments.insert(arguments.end(),
+                   {"--set", "federation.fraction=0.5", "--set", "aggregation.weighting=uniform",
+                    "--set", "loss.beta=0.3", "--set", "privacy.dp=central", "--set",
+                    "privacy.noise_multiplier=1.0", "--set", "privacy.summary_noise_multiplier=1.0",
+                    "--set", "privacy.clip_norm=2.0", "--set",
+                    "privacy.target_epsilon=" + std::to_string(0.5 * (three + four))});
+  ASSERT_EQ(Wait(Spawn(arguments, out.File("log.txt"))), kExitOk)
+      << testing::ReadFile(out.File("log.txt"));
+  const auto records = Metrics(out.path());
+  ASSERT_EQ(records.size(), 3u);
+  double previous = 0.0;
+  for (const auto& r : records) {
+    EXPECT_EQ(r["dp"], "central");
+    EXPECT_GT(r["epsilon"].get<double>(), previous);
+    previous = r["epsilon"].get<double>();
+    EXPECT_DOUBLE_EQ(r["step_noise_multiplier"].get<double>(), step);
+    EXPECT_LE(r["clients_selected"].get<int>(), 6);
+    EXPECT_TRUE(r.contains("summary_classes_released")) << r.dump();
+  }
+  EXPECT_NEAR(previous, three, three * 1e-9);
+  const auto summary = nlohmann::json::parse(testing::ReadFile(out.File("summary.json")));
+  EXPECT_NE(summary.value("stop_reason", "").find("privacy budget"), std::string::npos)
+      << summary.dump();
+  EXPECT_NEAR(summary["epsilon"].get<double>(), three, three * 1e-9);
+  EXPECT_TRUE(std::filesystem::exists(out.File("privacy.png")) ||
+              std::system("command -v gnuplot > /dev/null 2>&1") != 0);
+  // Resumed: the account is the checkpoint's, so no round fits any more.
+  arguments.push_back("--resume");
+  ASSERT_EQ(Wait(Spawn(arguments, out.File("log2.txt"))), kExitOk)
+      << testing::ReadFile(out.File("log2.txt"));
+  EXPECT_EQ(Metrics(out.path()).size(), 3u);
+  EXPECT_NE(testing::ReadFile(out.File("log2.txt")).find("privacy budget"), std::string::npos);
 }
 
 TEST(FsdSimTest, PartitionFileWithWrongClientCountIsAConfigError) {

@@ -1,0 +1,83 @@
+#include "coordinator/private_release.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/errors.h"
+#include "privacy/rdp_accountant.h"
+
+namespace fsd::coordinator {
+
+double PrivacyOptions::StepNoiseMultiplier() const {
+  if (weights && summaries) {
+    return privacy::CombinedNoiseMultiplier(noise_multiplier, summary_noise_multiplier);
+  }
+  return weights ? noise_multiplier : summary_noise_multiplier;
+}
+
+WeightRelease ReleaseWeights(const PrivacyOptions& options, std::span<const float> reference,
+                             std::span<const std::span<const float>> inputs,
+                             privacy::GaussianNoise& noise) {
+  FSD_CHECK(options.enabled && options.weights) << "weights are not released under DP";
+  std::vector<double> sum(reference.size(), 0.0);
+  WeightRelease release;
+  std::vector<double> norms;
+  for (const auto input : inputs) {
+    const privacy::Clipped clipped = privacy::ClipInto(input, reference, options.clip_norm, sum);
+    norms.push_back(clipped.norm);
+    release.clipped += clipped.clipped(options.clip_norm) ? 1 : 0;
+    release.max_norm = std::max(release.max_norm, clipped.norm);
+    release.max_added_norm = std::max(release.max_added_norm, clipped.added_norm);
+  }
+  if (!norms.empty()) {
+    std::sort(norms.begin(), norms.end());
+    const std::size_t n = norms.size();
+    release.median_norm = n % 2 ? norms[n / 2] : 0.5 * (norms[n / 2 - 1] + norms[n / 2]);
+  }
+  release.kept = privacy::ReleaseMean(reference, sum, options.noise_multiplier * options.clip_norm,
+                                      options.expected_cohort, noise);
+  return release;
+}
+
+SummaryRelease ReleaseSummaries(const PrivacyOptions& options,
+                                std::span<const aggregation::SoftTargetSummary* const> summaries,
+                                std::size_t num_classes,
+                                const aggregation::SoftTargetSummary& previous,
+                                privacy::GaussianNoise& noise) {
+  FSD_CHECK(options.enabled && options.summaries) << "summaries are not released under DP";
+  const std::size_t classes = num_classes;
+  std::vector<double> row_sum(classes * classes, 0.0), presence(classes, 0.0);
+  SummaryRelease release;
+  for (const auto* summary : summaries) {
+    const privacy::Clipped clipped = privacy::ClipSummaryInto(
+        summary->mean_logits, summary->counts, options.summary_clip_norm, row_sum, presence);
+    release.clipped += clipped.clipped(options.summary_clip_norm) ? 1 : 0;
+  }
+  const double noise_std = options.summary_noise_multiplier *
+                           privacy::SummarySensitivity(options.summary_clip_norm, classes);
+  privacy::AddNoise(row_sum, noise_std, noise);
+  privacy::AddNoise(presence, noise_std, noise);
+  // Below the floor a class's mean would be mostly noise (or divide by ~0).
+  const double floor = std::max(1.0, noise_std);
+  const bool has_previous = previous.num_classes() == classes;
+  auto& out = release.summary;
+  out.counts.assign(classes, 0);
+  out.mean_logits.assign(classes * classes, 0.0f);
+  for (std::size_t c = 0; c < classes; ++c) {
+    float* row = out.mean_logits.data() + c * classes;
+    if (presence[c] >= floor) {
+      for (std::size_t j = 0; j < classes; ++j) {
+        row[j] = static_cast<float>(row_sum[c * classes + j] / presence[c]);
+      }
+      out.counts[c] = std::max<std::int64_t>(1, std::llround(presence[c]));
+      ++release.classes_released;
+    } else if (has_previous) {
+      std::copy_n(previous.mean_logits.begin() + static_cast<std::ptrdiff_t>(c * classes), classes,
+                  row);
+      out.counts[c] = previous.counts[c];
+    }
+  }
+  return release;
+}
+
+}  // namespace fsd::coordinator

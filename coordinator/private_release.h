@@ -1,0 +1,92 @@
+// Central client-level differential privacy (privacy.dp = "central"): what
+// the coordinator releases each round when it is trusted with the clients'
+// exact updates but everything it publishes — the global model, the global
+// soft targets — must be (ε, δ)-DP with respect to adding or removing one
+// client (all of its rounds' contributions; DP-FedAvg, McMahan et al. 2018).
+//
+// Per round (RoundStateMachine): the cohort is a Poisson sample (every joined
+// client independently with probability q = federation.fraction); each
+// sampled client's delta from the round's global kept values is clipped to
+// L2 norm S (clip_norm), the clipped deltas are summed, N(0, (z·S)²) is
+// added per kept coordinate, and the sum is divided by the fixed expected
+// cohort q·N (N = federation.clients), so neither the noise nor the
+// denominator depends on who was sampled. Pruned coordinates carry no
+// values, so they get no noise: the mask is public (it is chosen from the
+// released global model).
+// Soft-target summaries: a client's whole summary is one record — its
+// per-class mean-logit rows clipped jointly to S₂ (summary_clip_norm) and
+// its per-class presence (0/1) in place of counts; noise of std
+// z₂·sqrt(S₂² + C) goes on every row sum and presence count, and each class's
+// noisy row sum is divided by its noisy presence count when that count is at
+// least max(1, the noise std); a class below it keeps its previous row.
+// Each released round is one step of the sampled Gaussian mechanism with
+// multiplier z (weights only), z₂ (distillation mode), or
+// (z⁻² + z₂⁻²)^(−1/2) (both, one cohort), charged to an RdpAccountant.
+//
+// The metrics line (clients reported, their mean loss, clipped fractions) is
+// the coordinator's own log, not part of the release.
+// Thread-safety: pure functions over values. Errors: InternalError on
+// inconsistent sizes (inputs are validated before they get here).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "aggregation/soft_targets.h"
+#include "privacy/dp_release.h"
+
+namespace fsd::coordinator {
+
+struct PrivacyOptions {
+  bool enabled = false;
+  double sampling_rate = 1.0;             // q
+  double expected_cohort = 1.0;           // q·N, the fixed denominator of the mean
+  double clip_norm = 1.0;                 // S
+  bool weights = true;                    // model deltas are released (not distillation mode)
+  double noise_multiplier = 0.0;          // z (weights)
+  bool summaries = false;                 // soft-target summaries are released
+  double summary_clip_norm = 10.0;        // S₂
+  double summary_noise_multiplier = 0.0;  // z₂
+  double target_epsilon = 0.0;            // 0: no budget
+  double delta = 1e-5;
+  // Simulation: client sampling and noise drawn from this seed (reproducible
+  // runs). nullopt (deployments): sampling seeded from OpenSSL's CSPRNG and
+  // noise drawn from it.
+  std::optional<std::uint64_t> seed;
+
+  // The multiplier one released round is charged with.
+  double StepNoiseMultiplier() const;
+};
+
+struct WeightRelease {
+  std::vector<float> kept;      // the new global kept values
+  int clipped = 0;              // clients whose delta norm exceeded S
+  double max_norm = 0.0;        // largest delta norm before clipping
+  double median_norm = 0.0;     // the cohort's median delta norm (0 when empty)
+  double max_added_norm = 0.0;  // largest contribution actually summed (≤ S)
+};
+
+// reference + (Σ clip(input − reference, S) + N(0, (z·S)²)) / (q·N).
+// REQUIRES: options.enabled && options.weights; every input has reference's size.
+WeightRelease ReleaseWeights(const PrivacyOptions& options, std::span<const float> reference,
+                             std::span<const std::span<const float>> inputs,
+                             privacy::GaussianNoise& noise);
+
+struct SummaryRelease {
+  aggregation::SoftTargetSummary summary;
+  int clipped = 0;           // clients whose rows' joint norm exceeded S₂
+  int classes_released = 0;  // classes whose noisy presence reached the floor
+};
+
+// The noisy per-class means described above; classes below the floor keep
+// `previous` (when it has num_classes classes) or stay empty (count 0).
+// REQUIRES: options.enabled && options.summaries; summaries of num_classes classes.
+SummaryRelease ReleaseSummaries(const PrivacyOptions& options,
+                                std::span<const aggregation::SoftTargetSummary* const> summaries,
+                                std::size_t num_classes,
+                                const aggregation::SoftTargetSummary& previous,
+                                privacy::GaussianNoise& noise);
+
+}  // namespace fsd::coordinator
