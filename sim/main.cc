@@ -76,8 +76,15 @@ int main(int argc, char** argv) {
         summary["round_s_median"].get<double>(), summary["eval_s_median"].get<double>(),
         summary["bytes_up_total"].get<double>() / 1e6,
         summary["bytes_down_total"].get<double>() / 1e6, summary["wall_s"].get<double>());
-    std::printf("wrote %s/metrics.jsonl, summary.json, rounds.tsv, accuracy.png, bytes.png, schedule.png\n",
-                out_dir.c_str());
+    if (summary.contains("epsilon")) {
+      std::printf("privacy: epsilon %.4g at delta %g after %d released rounds%s%s\n",
+                  summary["epsilon"].get<double>(), summary["delta"].get<double>(),
+                  summary["privacy_steps"].get<int>(), summary.contains("stop_reason") ? "; " : "",
+                  summary.value("stop_reason", "").c_str());
+    }
+    std::printf("wrote %s/metrics.jsonl, summary.json, rounds.tsv, accuracy.png, bytes.png, "
+                "schedule.png%s\n",
+                out_dir.c_str(), summary.contains("epsilon") ? ", privacy.png" : "");
     return kExitOk;
   });
 }
