@@ -111,10 +111,29 @@ PrivacyOptions PrivacyOptionsFrom(const config::RunConfig& config) {
   options.delta = p.delta;
   const bool weights_open = options.weights && options.noise_multiplier == 0.0;
   const bool summaries_open = options.summaries && options.summary_noise_multiplier == 0.0;
-  if (!weights_open && !summaries_open) return options;
+  if (!weights_open && !summaries_open) {
+    // Both given: a budget that not even one round fits is a config error, not a run of 0 rounds.
+    if (p.target_epsilon > 0.0) {
+      const double first =
+          privacy::EpsilonAfter(options.sampling_rate, options.StepNoiseMultiplier(), 1, p.delta)
+              .epsilon;
+      if (first > p.target_epsilon) {
+        throw ConfigError("privacy.target_epsilon: " + std::to_string(p.target_epsilon) +
+                          " is spent by the first round already (epsilon " +
+                          std::to_string(first) + " with the given noise multipliers)");
+      }
+    }
+    return options;
+  }
   // The step multiplier the budget allows over the configured rounds.
-  const double step = privacy::NoiseMultiplierFor(p.target_epsilon, options.sampling_rate,
-                                                  config.federation.rounds, p.delta);
+  double step = 0.0;
+  try {
+    step = privacy::NoiseMultiplierFor(p.target_epsilon, options.sampling_rate,
+                                       config.federation.rounds, p.delta);
+  } catch (const ConfigError& error) {
+    throw ConfigError(std::string("privacy.target_epsilon: cannot be met over federation.rounds = ") +
+                      std::to_string(config.federation.rounds) + ": " + error.what());
+  }
   if (weights_open && summaries_open) {
     options.noise_multiplier = options.summary_noise_multiplier = std::sqrt(2.0) * step;
   } else {

@@ -64,6 +64,11 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(out_dir, ec);
     if (ec) throw IoError(out_dir + ": cannot create output directory: " + ec.message());
     const auto summary = sim::Simulation(std::move(options)).Run();
+    if (summary["rounds"].get<int>() == 0) {
+      std::printf("\nno round was committed%s%s\n", summary.contains("stop_reason") ? ": " : "",
+                  summary.value("stop_reason", "").c_str());
+      return kExitOk;
+    }
     std::printf("\nrounds %d  final acc per exit %s  mean of last 3 rounds %s  last 5 %s\n",
                 summary["rounds"].get<int>(), summary["final_acc"].dump().c_str(),
                 summary["acc_mean_last3"].dump().c_str(), summary["acc_mean_last5"].dump().c_str());

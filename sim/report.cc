@@ -113,7 +113,8 @@ nlohmann::json WriteReport(const std::string& out_dir) {
         << r["beta"].get<double>() << "\t" << r["round_s"].get<double>() << "\t"
         << r.value("bytes_up_weights", 0.0) << "\t" << r.value("bytes_up_summary", 0.0) << "\t"
         << r.value("bytes_down_weights", 0.0) << "\t" << r.value("bytes_down_mask", 0.0) << "\t"
-        << r.value("sparsity", 0.0) << "\t" << AttackersIn(r) << "\t" << r.value("epsilon", 0.0)
+        << r.value("sparsity", 0.0) << "\t" << AttackersIn(r) << "\t"
+        << (r.contains("epsilon") && r["epsilon"].is_number() ? r["epsilon"].get<double>() : 0.0)
         << "\n";
     attack_rounds += AttackersIn(r) > 0 ? 1 : 0;
     round_s.push_back(r["round_s"].get<double>());

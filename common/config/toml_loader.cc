@@ -239,7 +239,32 @@ void CheckPrivacy(const RunConfig& config, const std::string& origin) {
          "must be 0 with privacy.dp on: the cohort is a Poisson sample with rate "
          "federation.fraction");
   }
+  if (!config.federation.checkpoint) {
+    fail("federation.checkpoint",
+         "must be true with privacy.dp on: the privacy account lives in the checkpoint, and a "
+         "restarted coordinator without it would start counting epsilon from 0");
+  }
+  if (config.federation.fraction * config.federation.clients < 1.0) {
+    fail("federation.fraction",
+         "federation.fraction × federation.clients (the expected cohort, the release's "
+         "denominator) must be at least 1 with privacy.dp on");
+  }
   const bool weights = config.federation.mode == FederationMode::kWeights;
+  if (!weights && p.noise_multiplier > 0.0) {
+    fail("privacy.noise_multiplier",
+         "must be 0 with federation.mode = \"distillation\": no weights are released (set "
+         "privacy.summary_noise_multiplier)");
+  }
+  if (!ReleasesSummaries(config) && p.summary_noise_multiplier > 0.0) {
+    fail("privacy.summary_noise_multiplier",
+         "must be 0: no soft-target summaries are released (loss.beta and schedule.beta are 0, "
+         "the temperature schedule is not adaptive)");
+  }
+  if (ReleasesSummaries(config) && config.aggregation.summary_rule != SummaryRule::kMean) {
+    fail("aggregation.summary_rule",
+         "must be \"mean\" with privacy.dp on: summaries are released as noisy sums over "
+         "noisy presence counts");
+  }
   if (weights && p.noise_multiplier == 0.0 && p.target_epsilon == 0.0) {
     fail("privacy.noise_multiplier", "set it, or privacy.target_epsilon to compute it");
   }

@@ -162,6 +162,15 @@ TEST(ConfigTest, PrivacyRefusesWhatItsGuaranteeCannotCover) {
                     "[loss]\nbeta = 0.3\n"),
             "no error");
   refused("[privacy]\ndp = \"distributed\"\n", "privacy.dp: must be one of: off, central");
+  refused(dp + uniform + "[federation]\ncheckpoint = false\n", "federation.checkpoint: must be true");
+  refused(dp + uniform + "[federation]\nclients = 10\nfraction = 0.05\n",
+          "federation.fraction: federation.fraction × federation.clients");
+  refused(dp + uniform + "summary_rule = \"median\"\n[loss]\nbeta = 0.3\n",
+          "aggregation.summary_rule: must be \"mean\"");
+  refused(dp + "summary_noise_multiplier = 1.0\n" + uniform,
+          "privacy.summary_noise_multiplier: must be 0: no soft-target summaries");
+  refused(dp + uniform + "[federation]\nmode = \"distillation\"\n",
+          "privacy.noise_multiplier: must be 0 with federation.mode = \"distillation\"");
   refused(dp + "delta = 0.5\n" + uniform, "privacy.delta: must be a number in (0, 0.1]");
 }
 

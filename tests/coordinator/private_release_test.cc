@@ -132,11 +132,19 @@ TEST(PrivacyOptionsFromTest, ComputesMultipliersThatSpendExactlyTheBudget) {
       ConfigError);
   // Both given: nothing computed, the budget only enforced.
   PrivacyOptions given =
-      FromToml("noise_multiplier = 1.5\nsummary_noise_multiplier = 2.5\ntarget_epsilon = 1.0\n",
+      FromToml("noise_multiplier = 1.5\nsummary_noise_multiplier = 2.5\ntarget_epsilon = 4.0\n",
                "[loss]\nbeta = 0.3\n");
   EXPECT_DOUBLE_EQ(given.noise_multiplier, 1.5);
   EXPECT_DOUBLE_EQ(given.summary_noise_multiplier, 2.5);
   EXPECT_FALSE(PrivacyOptionsFrom(config::ParseConfig("", "t.toml")).enabled);
+  // A budget the first round already exceeds, or that no multiplier meets.
+  EXPECT_THROW(FromToml("noise_multiplier = 0.3\ntarget_epsilon = 0.01\n"), ConfigError);
+  try {
+    FromToml("target_epsilon = 1e-9\n");
+    ADD_FAILURE() << "an unreachable budget was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("privacy.target_epsilon"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
