@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "aggregation/robust.h"
 #include "common/errors.h"
 #include "privacy/rdp_accountant.h"
 
@@ -29,11 +30,7 @@ WeightRelease ReleaseWeights(const PrivacyOptions& options, std::span<const floa
     release.max_norm = std::max(release.max_norm, clipped.norm);
     release.max_added_norm = std::max(release.max_added_norm, clipped.added_norm);
   }
-  if (!norms.empty()) {
-    std::sort(norms.begin(), norms.end());
-    const std::size_t n = norms.size();
-    release.median_norm = n % 2 ? norms[n / 2] : 0.5 * (norms[n / 2 - 1] + norms[n / 2]);
-  }
+  if (!norms.empty()) release.median_norm = aggregation::Median(std::move(norms));
   release.kept = privacy::ReleaseMean(reference, sum, options.noise_multiplier * options.clip_norm,
                                       options.expected_cohort, noise);
   return release;
