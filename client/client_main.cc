@@ -71,8 +71,15 @@ int main(int argc, char** argv) {
     torch::manual_seed(cfg.model.init_seed);  // the same initial weights as the coordinator's
     client::RoundWorker worker(spec, cfg.training, cfg.loss);
     const auto schema = model::FlatSchema::Of(*worker.model());
-    client::ClientSession session(client::SessionOptionsFromConfig(
-        cfg, name, static_cast<std::int64_t>(indices.size()), schema));
+    client::ClientSessionOptions session_options = client::SessionOptionsFromConfig(
+        cfg, name, static_cast<std::int64_t>(indices.size()), schema);
+    if (session_options.local_dp) {
+      std::fprintf(stderr,
+                   "fsd-client: distributed DP: every update clipped to %g and noised with std "
+                   "%g per value (CSPRNG)\n",
+                   session_options.local_dp->clip_norm, session_options.local_dp->noise_std);
+    }
+    client::ClientSession session(std::move(session_options));
     // Distillation-only rounds continue from this client's own weights.
     const auto initial = model::Flatten(*worker.model(), schema);
     std::optional<client::ClientStateStore> states;

@@ -6,6 +6,8 @@
 #include "common/config/codec_options.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "privacy/dp_release.h"
+#include "privacy/noise_plan.h"
 
 namespace fsd::client {
 namespace {
@@ -29,6 +31,16 @@ ClientSessionOptions SessionOptionsFromConfig(const config::RunConfig& config, s
   options.num_classes = static_cast<std::size_t>(config.data.num_classes);
   options.uplink = config::EncodeOptionsFor(config.compression.uplink, config.compression);
   options.error_feedback = config.compression.error_feedback;
+  const auto& dp = config.privacy;
+  if (dp.dp == config::DpMode::kDistributed) {
+    // The same multiplier the coordinator accounts for (privacy/noise_plan.h).
+    const privacy::NoisePlan plan =
+        privacy::PlanNoise({true, dp.noise_multiplier, false, 0.0, dp.target_epsilon,
+                            config.federation.fraction, config.federation.rounds, dp.delta});
+    options.local_dp =
+        LocalDp{dp.clip_norm, plan.noise_multiplier * dp.clip_norm / std::sqrt(dp.min_survivors),
+                std::nullopt};
+  }
   // Decoder limits: transport.max_message_mb, and sections as large as the model.
   options.limits.max_message_bytes = static_cast<std::uint64_t>(config.transport.max_message_mb)
                                      << 20;
@@ -77,11 +89,13 @@ std::optional<std::vector<std::uint8_t>> ClientSession::UpdateFrame(const LocalR
     return wire::EncodeFrame({round.round, std::move(update)});
   }
   const aggregation::Mask& mask = round.mask ? *round.mask : aggregation::Mask{};
+  std::vector<float> kept = aggregation::Gather(trained.values, mask);
+  if (options_.local_dp && !Privatize(round.round, kept)) return std::nullopt;
   const bool feedback = options_.error_feedback && IsQuantized(options_.uplink);
   if (feedback && residual_.size() == trained.values.size()) {
-    for (std::size_t i = 0; i < residual_.size(); ++i) trained.values[i] += residual_[i];
+    const std::vector<float> carried = aggregation::Gather(residual_, mask);
+    for (std::size_t i = 0; i < kept.size(); ++i) kept[i] += carried[i];
   }
-  const std::vector<float> kept = aggregation::Gather(trained.values, mask);
   const auto segments = aggregation::KeptPerTensor(options_.layout, mask);
   codec::EncodeOptions uplink = options_.uplink;
   uplink.seed = round.round * 0x9e3779b97f4a7c15ULL + std::hash<std::string>{}(options_.name);
@@ -96,6 +110,28 @@ std::optional<std::vector<std::uint8_t>> ClientSession::UpdateFrame(const LocalR
     aggregation::Scatter(error, mask, residual_);
   }
   return wire::EncodeFrame({round.round, std::move(update)});
+}
+
+bool ClientSession::Privatize(std::uint64_t round, std::vector<float>& kept) {
+  const LocalDp& dp = *options_.local_dp;
+  const auto reference = dp_references_.find(round);
+  if (reference == dp_references_.end() || reference->second.size() != kept.size()) {
+    FSD_LOG(ERROR) << options_.name << ": no global values of round " << round
+                   << " to privatize against; no update sent";
+    return false;
+  }
+  privacy::GaussianNoise noise =
+      dp.seed ? privacy::GaussianNoise::Seeded((*dp.seed * 0x9e3779b97f4a7c15ULL) ^
+                                               std::hash<std::string>{}(options_.name) ^
+                                               (round * 0xbf58476d1ce4e5b9ULL))
+              : privacy::GaussianNoise::Secure();
+  const privacy::Clipped clipped =
+      privacy::PrivatizeUpdate(kept, reference->second, dp.clip_norm, dp.noise_std, noise);
+  dp_references_.erase(dp_references_.begin(), std::next(reference));
+  FSD_LOG(DEBUG) << options_.name << ": round " << round << " delta norm " << clipped.norm
+                 << (clipped.clipped(dp.clip_norm) ? " clipped to " : " within ") << dp.clip_norm
+                 << ", noise std " << dp.noise_std << " per value";
+  return true;
 }
 
 std::variant<LocalRound, std::string> ClientSession::Decode(std::uint64_t round,
@@ -148,6 +184,13 @@ std::variant<LocalRound, std::string> ClientSession::Decode(std::uint64_t round,
     }
     local.global_values.assign(num_values_, 0.0f);
     aggregation::Scatter(kept.value(), mask, local.global_values);
+    if (options_.local_dp) {
+      // The reference the upload's delta is taken from, kept here because the
+      // trainer may drop the round's values (fsd-sim does); the last few
+      // rounds only, in case one never uploads.
+      dp_references_[round] = std::move(kept.value());
+      while (dp_references_.size() > 2) dp_references_.erase(dp_references_.begin());
+    }
   }
   return local;
 }

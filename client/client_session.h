@@ -7,7 +7,8 @@
 //
 // The session owns what the wire needs beyond one round: the sparsity mask
 // in force (received as a bitmask only when it changes), the codecs, and for
-// quantized uploads with error feedback the residual of the last upload. It
+// quantized uploads with error feedback the residual of the last upload, and
+// under distributed DP the global values each upload is privatized against. It
 // decodes ROUND_START into dense values (pruned positions 0) and encodes the
 // kept values of an UPDATE. A ROUND_START whose T, α, β, sizes, codec bytes
 // or mask do not fit this client is logged and dropped (the coordinator's
@@ -17,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -55,6 +57,18 @@ struct TrainedRound {
   aggregation::SoftTargetSummary summary;
 };
 
+// Distributed DP (privacy.dp = "distributed"): the client itself clips the
+// delta of its kept values from the round's global values to clip_norm and
+// adds N(0, noise_std²) to each (privacy::PrivatizeUpdate) before encoding,
+// so the coordinator never sees the unclipped or noise-free update.
+struct LocalDp {
+  double clip_norm = 1.0;
+  double noise_std = 0.0;  // z·S/√t: t reports together carry the noise z·S
+  // Simulation: noise seeded from (seed, client name, round), reproducible;
+  // nullopt (deployments): drawn from OpenSSL's CSPRNG.
+  std::optional<std::uint64_t> seed;
+};
+
 struct ClientSessionOptions {
   std::string name;  // JOIN.client_name
   std::int64_t num_samples = 0;
@@ -63,6 +77,7 @@ struct ClientSessionOptions {
   std::size_t num_classes = 10;
   codec::EncodeOptions uplink;  // how UPDATE values are encoded
   bool error_feedback = false;  // carry quantization error into the next upload
+  std::optional<LocalDp> local_dp;
   wire::WireLimits limits;
 };
 
@@ -87,8 +102,9 @@ class ClientSession {
   std::vector<std::uint8_t> JoinFrame() const;
   std::vector<std::uint8_t> HeartbeatFrame() const;
   std::vector<std::uint8_t> ByeFrame(const std::string& reason) const;
-  // Encodes the kept values of `trained` (adding and then updating the
-  // error-feedback residual) and the summary, for `round`. Nothing (and a
+  // Encodes the kept values of `trained` (privatized under distributed DP,
+  // then adding and updating the error-feedback residual) and the summary,
+  // for `round`. Nothing (and a
   // logged error) when training diverged to NaN/Inf: the round goes on
   // without this client.
   std::optional<std::vector<std::uint8_t>> UpdateFrame(const LocalRound& round,
@@ -101,6 +117,10 @@ class ClientSession {
   std::uint64_t num_values() const { return num_values_; }
 
  private:
+  // Distributed DP on the kept values of `round` (options_.local_dp),
+  // against the global values this session decoded for it; false (logged)
+  // when it has none.
+  bool Privatize(std::uint64_t round, std::vector<float>& kept);
   // The decoded round, or why this client cannot train on `start`.
   std::variant<LocalRound, std::string> Decode(std::uint64_t round, wire::RoundStart start);
 
@@ -111,6 +131,7 @@ class ClientSession {
   std::uint64_t mask_round_ = 0;
   std::shared_ptr<const aggregation::Mask> mask_;
   std::vector<float> residual_;  // dense quantization error of the last upload (error feedback)
+  std::map<std::uint64_t, std::vector<float>> dp_references_;  // round → global kept values
 };
 
 }  // namespace fsd::client

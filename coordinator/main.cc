@@ -101,6 +101,15 @@ int main(int argc, char** argv) {
     const std::string endpoint = coordinator.Bind();
     std::fprintf(stderr, "fsd-coordinator: listening on %s, %zu clients admitted, model %s\n",
                  endpoint.c_str(), allowed.size(), schema.FingerprintHex().c_str());
+    if (options.privacy.enabled && !cfg.transport.insecure &&
+        allowed.size() != static_cast<std::size_t>(cfg.federation.clients)) {
+      // Not a privacy problem (the denominator is fixed either way), but the
+      // model would move by admitted/federation.clients of the mean.
+      std::fprintf(stderr,
+                   "fsd-coordinator: WARNING: privacy.dp divides each release by "
+                   "federation.fraction x federation.clients = %g, but %zu clients are admitted\n",
+                   options.privacy.expected_cohort, allowed.size());
+    }
     running = &coordinator;
     std::signal(SIGINT, OnSignal);
     std::signal(SIGTERM, OnSignal);

@@ -4,7 +4,7 @@
 
 #include "common/config/codec_options.h"
 #include "common/errors.h"
-#include "privacy/rdp_accountant.h"
+#include "privacy/noise_plan.h"
 
 namespace fsd::coordinator {
 namespace {
@@ -109,47 +109,14 @@ PrivacyOptions PrivacyOptionsFrom(const config::RunConfig& config) {
   options.summary_noise_multiplier = options.summaries ? p.summary_noise_multiplier : 0.0;
   options.target_epsilon = p.target_epsilon;
   options.delta = p.delta;
-  const bool weights_open = options.weights && options.noise_multiplier == 0.0;
-  const bool summaries_open = options.summaries && options.summary_noise_multiplier == 0.0;
-  if (!weights_open && !summaries_open) {
-    // Both given: a budget that not even one round fits is a config error, not a run of 0 rounds.
-    if (p.target_epsilon > 0.0) {
-      const double first =
-          privacy::EpsilonAfter(options.sampling_rate, options.StepNoiseMultiplier(), 1, p.delta)
-              .epsilon;
-      if (first > p.target_epsilon) {
-        throw ConfigError("privacy.target_epsilon: " + std::to_string(p.target_epsilon) +
-                          " is spent by the first round already (epsilon " +
-                          std::to_string(first) + " with the given noise multipliers)");
-      }
-    }
-    return options;
-  }
-  // The step multiplier the budget allows over the configured rounds.
-  double step = 0.0;
-  try {
-    step = privacy::NoiseMultiplierFor(p.target_epsilon, options.sampling_rate,
-                                       config.federation.rounds, p.delta);
-  } catch (const ConfigError& error) {
-    throw ConfigError(std::string("privacy.target_epsilon: cannot be met over federation.rounds = ") +
-                      std::to_string(config.federation.rounds) + ": " + error.what());
-  }
-  if (weights_open && summaries_open) {
-    options.noise_multiplier = options.summary_noise_multiplier = std::sqrt(2.0) * step;
-  } else {
-    // One part is given: the other gets what is left, (z⁻² − z_given⁻²)^(−1/2).
-    const double given = weights_open ? options.summary_noise_multiplier : options.noise_multiplier;
-    const bool both = options.weights && options.summaries;
-    if (both && given <= step) {
-      throw ConfigError(std::string("privacy.") +
-                        (weights_open ? "summary_noise_multiplier" : "noise_multiplier") + ": " +
-                        std::to_string(given) + " alone spends the budget privacy.target_epsilon = " +
-                        std::to_string(p.target_epsilon) + " (it needs more than " +
-                        std::to_string(step) + ")");
-    }
-    const double rest = both ? 1.0 / std::sqrt(1.0 / (step * step) - 1.0 / (given * given)) : step;
-    (weights_open ? options.noise_multiplier : options.summary_noise_multiplier) = rest;
-  }
+  options.distributed = p.dp == config::DpMode::kDistributed;
+  options.min_survivors = p.min_survivors;
+  const privacy::NoisePlan plan =
+      privacy::PlanNoise({options.weights, options.noise_multiplier, options.summaries,
+                          options.summary_noise_multiplier, p.target_epsilon, options.sampling_rate,
+                          config.federation.rounds, p.delta});
+  options.noise_multiplier = plan.noise_multiplier;
+  options.summary_noise_multiplier = plan.summary_multiplier;
   return options;
 }
 

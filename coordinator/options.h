@@ -67,11 +67,9 @@ CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
                                      ResumeMode resume);
 
 // The [privacy] part of OptionsFromConfig. Noise multipliers not given are
-// computed from privacy.target_epsilon for federation.rounds rounds: the step
-// multiplier z* the budget allows goes to the one part released, or √2·z* to
-// each of weights and summaries (so that they combine to z*), or, when one
-// is given, the other gets (z*⁻² − z_given⁻²)^(−1/2). ConfigError when the
-// target is out of reach or the given part alone exceeds it.
+// computed from privacy.target_epsilon for federation.rounds rounds by
+// privacy::PlanNoise (privacy/noise_plan.h), which says how and when it
+// throws ConfigError.
 PrivacyOptions PrivacyOptionsFrom(const config::RunConfig& config);
 
 }  // namespace fsd::coordinator

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "aggregation/robust.h"
 #include "common/errors.h"
@@ -23,16 +24,20 @@ WeightRelease ReleaseWeights(const PrivacyOptions& options, std::span<const floa
   std::vector<double> sum(reference.size(), 0.0);
   WeightRelease release;
   std::vector<double> norms;
+  // Distributed: the clients clipped and added the noise; clipping again here
+  // would cut their noise down.
+  const double clip_norm =
+      options.distributed ? std::numeric_limits<double>::infinity() : options.clip_norm;
+  const double noise_std = options.distributed ? 0.0 : options.noise_multiplier * options.clip_norm;
   for (const auto input : inputs) {
-    const privacy::Clipped clipped = privacy::ClipInto(input, reference, options.clip_norm, sum);
+    const privacy::Clipped clipped = privacy::ClipInto(input, reference, clip_norm, sum);
     norms.push_back(clipped.norm);
     release.clipped += clipped.clipped(options.clip_norm) ? 1 : 0;
     release.max_norm = std::max(release.max_norm, clipped.norm);
     release.max_added_norm = std::max(release.max_added_norm, clipped.added_norm);
   }
   if (!norms.empty()) release.median_norm = aggregation::Median(std::move(norms));
-  release.kept = privacy::ReleaseMean(reference, sum, options.noise_multiplier * options.clip_norm,
-                                      options.expected_cohort, noise);
+  release.kept = privacy::ReleaseMean(reference, sum, noise_std, options.expected_cohort, noise);
   return release;
 }
 

@@ -49,6 +49,11 @@ struct PrivacyOptions {
   bool summaries = false;                 // soft-target summaries are released
   double summary_clip_norm = 10.0;        // S₂
   double summary_noise_multiplier = 0.0;  // z₂
+  // Distributed DP: the clients clip and add noise themselves (each
+  // N(0, (z·S)²/min_survivors)); the coordinator sums and divides, and
+  // releases no round with fewer than min_survivors reports.
+  bool distributed = false;
+  int min_survivors = 0;
   double target_epsilon = 0.0;            // 0: no budget
   double delta = 1e-5;
   // Simulation: client sampling and noise drawn from this seed (reproducible
@@ -68,7 +73,10 @@ struct WeightRelease {
   double max_added_norm = 0.0;  // largest contribution actually summed (≤ S)
 };
 
-// reference + (Σ clip(input − reference, S) + N(0, (z·S)²)) / (q·N).
+// Central: reference + (Σ clip(input − reference, S) + N(0, (z·S)²)) / (q·N).
+// Distributed: reference + Σ (input − reference) / (q·N) — each input already
+// carries its clipped delta and its share of the noise (clipped, and
+// max_added_norm, then describe what arrived: 0 and the largest norm).
 // REQUIRES: options.enabled && options.weights; every input has reference's size.
 WeightRelease ReleaseWeights(const PrivacyOptions& options, std::span<const float> reference,
                              std::span<const std::span<const float>> inputs,

@@ -330,8 +330,8 @@ void RoundStateMachine::StartRound() {
     // Too many joined clients missed this round (a deadline too short for all
     // of them, say): leaving them out would stall the federation for good.
     FSD_LOG(WARNING) << "round " << round << ": " << candidates.size()
-                     << " joined clients have not missed it, the rule needs "
-                     << MinimumUpdates() << "; sampling them all again";
+                     << " joined clients have not missed it, a round needs " << MinimumUpdates()
+                     << "; sampling them all again";
     missed_.clear();
     candidates = joined;
   }
@@ -345,6 +345,18 @@ void RoundStateMachine::StartRound() {
     std::vector<std::string> sampled;
     for (const auto& key : candidates) {
       if (uniform(rng) < options_.privacy.sampling_rate) sampled.push_back(key);
+    }
+    if (sampled.size() < MinimumUpdates()) {
+      // A cohort that cannot reach privacy.min_survivors is not asked to
+      // train; the next tick samples again (logged now and then: with few
+      // clients joined this can take many draws).
+      if (attempt_ % 1000 == 0) {
+        FSD_LOG(INFO) << "round " << round << " attempt " << attempt_ + 1 << ": sampled "
+                      << sampled.size() << " clients, privacy.min_survivors is " << MinimumUpdates()
+                      << "; sampling again";
+      }
+      ++attempt_;
+      return;
     }
     candidates = std::move(sampled);
     target_ = candidates.size();
@@ -444,7 +456,12 @@ bool RoundStateMachine::ShouldClose() const {
 }
 
 std::size_t RoundStateMachine::MinimumUpdates() const {
-  if (options_.privacy.enabled) return 0;
+  // Central DP releases even an empty cohort (noise alone); distributed DP
+  // needs min_survivors reports for the noise to add up.
+  if (options_.privacy.enabled) {
+    return options_.privacy.distributed ? static_cast<std::size_t>(options_.privacy.min_survivors)
+                                        : 0;
+  }
   return distillation_only() ? 1 : aggregation::MinimumInputs(options_.aggregation);
 }
 
@@ -464,7 +481,10 @@ void RoundStateMachine::CloseRound() {
     FSD_LOG(WARNING) << "round " << committed_round_ + 1 << ": " << staged_.size() << " of "
                      << target_ << " updates, quorum " << Quorum()
                      << (staged_.size() < MinimumUpdates()
-                             ? std::string(" (") + aggregation::RuleName(options_.aggregation.rule) +
+                             ? std::string(" (") +
+                                   (options_.privacy.enabled
+                                        ? std::string("privacy.min_survivors")
+                                        : aggregation::RuleName(options_.aggregation.rule)) +
                                    " needs at least " + std::to_string(MinimumUpdates()) + ")"
                              : std::string())
                      << "; retrying without " << missed_.size() << " client(s) that missed it";
@@ -633,7 +653,7 @@ nlohmann::json RoundStateMachine::ReleasePrivately(
               : privacy::GaussianNoise::Secure();
   const double reported = static_cast<double>(inputs.size());
   const auto fraction = [&](int clipped) { return reported > 0 ? clipped / reported : 0.0; };
-  nlohmann::json record = {{"dp", "central"},
+  nlohmann::json record = {{"dp", dp.distributed ? "distributed" : "central"},
                            {"clip_norm", dp.clip_norm},
                            {"noise_multiplier", dp.noise_multiplier},
                            {"summary_clip_norm", dp.summary_clip_norm},
@@ -646,10 +666,17 @@ nlohmann::json RoundStateMachine::ReleasePrivately(
     for (const auto& input : inputs) values.push_back(input.values);
     const WeightRelease release = ReleaseWeights(dp, reference, values, noise);
     aggregation::Scatter(release.kept, mask_, global_);
-    record["clipped_fraction"] = fraction(release.clipped);
     record["delta_norm_max"] = release.max_norm;
     record["delta_norm_median"] = release.median_norm;
-    record["contribution_norm_max"] = release.max_added_norm;
+    if (dp.distributed) {
+      // The clients clipped; what arrived carries their noise.
+      record["min_survivors"] = dp.min_survivors;
+      record["client_noise_std"] =
+          dp.noise_multiplier * dp.clip_norm / std::sqrt(static_cast<double>(dp.min_survivors));
+    } else {
+      record["clipped_fraction"] = fraction(release.clipped);
+      record["contribution_norm_max"] = release.max_added_norm;
+    }
   }
   if (dp.summaries) {
     SummaryRelease release =

@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/errors.h"
@@ -62,7 +63,7 @@ Clipped ClipInto(std::span<const float> values, std::span<const float> reference
                  std::span<double> sum) {
   FSD_CHECK(values.size() == reference.size() && values.size() == sum.size())
       << values.size() << " values, " << reference.size() << " reference, " << sum.size() << " sum";
-  FSD_CHECK(clip_norm > 0.0 && std::isfinite(clip_norm)) << "clip norm " << clip_norm;
+  FSD_CHECK(clip_norm > 0.0) << "clip norm " << clip_norm;  // +∞: no clipping
   double squares = 0.0;
   for (std::size_t i = 0; i < values.size(); ++i) {
     const double delta = static_cast<double>(values[i]) - reference[i];
@@ -81,6 +82,15 @@ Clipped ClipInto(std::span<const float> values, std::span<const float> reference
   return result;
 }
 
+Clipped PrivatizeUpdate(std::span<float> values, std::span<const float> reference, double clip_norm,
+                        double noise_std, GaussianNoise& noise) {
+  std::vector<double> delta(values.size(), 0.0);
+  const Clipped clipped = ClipInto(values, reference, clip_norm, delta);
+  const std::vector<float> released = ReleaseMean(reference, delta, noise_std, 1.0, noise);
+  std::copy(released.begin(), released.end(), values.begin());
+  return clipped;
+}
+
 Clipped ClipSummaryInto(std::span<const float> rows, std::span<const std::int64_t> counts,
                         double clip_norm, std::span<double> row_sum,
                         std::span<double> presence_sum) {
@@ -89,7 +99,7 @@ Clipped ClipSummaryInto(std::span<const float> rows, std::span<const std::int64_
             presence_sum.size() == classes)
       << rows.size() << " logits, " << classes << " classes, " << row_sum.size() << " sums, "
       << presence_sum.size() << " presence sums";
-  FSD_CHECK(clip_norm > 0.0 && std::isfinite(clip_norm)) << "clip norm " << clip_norm;
+  FSD_CHECK(clip_norm > 0.0) << "clip norm " << clip_norm;  // +∞: no clipping
   double squares = 0.0;
   for (std::size_t c = 0; c < classes; ++c) {
     if (counts[c] <= 0) continue;

@@ -4,7 +4,8 @@
 // (ClipInto), then release reference + (sum + N(0, σ²) per coordinate) /
 // denominator (ReleaseMean), with σ = z·S and a fixed denominator (the
 // expected cohort q·N), so that one client's contribution to the release is
-// bounded by S whatever it sends.
+// bounded by S whatever it sends. Under distributed DP each client does the
+// clipping and adds its share of the noise itself (PrivatizeUpdate).
 //
 // Noise comes from a GaussianNoise: Secure() draws its uniforms from
 // OpenSSL's CSPRNG (RAND_bytes) for deployments, Seeded() from a seeded
@@ -61,9 +62,15 @@ struct Clipped {
 std::uint64_t SecureSeed();
 
 // Adds (values − reference) · min(1, clip_norm / ‖values − reference‖₂) to
-// `sum`. REQUIRES: equal sizes, clip_norm > 0.
+// `sum`. REQUIRES: equal sizes, clip_norm > 0 (+∞: added unclipped).
 Clipped ClipInto(std::span<const float> values, std::span<const float> reference, double clip_norm,
                  std::span<double> sum);
+
+// Distributed DP, one client's share: replaces `values` by
+// reference + clip(values − reference, clip_norm) + N(0, noise_std²) per
+// value, and says how the delta was clipped. REQUIRES: as ClipInto, noise_std >= 0.
+Clipped PrivatizeUpdate(std::span<float> values, std::span<const float> reference, double clip_norm,
+                        double noise_std, GaussianNoise& noise);
 
 // One client's soft-target summary as one record: its C×C mean-logit rows
 // (rows of classes it has no samples of count as zero) scaled jointly to

@@ -126,6 +126,17 @@ nlohmann::json Simulation::Run() {
     }
     coordinator_done = true;
   });
+  // An exception in the loop below stops the coordinator and joins its
+  // thread before it propagates (a joinable thread would terminate the process).
+  struct JoinOnExit {
+    coordinator::Coordinator& coordinator;
+    std::thread& thread;
+    ~JoinOnExit() {
+      if (!thread.joinable()) return;
+      coordinator.Stop();
+      thread.join();
+    }
+  } join_on_exit{coordinator, coordinator_thread};
 
   // Distillation-only mode: each client's own weights wait in a file between
   // its rounds, not in a live model (memory still grows with workers only).
@@ -173,10 +184,10 @@ nlohmann::json Simulation::Run() {
     node.limits.handshake_ms = cfg.transport.handshake_ms;
     node.heartbeat_ms = cfg.transport.heartbeat_ms;
     const auto samples = attack.DeclaredSamples(k, static_cast<std::int64_t>(partition[k].size()));
-    clients.emplace_back(context,
-                         client::ClientSession(
-                             client::SessionOptionsFromConfig(cfg, ClientName(k), samples, schema)),
-                         std::move(node));
+    auto session = client::SessionOptionsFromConfig(cfg, ClientName(k), samples, schema);
+    // Distributed DP noise from the run's seed, like the coordinator's in central mode.
+    if (session.local_dp) session.local_dp->seed = cfg.federation.seed;
+    clients.emplace_back(context, client::ClientSession(std::move(session)), std::move(node));
     clients.back().Start(Clock::now());
   }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "common/errors.h"
 #include "privacy/dp_release.h"
@@ -59,6 +60,40 @@ TEST(ClipIntoTest, ContributionNeverExceedsTheClipNorm) {
   EXPECT_FALSE(ClipInto(near, reference, 5.0, sum).clipped(5.0));
   EXPECT_DOUBLE_EQ(sum[0], 4.0);
   EXPECT_THROW(ClipInto(near, reference, 0.0, sum), InternalError);
+}
+
+TEST(ClipIntoTest, AnInfiniteBoundAddsTheDeltaUnclipped) {
+  const std::vector<float> reference = {1, 1, 1};
+  const std::vector<float> far = {31, 41, 1};
+  std::vector<double> sum(3, 0.0);
+  const Clipped added = ClipInto(far, reference, std::numeric_limits<double>::infinity(), sum);
+  EXPECT_FALSE(added.clipped(std::numeric_limits<double>::infinity()));
+  EXPECT_EQ(sum, (std::vector<double>{30, 40, 0}));
+}
+
+TEST(PrivatizeUpdateTest, ClipsTheDeltaFromTheReferenceAndAddsNoiseOfTheGivenSpread) {
+  // Far from the reference, no noise: the result is reference + the delta scaled to norm S.
+  std::vector<float> values = {31, 41, 1};
+  const std::vector<float> reference = {1, 1, 1};
+  auto silent = GaussianNoise::Seeded(3);
+  const Clipped clipped = PrivatizeUpdate(values, reference, 5.0, 0.0, silent);
+  EXPECT_DOUBLE_EQ(clipped.norm, 50.0);
+  EXPECT_NEAR(values[0], 4.0f, 1e-6);
+  EXPECT_NEAR(values[1], 5.0f, 1e-6);
+  EXPECT_EQ(values[2], 1.0f);
+  // At the reference, noise only: per-value std is noise_std (2e5 values, within 1%).
+  const std::size_t n = 200'000;
+  std::vector<float> still(n, 2.0f);
+  const std::vector<float> here(n, 2.0f);
+  auto noise = GaussianNoise::Seeded(11);
+  PrivatizeUpdate(still, here, 1.0, 0.25, noise);
+  double sum = 0.0, squares = 0.0;
+  for (const float v : still) {
+    sum += v - 2.0;
+    squares += (v - 2.0) * (v - 2.0);
+  }
+  EXPECT_NEAR(sum / n, 0.0, 0.25 * 0.01);
+  EXPECT_NEAR(std::sqrt(squares / n), 0.25, 0.25 * 0.01);
 }
 
 TEST(ClipSummaryIntoTest, ClipsPresentRowsJointlyAndCountsPresence) {

@@ -208,7 +208,7 @@ struct AttackConfig {
   double declared_samples = 0.0;
 };
 
-enum class DpMode { kOff, kCentral };
+enum class DpMode { kOff, kCentral, kDistributed };
 
 // [privacy]: client-level differential privacy (DP-FedAvg, McMahan et al.
 // 2018) with a Rényi-DP accountant (privacy/rdp_accountant.h,
@@ -216,6 +216,10 @@ enum class DpMode { kOff, kCentral };
 // samples clients by Poisson sampling with rate federation.fraction, clips
 // each client's delta to clip_norm, adds Gaussian noise to the sum and
 // divides by the expected cohort federation.fraction × federation.clients.
+// "distributed": the coordinator is not trusted with the noise; every client
+// clips its own delta and adds 1/min_survivors of the noise variance, and a
+// round is released only when at least min_survivors clients reported
+// (model weights only; privacy/dp_release.h).
 struct PrivacyConfig {
   DpMode dp = DpMode::kOff;
   double clip_norm = 1.0;  // S: L2 bound of one client's model delta
@@ -232,6 +236,9 @@ struct PrivacyConfig {
   // Their noise multiplier; 0 = from target_epsilon (required when summaries
   // are released and noise_multiplier is given).
   double summary_noise_multiplier = 0.0;
+  // t (distributed only, required there): the fewest reports a round is
+  // released with; each client adds N(0, (z·S)²/t).
+  int min_survivors = 0;
 };
 
 enum class TemperatureScheduleKind { kConstant, kLinear, kCosine, kStep, kAdaptive };

@@ -217,10 +217,13 @@ void CheckAggregation(const RunConfig& config, const std::string& origin) {
 // per round from a Poisson sample, and the mean of clipped deltas.
 void CheckPrivacy(const RunConfig& config, const std::string& origin) {
   const auto& p = config.privacy;
-  if (p.dp == DpMode::kOff) return;
   const auto fail = [&](const std::string& key, const std::string& problem) {
     throw ConfigError(origin + ": " + key + ": " + problem);
   };
+  if (p.dp != DpMode::kDistributed && p.min_survivors > 0) {
+    fail("privacy.min_survivors", "only applies with privacy.dp = \"distributed\"");
+  }
+  if (p.dp == DpMode::kOff) return;
   if (config.aggregation.weighting != ClientWeighting::kUniform) {
     fail("aggregation.weighting",
          "must be \"uniform\" with privacy.dp on: the noise is calibrated to one client's "
@@ -250,6 +253,28 @@ void CheckPrivacy(const RunConfig& config, const std::string& origin) {
          "denominator) must be at least 1 with privacy.dp on");
   }
   const bool weights = config.federation.mode == FederationMode::kWeights;
+  if (p.dp == DpMode::kDistributed) {
+    // Clients add the noise to their model deltas; per-class presence counts
+    // would have to travel as noisy reals, which UPDATE does not carry.
+    if (!weights) {
+      fail("federation.mode",
+           "must be \"weights\" with privacy.dp = \"distributed\": it covers model deltas "
+           "only (use privacy.dp = \"central\" for distillation mode)");
+    }
+    if (ReleasesSummaries(config)) {
+      fail("privacy.dp",
+           "\"distributed\" covers model deltas only, and this run releases soft-target "
+           "summaries (loss.beta or schedule.beta > 0, or the adaptive temperature schedule): "
+           "use \"central\", or turn the summaries off");
+    }
+    const double expected_cohort = config.federation.fraction * config.federation.clients;
+    if (p.min_survivors < 1 || p.min_survivors > expected_cohort + 1e-9) {
+      fail("privacy.min_survivors",
+           "required with privacy.dp = \"distributed\": an integer from 1 to the expected "
+           "cohort federation.fraction × federation.clients (" +
+               std::to_string(expected_cohort) + "), got " + std::to_string(p.min_survivors));
+    }
+  }
   if (!weights && p.noise_multiplier > 0.0) {
     fail("privacy.noise_multiplier",
          "must be 0 with federation.mode = \"distillation\": no weights are released (set "
@@ -517,13 +542,17 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   }
   SectionReader privacy(root, "privacy", origin, known_keys);
   auto& pv = config.privacy;
-  privacy.Choice("dp", pv.dp, {{"off", DpMode::kOff}, {"central", DpMode::kCentral}});
+  privacy.Choice("dp", pv.dp,
+                 {{"off", DpMode::kOff},
+                  {"central", DpMode::kCentral},
+                  {"distributed", DpMode::kDistributed}});
   privacy.Real("clip_norm", pv.clip_norm, 0.0, 1e9, /*min_open=*/true);
   privacy.Real("noise_multiplier", pv.noise_multiplier, 0.0, 1e4);
   privacy.Real("target_epsilon", pv.target_epsilon, 0.0, 1e4);
   privacy.Real("delta", pv.delta, 0.0, 0.1, /*min_open=*/true);
   privacy.Real("summary_clip_norm", pv.summary_clip_norm, 0.0, 1e9, /*min_open=*/true);
   privacy.Real("summary_noise_multiplier", pv.summary_noise_multiplier, 0.0, 1e4);
+  privacy.Integer("min_survivors", pv.min_survivors, 0, 1'000'000);
   privacy.Finish();
   CheckPrivacy(config, origin);
 

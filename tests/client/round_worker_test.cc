@@ -12,8 +12,10 @@
 #include "client/soft_target_summary.h"
 #include "client/state_store.h"
 #include "common/codec/values.h"
+#include "common/config/toml_loader.h"
 #include "common/data/synthetic.h"
 #include "common/errors.h"
+#include "privacy/rdp_accountant.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fsd::client {
@@ -319,6 +321,83 @@ TEST(ClientSessionTest, ErrorFeedbackCarriesQuantizationErrorIntoTheNextUpload) 
   }
   EXPECT_GT(error_plain, 0.01);         // 20 × the same rounding error
   EXPECT_LT(error_feedback, 1.0 / 127);  // at most one step in total
+}
+
+// Distributed DP (LocalDp): the client's upload is the round's global values
+// plus its clipped delta plus its own noise.
+ClientSession DpSession(std::size_t values, double clip_norm, double noise_std,
+                        const std::string& name = "c") {
+  ClientSessionOptions options;
+  options.name = name;
+  options.num_samples = 100;
+  options.schema_fingerprint = 0x77;
+  options.layout = {{0, values, true}};
+  options.num_classes = 2;
+  options.local_dp = LocalDp{clip_norm, noise_std, 5};
+  ClientSession session(std::move(options));
+  session.OnFrame(wire::EncodeFrame({0, wire::Welcome{3, 0x77, 3}}));
+  return session;
+}
+
+std::vector<float> Uploaded(ClientSession& session, const std::vector<float>& global,
+                            const std::vector<float>& trained) {
+  wire::RoundStart start;
+  start.global_values = codec::EncodeValues(global, {}, {});
+  const auto step = session.OnFrame(wire::EncodeFrame({3, start}));
+  EXPECT_TRUE(step.train.has_value());
+  if (!step.train) return {};
+  const auto frame =
+      session.UpdateFrame(*step.train, {100, 0.5, trained, {{50, 50}, {0, 0, 0, 0}}});
+  EXPECT_TRUE(frame.has_value());
+  if (!frame) return {};
+  const auto decoded = wire::DecodeFrame(*frame, {});
+  EXPECT_TRUE(decoded.ok());
+  const auto& update = std::get<wire::Update>(decoded.value().body);
+  return codec::DecodeValues(update.values, std::vector<std::uint64_t>{global.size()}).value();
+}
+
+TEST(ClientSessionTest, DistributedDpUploadsTheGlobalValuesPlusTheClippedDelta) {
+  ClientSession session = DpSession(4, 5.0, 0.0);
+  // Delta (30, 40, 0, 0), norm 50, clipped to 5: (3, 4, 0, 0).
+  const auto sent = Uploaded(session, {1, 1, 1, 1}, {31, 41, 1, 1});
+  ASSERT_EQ(sent.size(), 4u);
+  EXPECT_NEAR(sent[0], 4.0f, 1e-6);
+  EXPECT_NEAR(sent[1], 5.0f, 1e-6);
+  EXPECT_EQ(sent[2], 1.0f);
+  EXPECT_EQ(sent[3], 1.0f);
+}
+
+TEST(ClientSessionTest, DistributedDpNoiseHasTheConfiguredSpreadAndDependsOnClientAndRound) {
+  const std::size_t n = 100'000;
+  const std::vector<float> global(n, 0.5f);
+  ClientSession session = DpSession(n, 1.0, 0.2);
+  const auto sent = Uploaded(session, global, global);  // no training change: noise only
+  ASSERT_EQ(sent.size(), n);
+  double squares = 0.0;
+  for (const float v : sent) squares += (v - 0.5) * (v - 0.5);
+  EXPECT_NEAR(std::sqrt(squares / n), 0.2, 0.2 * 0.01);
+  ClientSession twin = DpSession(n, 1.0, 0.2);
+  EXPECT_EQ(Uploaded(twin, global, global), sent) << "seeded: reproducible";
+  ClientSession other = DpSession(n, 1.0, 0.2, "d");
+  EXPECT_NE(Uploaded(other, global, global), sent) << "each client draws its own noise";
+}
+
+TEST(ClientSessionTest, DistributedDpConfigGivesEachClientItsShareOfTheBudgetsNoise) {
+  model::MultiExitNet net(SmallSpec());
+  const auto schema = model::FlatSchema::Of(*net);
+  const auto config = config::ParseConfig(
+      "[federation]\nclients = 100\nfraction = 0.1\nrounds = 50\n[aggregation]\n"
+      "weighting = \"uniform\"\n[privacy]\ndp = \"distributed\"\nclip_norm = 2.0\n"
+      "target_epsilon = 4.0\nmin_survivors = 4\n",
+      "t.toml");
+  const auto options = SessionOptionsFromConfig(config, "c", 100, schema);
+  ASSERT_TRUE(options.local_dp.has_value());
+  EXPECT_DOUBLE_EQ(options.local_dp->clip_norm, 2.0);
+  // z·S/√t with z the coordinator's multiplier for the same budget.
+  EXPECT_DOUBLE_EQ(options.local_dp->noise_std,
+                   privacy::NoiseMultiplierFor(4.0, 0.1, 50, 1e-5) * 2.0 / 2.0);
+  EXPECT_FALSE(options.local_dp->seed.has_value()) << "deployments draw from the CSPRNG";
+  EXPECT_FALSE(SessionOptionsFromConfig(config::ParseConfig("", "t"), "c", 100, schema).local_dp);
 }
 
 }  // namespace

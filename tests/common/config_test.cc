@@ -161,7 +161,7 @@ TEST(ConfigTest, PrivacyRefusesWhatItsGuaranteeCannotCover) {
   EXPECT_EQ(ErrorOf("[privacy]\ndp = \"central\"\ntarget_epsilon = 4.0\n" + uniform +
                     "[loss]\nbeta = 0.3\n"),
             "no error");
-  refused("[privacy]\ndp = \"distributed\"\n", "privacy.dp: must be one of: off, central");
+  refused("[privacy]\ndp = \"local\"\n", "privacy.dp: must be one of: off, central, distributed");
   refused(dp + uniform + "[federation]\ncheckpoint = false\n", "federation.checkpoint: must be true");
   refused(dp + uniform + "[federation]\nclients = 10\nfraction = 0.05\n",
           "federation.fraction: federation.fraction × federation.clients");
@@ -172,6 +172,31 @@ TEST(ConfigTest, PrivacyRefusesWhatItsGuaranteeCannotCover) {
   refused(dp + uniform + "[federation]\nmode = \"distillation\"\n",
           "privacy.noise_multiplier: must be 0 with federation.mode = \"distillation\"");
   refused(dp + "delta = 0.5\n" + uniform, "privacy.delta: must be a number in (0, 0.1]");
+}
+
+TEST(ConfigTest, DistributedDpNeedsMinSurvivorsWithinTheCohortAndReleasesWeightsOnly) {
+  const std::string dp =
+      "[privacy]\ndp = \"distributed\"\nnoise_multiplier = 1.0\nmin_survivors = 3\n";
+  const std::string cohort =
+      "[aggregation]\nweighting = \"uniform\"\n[federation]\nclients = 10\nfraction = 0.5\n";
+  EXPECT_EQ(ErrorOf(dp + cohort), "no error");
+  EXPECT_EQ(ParseConfig(dp + cohort, "t").privacy.min_survivors, 3);
+  const auto refused = [&](const std::string& toml, const std::string& needle) {
+    const std::string e = ErrorOf(toml);
+    EXPECT_NE(e.find(needle), std::string::npos) << e;
+  };
+  refused("[privacy]\ndp = \"distributed\"\nnoise_multiplier = 1.0\n" + cohort,
+          "privacy.min_survivors: required with privacy.dp = \"distributed\": an integer from 1 "
+          "to the expected cohort");
+  refused("[privacy]\ndp = \"distributed\"\nnoise_multiplier = 1.0\nmin_survivors = 6\n" + cohort,
+          "got 6");
+  refused(dp + cohort + "[loss]\nbeta = 0.3\n",
+          "privacy.dp: \"distributed\" covers model deltas only");
+  refused(dp + cohort + "mode = \"distillation\"\n", "federation.mode: must be \"weights\"");
+  // The central refusals hold too.
+  refused(dp + "[federation]\nclients = 10\nfraction = 0.5\n", "aggregation.weighting");
+  refused("[privacy]\nmin_survivors = 3\n",
+          "privacy.min_survivors: only applies with privacy.dp = \"distributed\"");
 }
 
 TEST(ConfigTest, SummariesAreReleasedWithBetaTheAdaptiveScheduleOrDistillation) {

@@ -147,5 +147,18 @@ TEST(PrivacyOptionsFromTest, ComputesMultipliersThatSpendExactlyTheBudget) {
   }
 }
 
+TEST(PrivacyOptionsFromTest, DistributedAccountsTheSameMultiplierItsClientsAdd) {
+  const PrivacyOptions o = PrivacyOptionsFrom(config::ParseConfig(
+      "[federation]\nclients = 100\nfraction = 0.1\nrounds = 50\n[aggregation]\n"
+      "weighting = \"uniform\"\n[privacy]\ndp = \"distributed\"\ntarget_epsilon = 4.0\n"
+      "min_survivors = 4\n",
+      "t.toml"));
+  EXPECT_TRUE(o.enabled);
+  EXPECT_TRUE(o.distributed);
+  EXPECT_EQ(o.min_survivors, 4);
+  EXPECT_DOUBLE_EQ(o.noise_multiplier, privacy::NoiseMultiplierFor(4.0, 0.1, 50, 1e-5));
+  EXPECT_FALSE(FromToml("noise_multiplier = 1.0\n").distributed);
+}
+
 }  // namespace
 }  // namespace fsd::coordinator

@@ -695,5 +695,68 @@ TEST_F(PrivateRoundTest, ResumeRefusesToMixRoundsWithAndWithoutDp) {
                ConfigError);
 }
 
+// Distributed DP: the clients clipped and noised their deltas; the
+// coordinator sums and divides, and releases nothing below min_survivors.
+TEST_F(PrivateRoundTest, DistributedReleasesTheSumOverTheExpectedCohortWithoutClippingOrNoise) {
+  Make(4, [](CoordinatorOptions& o) {
+    Private(o, 1.0, 1.0);
+    o.privacy.distributed = true;
+    o.privacy.min_survivors = 2;
+  });
+  for (int i = 0; i < 4; ++i) Join(i);
+  machine_->Tick();
+  Report(0, 100, 1.5f);
+  Report(1, 100, 101.0f);  // the client's own noise can be large: not clipped again here
+  Report(2, 100, 1.0f);
+  Report(3, 100, 0.5f);
+  machine_->Tick();
+  ASSERT_EQ(machine_->committed_round(), 1u);
+  // 1 + (0.5 + 100 + 0 − 0.5) / 4, exactly: the noise came with the updates.
+  EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 26.0f));
+  const auto record = Metrics().back();
+  EXPECT_EQ(record["dp"], "distributed");
+  EXPECT_EQ(record["min_survivors"], 2);
+  EXPECT_DOUBLE_EQ(record["client_noise_std"].get<double>(), 1.0 / std::sqrt(2.0));
+  EXPECT_FALSE(record.contains("clipped_fraction")) << "the clients clipped, not the coordinator";
+  EXPECT_DOUBLE_EQ(record["epsilon"].get<double>(),
+                   privacy::EpsilonAfter(1.0, 1.0, 1, 1e-5).epsilon);
+}
+
+TEST_F(PrivateRoundTest, DistributedRoundWithFewerReportsThanMinSurvivorsIsNotReleased) {
+  Make(3, [](CoordinatorOptions& o) {
+    Private(o, 1.0, 1.0);
+    o.privacy.distributed = true;
+    o.privacy.min_survivors = 3;
+  });
+  for (int i = 0; i < 3; ++i) Join(i);
+  machine_->Tick();
+  ASSERT_EQ(machine_->selected().size(), 3u);
+  Report(0, 100, 2.0f);
+  Report(1, 100, 2.0f);
+  clock_.Advance(std::chrono::seconds(61));  // client 2 never reports and times out
+  Deliver(PeerOf(0), {0, wire::Heartbeat{}});
+  Deliver(PeerOf(1), {0, wire::Heartbeat{}});
+  machine_->Tick();
+  EXPECT_EQ(machine_->committed_round(), 0u) << "2 reports carry 2/3 of the noise";
+  EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 1.0f));
+  EXPECT_EQ(machine_->privacy_spent()["privacy_steps"], 0);
+  // Two clients left cannot make a cohort of 3: nobody is asked to train.
+  Sent();
+  machine_->Tick();
+  machine_->Tick();
+  for (const auto& [route, messages] : Sent()) {
+    for (const auto& m : messages) EXPECT_FALSE(std::holds_alternative<wire::RoundStart>(m.body));
+  }
+  // With the third client back, round 1 is released from three reports.
+  Join(2);
+  machine_->Tick();
+  ASSERT_EQ(machine_->selected().size(), 3u);
+  for (int i = 0; i < 3; ++i) Report(i, 100, 2.0f);
+  machine_->Tick();
+  EXPECT_EQ(machine_->committed_round(), 1u);
+  EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 2.0f));
+  EXPECT_EQ(machine_->privacy_spent()["privacy_steps"], 1);
+}
+
 }  // namespace
 }  // namespace fsd::coordinator

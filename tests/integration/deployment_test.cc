@@ -160,6 +160,38 @@ TEST_F(DeploymentTest, CentralDpDeploymentStopsAtItsBudgetAndSaysWhy) {
       << testing::ReadFile(dir_.File("client-1.log"));
 }
 
+TEST_F(DeploymentTest, DistributedDpClientsAddTheNoiseThemselves) {
+  // Coordinator and clients run the same [privacy]; each fsd-client clips its
+  // delta to S = 0.01 and adds N(0, (z·S)²/t) from the CSPRNG. Two reports
+  // of z·S/√2 each, over q·N = 2: the global model moves by z·S/2 = 0.01 per
+  // coordinate, which only the clients' noise can explain (their clipped
+  // deltas move it by at most S in norm).
+  const std::vector<std::string> dp = {
+      "--set", "aggregation.weighting=uniform", "--set", "compression.uplink=fp32",
+      "--set", "privacy.dp=distributed",        "--set", "privacy.noise_multiplier=2.0",
+      "--set", "privacy.clip_norm=0.01",        "--set", "privacy.min_survivors=2",
+      "--set", "federation.clients=2"};
+  const pid_t coordinator = Coordinator(2, dp, /*rounds=*/2);
+  const pid_t a = Client("client-1", dp);
+  const pid_t b = Client("client-2", dp);
+  EXPECT_EQ(Wait(coordinator), kExitOk) << testing::ReadFile(dir_.File("coord.log"));
+  EXPECT_EQ(Wait(a), kExitOk) << testing::ReadFile(dir_.File("client-1.log"));
+  EXPECT_EQ(Wait(b), kExitOk) << testing::ReadFile(dir_.File("client-2.log"));
+  const auto records = CoordinatorMetrics();
+  ASSERT_EQ(records.size(), 2u);
+  for (const auto& r : records) {
+    EXPECT_EQ(r["dp"], "distributed");
+    EXPECT_EQ(r["clients_reported"], 2);
+    EXPECT_NEAR(r["global_change_rms"].get<double>(), 0.01, 0.0015) << r.dump();
+  }
+  EXPECT_NEAR(records.back()["epsilon"].get<double>(),
+              privacy::EpsilonAfter(1.0, 2.0, 2, 1e-5).epsilon, 1e-9);
+  EXPECT_NE(testing::ReadFile(dir_.File("client-1.log"))
+                .find("distributed DP: every update clipped to 0.01 and noised with std 0.0141421"),
+            std::string::npos)
+      << testing::ReadFile(dir_.File("client-1.log"));
+}
+
 TEST_F(DeploymentTest, ClientStoppedWithSigtermSaysByeAndExitsZero) {
   const pid_t coordinator = Coordinator(3);  // never starts a round: a third client never comes
   const pid_t client = Client("client-1");

@@ -402,6 +402,36 @@ TEST(FsdSimTest, CentralDpRunStopsAtItsBudgetAndResumesTheSameAccount) {
   EXPECT_NE(testing::ReadFile(out.File("log2.txt")).find("privacy budget"), std::string::npos);
 }
 
+TEST(FsdSimTest, DistributedDpReleasesTheClientsNoiseSummedOverTheCohort) {
+  // Every client sends the global values back (attack.kind = zero): what the
+  // global model moves by is the noise the clients added, z·S·sqrt(k/t)/(q·N)
+  // per coordinate for k reports, and no round is released with k < t.
+  testing::TempDir out;
+  auto arguments = SimArguments(out.path(), 4, "fmnist-sd.toml", 6);
+  arguments.insert(
+      arguments.end(),
+      {"--set", "federation.fraction=0.5", "--set", "aggregation.weighting=uniform", "--set",
+       "compression.uplink=fp32", "--set", "privacy.dp=distributed", "--set",
+       "privacy.noise_multiplier=1.0", "--set", "privacy.clip_norm=1.0", "--set",
+       "privacy.min_survivors=2", "--set", "attack.clients=6", "--set", "attack.kind=zero"});
+  ASSERT_EQ(Wait(Spawn(arguments, out.File("log.txt"))), kExitOk)
+      << testing::ReadFile(out.File("log.txt"));
+  const auto records = Metrics(out.path());
+  ASSERT_EQ(records.size(), 4u);
+  double previous = 0.0;
+  for (const auto& r : records) {
+    EXPECT_EQ(r["dp"], "distributed");
+    EXPECT_EQ(r["min_survivors"], 2);
+    const int reported = r["clients_reported"].get<int>();
+    EXPECT_GE(reported, 2) << r.dump();
+    const double expected = 1.0 * 1.0 * std::sqrt(reported / 2.0) / 3.0;
+    EXPECT_NEAR(r["global_change_rms"].get<double>(), expected, 0.05 * expected) << r.dump();
+    EXPECT_GT(r["epsilon"].get<double>(), previous);
+    previous = r["epsilon"].get<double>();
+  }
+  EXPECT_NEAR(previous, privacy::EpsilonAfter(0.5, 1.0, 4, 1e-5).epsilon, previous * 1e-9);
+}
+
 TEST(FsdSimTest, PartitionFileWithWrongClientCountIsAConfigError) {
   testing::TempDir out;
   auto arguments = SimArguments(out.path(), 1);
