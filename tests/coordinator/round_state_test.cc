@@ -580,6 +580,13 @@ class PrivateRoundTest : public RoundStateTest {
     o.privacy.seed = 7;
   }
 
+  // Distributed DP with q = 1, z = 1 and `min_survivors` t.
+  static void Distributed(CoordinatorOptions& o, int min_survivors) {
+    Private(o, 1.0, 1.0);
+    o.privacy.distributed = true;
+    o.privacy.min_survivors = min_survivors;
+  }
+
   // Starts a round and answers every ROUND_START with `value` everywhere (an
   // empty cohort's round is released by the Tick that starts it).
   void RunRound(float value) {
@@ -698,11 +705,7 @@ TEST_F(PrivateRoundTest, ResumeRefusesToMixRoundsWithAndWithoutDp) {
 // Distributed DP: the clients clipped and noised their deltas; the
 // coordinator sums and divides, and releases nothing below min_survivors.
 TEST_F(PrivateRoundTest, DistributedReleasesTheSumOverTheExpectedCohortWithoutClippingOrNoise) {
-  Make(4, [](CoordinatorOptions& o) {
-    Private(o, 1.0, 1.0);
-    o.privacy.distributed = true;
-    o.privacy.min_survivors = 2;
-  });
+  Make(4, [](CoordinatorOptions& o) { Distributed(o, 2); });
   for (int i = 0; i < 4; ++i) Join(i);
   machine_->Tick();
   Report(0, 100, 1.5f);
@@ -723,11 +726,7 @@ TEST_F(PrivateRoundTest, DistributedReleasesTheSumOverTheExpectedCohortWithoutCl
 }
 
 TEST_F(PrivateRoundTest, DistributedRoundWithFewerReportsThanMinSurvivorsIsNotReleased) {
-  Make(3, [](CoordinatorOptions& o) {
-    Private(o, 1.0, 1.0);
-    o.privacy.distributed = true;
-    o.privacy.min_survivors = 3;
-  });
+  Make(3, [](CoordinatorOptions& o) { Distributed(o, 3); });
   for (int i = 0; i < 3; ++i) Join(i);
   machine_->Tick();
   ASSERT_EQ(machine_->selected().size(), 3u);

@@ -87,6 +87,18 @@ class DeploymentTest : public ::testing::Test {
         dir_.File(name + ".log"));
   }
 
+  // fsd-coordinator (`coordinator_extra`, `rounds`) and client-1, client-2
+  // (`client_extra`) to the end; each must exit 0.
+  void RunTwoClients(const std::vector<std::string>& coordinator_extra,
+                     const std::vector<std::string>& client_extra, int rounds = 2) {
+    const pid_t coordinator = Coordinator(2, coordinator_extra, rounds);
+    const pid_t a = Client("client-1", client_extra);
+    const pid_t b = Client("client-2", client_extra);
+    EXPECT_EQ(Wait(coordinator), kExitOk) << testing::ReadFile(dir_.File("coord.log"));
+    EXPECT_EQ(Wait(a), kExitOk) << testing::ReadFile(dir_.File("client-1.log"));
+    EXPECT_EQ(Wait(b), kExitOk) << testing::ReadFile(dir_.File("client-2.log"));
+  }
+
   std::vector<nlohmann::json> CoordinatorMetrics() {
     std::vector<nlohmann::json> records;
     std::istringstream lines(testing::ReadFile(dir_.File("coord/metrics.jsonl")));
@@ -100,12 +112,7 @@ class DeploymentTest : public ::testing::Test {
 };
 
 TEST_F(DeploymentTest, CoordinatorAndTwoClientProcessesCompleteTheRounds) {
-  const pid_t coordinator = Coordinator(2);
-  const pid_t a = Client("client-1");
-  const pid_t b = Client("client-2");
-  EXPECT_EQ(Wait(coordinator), kExitOk) << testing::ReadFile(dir_.File("coord.log"));
-  EXPECT_EQ(Wait(a), kExitOk) << testing::ReadFile(dir_.File("client-1.log"));
-  EXPECT_EQ(Wait(b), kExitOk) << testing::ReadFile(dir_.File("client-2.log"));
+  RunTwoClients({}, {});
   std::istringstream lines(testing::ReadFile(dir_.File("coord/metrics.jsonl")));
   std::string line;
   int rounds = 0;
@@ -131,17 +138,10 @@ TEST_F(DeploymentTest, CentralDpDeploymentStopsAtItsBudgetAndSaysWhy) {
   const double z = 2.0, delta = 1e-5;
   const double two = privacy::EpsilonAfter(1.0, z, 2, delta).epsilon;
   const double three = privacy::EpsilonAfter(1.0, z, 3, delta).epsilon;
-  const pid_t coordinator = Coordinator(
-      2,
-      {"--set", "aggregation.weighting=uniform", "--set", "privacy.dp=central", "--set",
-       "privacy.noise_multiplier=2.0", "--set", "privacy.clip_norm=0.01", "--set",
-       "privacy.target_epsilon=" + std::to_string(0.5 * (two + three))},
-      /*rounds=*/4);
-  const pid_t a = Client("client-1");
-  const pid_t b = Client("client-2");
-  EXPECT_EQ(Wait(coordinator), kExitOk) << testing::ReadFile(dir_.File("coord.log"));
-  EXPECT_EQ(Wait(a), kExitOk) << testing::ReadFile(dir_.File("client-1.log"));
-  EXPECT_EQ(Wait(b), kExitOk) << testing::ReadFile(dir_.File("client-2.log"));
+  RunTwoClients({"--set", "aggregation.weighting=uniform", "--set", "privacy.dp=central", "--set",
+                 "privacy.noise_multiplier=2.0", "--set", "privacy.clip_norm=0.01", "--set",
+                 "privacy.target_epsilon=" + std::to_string(0.5 * (two + three))},
+                {}, /*rounds=*/4);
   const auto records = CoordinatorMetrics();
   ASSERT_EQ(records.size(), 2u);
   for (const auto& r : records) {
@@ -171,12 +171,7 @@ TEST_F(DeploymentTest, DistributedDpClientsAddTheNoiseThemselves) {
       "--set", "privacy.dp=distributed",        "--set", "privacy.noise_multiplier=2.0",
       "--set", "privacy.clip_norm=0.01",        "--set", "privacy.min_survivors=2",
       "--set", "federation.clients=2"};
-  const pid_t coordinator = Coordinator(2, dp, /*rounds=*/2);
-  const pid_t a = Client("client-1", dp);
-  const pid_t b = Client("client-2", dp);
-  EXPECT_EQ(Wait(coordinator), kExitOk) << testing::ReadFile(dir_.File("coord.log"));
-  EXPECT_EQ(Wait(a), kExitOk) << testing::ReadFile(dir_.File("client-1.log"));
-  EXPECT_EQ(Wait(b), kExitOk) << testing::ReadFile(dir_.File("client-2.log"));
+  RunTwoClients(dp, dp);
   const auto records = CoordinatorMetrics();
   ASSERT_EQ(records.size(), 2u);
   for (const auto& r : records) {
@@ -233,12 +228,7 @@ TEST_F(DeploymentTest, ClientTrainingSeveralTimesLongerThanTheTimeoutCompletesIt
 }
 
 TEST_F(DeploymentTest, PlaintextCoordinatorAndClientsCompleteTheRounds) {
-  const pid_t coordinator = Coordinator(2, {"--insecure"});
-  const pid_t a = Client("client-1", {"--insecure"});
-  const pid_t b = Client("client-2", {"--insecure"});
-  EXPECT_EQ(Wait(coordinator), kExitOk) << testing::ReadFile(dir_.File("coord.log"));
-  EXPECT_EQ(Wait(a), kExitOk) << testing::ReadFile(dir_.File("client-1.log"));
-  EXPECT_EQ(Wait(b), kExitOk) << testing::ReadFile(dir_.File("client-2.log"));
+  RunTwoClients({"--insecure"}, {"--insecure"});
   const auto records = CoordinatorMetrics();
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[1]["clients_reported"].get<int>(), 2);
