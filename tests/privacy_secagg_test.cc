@@ -1,0 +1,193 @@
+// The cryptography of secure aggregation (privacy/secagg_crypto.h,
+// privacy/shamir.h): published and hand-worked values, round trips, and
+// every tampering detected.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "common/errors.h"
+#include "privacy/secagg_crypto.h"
+#include "privacy/shamir.h"
+
+namespace fsd::privacy {
+namespace {
+
+std::vector<std::uint8_t> Hex(const std::string& hex) {
+  std::vector<std::uint8_t> bytes;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    bytes.push_back(static_cast<std::uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  return bytes;
+}
+
+AgreementPublicKey PublicHex(const std::string& hex) {
+  AgreementPublicKey key{};
+  const auto bytes = Hex(hex);
+  std::copy(bytes.begin(), bytes.end(), key.begin());
+  return key;
+}
+
+std::vector<std::uint8_t> Bytes(const std::string& text) { return {text.begin(), text.end()}; }
+
+// RFC 7748 §6.1: Alice's and Bob's X25519 keys.
+const SecretBytes kAliceSecret(
+    Hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"));
+const SecretBytes kBobSecret(
+    Hex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb"));
+const std::string kAlicePublic = "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a";
+const std::string kBobPublic = "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f";
+
+TEST(SecaggCryptoTest, X25519PublicKeysMatchRfc7748) {
+  EXPECT_EQ(AgreementPublicKeyOf(kAliceSecret), PublicHex(kAlicePublic));
+  EXPECT_EQ(AgreementPublicKeyOf(kBobSecret), PublicHex(kBobPublic));
+}
+
+TEST(SecaggCryptoTest, AgreedKeyIsHkdfSha256OfTheRfc7748SharedSecretOnBothSides) {
+  // HKDF-SHA256(IKM = the RFC's shared secret 4a5d9d5b…1e161742, no salt,
+  // info "fsd test", 32 bytes), computed independently with HMAC-SHA256.
+  const SecretBytes expected(
+      Hex("1fa696d16b10393d367de5ae05a287bdc791891bed1ab6a5340f784f68ef3d69"));
+  EXPECT_EQ(AgreeKey(kAliceSecret, PublicHex(kBobPublic), "fsd test"), expected);
+  EXPECT_EQ(AgreeKey(kBobSecret, PublicHex(kAlicePublic), "fsd test"), expected);
+  EXPECT_FALSE(AgreeKey(kAliceSecret, PublicHex(kBobPublic), "other use") == expected);
+}
+
+TEST(SecaggCryptoTest, SmallOrderPeerKeyIsRefused) {
+  const AgreementPublicKey zero{};  // the identity point: shared secret all zeros
+  EXPECT_THROW(AgreeKey(kAliceSecret, zero, "x"), AuthError);
+}
+
+TEST(SecaggCryptoTest, FreshKeyPairsAgree) {
+  const auto a = GenerateAgreementKeyPair();
+  const auto b = GenerateAgreementKeyPair();
+  EXPECT_NE(a.public_key, b.public_key);
+  EXPECT_EQ(AgreeKey(a.secret_key, b.public_key, "k"), AgreeKey(b.secret_key, a.public_key, "k"));
+}
+
+TEST(SecaggCryptoTest, SealedMessageOpensOnlyUnchangedUnderItsKeyAndAssociatedData) {
+  const SecretBytes key = RandomSecret(kSymmetricKeyBytes);
+  const auto plaintext = Bytes("share of client-3 for client-7");
+  const auto associated = Bytes("round 4: client-3 -> client-7");
+  const auto sealed = Seal(key, associated, plaintext);
+  ASSERT_EQ(sealed.size(), kSealNonceBytes + plaintext.size() + kSealTagBytes);
+  EXPECT_EQ(Open(key, associated, sealed), SecretBytes(plaintext));
+  EXPECT_NE(Seal(key, associated, plaintext), sealed) << "a fresh nonce each time";
+  for (const std::size_t at : {std::size_t{0}, kSealNonceBytes, sealed.size() - 1}) {
+    auto tampered = sealed;
+    tampered[at] ^= 0x01;
+    EXPECT_THROW(Open(key, associated, tampered), AuthError) << "byte " << at;
+  }
+  EXPECT_THROW(Open(key, Bytes("round 4: client-3 -> client-8"), sealed), AuthError);
+  EXPECT_THROW(Open(RandomSecret(kSymmetricKeyBytes), associated, sealed), AuthError);
+  EXPECT_THROW(Open(key, associated, std::span(sealed).first(20)), AuthError);
+  try {
+    Open(key, {}, sealed);
+    ADD_FAILURE() << "opened without its associated data";
+  } catch (const AuthError& e) {
+    EXPECT_NE(std::string(e.what()).find("failed authentication"), std::string::npos);
+  }
+}
+
+TEST(SecaggCryptoTest, MaskIsTheAes256CtrKeystreamCutToTheRingBits) {
+  // AES-256 of the zero block under the zero key is dc95c078a2408989…
+  // (FIPS-197 style known answer), so the first word is 0x898940a278c095dc.
+  const SecretBytes zero_seed(std::vector<std::uint8_t>(32, 0));
+  std::vector<std::uint64_t> mask(3);
+  ExpandMask(zero_seed, 64, mask);
+  EXPECT_EQ(mask[0], 0x898940a278c095dcULL);
+  std::vector<std::uint64_t> cut(3);
+  ExpandMask(zero_seed, 20, cut);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(cut[i], mask[i] & 0xfffff);
+  // Deterministic per seed, long masks included; another seed, another mask.
+  const SecretBytes seed = RandomSecret(kSymmetricKeyBytes);
+  std::vector<std::uint64_t> a(10'000), b(10'000), c(10'000);
+  ExpandMask(seed, 33, a);
+  ExpandMask(seed, 33, b);
+  ExpandMask(RandomSecret(kSymmetricKeyBytes), 33, c);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  for (const auto v : a) EXPECT_LT(v, std::uint64_t{1} << 33);
+}
+
+TEST(SecretBytesTest, ComparesByValueAndIsEmptyAfterMove) {
+  SecretBytes a(Bytes("secret"));
+  SecretBytes b(Bytes("secret"));
+  EXPECT_EQ(a, b);
+  EXPECT_FALSE(a == SecretBytes(Bytes("secreT")));
+  EXPECT_FALSE(a == SecretBytes(Bytes("secrets")));
+  SecretBytes moved = std::move(a);
+  EXPECT_TRUE(a.empty());  // NOLINT(bugprone-use-after-move): moved-from state is specified
+  EXPECT_EQ(moved, b);
+}
+
+TEST(ShamirTest, FieldArithmeticModuloTheMersennePrime) {
+  EXPECT_EQ(FieldMul(kShamirPrime - 1, kShamirPrime - 1), 1u);  // (−1)² = 1
+  EXPECT_EQ(FieldInverse(2), std::uint64_t{1} << 60);           // 2 · 2^60 = p + 1
+  EXPECT_EQ(FieldMul(2, FieldInverse(2)), 1u);
+  EXPECT_EQ(FieldAdd(kShamirPrime - 1, 5), 4u);
+  EXPECT_EQ(FieldSub(3, 5), kShamirPrime - 2);
+  for (const std::uint64_t a : {std::uint64_t{3}, std::uint64_t{123456789}, kShamirPrime - 7}) {
+    EXPECT_EQ(FieldMul(a, FieldInverse(a)), 1u) << a;
+  }
+}
+
+TEST(ShamirTest, HandWorkedPolynomialAndInterpolation) {
+  // f(x) = 1234 + 166x + 94x²: shares (1, 1494), (2, 1942), (3, 2578),
+  // (4, 3402), (5, 4414), (6, 5614); any three give f(0) = 1234.
+  const std::vector<std::uint64_t> f = {1234, 166, 94};
+  const std::uint64_t expected[] = {1494, 1942, 2578, 3402, 4414, 5614};
+  for (std::uint64_t x = 1; x <= 6; ++x) EXPECT_EQ(EvaluatePolynomial(f, x), expected[x - 1]);
+  const std::vector<std::pair<std::uint64_t, std::uint64_t>> three = {
+      {2, 1942}, {4, 3402}, {5, 4414}};
+  EXPECT_EQ(InterpolateAtZero(three), 1234u);
+  const std::vector<std::pair<std::uint64_t, std::uint64_t>> other = {
+      {1, 1494}, {3, 2578}, {6, 5614}};
+  EXPECT_EQ(InterpolateAtZero(other), 1234u);
+}
+
+TEST(ShamirTest, AnyThresholdSharesGiveTheSecretBack) {
+  const SecretBytes secret = RandomSecret(32);
+  const auto shares = ShamirSplit(secret.bytes(), 6, 10);
+  ASSERT_EQ(shares.size(), 10u);
+  EXPECT_EQ(shares[0].y.size(), 5u);  // 32 bytes in 7-byte chunks
+  EXPECT_EQ(ShamirCombine(std::span(shares).first(6), 6, 32), secret);
+  EXPECT_EQ(ShamirCombine(std::span(shares).last(6), 6, 32), secret);
+  const std::vector<ShamirShare> mixed = {shares[9], shares[1], shares[7],
+                                          shares[3], shares[0], shares[5]};
+  EXPECT_EQ(ShamirCombine(mixed, 6, 32), secret);
+  EXPECT_EQ(ShamirCombine(shares, 6, 32), secret) << "all ten, the extra four checked";
+  // Two splits of one secret differ: the other coefficients are random.
+  EXPECT_NE(ShamirSplit(secret.bytes(), 6, 10)[0].y, shares[0].y);
+}
+
+TEST(ShamirTest, BadShareSetsAreRefusedWithTheReason) {
+  const SecretBytes secret = RandomSecret(32);
+  auto shares = ShamirSplit(secret.bytes(), 3, 5);
+  const auto refused = [&](std::vector<ShamirShare> set, const std::string& needle) {
+    try {
+      ShamirCombine(set, 3, 32);
+      ADD_FAILURE() << "accepted: " << needle;
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  refused({shares[0], shares[1]}, "2 given, 3 needed");
+  refused({shares[0], shares[1], shares[1]}, "appears twice");
+  auto zero = shares[2];
+  zero.x = 0;
+  refused({shares[0], shares[1], zero}, "not a share point");
+  auto short_share = shares[2];
+  short_share.y.pop_back();
+  refused({shares[0], shares[1], short_share}, "has 4 values");
+  auto outside = shares[2];
+  outside.y[0] = kShamirPrime;
+  refused({shares[0], shares[1], outside}, "outside the field");
+  auto tampered = shares[4];
+  tampered.y[2] = FieldAdd(tampered.y[2], 1);
+  refused({shares[0], shares[1], shares[2], tampered}, "do not lie on one polynomial");
+  EXPECT_THROW(ShamirSplit(secret.bytes(), 0, 5), ConfigError);
+  EXPECT_THROW(ShamirSplit(secret.bytes(), 6, 5), ConfigError);
+}
+
+}  // namespace
+}  // namespace fsd::privacy
