@@ -3,9 +3,11 @@
 // every tampering detected.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 
 #include "common/errors.h"
+#include "privacy/ring_vector.h"
 #include "privacy/secagg_crypto.h"
 #include "privacy/shamir.h"
 
@@ -187,6 +189,62 @@ TEST(ShamirTest, BadShareSetsAreRefusedWithTheReason) {
   refused({shares[0], shares[1], shares[2], tampered}, "do not lie on one polynomial");
   EXPECT_THROW(ShamirSplit(secret.bytes(), 0, 5), ConfigError);
   EXPECT_THROW(ShamirSplit(secret.bytes(), 6, 5), ConfigError);
+}
+
+TEST(RingVectorTest, RingArithmeticWrapsModuloTwoToTheBits) {
+  std::vector<std::uint64_t> sum = {250, 5, 0};
+  RingAdd(sum, std::vector<std::uint64_t>{10, 3, 255}, 8);
+  EXPECT_EQ(sum, (std::vector<std::uint64_t>{4, 8, 255}));
+  RingSubtract(sum, std::vector<std::uint64_t>{5, 8, 0}, 8);
+  EXPECT_EQ(sum, (std::vector<std::uint64_t>{255, 0, 255}));
+  EXPECT_EQ(RingBitsFor(16, 1), 16u);
+  EXPECT_EQ(RingBitsFor(16, 10), 20u);
+  EXPECT_EQ(RingBitsFor(16, 1024), 26u);
+  EXPECT_EQ(RingBitsFor(16, 1025), 27u);
+}
+
+TEST(RingVectorTest, FixedPointSumsDecodeWithinHalfAStepPerValueAndCountClamping) {
+  const FixedPoint fixed(16, 2.0);  // step 4 / 65535
+  const std::vector<std::vector<float>> clients = {
+      {0.5f, -1.25f, 2.0f, -2.0f}, {0.1f, 0.2f, 0.3f, 0.4f}, {-0.7f, 1.9f, 0.0f, 1.0f}};
+  const unsigned ring = RingBitsFor(16, clients.size());
+  std::vector<std::uint64_t> sum(4, 0);
+  for (const auto& values : clients) {
+    const auto encoded = fixed.Encode(values);
+    EXPECT_EQ(encoded.clamped, 0);
+    for (const auto q : encoded.values) EXPECT_LT(q, std::uint64_t{1} << 16);
+    RingAdd(sum, encoded.values, ring);
+  }
+  const auto decoded = fixed.DecodeSum(sum, clients.size());
+  const double expected[] = {-0.1, 0.85, 2.3, -0.6};
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_NEAR(decoded[i], expected[i], 3 * fixed.step() / 2 + 1e-6) << i;
+  }
+  // Out of range (and NaN): clamped, counted, never wrapping.
+  const auto clamped = fixed.Encode(std::vector<float>{3.0f, -9.0f, NAN, 1.0f});
+  EXPECT_EQ(clamped.clamped, 3);
+  EXPECT_EQ(clamped.values[0], 65535u);
+  EXPECT_EQ(clamped.values[1], 0u);
+  EXPECT_THROW(FixedPoint(0, 1.0), ConfigError);
+  EXPECT_THROW(FixedPoint(16, 0.0), ConfigError);
+}
+
+TEST(RingVectorTest, PackedVectorsTakeBitsPerValueAndRefuseWrongSizesAndPadding) {
+  const std::vector<std::uint64_t> values = {0x1fffff, 0, 0x12345, 0x0abcde, 1};
+  const auto packed = PackBits(values, 21);
+  EXPECT_EQ(packed.size(), 14u);  // 5 × 21 = 105 bits
+  EXPECT_EQ(UnpackBits(packed, 21, 5), values);
+  // Hand-worked: 3-bit values 5, 3, 7 → bits 101 110 111 (lowest first) →
+  // byte 0 = 0b11011101 (0xdd), byte 1 = 0b00000001.
+  EXPECT_EQ(PackBits(std::vector<std::uint64_t>{5, 3, 7}, 3),
+            (std::vector<std::uint8_t>{0xdd, 0x01}));
+  EXPECT_THROW(UnpackBits(std::span(packed).first(13), 21, 5), DataError);
+  auto padded = packed;
+  padded.back() |= 0x80;  // bit 111 of 112: padding
+  EXPECT_THROW(UnpackBits(padded, 21, 5), DataError);
+  std::vector<std::uint64_t> wide(1000);
+  for (std::size_t i = 0; i < wide.size(); ++i) wide[i] = (i * 0x9e3779b97f4a7c15ULL) >> 1;
+  EXPECT_EQ(UnpackBits(PackBits(wide, 63), 63, wide.size()), wide);
 }
 
 }  // namespace
