@@ -94,11 +94,24 @@ std::uint64_t InterpolateAtZero(std::span<const std::pair<std::uint64_t, std::ui
 std::vector<ShamirShare> ShamirSplit(std::span<const std::uint8_t> secret, int threshold,
                                      int count) {
   CheckCounts(threshold, count);
+  std::vector<std::uint32_t> points(static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i)
+    points[static_cast<std::size_t>(i)] = static_cast<std::uint32_t>(i + 1);
+  return ShamirSplit(secret, threshold, points);
+}
+
+std::vector<ShamirShare> ShamirSplit(std::span<const std::uint8_t> secret, int threshold,
+                                     std::span<const std::uint32_t> points) {
+  CheckCounts(threshold, static_cast<int>(std::min<std::size_t>(points.size(), 65536)));
+  if (std::set<std::uint32_t>(points.begin(), points.end()).size() != points.size() ||
+      std::find(points.begin(), points.end(), 0u) != points.end()) {
+    throw ConfigError("Shamir sharing: share points must be distinct and non-zero");
+  }
   const std::size_t chunks = ChunkCount(secret.size());
-  std::vector<ShamirShare> shares(static_cast<std::size_t>(count));
-  for (int i = 0; i < count; ++i) {
-    shares[static_cast<std::size_t>(i)].x = static_cast<std::uint32_t>(i + 1);
-    shares[static_cast<std::size_t>(i)].y.resize(chunks);
+  std::vector<ShamirShare> shares(points.size());
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    shares[i].x = points[i];
+    shares[i].y.resize(chunks);
   }
   std::vector<std::uint64_t> coefficients(static_cast<std::size_t>(threshold));
   for (std::size_t c = 0; c < chunks; ++c) {

@@ -48,8 +48,12 @@ std::uint64_t EvaluatePolynomial(std::span<const std::uint64_t> coefficients, st
 // points; the x must be distinct and non-zero.
 std::uint64_t InterpolateAtZero(std::span<const std::pair<std::uint64_t, std::uint64_t>> points);
 
+// Shares at x = 1..count.
 std::vector<ShamirShare> ShamirSplit(std::span<const std::uint8_t> secret, int threshold,
                                      int count);
+// Shares at the given points (distinct, non-zero; e.g. the recipients' ids).
+std::vector<ShamirShare> ShamirSplit(std::span<const std::uint8_t> secret, int threshold,
+                                     std::span<const std::uint32_t> points);
 
 SecretBytes ShamirCombine(std::span<const ShamirShare> shares, int threshold,
                           std::size_t secret_size);

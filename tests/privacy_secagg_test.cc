@@ -162,6 +162,17 @@ TEST(ShamirTest, AnyThresholdSharesGiveTheSecretBack) {
   EXPECT_NE(ShamirSplit(secret.bytes(), 6, 10)[0].y, shares[0].y);
 }
 
+TEST(ShamirTest, SharesAtChosenPointsCombine) {
+  const SecretBytes secret = RandomSecret(32);
+  const std::vector<std::uint32_t> points = {3, 9, 17, 40};
+  const auto shares = ShamirSplit(secret.bytes(), 2, points);
+  ASSERT_EQ(shares.size(), 4u);
+  EXPECT_EQ(shares[2].x, 17u);
+  EXPECT_EQ(ShamirCombine(std::vector<ShamirShare>{shares[3], shares[1]}, 2, 32), secret);
+  EXPECT_THROW(ShamirSplit(secret.bytes(), 2, std::vector<std::uint32_t>{3, 3, 4}), ConfigError);
+  EXPECT_THROW(ShamirSplit(secret.bytes(), 2, std::vector<std::uint32_t>{0, 3, 4}), ConfigError);
+}
+
 TEST(ShamirTest, BadShareSetsAreRefusedWithTheReason) {
   const SecretBytes secret = RandomSecret(32);
   auto shares = ShamirSplit(secret.bytes(), 3, 5);

@@ -1,0 +1,199 @@
+#include "coordinator/secagg_server.h"
+
+#include <algorithm>
+
+#include "common/errors.h"
+#include "privacy/ring_vector.h"
+
+namespace fsd::coordinator {
+
+using privacy::SecAggId;
+
+SecAggServer::SecAggServer(privacy::SecAggParameters parameters, std::set<SecAggId> cohort)
+    : parameters_(parameters), cohort_(std::move(cohort)) {
+  FSD_CHECK(parameters_.threshold >= 1 && parameters_.ring_bits >= 1 &&
+            parameters_.ring_bits <= 64 && !cohort_.contains(0))
+      << "secure aggregation parameters";
+}
+
+void SecAggServer::Expect(Stage stage, const char* what) const {
+  FSD_CHECK(stage_ == stage) << "secure aggregation: " << what << " in stage "
+                             << static_cast<int>(stage_);
+}
+
+void SecAggServer::Refuse(SecAggId from, const std::string& problem) const {
+  throw DataError("secure aggregation, round " + std::to_string(parameters_.round) + ", client " +
+                  std::to_string(from) + ": " + problem);
+}
+
+bool SecAggServer::Fail(const std::string& reason) {
+  failure_reason_ =
+      "secure aggregation, round " + std::to_string(parameters_.round) + ": " + reason;
+  stage_ = Stage::kFailed;
+  return false;
+}
+
+bool SecAggServer::EnoughLeft(std::size_t left, const char* stage) {
+  if (left >= static_cast<std::size_t>(parameters_.threshold)) return true;
+  return Fail(std::to_string(left) + " clients " + stage + ", fewer than the threshold " +
+              std::to_string(parameters_.threshold));
+}
+
+void SecAggServer::AcceptKeys(const privacy::AdvertisedKeys& keys) {
+  Expect(Stage::kAdvertise, "AcceptKeys");
+  if (!cohort_.contains(keys.id)) Refuse(keys.id, "not in this round's cohort");
+  if (roster_.contains(keys.id)) Refuse(keys.id, "advertised keys twice");
+  for (const auto& [id, other] : roster_) {
+    const bool reused = other.encryption_key == keys.encryption_key ||
+                        other.mask_key == keys.mask_key || other.encryption_key == keys.mask_key ||
+                        other.mask_key == keys.encryption_key;
+    if (reused)
+      Refuse(keys.id, "advertised a public key that client " + std::to_string(id) + " uses");
+  }
+  if (keys.encryption_key == keys.mask_key) Refuse(keys.id, "advertised one key for both uses");
+  roster_[keys.id] = keys;
+}
+
+bool SecAggServer::CloseAdvertise() {
+  Expect(Stage::kAdvertise, "CloseAdvertise");
+  for (const auto& [id, keys] : roster_) roster_list_.push_back(keys);
+  stage_ = Stage::kShareKeys;
+  return EnoughLeft(roster_.size(), "advertised keys");
+}
+
+void SecAggServer::AcceptShares(SecAggId from, std::vector<privacy::SealedShares> shares) {
+  Expect(Stage::kShareKeys, "AcceptShares");
+  if (!roster_.contains(from)) Refuse(from, "sent shares without advertising keys");
+  if (shares_.contains(from)) Refuse(from, "sent its shares twice");
+  std::set<SecAggId> recipients;
+  for (const auto& share : shares) {
+    if (share.from != from)
+      Refuse(from, "sent a share labelled as from " + std::to_string(share.from));
+    if (share.to == from || !roster_.contains(share.to) || !recipients.insert(share.to).second) {
+      Refuse(from, "sent a share for " + std::to_string(share.to) +
+                       ", not another roster member or twice");
+    }
+  }
+  if (recipients.size() + 1 != roster_.size()) {
+    Refuse(from, "sent " + std::to_string(recipients.size()) + " shares for a roster of " +
+                     std::to_string(roster_.size()));
+  }
+  shares_[from] = std::move(shares);
+}
+
+bool SecAggServer::CloseShareKeys() {
+  Expect(Stage::kShareKeys, "CloseShareKeys");
+  for (const auto& [id, shares] : shares_) sharers_.insert(id);
+  stage_ = Stage::kMaskedInput;
+  return EnoughLeft(sharers_.size(), "shared keys");
+}
+
+std::vector<privacy::SealedShares> SecAggServer::SharesFor(SecAggId to) const {
+  std::vector<privacy::SealedShares> out;
+  if (!sharers_.contains(to)) return out;
+  for (const auto& [from, shares] : shares_) {
+    for (const auto& share : shares) {
+      if (share.to == to) out.push_back(share);
+    }
+  }
+  return out;
+}
+
+void SecAggServer::AcceptMaskedInput(SecAggId from, std::vector<std::uint64_t> masked) {
+  Expect(Stage::kMaskedInput, "AcceptMaskedInput");
+  if (!sharers_.contains(from)) Refuse(from, "sent a masked input without sharing keys");
+  if (masked_.contains(from)) Refuse(from, "sent its masked input twice");
+  if (masked.size() != parameters_.length) {
+    Refuse(from, "sent " + std::to_string(masked.size()) + " masked values, the round has " +
+                     std::to_string(parameters_.length));
+  }
+  const unsigned bits = parameters_.ring_bits;
+  if (bits < 64 && std::any_of(masked.begin(), masked.end(),
+                               [&](std::uint64_t v) { return (v >> bits) != 0; })) {
+    Refuse(from, "sent a value outside the ring of " + std::to_string(bits) + " bits");
+  }
+  masked_[from] = std::move(masked);
+}
+
+bool SecAggServer::CloseMaskedInput() {
+  Expect(Stage::kMaskedInput, "CloseMaskedInput");
+  for (const auto& [id, masked] : masked_) survivors_.push_back(id);
+  stage_ = Stage::kUnmask;
+  return EnoughLeft(survivors_.size(), "sent masked inputs");
+}
+
+void SecAggServer::AcceptUnmask(const privacy::UnmaskShares& shares) {
+  Expect(Stage::kUnmask, "AcceptUnmask");
+  const SecAggId from = shares.from;
+  if (!masked_.contains(from)) Refuse(from, "sent unmask shares without a masked input");
+  if (unmasked_.contains(from)) Refuse(from, "sent its unmask shares twice");
+  // Exactly: a self-mask share of every survivor, a key share of every
+  // member of U2 that is not one.
+  std::size_t self_mask = 0, mask_key = 0;
+  for (const auto id : sharers_) {
+    const bool survived = masked_.contains(id);
+    const auto& wanted = survived ? shares.self_mask : shares.mask_key;
+    const auto& unwanted = survived ? shares.mask_key : shares.self_mask;
+    const auto share = wanted.find(id);
+    if (share == wanted.end() || unwanted.contains(id)) {
+      Refuse(from, std::string("unmask shares for client ") + std::to_string(id) +
+                       " are missing or of the wrong kind");
+    }
+    if (share->second.x != from) Refuse(from, "sent a share that is not its own");
+    ++(survived ? self_mask : mask_key);
+  }
+  if (self_mask != shares.self_mask.size() || mask_key != shares.mask_key.size()) {
+    Refuse(from, "sent unmask shares for clients outside the round");
+  }
+  unmasked_[from] = shares;
+}
+
+bool SecAggServer::Finish() {
+  Expect(Stage::kUnmask, "Finish");
+  if (!EnoughLeft(unmasked_.size(), "answered the unmask request")) return false;
+  const int threshold = parameters_.threshold;
+  const unsigned bits = parameters_.ring_bits;
+  sum_.assign(parameters_.length, 0);
+  for (const auto& [id, masked] : masked_) privacy::RingAdd(sum_, masked, bits);
+  std::vector<std::uint64_t> mask(parameters_.length);
+  try {
+    for (const auto& [owner, keys] : roster_) {
+      if (!sharers_.contains(owner)) continue;
+      const bool survived = masked_.contains(owner);
+      std::vector<privacy::ShamirShare> shares;
+      for (const auto& [responder, answer] : unmasked_) {
+        shares.push_back((survived ? answer.self_mask : answer.mask_key).at(owner));
+      }
+      const privacy::SecretBytes secret = privacy::ShamirCombine(shares, threshold, 32);
+      if (survived) {
+        // The survivor's self mask.
+        privacy::ExpandMask(secret, bits, mask);
+        privacy::RingSubtract(sum_, mask, bits);
+        continue;
+      }
+      // A client that dropped after sharing keys: its mask key must be the
+      // one it advertised; then every survivor's pairwise mask with it goes.
+      if (privacy::AgreementPublicKeyOf(secret) != keys.mask_key) {
+        return Fail("the mask key of client " + std::to_string(owner) +
+                    " reconstructs to another key than it advertised");
+      }
+      for (const auto survivor : survivors_) {
+        privacy::ExpandMask(
+            privacy::PairwiseMaskSeed(secret, roster_.at(survivor).mask_key, parameters_.round),
+            bits, mask);
+        if (privacy::AddsPairwiseMask(survivor, owner)) {
+          privacy::RingSubtract(sum_, mask, bits);
+        } else {
+          privacy::RingAdd(sum_, mask, bits);
+        }
+      }
+    }
+  } catch (const DataError& e) {
+    sum_.clear();
+    return Fail(std::string("the unmask shares do not reconstruct: ") + e.what());
+  }
+  stage_ = Stage::kDone;
+  return true;
+}
+
+}  // namespace fsd::coordinator

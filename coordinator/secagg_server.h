@@ -1,0 +1,82 @@
+// Secure aggregation, the coordinator's stages (privacy/secagg_client.h has
+// the protocol and the client's side): it relays keys and sealed shares it
+// cannot read, collects masked vectors, and from the survivors' unmask
+// shares reconstructs exactly what it needs to remove the masks — the
+// self-mask seeds of the survivors and the mask keys of the clients that
+// dropped after sharing keys — and nothing more.
+//
+// Stages, in order; each Accept* takes one client's message, each Close*
+// ends the stage and says whether the round can go on (at least `threshold`
+// clients are left; otherwise failure_reason() says why and the round is
+// over — nothing of it is released):
+//   AcceptKeys / CloseAdvertise     → roster U1 (everyone who advertised)
+//   AcceptShares / CloseShareKeys   → U2 (everyone who sent its shares) and
+//                                     the shares to deliver to each of them
+//   AcceptMaskedInput / CloseMaskedInput → survivors U3
+//   AcceptUnmask / Finish           → the ring sum of U3's inputs
+// Thread-safety: one owner thread. Errors: a message that breaks the
+// protocol (not a member, twice, wrong stage, wrong size, shares that do not
+// fit the stage's sets) throws DataError naming the client and the problem
+// and changes nothing, so the caller can REJECT it and go on; stages called
+// out of order are InternalError (a bug in the caller).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "privacy/secagg_client.h"
+
+namespace fsd::coordinator {
+
+class SecAggServer {
+ public:
+  SecAggServer(privacy::SecAggParameters parameters, std::set<privacy::SecAggId> cohort);
+
+  void AcceptKeys(const privacy::AdvertisedKeys& keys);
+  bool CloseAdvertise();
+  const std::vector<privacy::AdvertisedKeys>& roster() const { return roster_list_; }
+
+  // Every share `from` sends, one for each other roster member.
+  void AcceptShares(privacy::SecAggId from, std::vector<privacy::SealedShares> shares);
+  bool CloseShareKeys();
+  // The shares addressed to a member of U2, from the other members of U2.
+  std::vector<privacy::SealedShares> SharesFor(privacy::SecAggId to) const;
+
+  void AcceptMaskedInput(privacy::SecAggId from, std::vector<std::uint64_t> masked);
+  bool CloseMaskedInput();
+  const std::vector<privacy::SecAggId>& survivors() const { return survivors_; }
+
+  void AcceptUnmask(const privacy::UnmaskShares& shares);
+  // Reconstructs and removes the masks: true and sum() when at least
+  // `threshold` survivors answered and every secret reconstructs to the keys
+  // its owner advertised.
+  bool Finish();
+  const std::vector<std::uint64_t>& sum() const { return sum_; }
+
+  const std::string& failure_reason() const { return failure_reason_; }
+
+ private:
+  enum class Stage { kAdvertise, kShareKeys, kMaskedInput, kUnmask, kDone, kFailed };
+  void Expect(Stage stage, const char* what) const;
+  [[noreturn]] void Refuse(privacy::SecAggId from, const std::string& problem) const;
+  bool Fail(const std::string& reason);
+  bool EnoughLeft(std::size_t left, const char* stage);
+
+  privacy::SecAggParameters parameters_;
+  std::set<privacy::SecAggId> cohort_;
+  Stage stage_ = Stage::kAdvertise;
+  std::map<privacy::SecAggId, privacy::AdvertisedKeys> roster_;  // U1
+  std::vector<privacy::AdvertisedKeys> roster_list_;
+  std::map<privacy::SecAggId, std::vector<privacy::SealedShares>> shares_;  // by sender
+  std::set<privacy::SecAggId> sharers_;                                     // U2
+  std::map<privacy::SecAggId, std::vector<std::uint64_t>> masked_;          // by sender
+  std::vector<privacy::SecAggId> survivors_;                                // U3
+  std::map<privacy::SecAggId, privacy::UnmaskShares> unmasked_;             // by responder
+  std::vector<std::uint64_t> sum_;
+  std::string failure_reason_;
+};
+
+}  // namespace fsd::coordinator

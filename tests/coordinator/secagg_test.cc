@@ -1,0 +1,254 @@
+// Secure aggregation end to end in one process: SecAggClients and a
+// SecAggServer pass their messages by hand (no sockets), so every dropout
+// pattern and every misbehaviour can be staged exactly.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "common/errors.h"
+#include "coordinator/secagg_server.h"
+#include "privacy/ring_vector.h"
+
+namespace fsd::coordinator {
+namespace {
+
+using privacy::SecAggClient;
+using privacy::SecAggId;
+
+enum class DropStage { kAfterAdvertising, kAfterSharingKeys, kAfterMaskedInput, kDuringUnmasking };
+
+constexpr std::size_t kLength = 500;
+constexpr unsigned kRingBits = 24;
+
+// n clients with random inputs in the ring; `drop` of them (the highest ids)
+// stop answering from `stage` on.
+class SecAggRound {
+ public:
+  SecAggRound(int n, int threshold, std::uint64_t seed = 1) {
+    parameters_ = {7, threshold, kRingBits, kLength};
+    std::mt19937_64 rng(seed);
+    std::set<SecAggId> cohort;
+    for (int i = 1; i <= n; ++i) {
+      const auto id = static_cast<SecAggId>(i);
+      cohort.insert(id);
+      clients_.emplace(id, SecAggClient(parameters_, id));
+      auto& input = inputs_[id];
+      for (std::size_t j = 0; j < kLength; ++j) input.push_back(rng() & ((1u << 20) - 1));
+    }
+    server_ = std::make_unique<SecAggServer>(parameters_, cohort);
+  }
+
+  // Runs the round; true when the server released a sum.
+  bool Run(int drop, DropStage stage) {
+    const auto active = [&](SecAggId id, DropStage from) {
+      return !(id > clients_.size() - static_cast<std::size_t>(drop) && stage <= from);
+    };
+    for (auto& [id, client] : clients_) server_->AcceptKeys(client.AdvertiseKeys());
+    if (!server_->CloseAdvertise()) return false;
+    for (auto& [id, client] : clients_) {
+      if (active(id, DropStage::kAfterAdvertising)) {
+        server_->AcceptShares(id, client.ShareKeys(server_->roster()));
+      }
+    }
+    if (!server_->CloseShareKeys()) return false;
+    for (auto& [id, client] : clients_) {
+      if (!active(id, DropStage::kAfterSharingKeys)) continue;
+      masked_[id] = client.MaskInput(inputs_[id], Delivered(id));
+      server_->AcceptMaskedInput(id, masked_[id]);
+      summed_.insert(id);
+    }
+    if (!server_->CloseMaskedInput()) return false;
+    for (auto& [id, client] : clients_) {
+      if (!summed_.contains(id)) continue;
+      auto answer = client.Unmask(server_->survivors());
+      if (active(id, std::max(stage, DropStage::kAfterMaskedInput))) server_->AcceptUnmask(answer);
+    }
+    return server_->Finish();
+  }
+
+  std::vector<privacy::SealedShares> Delivered(SecAggId id) { return server_->SharesFor(id); }
+
+  // The plaintext ring sum over the clients whose masked inputs were used.
+  std::vector<std::uint64_t> PlainSum() const {
+    std::vector<std::uint64_t> sum(kLength, 0);
+    for (const auto id : summed_) privacy::RingAdd(sum, inputs_.at(id), kRingBits);
+    return sum;
+  }
+
+  privacy::SecAggParameters parameters_;
+  std::map<SecAggId, SecAggClient> clients_;
+  std::map<SecAggId, std::vector<std::uint64_t>> inputs_;
+  std::unique_ptr<SecAggServer> server_;
+  std::set<SecAggId> summed_;
+  std::map<SecAggId, std::vector<std::uint64_t>> masked_;  // what the server saw
+};
+
+TEST(SecAggTest, WithoutDropoutsTheServerGetsExactlyThePlaintextSum) {
+  SecAggRound round(10, 6);
+  ASSERT_TRUE(round.Run(0, DropStage::kAfterAdvertising)) << round.server_->failure_reason();
+  EXPECT_EQ(round.summed_.size(), 10u);
+  EXPECT_EQ(round.server_->sum(), round.PlainSum());
+  // What the server saw of each client is masked: inputs are below 2^20, the
+  // masked values spread over the whole ring of 2^24.
+  for (const auto& [id, masked] : round.masked_) {
+    const auto large = std::count_if(masked.begin(), masked.end(),
+                                     [](std::uint64_t v) { return v >= (1u << 20); });
+    EXPECT_GT(large, static_cast<long>(kLength) * 8 / 10) << "client " << id;
+  }
+}
+
+TEST(SecAggTest, UpToNMinusTDropoutsAtAnyStageLeaveTheSumOfExactlyTheSurvivors) {
+  // n = 10, t = 6: k = 1..4 clients drop at each stage; the sum is that of
+  // the clients whose masked inputs the server used, exact in the ring.
+  for (const auto stage : {DropStage::kAfterAdvertising, DropStage::kAfterSharingKeys,
+                           DropStage::kAfterMaskedInput, DropStage::kDuringUnmasking}) {
+    for (int k = 1; k <= 4; ++k) {
+      SecAggRound round(10, 6, 100 + static_cast<std::uint64_t>(k));
+      ASSERT_TRUE(round.Run(k, stage)) << "stage " << static_cast<int>(stage) << " k " << k << ": "
+                                       << round.server_->failure_reason();
+      const bool dropped_before_input = stage <= DropStage::kAfterSharingKeys;
+      EXPECT_EQ(round.summed_.size(), dropped_before_input ? 10u - k : 10u);
+      EXPECT_EQ(round.server_->sum(), round.PlainSum())
+          << "stage " << static_cast<int>(stage) << " k " << k;
+    }
+  }
+}
+
+TEST(SecAggTest, FewerThanThresholdLeftFailsTheRoundWithItsReason) {
+  for (const auto stage : {DropStage::kAfterAdvertising, DropStage::kAfterSharingKeys,
+                           DropStage::kAfterMaskedInput, DropStage::kDuringUnmasking}) {
+    SecAggRound round(10, 6);
+    EXPECT_FALSE(round.Run(5, stage)) << static_cast<int>(stage);
+    EXPECT_NE(round.server_->failure_reason().find("fewer than the threshold 6"), std::string::npos)
+        << round.server_->failure_reason();
+    EXPECT_TRUE(round.server_->sum().empty());
+  }
+}
+
+TEST(SecAggTest, ClientRefusesToRevealBothSharesOfOnePeer) {
+  // A coordinator that first calls client 10 a survivor and then asks again
+  // with client 10 dropped would get 10's self-mask share and then its mask
+  // key share: with both it could unmask 10's input.
+  SecAggRound round(10, 6);
+  auto& server = *round.server_;
+  for (auto& [id, client] : round.clients_) server.AcceptKeys(client.AdvertiseKeys());
+  ASSERT_TRUE(server.CloseAdvertise());
+  for (auto& [id, client] : round.clients_)
+    server.AcceptShares(id, client.ShareKeys(server.roster()));
+  ASSERT_TRUE(server.CloseShareKeys());
+  auto& client = round.clients_.at(1);
+  client.MaskInput(round.inputs_[1], round.Delivered(1));
+  std::vector<SecAggId> all = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  const auto first = client.Unmask(all);
+  EXPECT_EQ(first.self_mask.size(), 10u);
+  EXPECT_TRUE(first.mask_key.empty());
+  EXPECT_EQ(client.Unmask(all), first) << "the same request again: the same answer";
+  std::vector<SecAggId> without_ten(all.begin(), all.end() - 1);
+  try {
+    client.Unmask(without_ten);
+    ADD_FAILURE() << "revealed client 10's mask key after its self-mask share";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("would reveal both shares"), std::string::npos)
+        << e.what();
+  }
+  // Too few survivors, or a survivor that never shared keys: refused too.
+  auto& two = round.clients_.at(2);
+  two.MaskInput(round.inputs_[2], round.Delivered(2));
+  EXPECT_THROW(two.Unmask(std::vector<SecAggId>{1, 2, 3, 4, 5}), DataError);
+  EXPECT_THROW(two.Unmask(std::vector<SecAggId>{1, 2, 3, 4, 5, 6, 42}), DataError);
+}
+
+TEST(SecAggTest, ClientRefusesARosterItCannotTrust) {
+  const privacy::SecAggParameters parameters{3, 3, kRingBits, kLength};
+  const auto roster_of = [&](int n) {
+    std::vector<SecAggClient> clients;
+    std::vector<privacy::AdvertisedKeys> roster;
+    for (int i = 1; i <= n; ++i) {
+      clients.emplace_back(parameters, static_cast<SecAggId>(i));
+      roster.push_back(clients.back().AdvertiseKeys());
+    }
+    return std::make_pair(std::move(clients), roster);
+  };
+  const auto refused = [](SecAggClient& client, const std::vector<privacy::AdvertisedKeys>& roster,
+                          const std::string& needle) {
+    try {
+      client.ShareKeys(roster);
+      ADD_FAILURE() << "accepted: " << needle;
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  {
+    auto [clients, roster] = roster_of(2);
+    refused(clients[0], roster, "fewer than the threshold 3");
+  }
+  {
+    auto [clients, roster] = roster_of(4);
+    roster[0].mask_key = roster[3].mask_key;  // the coordinator swaps in another key
+    refused(clients[0], roster, "repeats a public key");
+  }
+  {
+    auto [clients, roster] = roster_of(4);
+    auto others = std::vector(roster.begin() + 1, roster.end());
+    refused(clients[0], others, "does not hold this client's own keys");
+  }
+  {
+    auto [clients, roster] = roster_of(4);
+    EXPECT_THROW(clients[0].MaskInput(std::vector<std::uint64_t>(kLength), {}), DataError)
+        << "masking before sharing keys is out of order";
+  }
+}
+
+TEST(SecAggTest, TamperedShareIsDetectedAndNamed) {
+  SecAggRound round(6, 4);
+  auto& server = *round.server_;
+  for (auto& [id, client] : round.clients_) server.AcceptKeys(client.AdvertiseKeys());
+  ASSERT_TRUE(server.CloseAdvertise());
+  for (auto& [id, client] : round.clients_)
+    server.AcceptShares(id, client.ShareKeys(server.roster()));
+  ASSERT_TRUE(server.CloseShareKeys());
+  auto delivered = round.Delivered(1);
+  ASSERT_EQ(delivered.size(), 5u);
+  delivered[2].sealed[20] ^= 0x40;  // the coordinator flips a bit of 4's share for 1
+  EXPECT_THROW(round.clients_.at(1).MaskInput(round.inputs_[1], delivered), AuthError);
+  // A share relabelled as coming from another client fails as well (bound to from/to).
+  auto relabelled = round.Delivered(2);
+  std::swap(relabelled[0].from, relabelled[1].from);
+  EXPECT_THROW(round.clients_.at(2).MaskInput(round.inputs_[2], relabelled), AuthError);
+}
+
+TEST(SecAggTest, ServerRefusesMessagesThatBreakTheProtocolAndKeepsGoing) {
+  SecAggRound round(6, 4);
+  auto& server = *round.server_;
+  auto& one = round.clients_.at(1);
+  const auto keys = one.AdvertiseKeys();
+  server.AcceptKeys(keys);
+  EXPECT_THROW(server.AcceptKeys(keys), DataError);  // twice
+  auto stranger = keys;
+  stranger.id = 99;
+  EXPECT_THROW(server.AcceptKeys(stranger), DataError);  // not in the cohort
+  auto copycat = round.clients_.at(2).AdvertiseKeys();
+  copycat.mask_key = keys.mask_key;
+  EXPECT_THROW(server.AcceptKeys(copycat), DataError);  // someone else's key
+  for (SecAggId id = 3; id <= 6; ++id) server.AcceptKeys(round.clients_.at(id).AdvertiseKeys());
+  ASSERT_TRUE(server.CloseAdvertise());
+  EXPECT_EQ(server.roster().size(), 5u);
+  auto shares = one.ShareKeys(server.roster());
+  auto short_list = shares;
+  short_list.pop_back();
+  EXPECT_THROW(server.AcceptShares(1, short_list), DataError);
+  EXPECT_THROW(server.AcceptShares(2, shares), DataError);  // labelled as from 1
+  server.AcceptShares(1, shares);
+  for (SecAggId id = 3; id <= 6; ++id) {
+    server.AcceptShares(id, round.clients_.at(id).ShareKeys(server.roster()));
+  }
+  ASSERT_TRUE(server.CloseShareKeys());
+  EXPECT_THROW(server.AcceptMaskedInput(1, std::vector<std::uint64_t>(kLength - 1)), DataError);
+  EXPECT_THROW(server.AcceptMaskedInput(1, std::vector<std::uint64_t>(kLength, 1u << kRingBits)),
+               DataError);
+  EXPECT_THROW(server.AcceptMaskedInput(2, std::vector<std::uint64_t>(kLength)), DataError);
+}
+
+}  // namespace
+}  // namespace fsd::coordinator
