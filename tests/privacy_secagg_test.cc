@@ -9,6 +9,7 @@
 #include "common/errors.h"
 #include "privacy/ring_vector.h"
 #include "privacy/secagg_crypto.h"
+#include "privacy/secagg_graph.h"
 #include "privacy/shamir.h"
 
 namespace fsd::privacy {
@@ -256,6 +257,61 @@ TEST(RingVectorTest, PackedVectorsTakeBitsPerValueAndRefuseWrongSizesAndPadding)
   std::vector<std::uint64_t> wide(1000);
   for (std::size_t i = 0; i < wide.size(); ++i) wide[i] = (i * 0x9e3779b97f4a7c15ULL) >> 1;
   EXPECT_EQ(UnpackBits(PackBits(wide, 63), 63, wide.size()), wide);
+}
+
+// fcp's precomputed SecAgg+ parameters (google-parfait/federated-compute,
+// graph_parameter_finder_test.cc; honest-but-curious coordinator, security
+// 40 bits, correctness 20 bits): the degree matches exactly and the
+// threshold is at most fcp's.
+struct HararyCase {
+  int clients;
+  double adversarial_rate, dropout_rate;
+  int degree, threshold;
+};
+
+TEST(SecAggGraphTest, HararyParametersMatchPublishedValues) {
+  const HararyCase cases[] = {
+      {100, 0.45, 0.45, 92, 46},     {1000, 0.45, 0.45, 822, 417}, {10000, 0.45, 0.45, 3494, 1771},
+      {10, 0.33, 0.33, 8, 4},        {100, 0.33, 0.33, 68, 34},    {1000, 0.33, 0.33, 286, 150},
+      {10000, 0.33, 0.33, 422, 221}, {10, 0.05, 0.33, 4, 2},       {100, 0.05, 0.33, 28, 6},
+      {1000, 0.05, 0.33, 72, 24},    {10000, 0.05, 0.33, 86, 29},  {10, 0.33, 0.05, 4, 4},
+      {100, 0.33, 0.05, 34, 29},     {1000, 0.33, 0.05, 78, 60},   {10000, 0.33, 0.05, 92, 70},
+      {10, 0.05, 0.05, 2, 2},        {100, 0.05, 0.05, 12, 6},     {1000, 0.05, 0.05, 30, 17},
+      {10000, 0.05, 0.05, 34, 20},   {100000, 0.05, 0.05, 36, 21},
+  };
+  for (const auto& c : cases) {
+    const HararyParameters found =
+        FindHararyParameters(c.clients, c.adversarial_rate, c.dropout_rate);
+    EXPECT_EQ(found.degree, c.degree)
+        << c.clients << " " << c.adversarial_rate << " " << c.dropout_rate;
+    EXPECT_LE(found.threshold, c.threshold)
+        << c.clients << " " << c.adversarial_rate << " " << c.dropout_rate;
+    EXPECT_GE(found.threshold, 2);
+  }
+  EXPECT_THROW(FindHararyParameters(100, 0.5, 0.5), ConfigError);
+  EXPECT_THROW(FindHararyParameters(0, 0.1, 0.1), ConfigError);
+}
+
+TEST(SecAggGraphTest, HararyGraphIsRegularSymmetricAndTheSameForTheSameSeed) {
+  std::vector<std::uint32_t> ids(20);
+  for (std::uint32_t i = 0; i < 20; ++i) ids[i] = i + 1;
+  const SecAggGraph graph = SecAggGraph::Harary(ids, 6, 42);
+  for (const auto id : ids) {
+    const auto& near = graph.Neighbours(id);
+    EXPECT_EQ(near.size(), 7u) << id;  // 6 neighbours and itself
+    EXPECT_TRUE(graph.AreNeighbours(id, id));
+    for (const auto other : near) EXPECT_TRUE(graph.AreNeighbours(other, id)) << id << " " << other;
+  }
+  const SecAggGraph again = SecAggGraph::Harary(ids, 6, 42);
+  const SecAggGraph other = SecAggGraph::Harary(ids, 6, 43);
+  bool differs = false;
+  for (const auto id : ids) {
+    EXPECT_EQ(again.Neighbours(id), graph.Neighbours(id));
+    differs = differs || other.Neighbours(id) != graph.Neighbours(id);
+  }
+  EXPECT_TRUE(differs) << "another seed, another relabelling";
+  EXPECT_EQ(SecAggGraph::Complete(ids).Neighbours(5).size(), 20u);
+  EXPECT_TRUE(graph.Neighbours(99).empty());
 }
 
 }  // namespace
