@@ -9,8 +9,9 @@ namespace fsd::coordinator {
 
 using privacy::SecAggId;
 
-SecAggServer::SecAggServer(privacy::SecAggParameters parameters, std::set<SecAggId> cohort)
-    : parameters_(parameters), cohort_(std::move(cohort)) {
+SecAggServer::SecAggServer(privacy::SecAggParameters parameters, privacy::SecAggGraph graph,
+                           std::set<SecAggId> cohort)
+    : parameters_(parameters), graph_(std::move(graph)), cohort_(std::move(cohort)) {
   FSD_CHECK(parameters_.threshold >= 1 && parameters_.ring_bits >= 1 &&
             parameters_.ring_bits <= 64 && !cohort_.contains(0))
       << "secure aggregation parameters";
@@ -56,7 +57,6 @@ void SecAggServer::AcceptKeys(const privacy::AdvertisedKeys& keys) {
 
 bool SecAggServer::CloseAdvertise() {
   Expect(Stage::kAdvertise, "CloseAdvertise");
-  for (const auto& [id, keys] : roster_) roster_list_.push_back(keys);
   stage_ = Stage::kShareKeys;
   return EnoughLeft(roster_.size(), "advertised keys");
 }
@@ -69,14 +69,16 @@ void SecAggServer::AcceptShares(SecAggId from, std::vector<privacy::SealedShares
   for (const auto& share : shares) {
     if (share.from != from)
       Refuse(from, "sent a share labelled as from " + std::to_string(share.from));
-    if (share.to == from || !roster_.contains(share.to) || !recipients.insert(share.to).second) {
+    if (share.to == from || !roster_.contains(share.to) || !graph_.AreNeighbours(from, share.to) ||
+        !recipients.insert(share.to).second) {
       Refuse(from, "sent a share for " + std::to_string(share.to) +
-                       ", not another roster member or twice");
+                       ", not another member of its roster or twice");
     }
   }
-  if (recipients.size() + 1 != roster_.size()) {
+  const std::size_t roster = RosterFor(from).size();
+  if (recipients.size() + 1 != roster) {
     Refuse(from, "sent " + std::to_string(recipients.size()) + " shares for a roster of " +
-                     std::to_string(roster_.size()));
+                     std::to_string(roster));
   }
   shares_[from] = std::move(shares);
 }
@@ -86,6 +88,15 @@ bool SecAggServer::CloseShareKeys() {
   for (const auto& [id, shares] : shares_) sharers_.insert(id);
   stage_ = Stage::kMaskedInput;
   return EnoughLeft(sharers_.size(), "shared keys");
+}
+
+std::vector<privacy::AdvertisedKeys> SecAggServer::RosterFor(SecAggId id) const {
+  std::vector<privacy::AdvertisedKeys> roster;
+  for (const auto neighbour : graph_.Neighbours(id)) {
+    const auto keys = roster_.find(neighbour);
+    if (keys != roster_.end()) roster.push_back(keys->second);
+  }
+  return roster;
 }
 
 std::vector<privacy::SealedShares> SecAggServer::SharesFor(SecAggId to) const {
@@ -127,10 +138,11 @@ void SecAggServer::AcceptUnmask(const privacy::UnmaskShares& shares) {
   const SecAggId from = shares.from;
   if (!masked_.contains(from)) Refuse(from, "sent unmask shares without a masked input");
   if (unmasked_.contains(from)) Refuse(from, "sent its unmask shares twice");
-  // Exactly: a self-mask share of every survivor, a key share of every
-  // member of U2 that is not one.
+  // Exactly, over its neighbours in U2: a self-mask share of every survivor,
+  // a key share of every one that is not.
   std::size_t self_mask = 0, mask_key = 0;
-  for (const auto id : sharers_) {
+  for (const auto id : graph_.Neighbours(from)) {
+    if (!sharers_.contains(id)) continue;
     const bool survived = masked_.contains(id);
     const auto& wanted = survived ? shares.self_mask : shares.mask_key;
     const auto& unwanted = survived ? shares.mask_key : shares.self_mask;
@@ -160,9 +172,18 @@ bool SecAggServer::Finish() {
     for (const auto& [owner, keys] : roster_) {
       if (!sharers_.contains(owner)) continue;
       const bool survived = masked_.contains(owner);
+      // The shares its neighbours that answered hold.
       std::vector<privacy::ShamirShare> shares;
       for (const auto& [responder, answer] : unmasked_) {
-        shares.push_back((survived ? answer.self_mask : answer.mask_key).at(owner));
+        const auto& held = survived ? answer.self_mask : answer.mask_key;
+        const auto share = held.find(owner);
+        if (share != held.end()) shares.push_back(share->second);
+      }
+      if (shares.size() < static_cast<std::size_t>(threshold)) {
+        sum_.clear();
+        return Fail("only " + std::to_string(shares.size()) + " neighbours of client " +
+                    std::to_string(owner) + " answered, fewer than the threshold " +
+                    std::to_string(threshold));
       }
       const privacy::SecretBytes secret = privacy::ShamirCombine(shares, threshold, 32);
       if (survived) {
@@ -178,6 +199,7 @@ bool SecAggServer::Finish() {
                     " reconstructs to another key than it advertised");
       }
       for (const auto survivor : survivors_) {
+        if (!graph_.AreNeighbours(owner, survivor) || survivor == owner) continue;
         privacy::ExpandMask(
             privacy::PairwiseMaskSeed(secret, roster_.at(survivor).mask_key, parameters_.round),
             bits, mask);

@@ -5,6 +5,9 @@
 // self-mask seeds of the survivors and the mask keys of the clients that
 // dropped after sharing keys — and nothing more.
 //
+// Clients work with their neighbours in the round's graph only
+// (privacy/secagg_graph.h): each gets the roster of its neighbours, shares
+// with them, and its secrets are reconstructed from its neighbours' answers.
 // Stages, in order; each Accept* takes one client's message, each Close*
 // ends the stage and says whether the round can go on (at least `threshold`
 // clients are left; otherwise failure_reason() says why and the round is
@@ -33,13 +36,16 @@ namespace fsd::coordinator {
 
 class SecAggServer {
  public:
-  SecAggServer(privacy::SecAggParameters parameters, std::set<privacy::SecAggId> cohort);
+  // The cohort is the graph's ids.
+  SecAggServer(privacy::SecAggParameters parameters, privacy::SecAggGraph graph,
+               std::set<privacy::SecAggId> cohort);
 
   void AcceptKeys(const privacy::AdvertisedKeys& keys);
   bool CloseAdvertise();
-  const std::vector<privacy::AdvertisedKeys>& roster() const { return roster_list_; }
+  // The advertised keys of `id`'s neighbours (itself included).
+  std::vector<privacy::AdvertisedKeys> RosterFor(privacy::SecAggId id) const;
 
-  // Every share `from` sends, one for each other roster member.
+  // Every share `from` sends, one for each other member of its roster.
   void AcceptShares(privacy::SecAggId from, std::vector<privacy::SealedShares> shares);
   bool CloseShareKeys();
   // The shares addressed to a member of U2, from the other members of U2.
@@ -66,10 +72,10 @@ class SecAggServer {
   bool EnoughLeft(std::size_t left, const char* stage);
 
   privacy::SecAggParameters parameters_;
+  privacy::SecAggGraph graph_;
   std::set<privacy::SecAggId> cohort_;
   Stage stage_ = Stage::kAdvertise;
-  std::map<privacy::SecAggId, privacy::AdvertisedKeys> roster_;  // U1
-  std::vector<privacy::AdvertisedKeys> roster_list_;
+  std::map<privacy::SecAggId, privacy::AdvertisedKeys> roster_;             // U1
   std::map<privacy::SecAggId, std::vector<privacy::SealedShares>> shares_;  // by sender
   std::set<privacy::SecAggId> sharers_;                                     // U2
   std::map<privacy::SecAggId, std::vector<std::uint64_t>> masked_;          // by sender

@@ -45,10 +45,11 @@ std::vector<std::uint8_t> ShareAssociatedData(std::uint64_t round, SecAggId from
   return data;
 }
 
-SecAggClient::SecAggClient(SecAggParameters parameters, SecAggId self)
-    : parameters_(parameters), self_(self) {
-  FSD_CHECK(self_ != 0 && parameters_.threshold >= 1 && parameters_.ring_bits >= 1 &&
-            parameters_.ring_bits <= 64)
+SecAggClient::SecAggClient(SecAggParameters parameters, SecAggId self,
+                           std::vector<SecAggId> neighbours)
+    : parameters_(parameters), self_(self), neighbours_(neighbours.begin(), neighbours.end()) {
+  FSD_CHECK(self_ != 0 && neighbours_.contains(self_) && parameters_.threshold >= 1 &&
+            parameters_.ring_bits >= 1 && parameters_.ring_bits <= 64)
       << "secure aggregation parameters";
 }
 
@@ -68,8 +69,12 @@ std::vector<SealedShares> SecAggClient::ShareKeys(std::span<const AdvertisedKeys
   Expect(Stage::kShareKeys, "ShareKeys");
   std::set<AgreementPublicKey> keys;
   for (const auto& member : roster) {
-    if (member.id == 0 || !roster_.emplace(member.id, member).second) {
-      Violation(self_, "the roster lists id " + std::to_string(member.id) + " twice or as 0");
+    if (!neighbours_.contains(member.id)) {
+      Violation(self_, "the roster lists client " + std::to_string(member.id) +
+                           ", not a neighbour of this client");
+    }
+    if (!roster_.emplace(member.id, member).second) {
+      Violation(self_, "the roster lists client " + std::to_string(member.id) + " twice");
     }
     if (!keys.insert(member.encryption_key).second || !keys.insert(member.mask_key).second) {
       Violation(self_,
@@ -166,7 +171,15 @@ std::vector<std::uint64_t> SecAggClient::MaskInput(std::span<const std::uint64_t
 }
 
 UnmaskShares SecAggClient::Unmask(std::span<const SecAggId> survivors) {
-  const std::set<SecAggId> survived(survivors.begin(), survivors.end());
+  // The survivors among this client's neighbours that shared keys with it.
+  std::set<SecAggId> survived;
+  for (const auto id : survivors) {
+    if (!neighbours_.contains(id)) continue;
+    if (!held_.contains(id)) {
+      Violation(self_, "survivor " + std::to_string(id) + " never shared keys with this client");
+    }
+    if (!survived.insert(id).second) Violation(self_, "the survivors list repeats an id");
+  }
   if (answered_survivors_) {
     if (*answered_survivors_ != survived) {
       Violation(self_,
@@ -175,12 +188,6 @@ UnmaskShares SecAggClient::Unmask(std::span<const SecAggId> survivors) {
     }
   } else {
     Expect(Stage::kUnmask, "Unmask");
-  }
-  if (survived.size() != survivors.size()) Violation(self_, "the survivors list repeats an id");
-  for (const auto id : survived) {
-    if (!held_.contains(id)) {
-      Violation(self_, "survivor " + std::to_string(id) + " never shared keys with this client");
-    }
   }
   if (!survived.contains(self_)) Violation(self_, "the survivors list leaves this client out");
   if (survived.size() < static_cast<std::size_t>(parameters_.threshold)) {

@@ -4,7 +4,10 @@
 // at least `threshold` clients stay honest.
 //
 // One SecAggClient per client and round, driven through four stages in
-// order; each takes what the coordinator relayed and returns what to send:
+// order; each takes what the coordinator relayed and returns what to send.
+// A client works with its neighbours only (privacy/secagg_graph.h: everyone
+// in the complete graph, k of them under SecAgg+); below, "roster", U2 and
+// the survivors mean the client's neighbours among them, itself included:
 //   AdvertiseKeys  two fresh X25519 public keys: one to encrypt key shares
 //                  between clients (c), one to agree pairwise masks (s).
 //   ShareKeys      given the roster U1 (everyone who advertised): a fresh
@@ -37,6 +40,7 @@
 #include <vector>
 
 #include "privacy/secagg_crypto.h"
+#include "privacy/secagg_graph.h"
 #include "privacy/shamir.h"
 
 namespace fsd::privacy {
@@ -84,7 +88,9 @@ std::vector<std::uint8_t> ShareAssociatedData(std::uint64_t round, SecAggId from
 
 class SecAggClient {
  public:
-  SecAggClient(SecAggParameters parameters, SecAggId self);
+  // `neighbours`: this client's neighbours in the round's graph, itself
+  // included (SecAggGraph::Neighbours).
+  SecAggClient(SecAggParameters parameters, SecAggId self, std::vector<SecAggId> neighbours);
 
   AdvertisedKeys AdvertiseKeys();
   std::vector<SealedShares> ShareKeys(std::span<const AdvertisedKeys> roster);
@@ -98,6 +104,7 @@ class SecAggClient {
 
   SecAggParameters parameters_;
   SecAggId self_;
+  std::set<SecAggId> neighbours_;
   Stage stage_ = Stage::kAdvertise;
   AgreementKeyPair encryption_keys_, mask_keys_;
   SecretBytes self_mask_seed_;

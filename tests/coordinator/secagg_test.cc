@@ -25,18 +25,21 @@ constexpr unsigned kRingBits = 24;
 // stop answering from `stage` on.
 class SecAggRound {
  public:
-  SecAggRound(int n, int threshold, std::uint64_t seed = 1) {
+  // degree 0: the complete graph; otherwise a Harary graph of that degree.
+  SecAggRound(int n, int threshold, std::uint64_t seed = 1, int degree = 0) {
     parameters_ = {7, threshold, kRingBits, kLength};
     std::mt19937_64 rng(seed);
-    std::set<SecAggId> cohort;
-    for (int i = 1; i <= n; ++i) {
-      const auto id = static_cast<SecAggId>(i);
-      cohort.insert(id);
-      clients_.emplace(id, SecAggClient(parameters_, id));
+    std::vector<SecAggId> ids;
+    for (int i = 1; i <= n; ++i) ids.push_back(static_cast<SecAggId>(i));
+    const auto graph = degree == 0 ? privacy::SecAggGraph::Complete(ids)
+                                   : privacy::SecAggGraph::Harary(ids, degree, seed);
+    for (const auto id : ids) {
+      clients_.emplace(id, SecAggClient(parameters_, id, graph.Neighbours(id)));
       auto& input = inputs_[id];
       for (std::size_t j = 0; j < kLength; ++j) input.push_back(rng() & ((1u << 20) - 1));
     }
-    server_ = std::make_unique<SecAggServer>(parameters_, cohort);
+    server_ = std::make_unique<SecAggServer>(parameters_, graph,
+                                             std::set<SecAggId>(ids.begin(), ids.end()));
   }
 
   // Runs the round; true when the server released a sum.
@@ -48,7 +51,7 @@ class SecAggRound {
     if (!server_->CloseAdvertise()) return false;
     for (auto& [id, client] : clients_) {
       if (active(id, DropStage::kAfterAdvertising)) {
-        server_->AcceptShares(id, client.ShareKeys(server_->roster()));
+        server_->AcceptShares(id, client.ShareKeys(server_->RosterFor(id)));
       }
     }
     if (!server_->CloseShareKeys()) return false;
@@ -126,6 +129,17 @@ TEST(SecAggTest, FewerThanThresholdLeftFailsTheRoundWithItsReason) {
   }
 }
 
+TEST(SecAggTest, SparseGraphSumsExactlyThroughDropoutsWithKNeighboursEach) {
+  // SecAgg+: 40 clients, each sharing with 12 neighbours of a Harary graph
+  // (threshold 5 of 13); 3 drop after sharing keys, or 3 after masking.
+  for (const auto stage : {DropStage::kAfterSharingKeys, DropStage::kAfterMaskedInput}) {
+    SecAggRound round(40, 5, 9, /*degree=*/12);
+    ASSERT_TRUE(round.Run(3, stage)) << round.server_->failure_reason();
+    EXPECT_EQ(round.server_->sum(), round.PlainSum());
+    EXPECT_EQ(round.server_->RosterFor(1).size(), 13u) << "12 neighbours and itself";
+  }
+}
+
 TEST(SecAggTest, ClientRefusesToRevealBothSharesOfOnePeer) {
   // A coordinator that first calls client 10 a survivor and then asks again
   // with client 10 dropped would get 10's self-mask share and then its mask
@@ -135,7 +149,7 @@ TEST(SecAggTest, ClientRefusesToRevealBothSharesOfOnePeer) {
   for (auto& [id, client] : round.clients_) server.AcceptKeys(client.AdvertiseKeys());
   ASSERT_TRUE(server.CloseAdvertise());
   for (auto& [id, client] : round.clients_)
-    server.AcceptShares(id, client.ShareKeys(server.roster()));
+    server.AcceptShares(id, client.ShareKeys(server.RosterFor(id)));
   ASSERT_TRUE(server.CloseShareKeys());
   auto& client = round.clients_.at(1);
   client.MaskInput(round.inputs_[1], round.Delivered(1));
@@ -152,11 +166,11 @@ TEST(SecAggTest, ClientRefusesToRevealBothSharesOfOnePeer) {
     EXPECT_NE(std::string(e.what()).find("would reveal both shares"), std::string::npos)
         << e.what();
   }
-  // Too few survivors, or a survivor that never shared keys: refused too.
+  // Too few survivors among its neighbours, or a list that leaves it out: refused too.
   auto& two = round.clients_.at(2);
   two.MaskInput(round.inputs_[2], round.Delivered(2));
   EXPECT_THROW(two.Unmask(std::vector<SecAggId>{1, 2, 3, 4, 5}), DataError);
-  EXPECT_THROW(two.Unmask(std::vector<SecAggId>{1, 2, 3, 4, 5, 6, 42}), DataError);
+  EXPECT_THROW(two.Unmask(std::vector<SecAggId>{1, 3, 4, 5, 6, 7, 8}), DataError);
 }
 
 TEST(SecAggTest, ClientRefusesARosterItCannotTrust) {
@@ -164,8 +178,10 @@ TEST(SecAggTest, ClientRefusesARosterItCannotTrust) {
   const auto roster_of = [&](int n) {
     std::vector<SecAggClient> clients;
     std::vector<privacy::AdvertisedKeys> roster;
+    std::vector<SecAggId> everyone;
+    for (int i = 1; i <= n; ++i) everyone.push_back(static_cast<SecAggId>(i));
     for (int i = 1; i <= n; ++i) {
-      clients.emplace_back(parameters, static_cast<SecAggId>(i));
+      clients.emplace_back(parameters, static_cast<SecAggId>(i), everyone);
       roster.push_back(clients.back().AdvertiseKeys());
     }
     return std::make_pair(std::move(clients), roster);
@@ -195,6 +211,12 @@ TEST(SecAggTest, ClientRefusesARosterItCannotTrust) {
   }
   {
     auto [clients, roster] = roster_of(4);
+    SecAggClient sparse(parameters, 1, {1, 2, 3});  // 4 is not its neighbour
+    roster[0] = sparse.AdvertiseKeys();
+    refused(sparse, roster, "client 4, not a neighbour of this client");
+  }
+  {
+    auto [clients, roster] = roster_of(4);
     EXPECT_THROW(clients[0].MaskInput(std::vector<std::uint64_t>(kLength), {}), DataError)
         << "masking before sharing keys is out of order";
   }
@@ -206,7 +228,7 @@ TEST(SecAggTest, TamperedShareIsDetectedAndNamed) {
   for (auto& [id, client] : round.clients_) server.AcceptKeys(client.AdvertiseKeys());
   ASSERT_TRUE(server.CloseAdvertise());
   for (auto& [id, client] : round.clients_)
-    server.AcceptShares(id, client.ShareKeys(server.roster()));
+    server.AcceptShares(id, client.ShareKeys(server.RosterFor(id)));
   ASSERT_TRUE(server.CloseShareKeys());
   auto delivered = round.Delivered(1);
   ASSERT_EQ(delivered.size(), 5u);
@@ -233,15 +255,15 @@ TEST(SecAggTest, ServerRefusesMessagesThatBreakTheProtocolAndKeepsGoing) {
   EXPECT_THROW(server.AcceptKeys(copycat), DataError);  // someone else's key
   for (SecAggId id = 3; id <= 6; ++id) server.AcceptKeys(round.clients_.at(id).AdvertiseKeys());
   ASSERT_TRUE(server.CloseAdvertise());
-  EXPECT_EQ(server.roster().size(), 5u);
-  auto shares = one.ShareKeys(server.roster());
+  EXPECT_EQ(server.RosterFor(1).size(), 5u);
+  auto shares = one.ShareKeys(server.RosterFor(1));
   auto short_list = shares;
   short_list.pop_back();
   EXPECT_THROW(server.AcceptShares(1, short_list), DataError);
   EXPECT_THROW(server.AcceptShares(2, shares), DataError);  // labelled as from 1
   server.AcceptShares(1, shares);
   for (SecAggId id = 3; id <= 6; ++id) {
-    server.AcceptShares(id, round.clients_.at(id).ShareKeys(server.roster()));
+    server.AcceptShares(id, round.clients_.at(id).ShareKeys(server.RosterFor(id)));
   }
   ASSERT_TRUE(server.CloseShareKeys());
   EXPECT_THROW(server.AcceptMaskedInput(1, std::vector<std::uint64_t>(kLength - 1)), DataError);
