@@ -70,6 +70,16 @@ class SecAggRound {
     return server_->Finish();
   }
 
+  // The first two stages with every client taking part.
+  bool ShareKeysAmongAll() {
+    for (auto& [id, client] : clients_) server_->AcceptKeys(client.AdvertiseKeys());
+    if (!server_->CloseAdvertise()) return false;
+    for (auto& [id, client] : clients_) {
+      server_->AcceptShares(id, client.ShareKeys(server_->RosterFor(id)));
+    }
+    return server_->CloseShareKeys();
+  }
+
   std::vector<privacy::SealedShares> Delivered(SecAggId id) { return server_->SharesFor(id); }
 
   // The plaintext ring sum over the clients whose masked inputs were used.
@@ -145,12 +155,7 @@ TEST(SecAggTest, ClientRefusesToRevealBothSharesOfOnePeer) {
   // with client 10 dropped would get 10's self-mask share and then its mask
   // key share: with both it could unmask 10's input.
   SecAggRound round(10, 6);
-  auto& server = *round.server_;
-  for (auto& [id, client] : round.clients_) server.AcceptKeys(client.AdvertiseKeys());
-  ASSERT_TRUE(server.CloseAdvertise());
-  for (auto& [id, client] : round.clients_)
-    server.AcceptShares(id, client.ShareKeys(server.RosterFor(id)));
-  ASSERT_TRUE(server.CloseShareKeys());
+  ASSERT_TRUE(round.ShareKeysAmongAll()) << round.server_->failure_reason();
   auto& client = round.clients_.at(1);
   client.MaskInput(round.inputs_[1], round.Delivered(1));
   std::vector<SecAggId> all = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
@@ -224,12 +229,7 @@ TEST(SecAggTest, ClientRefusesARosterItCannotTrust) {
 
 TEST(SecAggTest, TamperedShareIsDetectedAndNamed) {
   SecAggRound round(6, 4);
-  auto& server = *round.server_;
-  for (auto& [id, client] : round.clients_) server.AcceptKeys(client.AdvertiseKeys());
-  ASSERT_TRUE(server.CloseAdvertise());
-  for (auto& [id, client] : round.clients_)
-    server.AcceptShares(id, client.ShareKeys(server.RosterFor(id)));
-  ASSERT_TRUE(server.CloseShareKeys());
+  ASSERT_TRUE(round.ShareKeysAmongAll()) << round.server_->failure_reason();
   auto delivered = round.Delivered(1);
   ASSERT_EQ(delivered.size(), 5u);
   delivered[2].sealed[20] ^= 0x40;  // the coordinator flips a bit of 4's share for 1
