@@ -41,6 +41,20 @@ WeightRelease ReleaseWeights(const PrivacyOptions& options, std::span<const floa
   return release;
 }
 
+int FloorVariances(std::span<float> global, std::span<const model::TensorRange> variances) {
+  int raised = 0;
+  for (const auto& range : variances) {
+    FSD_CHECK(range.offset + range.size <= global.size()) << "variance range outside the model";
+    for (auto& v : global.subspan(range.offset, range.size)) {
+      if (!(v >= kMinReleasedVariance)) {
+        v = kMinReleasedVariance;
+        ++raised;
+      }
+    }
+  }
+  return raised;
+}
+
 SummaryRelease ReleaseSummaries(const PrivacyOptions& options,
                                 std::span<const aggregation::SoftTargetSummary* const> summaries,
                                 std::size_t num_classes,

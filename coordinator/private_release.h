@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "aggregation/soft_targets.h"
+#include "common/model/layout.h"
 #include "privacy/dp_release.h"
 
 namespace fsd::coordinator {
@@ -56,6 +57,9 @@ struct PrivacyOptions {
   int min_survivors = 0;
   double target_epsilon = 0.0;            // 0: no budget
   double delta = 1e-5;
+  // Where the model's BatchNorm running variances sit in the flat vector
+  // (FloorVariances).
+  std::vector<model::TensorRange> variances;
   // Simulation: client sampling and noise drawn from this seed (reproducible
   // runs). nullopt (deployments): sampling seeded from OpenSSL's CSPRNG and
   // noise drawn from it.
@@ -81,6 +85,13 @@ struct WeightRelease {
 WeightRelease ReleaseWeights(const PrivacyOptions& options, std::span<const float> reference,
                              std::span<const std::span<const float>> inputs,
                              privacy::GaussianNoise& noise);
+
+// Post-processing of a released model (free under DP): noise can push a
+// BatchNorm running variance below zero, which turns the model's outputs into
+// NaN, so every released variance below kMinReleasedVariance is raised to it.
+// Returns how many were raised.
+inline constexpr float kMinReleasedVariance = 0.01f;
+int FloorVariances(std::span<float> global, std::span<const model::TensorRange> variances);
 
 struct SummaryRelease {
   aggregation::SoftTargetSummary summary;

@@ -666,6 +666,7 @@ nlohmann::json RoundStateMachine::ReleasePrivately(
     for (const auto& input : inputs) values.push_back(input.values);
     const WeightRelease release = ReleaseWeights(dp, reference, values, noise);
     aggregation::Scatter(release.kept, mask_, global_);
+    record["variances_floored"] = FloorVariances(global_, dp.variances);
     record["delta_norm_max"] = release.max_norm;
     record["delta_norm_median"] = release.median_norm;
     if (dp.distributed) {

@@ -160,5 +160,15 @@ TEST(PrivacyOptionsFromTest, DistributedAccountsTheSameMultiplierItsClientsAdd) 
   EXPECT_FALSE(FromToml("noise_multiplier = 1.0\n").distributed);
 }
 
+TEST(FloorVariancesTest, RaisesReleasedVariancesBelowTheFloorAndNothingElse) {
+  std::vector<float> global = {-3.0f, -0.5f, 0.004f, 0.5f, 2.0f, -1.0f, NAN};
+  // Variances at 1..2 and 5..6; 0, 3 and 4 are other values (a weight may be negative).
+  const std::vector<model::TensorRange> variances = {{1, 2, false}, {5, 2, false}};
+  EXPECT_EQ(FloorVariances(global, variances), 4);
+  EXPECT_EQ(global, (std::vector<float>{-3.0f, kMinReleasedVariance, kMinReleasedVariance, 0.5f,
+                                        2.0f, kMinReleasedVariance, kMinReleasedVariance}));
+  EXPECT_EQ(FloorVariances(global, variances), 0);
+}
+
 }  // namespace
 }  // namespace fsd::coordinator

@@ -631,6 +631,7 @@ TEST_F(PrivateRoundTest, ReleasesTheClippedMeanOverTheExpectedCohortAndChargesTh
   EXPECT_DOUBLE_EQ(record["delta_norm_max"].get<double>(), 200.0);
   EXPECT_LE(record["contribution_norm_max"].get<double>(), 1.0 + 1e-6);
   EXPECT_EQ(record["privacy_steps"], 1);
+  EXPECT_EQ(record["variances_floored"], 0);  // the test model has no BatchNorm
   EXPECT_DOUBLE_EQ(record["epsilon"].get<double>(), privacy::EpsilonAfter(1.0, 0.01, 1, 1e-5).epsilon);
 }
 
