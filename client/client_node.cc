@@ -69,12 +69,14 @@ void ClientNode::Send(const std::vector<std::uint8_t>& frame, TimePoint now) {
   last_sent_ = now;
 }
 
-std::vector<LocalRound> ClientNode::Receive(TimePoint now) {
+std::vector<LocalRound> ClientNode::Receive(TimePoint now, std::size_t max_frames) {
   std::vector<LocalRound> rounds;
   if (monitor_) ReadMonitor();
   zmq::message_t message;
-  while (socket_.recv(message, zmq::recv_flags::dontwait)) {
+  for (std::size_t frames = 0;
+       frames < max_frames && socket_.recv(message, zmq::recv_flags::dontwait); ++frames) {
     auto step = session_.OnFrame({message.data<std::uint8_t>(), message.size()});
+    for (const auto& reply : step.replies) Send(reply, now);
     if (step.train) rounds.push_back(std::move(*step.train));
     if (step.rejoin) Send(session_.JoinFrame(), now);
     if (step.finished) {

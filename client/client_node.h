@@ -17,6 +17,7 @@
 #pragma once
 
 #include <chrono>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,9 +60,11 @@ class ClientNode {
   void Start(TimePoint now);
   zmq::socket_t& socket() { return socket_; }
 
-  // Handles every frame waiting on the socket (and monitor events); the
-  // rounds to train, in arrival order.
-  std::vector<LocalRound> Receive(TimePoint now);
+  // Handles every frame waiting on the socket, or at most `max_frames` of
+  // them (tests step a client one message at a time), and monitor events;
+  // the rounds to train, in arrival order.
+  std::vector<LocalRound> Receive(TimePoint now,
+                                  std::size_t max_frames = std::numeric_limits<std::size_t>::max());
   // Sends the UPDATE of a trained round (nothing when training diverged).
   void SendUpdate(const LocalRound& round, TrainedRound trained, TimePoint now);
   // HEARTBEAT when idle, JOIN again while not welcomed.

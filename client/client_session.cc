@@ -31,6 +31,7 @@ ClientSessionOptions SessionOptionsFromConfig(const config::RunConfig& config, s
   options.num_classes = static_cast<std::size_t>(config.data.num_classes);
   options.uplink = config::EncodeOptionsFor(config.compression.uplink, config.compression);
   options.error_feedback = config.compression.error_feedback;
+  options.require_secure = config.secure_aggregation.enabled;
   const auto& dp = config.privacy;
   if (dp.dp == config::DpMode::kDistributed) {
     // The same multiplier the coordinator accounts for (privacy/noise_plan.h).
@@ -91,6 +92,27 @@ std::optional<std::vector<std::uint8_t>> ClientSession::UpdateFrame(const LocalR
   const aggregation::Mask& mask = round.mask ? *round.mask : aggregation::Mask{};
   std::vector<float> kept = aggregation::Gather(trained.values, mask);
   if (options_.local_dp && !Privatize(round.round, kept)) return std::nullopt;
+  if (secure_ && secure_->round() == round.round) {
+    if (kept.size() != secure_reference_.size()) {
+      FSD_LOG(ERROR) << options_.name << ": round " << round.round << " trained " << kept.size()
+                     << " kept values, the secure round has " << secure_reference_.size()
+                     << "; no masked input sent";
+      secure_.reset();
+      return std::nullopt;
+    }
+    for (std::size_t i = 0; i < kept.size(); ++i) kept[i] -= secure_reference_[i];
+    try {
+      auto masked = secure_->SetInput(kept, update.summary_counts, update.summary_logits,
+                                      update.sample_count, update.train_loss, update.mask_round);
+      if (!masked) return std::nullopt;  // sent when the shares arrive
+      return MaskedFrame(std::move(*masked));
+    } catch (const std::exception& e) {
+      FSD_LOG(WARNING) << options_.name << ": secure round " << round.round
+                       << " failed: " << e.what();
+      secure_.reset();
+      return std::nullopt;
+    }
+  }
   const bool feedback = options_.error_feedback && IsQuantized(options_.uplink);
   if (feedback && residual_.size() == trained.values.size()) {
     const std::vector<float> carried = aggregation::Gather(residual_, mask);
@@ -164,6 +186,12 @@ std::variant<LocalRound, std::string> ClientSession::Decode(std::uint64_t round,
     mask_.reset();
     mask_round_ = 0;
   }
+  if (start.secure.id != 0 && start.global_values.count == 0)
+    return "a secure round without global values";
+  if (start.secure.id == 0 && options_.require_secure) {
+    return "not a secure round, and this client takes part in secure rounds only "
+           "(secure_aggregation.enabled)";
+  }
   LocalRound local;
   local.round = round;
   local.temperature = start.temperature;
@@ -184,6 +212,14 @@ std::variant<LocalRound, std::string> ClientSession::Decode(std::uint64_t round,
     }
     local.global_values.assign(num_values_, 0.0f);
     aggregation::Scatter(kept.value(), mask, local.global_values);
+    secure_.reset();
+    if (start.secure.id != 0) {
+      auto secure = SecureClientRound::Start(round, start.secure, kept.value().size(),
+                                             options_.num_classes, options_.limits.max_records);
+      if (auto* problem = std::get_if<std::string>(&secure)) return *problem;
+      secure_.emplace(std::move(std::get<SecureClientRound>(secure)));
+      secure_reference_ = kept.value();
+    }
     if (options_.local_dp) {
       // The reference the upload's delta is taken from, kept here because the
       // trainer may drop the round's values (fsd-sim does); the last few
@@ -230,8 +266,17 @@ ClientSession::Step ClientSession::OnFrame(std::span<const std::uint8_t> frame) 
         break;
       }
       step.train = std::move(std::get<LocalRound>(local));
+      if (secure_ && secure_->round() == message.round) {
+        step.replies.push_back(wire::EncodeFrame({message.round, secure_->Keys()}));
+      }
       break;
     }
+    case wire::MessageKind::kSecAggRoster:
+    case wire::MessageKind::kSecAggDelivered:
+    case wire::MessageKind::kSecAggUnmask:
+      if (auto reply = OnSecure(message.round, message.body))
+        step.replies.push_back(std::move(*reply));
+      break;
     case wire::MessageKind::kReject: {
       const auto& reject = std::get<wire::Reject>(message.body);
       ++rejects_received_;
@@ -252,6 +297,45 @@ ClientSession::Step ClientSession::OnFrame(std::span<const std::uint8_t> frame) 
       break;  // HEARTBEAT and anything a client does not act on
   }
   return step;
+}
+
+std::optional<SecureStage> ClientSession::secure_stage() const {
+  if (!secure_) return std::nullopt;
+  return secure_->stage();
+}
+
+std::vector<std::uint8_t> ClientSession::MaskedFrame(wire::SecAggMasked masked) const {
+  return wire::EncodeFrame({secure_->round(), std::move(masked)});
+}
+
+std::optional<std::vector<std::uint8_t>> ClientSession::OnSecure(std::uint64_t round,
+                                                                 wire::Body& body) {
+  const std::string kind = wire::MessageKindName(wire::KindOf(body));
+  if (!secure_ || secure_->round() != round) {
+    FSD_LOG(WARNING) << options_.name << ": dropped " << kind << " for round " << round
+                     << ": no secure round in progress";
+    return std::nullopt;
+  }
+  try {
+    if (auto* roster = std::get_if<wire::SecAggRoster>(&body)) {
+      return wire::EncodeFrame({round, secure_->OnRoster(*roster)});
+    }
+    if (auto* delivered = std::get_if<wire::SecAggDelivered>(&body)) {
+      auto masked = secure_->OnDelivered(*delivered);
+      if (!masked) return std::nullopt;  // sent when training is done
+      return MaskedFrame(std::move(*masked));
+    }
+    if (auto* unmask = std::get_if<wire::SecAggUnmask>(&body)) {
+      return wire::EncodeFrame({round, secure_->OnUnmask(*unmask)});
+    }
+  } catch (const std::exception& e) {
+    // DataError (the coordinator broke the protocol) or AuthError (a
+    // tampered share): this client is out of the round.
+    FSD_LOG(WARNING) << options_.name << ": secure round " << round << " abandoned at " << kind
+                     << ": " << e.what();
+    secure_.reset();
+  }
+  return std::nullopt;
 }
 
 }  // namespace fsd::client

@@ -14,6 +14,12 @@
 // or mask do not fit this client is logged and dropped (the coordinator's
 // deadline then moves on without it); one that refers to a mask this client
 // never received makes it rejoin, and the coordinator resends the mask.
+// In a secure round (ROUND_START carries a secure-aggregation block) the
+// session answers the SECAGG_* messages itself (Step::replies) while the
+// round trains, and UpdateFrame() returns the masked input once the shares
+// addressed to this client are in (else nothing yet: OnFrame() replies with
+// it when they arrive); see client/secure_client_round.h. A client whose
+// config enables secure aggregation drops any ROUND_START that is not secure.
 // Thread-safety: one owner thread. Errors: OnFrame never throws on peer input.
 #pragma once
 
@@ -27,6 +33,7 @@
 
 #include "aggregation/soft_targets.h"
 #include "aggregation/sparsity.h"
+#include "client/secure_client_round.h"
 #include "common/codec/values.h"
 #include "common/config/config.h"
 #include "common/model/flat_params.h"
@@ -78,6 +85,7 @@ struct ClientSessionOptions {
   codec::EncodeOptions uplink;  // how UPDATE values are encoded
   bool error_feedback = false;  // carry quantization error into the next upload
   std::optional<LocalDp> local_dp;
+  bool require_secure = false;  // take part only in secure rounds
   wire::WireLimits limits;
 };
 
@@ -97,6 +105,7 @@ class ClientSession {
     bool rejoin = false;              // send JoinFrame() again
     bool finished = false;            // the coordinator said BYE
     std::string reason;               // ... and why (at most 200 bytes of its text)
+    std::vector<std::vector<std::uint8_t>> replies;  // frames to send now (secure rounds)
   };
 
   std::vector<std::uint8_t> JoinFrame() const;
@@ -106,7 +115,8 @@ class ClientSession {
   // then adding and updating the error-feedback residual) and the summary,
   // for `round`. Nothing (and a
   // logged error) when training diverged to NaN/Inf: the round goes on
-  // without this client.
+  // without this client. In a secure round: the masked input, or nothing
+  // until the shares arrive (or when the secure round failed).
   std::optional<std::vector<std::uint8_t>> UpdateFrame(const LocalRound& round,
                                                        TrainedRound trained);
 
@@ -115,6 +125,8 @@ class ClientSession {
   bool welcomed() const { return welcomed_; }
   std::int64_t rejects_received() const { return rejects_received_; }
   std::uint64_t num_values() const { return num_values_; }
+  // How far this client got in the current secure round (nullopt: none).
+  std::optional<SecureStage> secure_stage() const;
 
  private:
   // Distributed DP on the kept values of `round` (options_.local_dp),
@@ -123,6 +135,9 @@ class ClientSession {
   bool Privatize(std::uint64_t round, std::vector<float>& kept);
   // The decoded round, or why this client cannot train on `start`.
   std::variant<LocalRound, std::string> Decode(std::uint64_t round, wire::RoundStart start);
+  // The answer to a SECAGG_* message of the current secure round, if any.
+  std::optional<std::vector<std::uint8_t>> OnSecure(std::uint64_t round, wire::Body& body);
+  std::vector<std::uint8_t> MaskedFrame(wire::SecAggMasked masked) const;
 
   ClientSessionOptions options_;
   std::uint64_t num_values_ = 0;
@@ -132,6 +147,8 @@ class ClientSession {
   std::shared_ptr<const aggregation::Mask> mask_;
   std::vector<float> residual_;  // dense quantization error of the last upload (error feedback)
   std::map<std::uint64_t, std::vector<float>> dp_references_;  // round → global kept values
+  std::optional<SecureClientRound> secure_;                    // the secure round in progress
+  std::vector<float> secure_reference_;  // its global kept values (deltas are from them)
 };
 
 }  // namespace fsd::client

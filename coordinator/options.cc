@@ -149,6 +149,7 @@ CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
                            : aggregation::MaskScope::kGlobal;
   options.min_keep = pruning.min_keep;
   options.privacy = PrivacyOptionsFrom(config);
+  options.secure_aggregation = config.secure_aggregation;
   for (const auto& entry : schema.entries()) {
     if (entry.is_buffer && entry.name.ends_with("running_var")) {
       options.privacy.variances.push_back({static_cast<std::uint64_t>(entry.offset),

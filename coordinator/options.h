@@ -51,6 +51,8 @@ struct CoordinatorOptions {
   // Central differential privacy (coordinator/private_release.h); fsd-sim
   // sets privacy.seed, deployments draw sampling and noise from the CSPRNG.
   PrivacyOptions privacy;
+  // Secure aggregation (coordinator/secure_round.h); off by default.
+  config::SecureAggregationConfig secure_aggregation;
   std::string out_dir;     // metrics.jsonl and checkpoint.bin go here
   ResumeMode resume = ResumeMode::kFresh;
   // Extra fields for a round's metrics line, asked for just before it is

@@ -21,9 +21,14 @@ std::int64_t SectionWireBytes(const codec::Encoded& encoded) {
   return static_cast<std::int64_t>(wire::kTensorHeaderBytes + encoded.bytes.size());
 }
 
+bool IsSecureClientKind(MessageKind kind) {
+  return kind == MessageKind::kSecAggKeys || kind == MessageKind::kSecAggShares ||
+         kind == MessageKind::kSecAggMasked || kind == MessageKind::kSecAggReveal;
+}
+
 bool IsClientKind(MessageKind kind) {
   return kind == MessageKind::kJoin || kind == MessageKind::kUpdate ||
-         kind == MessageKind::kHeartbeat || kind == MessageKind::kBye;
+         kind == MessageKind::kHeartbeat || kind == MessageKind::kBye || IsSecureClientKind(kind);
 }
 
 }  // namespace
@@ -32,8 +37,14 @@ const char* PhaseName(Phase phase) {
   switch (phase) {
     case Phase::kWaiting:
       return "waiting";
+    case Phase::kAdvertising:
+      return "advertising";
+    case Phase::kSharingKeys:
+      return "sharing keys";
     case Phase::kCollecting:
       return "collecting";
+    case Phase::kUnmasking:
+      return "unmasking";
   }
   return "unknown";
 }
@@ -49,6 +60,15 @@ std::optional<RejectCode> RefusalFor(Phase phase, MessageKind kind) {
       // the next ROUND_START.
       if (phase == Phase::kCollecting) return std::nullopt;
       return RejectCode::kRoundClosed;
+    // A secure stage's message outside its stage is late (or early).
+    case MessageKind::kSecAggKeys:
+      return phase == Phase::kAdvertising ? std::nullopt : std::optional(RejectCode::kRoundClosed);
+    case MessageKind::kSecAggShares:
+      return phase == Phase::kSharingKeys ? std::nullopt : std::optional(RejectCode::kRoundClosed);
+    case MessageKind::kSecAggMasked:
+      return phase == Phase::kCollecting ? std::nullopt : std::optional(RejectCode::kRoundClosed);
+    case MessageKind::kSecAggReveal:
+      return phase == Phase::kUnmasking ? std::nullopt : std::optional(RejectCode::kRoundClosed);
     default:
       return RejectCode::kUnexpectedKind;  // WELCOME, ROUND_START, REJECT: coordinator's
   }
@@ -119,7 +139,7 @@ std::optional<wire::Reject> RoundStateMachine::Screen(const Peer& peer,
   if (!head) return std::nullopt;  // the decoder names what is wrong
   const auto kind = static_cast<MessageKind>(head->kind);
   const bool defined = head->kind >= static_cast<std::uint16_t>(MessageKind::kJoin) &&
-                       head->kind <= static_cast<std::uint16_t>(MessageKind::kBye);
+                       head->kind <= static_cast<std::uint16_t>(MessageKind::kSecAggReveal);
   if (defined && !IsClientKind(kind)) {
     // WELCOME, ROUND_START, REJECT: never accepted from a client, so never hashed.
     return wire::Reject{RejectCode::kUnexpectedKind, std::string(wire::MessageKindName(kind)) +
@@ -136,6 +156,10 @@ std::optional<wire::Reject> RoundStateMachine::Screen(const Peer& peer,
     }
     if (phase_ != Phase::kCollecting)
       return wire::Reject{RejectCode::kRoundClosed, "round is not collecting"};
+    if (secure_) {
+      return wire::Reject{RejectCode::kUnexpectedKind,
+                          "this round uses secure aggregation: SECAGG_MASKED, not UPDATE"};
+    }
     // A late update from an earlier attempt of this round: the round moved on.
     if (!selected_.contains(peer.identity))
       return wire::Reject{RejectCode::kRoundClosed,
@@ -144,6 +168,34 @@ std::optional<wire::Reject> RoundStateMachine::Screen(const Peer& peer,
       return wire::Reject{RejectCode::kDuplicate, "second update in this round"};
     if (staged_.size() >= target_) {
       return wire::Reject{RejectCode::kRoundClosed, "the round has the updates it needs"};
+    }
+  } else if (IsSecureClientKind(kind)) {
+    const std::uint64_t current = committed_round_ + 1;
+    if (!registry_.joined(peer.identity))
+      return wire::Reject{RejectCode::kNotAuthorized, "unknown session: JOIN first"};
+    if (head->round != current) {
+      return wire::Reject{RejectCode::kStaleRound,
+                          "secure aggregation message for round " + std::to_string(head->round) +
+                              ", current round is " + std::to_string(current)};
+    }
+    if (!secure_) {
+      return wire::Reject{RejectCode::kRoundClosed, "no secure round in progress"};
+    }
+    if (!secure_->member(peer.identity) || !selected_.contains(peer.identity)) {
+      return wire::Reject{RejectCode::kRoundClosed, "not in this secure round's cohort"};
+    }
+    if (auto refusal = RefusalFor(phase_, kind)) {
+      return wire::Reject{*refusal, std::string(wire::MessageKindName(kind)) +
+                                        " is not accepted while " + PhaseName(phase_)};
+    }
+    const std::size_t limit = kind == MessageKind::kSecAggMasked
+                                  ? secure_->masked_frame_bytes()
+                                  : wire::kEnvelopeBytes + limits_.max_payload_bytes;
+    if (frame.size() > limit) {
+      return wire::Reject{RejectCode::kLimitExceeded, std::string(wire::MessageKindName(kind)) +
+                                                          " frame of " +
+                                                          std::to_string(frame.size()) +
+                                                          " bytes, limit " + std::to_string(limit)};
     }
   } else if (IsClientKind(kind) &&
              frame.size() > wire::kEnvelopeBytes + limits_.max_payload_bytes) {
@@ -190,6 +242,11 @@ void RoundStateMachine::OnFrame(const Peer& peer, std::span<const std::uint8_t> 
     case MessageKind::kBye:
       if (registry_.joined(peer.identity)) OnClientGone(peer.identity, "left");
       return;
+    case MessageKind::kSecAggKeys:
+    case MessageKind::kSecAggShares:
+    case MessageKind::kSecAggMasked:
+    case MessageKind::kSecAggReveal:
+      return OnSecure(peer, message.body, frame.size());
     default:
       throw InternalError("RefusalFor accepted a coordinator-only kind");
   }
@@ -232,7 +289,8 @@ void RoundStateMachine::OnJoin(const Peer& peer, const wire::Join& join) {
                                         static_cast<std::uint32_t>(options_.federation.rounds)}});
   // A sampled client that rejoins mid-round (it lost its ROUND_START, or
   // restarted) gets the round again — a bounded number of times.
-  if (phase_ == Phase::kCollecting && selected_.contains(peer.identity) &&
+  // (Not in a secure round: a client that lost its state lost its keys too.)
+  if (phase_ == Phase::kCollecting && !secure_ && selected_.contains(peer.identity) &&
       !staged_.contains(peer.identity)) {
     int& resends = resends_[peer.identity];
     if (resends < options_.limits.max_round_start_resends) {
@@ -275,10 +333,80 @@ void RoundStateMachine::OnUpdate(const Peer& peer, std::uint64_t round,
   staged_.emplace(peer.identity, Staged{registry_.NameOf(peer.identity), std::move(staged)});
 }
 
+void RoundStateMachine::OnSecure(const Peer& peer, wire::Body& body, std::size_t frame_bytes) {
+  const std::string& key = peer.identity;
+  std::optional<wire::Reject> refusal;
+  if (const auto* keys = std::get_if<wire::SecAggKeys>(&body)) {
+    refusal = secure_->OnKeys(key, *keys, frame_bytes);
+  } else if (const auto* shares = std::get_if<wire::SecAggShares>(&body)) {
+    refusal = secure_->OnShares(key, *shares, frame_bytes);
+  } else if (const auto* masked = std::get_if<wire::SecAggMasked>(&body)) {
+    refusal = secure_->OnMasked(key, *masked, declared_.at(key), frame_bytes);
+  } else if (const auto* reveal = std::get_if<wire::SecAggReveal>(&body)) {
+    refusal = secure_->OnReveal(key, *reveal, frame_bytes);
+  }
+  if (refusal) return SendReject(peer, refusal->code, refusal->text);
+  bytes_.up += static_cast<std::int64_t>(frame_bytes);
+}
+
+bool RoundStateMachine::StageDue() const {
+  return SecondsBetween(stage_started_, clock_.Now()) >
+         options_.secure_aggregation.stage_deadline_s;
+}
+
+void RoundStateMachine::SendSecure(SecureRound::Outbox outbox, Phase next) {
+  for (auto& [key, body] : outbox) {
+    const ClientRecord* record = registry_.Find(key);
+    if (record == nullptr) continue;  // gone since its last message
+    auto frame = wire::EncodeFrame({committed_round_ + 1, std::move(body)});
+    bytes_.down += static_cast<std::int64_t>(frame.size());
+    outgoing_.push_back({record->routing_id, std::move(frame)});
+  }
+  phase_ = next;
+  stage_started_ = clock_.Now();
+}
+
+void RoundStateMachine::RetrySecure(const std::string& reason) {
+  const auto incomplete = secure_->Incomplete();
+  for (const auto& key : incomplete) missed_.insert(key);
+  FSD_LOG(WARNING) << "round " << committed_round_ + 1 << " attempt " << attempt_ + 1 << ": "
+                   << reason << "; model untouched, retrying without " << incomplete.size()
+                   << " client(s) that did not complete their stage";
+  ++attempt_;
+  secure_.reset();
+  selected_.clear();
+  staged_.clear();
+  phase_ = Phase::kWaiting;
+}
+
+void RoundStateMachine::AdvanceSecure() {
+  SecureRound::Outbox outbox;
+  const bool due = !secure_->Waiting(selected_) || StageDue();
+  switch (phase_) {
+    case Phase::kAdvertising:
+      if (!due) return;
+      if (!secure_->CloseAdvertise(outbox)) return RetrySecure(secure_->failure_reason());
+      return SendSecure(std::move(outbox), Phase::kSharingKeys);
+    case Phase::kSharingKeys:
+      if (!due) return;
+      if (!secure_->CloseShareKeys(outbox)) return RetrySecure(secure_->failure_reason());
+      return SendSecure(std::move(outbox), Phase::kCollecting);
+    case Phase::kCollecting:
+      if (ShouldClose()) CloseRound();
+      return;
+    case Phase::kUnmasking:
+      if (!due) return;
+      if (!secure_->Finish()) return RetrySecure(secure_->failure_reason());
+      return Commit(SecondsBetween(round_started_, clock_.Now()));
+    case Phase::kWaiting:
+      return;
+  }
+}
+
 void RoundStateMachine::OnClientGone(const std::string& key, const char* why) {
   FSD_LOG(INFO) << "client " << registry_.NameOf(key) << " " << why;
   // A sampled client that is gone before reporting will not report.
-  if (phase_ == Phase::kCollecting && !staged_.contains(key) && selected_.erase(key) > 0) {
+  if (phase_ != Phase::kWaiting && !staged_.contains(key) && selected_.erase(key) > 0) {
     missed_.insert(key);
   }
   registry_.Leave(key);
@@ -288,7 +416,7 @@ void RoundStateMachine::Tick() {
   const auto now = clock_.Now();
   for (const auto& key : registry_.Expire(now)) {
     FSD_LOG(WARNING) << "client " << registry_.NameOf(key) << " timed out";
-    if (phase_ == Phase::kCollecting && !staged_.contains(key) && selected_.erase(key) > 0) {
+    if (phase_ != Phase::kWaiting && !staged_.contains(key) && selected_.erase(key) > 0) {
       missed_.insert(key);
     }
   }
@@ -299,7 +427,11 @@ void RoundStateMachine::Tick() {
                                 MinimumUpdates())) {
     StartRound();
   }
-  if (phase_ == Phase::kCollecting && ShouldClose()) CloseRound();
+  if (secure_) {
+    AdvanceSecure();
+  } else if (phase_ == Phase::kCollecting && ShouldClose()) {
+    CloseRound();
+  }
 }
 
 bool RoundStateMachine::BudgetAllowsNextRound() {
@@ -400,6 +532,33 @@ void RoundStateMachine::StartRound() {
   }
   phase_ = Phase::kCollecting;
   round_started_ = clock_.Now();
+  if (options_.secure_aggregation.enabled) {
+    // Ids in (name, key) order; weights from the declarations, as the
+    // aggregation rule would weigh the updates.
+    std::vector<std::pair<std::string, std::string>> ordered;
+    for (const auto& key : selected_) ordered.emplace_back(registry_.NameOf(key), key);
+    std::sort(ordered.begin(), ordered.end());
+    SecureRoundSetup setup;
+    setup.round = round;
+    std::vector<std::int64_t> samples;
+    for (const auto& [name, key] : ordered) {
+      setup.cohort.push_back(key);
+      samples.push_back(declared_.at(key));
+      setup.total_samples += declared_.at(key);
+    }
+    setup.weights = aggregation::ClientWeights(options_.aggregation.weighting, samples,
+                                               options_.aggregation.max_weight_ratio);
+    setup.kept = aggregation::KeptCount(mask_, global_.size());
+    // Under DP only the noised weights may be learned: no summary in the sum.
+    setup.classes = options_.privacy.enabled ? 0 : options_.num_classes;
+    setup.mask_round = mask_round_;
+    setup.max_train_loss = options_.limits.max_train_loss;
+    setup.graph_seed = sampling_seed_ * 0x9e3779b97f4a7c15ULL + round * 1009ULL + attempt_;
+    setup.config = options_.secure_aggregation;
+    secure_.emplace(std::move(setup));
+    phase_ = Phase::kAdvertising;
+    stage_started_ = round_started_;
+  }
   FSD_LOG(DEBUG) << "round " << round << " attempt " << attempt_ + 1 << ": sampled "
               << selected_.size() << " clients, waiting for " << target_;
   for (const auto& key : selected_) SendRoundStart(key);
@@ -433,6 +592,7 @@ void RoundStateMachine::SendRoundStart(const std::string& key) {
   start.mask_round = mask_round_;
   if (!distillation_only()) start.global_values = round_values_;
   start.soft_targets = soft_targets_;
+  if (secure_) start.secure = secure_->StartFor(key);
   if (mask_round_ != 0 && record->mask_round_sent != mask_round_) {
     start.mask = round_mask_;
     record->mask_round_sent = mask_round_;
@@ -447,6 +607,11 @@ void RoundStateMachine::SendRoundStart(const std::string& key) {
 }
 
 bool RoundStateMachine::ShouldClose() const {
+  if (secure_) {
+    const std::size_t masked = secure_->figures()[2].clients;
+    return masked >= target_ || !secure_->Waiting(selected_) ||
+           SecondsBetween(round_started_, clock_.Now()) > options_.federation.round_deadline_s;
+  }
   if (staged_.size() >= target_) return true;  // over-selection: the first k close it
   if (std::all_of(selected_.begin(), selected_.end(),
                   [&](const std::string& key) { return staged_.contains(key); })) {
@@ -456,6 +621,12 @@ bool RoundStateMachine::ShouldClose() const {
 }
 
 std::size_t RoundStateMachine::MinimumUpdates() const {
+  // Secure aggregation needs two clients at least to hide one.
+  if (options_.secure_aggregation.enabled) {
+    return std::max<std::size_t>(2, options_.privacy.distributed
+                                        ? static_cast<std::size_t>(options_.privacy.min_survivors)
+                                        : 0);
+  }
   // Central DP releases even an empty cohort (noise alone); distributed DP
   // needs min_survivors reports for the noise to add up.
   if (options_.privacy.enabled) {
@@ -473,6 +644,16 @@ std::size_t RoundStateMachine::Quorum() const {
 
 void RoundStateMachine::CloseRound() {
   const double collect_s = SecondsBetween(round_started_, clock_.Now());
+  if (secure_) {
+    const std::size_t masked = secure_->figures()[2].clients;
+    if (masked < Quorum()) {
+      return RetrySecure(std::to_string(masked) + " of " + std::to_string(target_) +
+                         " masked inputs, quorum " + std::to_string(Quorum()));
+    }
+    SecureRound::Outbox outbox;
+    if (!secure_->CloseMaskedInput(outbox)) return RetrySecure(secure_->failure_reason());
+    return SendSecure(std::move(outbox), Phase::kUnmasking);
+  }
   // Whoever was sampled and did not report is left out of this round's retries.
   for (const auto& key : selected_) {
     if (!staged_.contains(key)) missed_.insert(key);
@@ -497,7 +678,7 @@ void RoundStateMachine::CloseRound() {
   Commit(collect_s);
 }
 
-void RoundStateMachine::Commit(double collect_s) {
+RoundStateMachine::Aggregated RoundStateMachine::AggregatePlain(std::span<const float> reference) {
   const std::uint64_t round = committed_round_ + 1;
   // Sum in (name, key) order so the result depends neither on arrival order
   // nor on freshly generated keys: a resumed simulation reproduces the bits.
@@ -514,38 +695,128 @@ void RoundStateMachine::Commit(double collect_s) {
       aggregation::ClassWeights(class_counts, weights, samples,
                                 options_.aggregation.cap_per_class,
                                 options_.aggregation.max_weight_ratio);
-  double loss_sum = 0.0, weight_sum = 0.0, max_weight = 0.0;
-  std::string heaviest;
-  std::int64_t sample_sum = 0;
+  Aggregated out;
   std::vector<const aggregation::SoftTargetSummary*> summaries;
   std::vector<aggregation::WeightedInput> inputs;
   for (std::size_t i = 0; i < ordered.size(); ++i) {
     const StagedUpdate& update = ordered[i].second->update;
     inputs.push_back({update.kept, weights[i]});
     summaries.push_back(&update.summary);
-    loss_sum += update.train_loss * weights[i];
-    weight_sum += weights[i];
-    sample_sum += update.sample_count;
-    if (weights[i] > max_weight) {
-      max_weight = weights[i];
-      heaviest = ordered[i].second->name;
+    out.loss_sum += update.train_loss * weights[i];
+    out.weight_sum += weights[i];
+    out.sample_sum += update.sample_count;
+    out.names.push_back(ordered[i].second->name);
+    if (weights[i] > out.max_weight) {
+      out.max_weight = weights[i];
+      out.heaviest = ordered[i].second->name;
     }
   }
+  out.reported = ordered.size();
   // The rule over the kept coordinates; pruned ones stay exactly zero.
-  aggregation::AggregateReport report;
-  const std::vector<float> reference =
-      distillation_only() ? std::vector<float>{} : aggregation::Gather(global_, mask_);
-  nlohmann::json privacy_record;
   if (options_.privacy.enabled) {
-    privacy_record = ReleasePrivately(round, reference, inputs, summaries);
+    out.extra = ReleasePrivately(round, reference, inputs, summaries);
   } else {
     if (!distillation_only()) {
-      aggregation::Scatter(aggregation::Aggregate(options_.aggregation, reference, inputs, &report),
-                           mask_, global_);
+      aggregation::Scatter(
+          aggregation::Aggregate(options_.aggregation, reference, inputs, &out.report), mask_,
+          global_);
     }
     soft_state_ = aggregation::AggregateSummaries(options_.aggregation, summaries, class_weights,
                                                   options_.num_classes, soft_state_);
   }
+  nlohmann::json selected = nlohmann::json::array();
+  for (const auto index : out.report.selected) selected.push_back(ordered[index].second->name);
+  out.extra["krum_selected"] = selected;
+  return out;
+}
+
+RoundStateMachine::Aggregated RoundStateMachine::AggregateSecure(std::span<const float> reference) {
+  const privacy::SecureSum& sum = secure_->result();
+  Aggregated out;
+  std::uint64_t clamped = 0;
+  for (const auto& report : secure_->survivors()) {
+    out.loss_sum += report.train_loss * report.weight;
+    out.weight_sum += report.weight;
+    out.sample_sum += report.sample_count;
+    out.names.push_back(registry_.NameOf(report.key));
+    clamped += report.clamped;
+    if (report.weight > out.max_weight) {
+      out.max_weight = report.weight;
+      out.heaviest = out.names.back();
+    }
+  }
+  std::sort(out.names.begin(), out.names.end());
+  out.reported = out.names.size();
+  const auto weight = static_cast<double>(sum.weight);
+  std::vector<float> kept(reference.begin(), reference.end());
+  if (options_.privacy.enabled) {
+    // Distributed DP: uniform weighting makes every weight the same, so
+    // Σ w·Δ / w is the sum of the privatized deltas; released over the
+    // expected cohort, as without secure aggregation.
+    const double each = weight / static_cast<double>(out.reported);
+    std::vector<double> deltas(sum.weighted_deltas.size());
+    for (std::size_t i = 0; i < deltas.size(); ++i) deltas[i] = sum.weighted_deltas[i] / each;
+    privacy::GaussianNoise none = privacy::GaussianNoise::Seeded(0);
+    kept = privacy::ReleaseMean(reference, deltas, 0.0, options_.privacy.expected_cohort, none);
+    aggregation::Scatter(kept, mask_, global_);
+    out.extra["variances_floored"] = FloorVariances(global_, options_.privacy.variances);
+    out.extra.update(ChargePrivacyStep());
+  } else {
+    for (std::size_t i = 0; i < kept.size(); ++i) {
+      kept[i] = static_cast<float>(reference[i] + sum.weighted_deltas[i] / weight);
+    }
+    aggregation::Scatter(kept, mask_, global_);
+    // Summaries: class rows weighted by Σ q_c; classes nobody reported keep
+    // their previous rows.
+    const std::size_t classes = options_.num_classes;
+    aggregation::SoftTargetSummary next;
+    next.counts.assign(classes, 0);
+    next.mean_logits.assign(classes * classes, 0.0f);
+    const bool has_previous = soft_state_.num_classes() == classes;
+    for (std::size_t c = 0; c < classes; ++c) {
+      if (sum.class_weights[c] == 0) {
+        if (!has_previous) continue;
+        next.counts[c] = soft_state_.counts[c];
+        std::copy_n(soft_state_.mean_logits.begin() + static_cast<std::ptrdiff_t>(c * classes),
+                    classes, next.mean_logits.begin() + static_cast<std::ptrdiff_t>(c * classes));
+        continue;
+      }
+      next.counts[c] = sum.counts[c];
+      for (std::size_t j = 0; j < classes; ++j) {
+        next.mean_logits[c * classes + j] = static_cast<float>(sum.mean_logits[c * classes + j]);
+      }
+    }
+    soft_state_ = std::move(next);
+  }
+  const auto& figures = secure_->figures();
+  static constexpr const char* kStageNames[] = {"advertise", "share_keys", "masked_input",
+                                                "unmask"};
+  nlohmann::json stages = nlohmann::json::object();
+  for (int i = 0; i < SecureRound::kStages; ++i) {
+    stages[kStageNames[i]] = {{"clients", figures[i].clients},
+                              {"bytes_up", figures[i].bytes_up},
+                              {"coordinator_cpu_s", figures[i].cpu_s}};
+  }
+  out.extra["secure_aggregation"] = {{"cohort", secure_->cohort_size()},
+                                     {"threshold", secure_->threshold()},
+                                     {"graph_degree", secure_->degree()},
+                                     {"ring_bits", secure_->ring_bits()},
+                                     {"survivors", out.reported},
+                                     {"clamped", clamped},
+                                     {"stages", stages}};
+  out.extra["secagg_clamped"] = clamped;
+  return out;
+}
+
+void RoundStateMachine::Commit(double collect_s) {
+  const std::uint64_t round = committed_round_ + 1;
+  const std::vector<float> reference =
+      distillation_only() ? std::vector<float>{} : aggregation::Gather(global_, mask_);
+  Aggregated aggregated = secure_ ? AggregateSecure(reference) : AggregatePlain(reference);
+  const double loss_sum = aggregated.loss_sum, weight_sum = aggregated.weight_sum,
+               max_weight = aggregated.max_weight;
+  const std::int64_t sample_sum = aggregated.sample_sum;
+  const aggregation::AggregateReport& report = aggregated.report;
   // How far the global model moved: the RMS change over the kept coordinates.
   double change_squares = 0.0;
   if (!distillation_only()) {
@@ -557,8 +828,6 @@ void RoundStateMachine::Commit(double collect_s) {
   }
   const double global_change_rms =
       reference.empty() ? 0.0 : std::sqrt(change_squares / static_cast<double>(reference.size()));
-  nlohmann::json selected = nlohmann::json::array();
-  for (const auto index : report.selected) selected.push_back(ordered[index].second->name);
   const auto eval_start = clock_.Now();
   const std::vector<double> accuracy =
       evaluator_ && !distillation_only() ? evaluator_(global_) : std::vector<double>{};
@@ -588,7 +857,7 @@ void RoundStateMachine::Commit(double collect_s) {
       {"bytes_down_control",
        bytes_.down - bytes_.down_weights - bytes_.down_mask - bytes_.down_soft_targets},
       {"clients_selected", sampled_},
-      {"clients_reported", staged_.size()},
+      {"clients_reported", aggregated.reported},
       {"clients_missed", missed_.size()},
       {"target", target_},
       {"quorum", Quorum()},
@@ -596,13 +865,12 @@ void RoundStateMachine::Commit(double collect_s) {
       {"weighting", aggregation::WeightingName(options_.aggregation.weighting)},
       {"max_weight_share",
        weight_sum > 0.0 ? nlohmann::json(max_weight / weight_sum) : nlohmann::json()},
-      {"max_weight_client", heaviest},
+      {"max_weight_client", aggregated.heaviest},
       {"rule", aggregation::RuleName(options_.aggregation.rule)},
       {"summary_rule", aggregation::SummaryRuleName(options_.aggregation.summary_rule)},
       {"clipped", report.clipped},
       {"trimmed", report.trimmed},
       {"clip_bound", report.clip_bound},
-      {"krum_selected", selected},
       {"global_change_rms", global_change_rms},
       {"attempts", attempt_ + 1},
       {"collect_s", collect_s},
@@ -610,11 +878,9 @@ void RoundStateMachine::Commit(double collect_s) {
       {"round_s", collect_s + eval_s},
       {"wall_s", SecondsBetween(run_started_, clock_.Now())},
       {"rejects", rejects}};
-  if (!privacy_record.is_null()) record.update(privacy_record);
+  record.update(aggregated.extra);
   if (options_.round_annotations) {
-    std::vector<std::string> aggregated;
-    for (const auto& [order, staged] : ordered) aggregated.push_back(staged->name);
-    record.update(options_.round_annotations(round, aggregated));
+    record.update(options_.round_annotations(round, aggregated.names));
   }
   // Metrics first, then the checkpoint commits the round (round_store.h).
   storage::Checkpoint checkpoint;
@@ -634,6 +900,7 @@ void RoundStateMachine::Commit(double collect_s) {
   if (listener_) listener_(record);
   attempt_ = 0;
   staged_.clear();
+  secure_.reset();
   selected_.clear();
   missed_.clear();
   declared_.clear();
@@ -653,14 +920,8 @@ nlohmann::json RoundStateMachine::ReleasePrivately(
               : privacy::GaussianNoise::Secure();
   const double reported = static_cast<double>(inputs.size());
   const auto fraction = [&](int clipped) { return reported > 0 ? clipped / reported : 0.0; };
-  nlohmann::json record = {{"dp", dp.distributed ? "distributed" : "central"},
-                           {"clip_norm", dp.clip_norm},
-                           {"noise_multiplier", dp.noise_multiplier},
-                           {"summary_clip_norm", dp.summary_clip_norm},
-                           {"summary_noise_multiplier", dp.summary_noise_multiplier},
-                           {"step_noise_multiplier", dp.StepNoiseMultiplier()},
-                           {"sampling_rate", dp.sampling_rate},
-                           {"expected_cohort", dp.expected_cohort}};
+  nlohmann::json record = {{"summary_clip_norm", dp.summary_clip_norm},
+                           {"summary_noise_multiplier", dp.summary_noise_multiplier}};
   if (dp.weights) {
     std::vector<std::span<const float>> values;
     for (const auto& input : inputs) values.push_back(input.values);
@@ -669,12 +930,7 @@ nlohmann::json RoundStateMachine::ReleasePrivately(
     record["variances_floored"] = FloorVariances(global_, dp.variances);
     record["delta_norm_max"] = release.max_norm;
     record["delta_norm_median"] = release.median_norm;
-    if (dp.distributed) {
-      // The clients clipped; what arrived carries their noise.
-      record["min_survivors"] = dp.min_survivors;
-      record["client_noise_std"] =
-          dp.noise_multiplier * dp.clip_norm / std::sqrt(static_cast<double>(dp.min_survivors));
-    } else {
+    if (!dp.distributed) {  // (distributed: the clients clipped and added the noise)
       record["clipped_fraction"] = fraction(release.clipped);
       record["contribution_norm_max"] = release.max_added_norm;
     }
@@ -687,6 +943,23 @@ nlohmann::json RoundStateMachine::ReleasePrivately(
     record["summary_classes_released"] = release.classes_released;
   }
   // Summaries that are not released are not aggregated at all (soft_state_ stays empty).
+  record.update(ChargePrivacyStep());
+  return record;
+}
+
+nlohmann::json RoundStateMachine::ChargePrivacyStep() {
+  const PrivacyOptions& dp = options_.privacy;
+  nlohmann::json record = {{"dp", dp.distributed ? "distributed" : "central"},
+                           {"clip_norm", dp.clip_norm},
+                           {"noise_multiplier", dp.noise_multiplier},
+                           {"step_noise_multiplier", dp.StepNoiseMultiplier()},
+                           {"sampling_rate", dp.sampling_rate},
+                           {"expected_cohort", dp.expected_cohort}};
+  if (dp.distributed) {
+    record["min_survivors"] = dp.min_survivors;
+    record["client_noise_std"] =
+        dp.noise_multiplier * dp.clip_norm / std::sqrt(static_cast<double>(dp.min_survivors));
+  }
   account_.Step(dp.sampling_rate, dp.StepNoiseMultiplier());
   const privacy::PrivacySpent spent = account_.Spent(dp.delta);
   record["epsilon"] = spent.epsilon;

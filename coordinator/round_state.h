@@ -14,6 +14,18 @@
 //                if the quorum reported, evaluate, commit (metrics line, then
 //                checkpoint) → kWaiting; else retry the round without
 //                touching the model, leaving out the clients that missed it.
+// Secure rounds (secure_aggregation.enabled, coordinator/secure_round.h):
+//   kWaiting     → sample as above, ROUND_START with each member's secure
+//                block → kAdvertising.
+//   kAdvertising SECAGG_KEYS. Tick(): when every member present advertised,
+//                or at secure_aggregation.stage_deadline_s: rosters → kSharingKeys.
+//   kSharingKeys SECAGG_SHARES. Same closing rule: shares delivered → kCollecting.
+//   kCollecting  SECAGG_MASKED (not UPDATE). Closes like a plain round
+//                (target, everyone present, round deadline): survivors →
+//                kUnmasking, or a retry below the quorum or the threshold.
+//   kUnmasking   SECAGG_REVEAL. When every survivor present answered, or at
+//                the stage deadline: unmask, aggregate, commit → kWaiting;
+//                a round that cannot be unmasked is retried, model untouched.
 // Before a frame is hashed and decoded, cheap checks run on its envelope and
 // sender (an UPDATE from a client that may not send one now is refused
 // without hashing its bytes).
@@ -61,6 +73,7 @@
 #include "coordinator/options.h"
 #include "coordinator/registry.h"
 #include "coordinator/round_store.h"
+#include "coordinator/secure_round.h"
 #include "coordinator/update_validator.h"
 #include "privacy/rdp_accountant.h"
 
@@ -84,7 +97,9 @@ struct Outgoing {
   std::vector<std::uint8_t> frame;
 };
 
-enum class Phase { kWaiting, kCollecting };
+// kAdvertising, kSharingKeys and kUnmasking exist in secure rounds only;
+// there kCollecting collects masked inputs instead of updates.
+enum class Phase { kWaiting, kAdvertising, kSharingKeys, kCollecting, kUnmasking };
 const char* PhaseName(Phase phase);
 
 // nullopt when `phase` accepts messages of `kind` from clients; otherwise
@@ -143,12 +158,34 @@ class RoundStateMachine {
   void OnJoin(const Peer& peer, const wire::Join& join);
   void OnUpdate(const Peer& peer, std::uint64_t round, const wire::Update& update,
                 std::size_t frame_bytes);
+  void OnSecure(const Peer& peer, wire::Body& body, std::size_t frame_bytes);
+  // Secure rounds: ends the current stage when it is due (Tick).
+  void AdvanceSecure();
+  void SendSecure(SecureRound::Outbox outbox, Phase next);
+  // A secure round that cannot go on: retried without the clients that did
+  // not complete their stage, model untouched.
+  void RetrySecure(const std::string& reason);
+  bool StageDue() const;
   void OnClientGone(const std::string& key, const char* why);
   void StartRound();
   void UpdateMask(std::uint64_t round);
   void SendRoundStart(const std::string& key);
   bool ShouldClose() const;
   void CloseRound();
+  // What a round's aggregation produced, for its metrics line.
+  struct Aggregated {
+    double loss_sum = 0.0, weight_sum = 0.0, max_weight = 0.0;
+    std::string heaviest;
+    std::int64_t sample_sum = 0;
+    std::size_t reported = 0;
+    std::vector<std::string> names;  // aggregated clients, in summation order
+    aggregation::AggregateReport report;
+    nlohmann::json extra = nlohmann::json::object();  // privacy and secure-aggregation fields
+  };
+  Aggregated AggregatePlain(std::span<const float> reference);
+  Aggregated AggregateSecure(std::span<const float> reference);
+  // Charges a DP release to the account; its epsilon fields.
+  nlohmann::json ChargePrivacyStep();
   void Commit(double collect_s);
   // The DP release of a round (global kept values and/or soft targets),
   // charged to the account; returns the round's privacy metrics.
@@ -207,6 +244,8 @@ class RoundStateMachine {
   std::map<std::string, int> refused_updates_;      // UPDATEs refused this attempt
   std::map<std::string, Staged> staged_;            // validated, not yet aggregated
   std::set<std::string> missed_;  // sampled in an earlier attempt of this round, never reported
+  std::optional<SecureRound> secure_;  // the secure round in progress
+  Clock::TimePoint stage_started_{};   // the current secure stage's start
   Clock::TimePoint round_started_{};
   Clock::TimePoint run_started_{};
   RoundBytes bytes_;

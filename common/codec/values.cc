@@ -94,6 +94,8 @@ const char* DtypeName(Dtype dtype) {
       return "int8";
     case Dtype::kBitmask:
       return "bitmask";
+    case Dtype::kRing:
+      return "ring";
     default:
       return "unknown dtype";
   }

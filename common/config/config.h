@@ -241,6 +241,34 @@ struct PrivacyConfig {
   int min_survivors = 0;
 };
 
+enum class SecAggGraphKind { kComplete, kSparse };
+
+// [secure_aggregation]: the coordinator learns only the sum of a round's
+// updates (Bonawitz et al. 2017, with Bell et al.'s sparse graph;
+// docs/SECURE_AGGREGATION.md). Each client masks, in Z_{2^B}, its weighted
+// delta w·(x − global) over the kept values, w itself, and its soft-target
+// summary (per-class counts, class weights and weighted logit rows), all in
+// fixed point with `bits` of resolution.
+struct SecureAggregationConfig {
+  bool enabled = false;
+  SecAggGraphKind graph = SecAggGraphKind::kComplete;
+  // Shares that reconstruct a secret: a fraction in (0, 1] of a client's
+  // neighbourhood (the cohort, or its k + 1 neighbours), or a count > 1;
+  // 0: more than half of the cohort (complete), Bell et al.'s t (sparse).
+  double threshold = 0.0;
+  int bits = 16;              // fixed-point resolution of a delta or logit
+  double range = 1.0;         // deltas are clamped to ±range (counted)
+  double logit_range = 64.0;  // summary logits are clamped to ±logit_range (counted)
+  int weight_bits = 8;        // integer weights 1..2^weight_bits − 1 (0 with uniform weighting)
+  // Sparse graph sizing (Bell et al.): the fraction of clients expected to
+  // drop out and the fraction that may collude with the coordinator.
+  double dropout_rate = 0.1;
+  double adversarial_rate = 0.05;
+  // The key stages and the unmask stage close after this long (the masked
+  // inputs wait for federation.round_deadline_s, as updates do).
+  double stage_deadline_s = 30.0;
+};
+
 enum class TemperatureScheduleKind { kConstant, kLinear, kCosine, kStep, kAdaptive };
 enum class RampKind { kConstant, kLinear };
 
@@ -348,6 +376,7 @@ struct RunConfig {
   SimConfig sim;
   AttackConfig attack;
   PrivacyConfig privacy;
+  SecureAggregationConfig secure_aggregation;
 };
 
 // Whether the coordinator aggregates and releases soft-target summaries:

@@ -304,20 +304,92 @@ void CheckPrivacy(const RunConfig& config, const std::string& origin) {
   }
 }
 
+// What secure aggregation cannot work with: anything that needs one client's
+// update in the clear, and payload lists larger than the wire carries.
+void CheckSecureAggregation(const RunConfig& config, const std::string& origin) {
+  const auto& sa = config.secure_aggregation;
+  const auto fail = [&](const std::string& key, const std::string& problem) {
+    throw ConfigError(origin + ": " + key + ": " + problem);
+  };
+  if (!sa.enabled) return;
+  const std::string why = " with secure_aggregation.enabled: the coordinator sees only the sum";
+  if (config.aggregation.rule != AggregationRule::kFedAvg) {
+    fail("aggregation.rule",
+         "must be \"fedavg\"" + why + ", and the robust rules need every client's update");
+  }
+  if (config.aggregation.clip_norm > 0.0 || config.aggregation.clip_median) {
+    fail("aggregation.clip_norm", "must be 0" + why + ", so it cannot clip one client's delta");
+  }
+  if (config.aggregation.summary_rule != SummaryRule::kMean) {
+    fail("aggregation.summary_rule", "must be \"mean\"" + why);
+  }
+  if (config.aggregation.cap_per_class) {
+    fail("aggregation.cap_per_class", "must be false" + why + " of the class weights");
+  }
+  if (config.federation.mode != FederationMode::kWeights) {
+    fail("federation.mode", "must be \"weights\" with secure_aggregation.enabled");
+  }
+  if (config.privacy.dp == DpMode::kCentral) {
+    fail("privacy.dp",
+         "\"central\" clips and noises each client's delta at the coordinator, "
+         "which secure aggregation hides: use \"distributed\"");
+  }
+  if (config.transport.insecure) {
+    fail("transport.insecure",
+         "must be false with secure_aggregation.enabled: clients advertise their keys over "
+         "the authenticated CURVE channel");
+  }
+  if (config.compression.uplink != ValueCodec::kFp32 || config.compression.error_feedback) {
+    fail("compression.uplink",
+         "must be \"fp32\" without error_feedback with secure_aggregation.enabled: the masked "
+         "input is fixed point at secure_aggregation.bits, and the uplink codecs and error "
+         "feedback apply to the non-secure path only");
+  }
+  const auto cohort =
+      static_cast<std::int64_t>(std::ceil(config.federation.fraction * config.federation.clients *
+                                              (1.0 + config.federation.over_select) -
+                                          1e-9));
+  if (cohort < 2) {
+    fail("federation.fraction",
+         "secure aggregation needs a cohort of at least 2 clients, "
+         "federation.fraction × federation.clients gives " +
+             std::to_string(cohort));
+  }
+  // A client's list of sealed shares (~130 bytes each) must fit the 64 KiB payload.
+  constexpr std::int64_t kMaxNeighbourhood = 400;
+  if (sa.graph == SecAggGraphKind::kComplete && cohort > kMaxNeighbourhood) {
+    fail("secure_aggregation.graph",
+         "\"complete\" shares with the whole cohort, at most " + std::to_string(kMaxNeighbourhood) +
+             " clients; this run samples " + std::to_string(cohort) + ": use \"sparse\"");
+  }
+  if (sa.threshold > 1.0 && sa.threshold != std::floor(sa.threshold)) {
+    fail("secure_aggregation.threshold",
+         "must be a fraction in (0, 1] or a whole count, got " + std::to_string(sa.threshold));
+  }
+  unsigned cohort_bits = 0;
+  while ((std::int64_t{1} << cohort_bits) < cohort) ++cohort_bits;
+  if (sa.bits + sa.weight_bits + static_cast<int>(cohort_bits) > 62) {
+    fail("secure_aggregation.bits",
+         "bits + weight_bits + log2(cohort) must be at most 62 (the ring's width), got " +
+             std::to_string(sa.bits + sa.weight_bits + static_cast<int>(cohort_bits)));
+  }
+}
+
 RunConfig Read(const toml::table* root, const std::string& origin,
                std::vector<std::string>* known_keys) {
   RunConfig config;
   const std::set<std::string> sections = {
-      "data",     "model",       "training", "loss",      "federation", "aggregation",
-      "limits",   "schedule",    "compression", "pruning", "transport",  "sim", "attack",
-      "privacy"};
+      "data",        "model",  "training", "loss",        "federation",
+      "aggregation", "limits", "schedule", "compression", "pruning",
+      "transport",   "sim",    "attack",   "privacy",     "secure_aggregation"};
   if (root != nullptr) {
     for (const auto& [key, node] : *root) {
       if (!sections.contains(std::string(key.str()))) {
         throw ConfigError(
             origin + ": unknown section or key '" + std::string(key.str()) +
             "'; allowed sections: data, model, training, loss, federation, aggregation, limits, "
-            "schedule, compression, pruning, transport, sim, attack, privacy");
+            "schedule, compression, pruning, transport, sim, attack, privacy, "
+            "secure_aggregation");
       }
     }
   }
@@ -555,6 +627,21 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   privacy.Integer("min_survivors", pv.min_survivors, 0, 1'000'000);
   privacy.Finish();
   CheckPrivacy(config, origin);
+  SectionReader secure(root, "secure_aggregation", origin, known_keys);
+  auto& sa = config.secure_aggregation;
+  secure.Bool("enabled", sa.enabled);
+  secure.Choice("graph", sa.graph,
+                {{"complete", SecAggGraphKind::kComplete}, {"sparse", SecAggGraphKind::kSparse}});
+  secure.Real("threshold", sa.threshold, 0.0, 1e6);
+  secure.Integer("bits", sa.bits, 1, 48);
+  secure.Real("range", sa.range, 0.0, 1e6, /*min_open=*/true);
+  secure.Real("logit_range", sa.logit_range, 0.0, 1e6, /*min_open=*/true);
+  secure.Integer("weight_bits", sa.weight_bits, 0, 16);
+  secure.Real("dropout_rate", sa.dropout_rate, 0.0, 0.9);
+  secure.Real("adversarial_rate", sa.adversarial_rate, 0.0, 0.5);
+  secure.Real("stage_deadline_s", sa.stage_deadline_s, 0.0, 86400.0, /*min_open=*/true);
+  secure.Finish();
+  CheckSecureAggregation(config, origin);
 
   if (at.clients > config.federation.clients) {
     throw ConfigError(origin + ": attack.clients: must be at most federation.clients (" +

@@ -100,6 +100,58 @@ class PayloadReader {
     for (auto& value : out) archive_(value);
   }
 
+  // A u64 record count, bounded by max_records and by the bytes left at
+  // `min_record_bytes` each, then the records (read by `read`).
+  template <typename R, typename F>
+  void Records(std::vector<R>& out, const char* field, std::size_t min_record_bytes, F read) {
+    std::uint64_t size = 0;
+    archive_(size);
+    if (size > limits_.max_records) {
+      throw PayloadReject{Refuse(RejectCode::kLimitExceeded,
+                                 std::string(field) + " has " + std::to_string(size) +
+                                     " entries, limit " + std::to_string(limits_.max_records))};
+    }
+    if (size * min_record_bytes > buffer_.remaining()) {
+      throw PayloadReject{Refuse(RejectCode::kMalformed, std::string(field) + " claims " +
+                                                             std::to_string(size) + " entries, " +
+                                                             std::to_string(buffer_.remaining()) +
+                                                             " bytes remain")};
+    }
+    out.resize(static_cast<std::size_t>(size));
+    for (auto& record : out) read(record);
+  }
+
+  // Bytes with a u64 size, at most max_string_bytes.
+  void Bytes(std::vector<std::uint8_t>& out, const char* field) {
+    std::uint64_t size = 0;
+    archive_(size);
+    if (size > limits_.max_string_bytes || size > buffer_.remaining()) {
+      throw PayloadReject{Refuse(
+          size > limits_.max_string_bytes ? RejectCode::kLimitExceeded : RejectCode::kMalformed,
+          std::string(field) + " of " + std::to_string(size) + " bytes: limit " +
+              std::to_string(limits_.max_string_bytes) + ", " +
+              std::to_string(buffer_.remaining()) + " remain")};
+    }
+    out.resize(static_cast<std::size_t>(size));
+    archive_(cereal::binary_data(out.data(), out.size()));
+  }
+
+  // Field elements of a Shamir share: a u64 count ≤ kMaxShareChunks, then the values.
+  void Chunks(std::vector<std::uint64_t>& out, const char* field) {
+    std::uint64_t size = 0;
+    archive_(size);
+    if (size > kMaxShareChunks || size * 8 > buffer_.remaining()) {
+      throw PayloadReject{
+          Refuse(RejectCode::kMalformed, std::string(field) + " claims " + std::to_string(size) +
+                                             " field elements (limit " +
+                                             std::to_string(kMaxShareChunks) + ")")};
+    }
+    out.resize(static_cast<std::size_t>(size));
+    for (auto& value : out) archive_(value);
+  }
+
+  void Key(X25519Key& key) { archive_(cereal::binary_data(key.data(), key.size())); }
+
   std::size_t remaining() const { return buffer_.remaining(); }
 
  private:
@@ -124,6 +176,20 @@ class PayloadWriter {
     archive_(static_cast<std::uint64_t>(values.size()));
     for (const auto value : values) archive_(value);
   }
+  template <typename R, typename F>
+  void Records(const std::vector<R>& records, const char*, std::size_t, F write) {
+    archive_(static_cast<std::uint64_t>(records.size()));
+    for (const auto& record : records) write(record);
+  }
+  void Bytes(const std::vector<std::uint8_t>& bytes, const char*) {
+    archive_(static_cast<std::uint64_t>(bytes.size()));
+    archive_(cereal::binary_data(bytes.data(), bytes.size()));
+  }
+  void Chunks(const std::vector<std::uint64_t>& values, const char*) {
+    archive_(static_cast<std::uint64_t>(values.size()));
+    for (const auto value : values) archive_(value);
+  }
+  void Key(const X25519Key& key) { archive_(cereal::binary_data(key.data(), key.size())); }
   std::string bytes() const { return stream_.str(); }
 
  private:
@@ -142,6 +208,9 @@ void Fields(Io& io, M& m) {
     io(m.version, m.schema_fingerprint, m.total_rounds);
   } else if constexpr (std::is_same_v<T, RoundStart>) {
     io(m.temperature, m.alpha, m.beta, m.local_epochs, m.mask_round);
+    auto& s = m.secure;
+    io(s.id, s.cohort, s.threshold, s.degree, s.graph_seed, s.ring_bits, s.value_bits,
+       s.value_range, s.logit_range, s.weight, s.length);
   } else if constexpr (std::is_same_v<T, Update>) {
     io(m.sample_count, m.train_loss);
     io.Counts(m.summary_counts, "UPDATE.summary_counts");
@@ -154,6 +223,32 @@ void Fields(Io& io, M& m) {
   } else if constexpr (std::is_same_v<T, Heartbeat>) {
   } else if constexpr (std::is_same_v<T, Bye>) {
     io.String(m.reason, "BYE.reason");
+  } else if constexpr (std::is_same_v<T, SecAggKeys>) {
+    io(m.id);
+    io.Key(m.encryption_key);
+    io.Key(m.mask_key);
+  } else if constexpr (std::is_same_v<T, SecAggRoster>) {
+    io.Records(m.members, "SECAGG_ROSTER.members", 68, [&](auto& member) {
+      io(member.id);
+      io.Key(member.encryption_key);
+      io.Key(member.mask_key);
+    });
+  } else if constexpr (std::is_same_v<T, SecAggShares> || std::is_same_v<T, SecAggDelivered>) {
+    io.Records(m.shares, "SECAGG shares", 12, [&](auto& share) {
+      io(share.peer);
+      io.Bytes(share.sealed, "SECAGG sealed share");
+    });
+  } else if constexpr (std::is_same_v<T, SecAggMasked>) {
+    io(m.sample_count, m.train_loss, m.mask_round, m.clamped);
+  } else if constexpr (std::is_same_v<T, SecAggUnmask>) {
+    io.Records(m.survivors, "SECAGG_UNMASK.survivors", 4, [&](auto& id) { io(id); });
+  } else if constexpr (std::is_same_v<T, SecAggReveal>) {
+    const auto share = [&](auto& revealed) {
+      io(revealed.owner, revealed.x);
+      io.Chunks(revealed.y, "SECAGG_REVEAL share");
+    };
+    io.Records(m.self_mask, "SECAGG_REVEAL.self_mask", 16, share);
+    io.Records(m.mask_key, "SECAGG_REVEAL.mask_key", 16, share);
   }
 }
 
@@ -166,6 +261,7 @@ struct SectionRef {
   using Ptr = std::conditional_t<Const, const T*, T*>;
   Ptr<std::vector<float>> floats = nullptr;
   Ptr<codec::Encoded> encoded = nullptr;
+  codec::Dtype only = codec::Dtype::kFp32;  // for a mask or ring section: its one dtype
   bool is_mask = false;
   const char* name = "";
 };
@@ -174,13 +270,16 @@ struct SectionRef {
 template <typename B>
 std::vector<SectionRef<std::is_const_v<B>>> SectionsOf(B& body) {
   if (auto* r = std::get_if<RoundStart>(&body)) {
-    return {{nullptr, &r->global_values, false, "ROUND_START.global_values"},
-            {&r->soft_targets, nullptr, false, "ROUND_START.soft_targets"},
-            {nullptr, &r->mask, true, "ROUND_START.mask"}};
+    return {{nullptr, &r->global_values, codec::Dtype::kFp32, false, "ROUND_START.global_values"},
+            {&r->soft_targets, nullptr, codec::Dtype::kFp32, false, "ROUND_START.soft_targets"},
+            {nullptr, &r->mask, codec::Dtype::kBitmask, true, "ROUND_START.mask"}};
   }
   if (auto* u = std::get_if<Update>(&body)) {
-    return {{nullptr, &u->values, false, "UPDATE.values"},
-            {&u->summary_logits, nullptr, false, "UPDATE.summary_logits"}};
+    return {{nullptr, &u->values, codec::Dtype::kFp32, false, "UPDATE.values"},
+            {&u->summary_logits, nullptr, codec::Dtype::kFp32, false, "UPDATE.summary_logits"}};
+  }
+  if (auto* m = std::get_if<SecAggMasked>(&body)) {
+    return {{nullptr, &m->masked, codec::Dtype::kRing, true, "SECAGG_MASKED.masked"}};
   }
   return {};
 }
@@ -207,12 +306,26 @@ Body EmptyBody(MessageKind kind) {
       return Heartbeat{};
     case MessageKind::kBye:
       return Bye{};
+    case MessageKind::kSecAggKeys:
+      return SecAggKeys{};
+    case MessageKind::kSecAggRoster:
+      return SecAggRoster{};
+    case MessageKind::kSecAggShares:
+      return SecAggShares{};
+    case MessageKind::kSecAggDelivered:
+      return SecAggDelivered{};
+    case MessageKind::kSecAggMasked:
+      return SecAggMasked{};
+    case MessageKind::kSecAggUnmask:
+      return SecAggUnmask{};
+    case MessageKind::kSecAggReveal:
+      return SecAggReveal{};
     default:
       throw InternalError("EmptyBody of unknown kind");
   }
 }
 
-bool KnownKind(std::uint16_t kind) { return kind >= 1 && kind <= 7; }
+bool KnownKind(std::uint16_t kind) { return kind >= 1 && kind <= 14; }
 
 bool IsSquareOf(std::size_t values, std::size_t side) { return values == side * side; }
 
@@ -226,11 +339,18 @@ bool AllFinite(std::span<const float> values) {
 // Semantic checks every receiver applies: finite numbers.
 std::optional<Reject> CheckFinite(const Body& body) {
   if (const auto* r = std::get_if<RoundStart>(&body)) {
-    if (!std::isfinite(r->temperature) || !std::isfinite(r->alpha) || !std::isfinite(r->beta)) {
-      return Refuse(RejectCode::kNonFinite, "ROUND_START temperature, alpha or beta is not finite");
+    if (!std::isfinite(r->temperature) || !std::isfinite(r->alpha) || !std::isfinite(r->beta) ||
+        !std::isfinite(r->secure.value_range) || !std::isfinite(r->secure.logit_range)) {
+      return Refuse(RejectCode::kNonFinite,
+                    "ROUND_START temperature, alpha, beta or a secure-aggregation range is not "
+                    "finite");
     }
     if (!AllFinite(r->soft_targets))
       return Refuse(RejectCode::kNonFinite, "ROUND_START soft_targets hold NaN or Inf");
+  }
+  if (const auto* m = std::get_if<SecAggMasked>(&body)) {
+    if (!std::isfinite(m->train_loss))
+      return Refuse(RejectCode::kNonFinite, "SECAGG_MASKED train_loss is not finite");
   }
   if (const auto* u = std::get_if<Update>(&body)) {
     if (!std::isfinite(u->train_loss))
@@ -335,13 +455,14 @@ Decoded<Message> DecodeChecked(std::span<const std::uint8_t> frame, const WireLi
     cursor += kTensorHeaderBytes;
     const bool dtype_ok = section.floats != nullptr
                               ? dtype == static_cast<std::uint32_t>(codec::Dtype::kFp32)
-                          : section.is_mask ? dtype == static_cast<std::uint32_t>(codec::Dtype::kBitmask)
+                          : section.is_mask ? dtype == static_cast<std::uint32_t>(section.only)
                                             : IsValueDtype(dtype);
     if (!dtype_ok) {
       return Refuse(RejectCode::kMalformed,
                     name + ": dtype " + std::to_string(dtype) + " is not allowed here");
     }
-    const std::uint32_t allowed_flags = section.floats != nullptr ? 0 : kSectionZstd;
+    const bool plain = section.floats != nullptr || section.only == codec::Dtype::kRing;
+    const std::uint32_t allowed_flags = plain ? 0 : kSectionZstd;
     if ((flags & ~allowed_flags) != 0) {
       return Refuse(RejectCode::kMalformed, name + ": unknown flags " + std::to_string(flags));
     }
@@ -431,6 +552,20 @@ const char* MessageKindName(MessageKind kind) {
       return "HEARTBEAT";
     case MessageKind::kBye:
       return "BYE";
+    case MessageKind::kSecAggKeys:
+      return "SECAGG_KEYS";
+    case MessageKind::kSecAggRoster:
+      return "SECAGG_ROSTER";
+    case MessageKind::kSecAggShares:
+      return "SECAGG_SHARES";
+    case MessageKind::kSecAggDelivered:
+      return "SECAGG_DELIVERED";
+    case MessageKind::kSecAggMasked:
+      return "SECAGG_MASKED";
+    case MessageKind::kSecAggUnmask:
+      return "SECAGG_UNMASK";
+    case MessageKind::kSecAggReveal:
+      return "SECAGG_REVEAL";
     default:
       return "UNKNOWN";
   }

@@ -14,6 +14,7 @@ struct WireLimits {
   std::uint32_t max_tensors = 4;                // tensor sections in one message
   std::uint64_t max_string_bytes = 1024;        // any string field
   std::uint64_t max_classes = 4096;             // entries of a per-class count list
+  std::uint64_t max_records = 4096;             // entries of a secure-aggregation list
 };
 
 }  // namespace fsd::wire

@@ -6,6 +6,7 @@
 // Thread-safety: plain values.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <variant>
@@ -15,12 +16,12 @@
 
 namespace fsd::wire {
 
-// Version 3: encoded value sections (fp16, int8, zstd), sparsity masks and
-// 24-byte section headers (docs/PROTOCOL.md, "Version history"); versions 1
-// and 2 are retired.
-inline constexpr std::uint16_t kProtocolVersion = 3;
-inline constexpr std::uint16_t kMinSupportedVersion = 3;
-inline constexpr std::uint16_t kMaxSupportedVersion = 3;
+// Version 4: secure aggregation (ROUND_START's secure-aggregation block and
+// the SECAGG_* kinds; docs/PROTOCOL.md, "Version history"); versions 1 to 3
+// are retired.
+inline constexpr std::uint16_t kProtocolVersion = 4;
+inline constexpr std::uint16_t kMinSupportedVersion = 4;
+inline constexpr std::uint16_t kMaxSupportedVersion = 4;
 
 enum class MessageKind : std::uint16_t {
   kJoin = 1,
@@ -30,6 +31,14 @@ enum class MessageKind : std::uint16_t {
   kReject = 5,
   kHeartbeat = 6,
   kBye = 7,
+  // Secure aggregation (docs/SECURE_AGGREGATION.md), in dialog order.
+  kSecAggKeys = 8,        // client → coordinator: two X25519 public keys
+  kSecAggRoster = 9,      // coordinator → client: its neighbours' keys
+  kSecAggShares = 10,     // client → coordinator: sealed key shares, one per neighbour
+  kSecAggDelivered = 11,  // coordinator → client: the sealed shares addressed to it
+  kSecAggMasked = 12,     // client → coordinator: the masked input
+  kSecAggUnmask = 13,     // coordinator → client: who survived
+  kSecAggReveal = 14,     // client → coordinator: the shares that remove the masks
 };
 
 // What the receiver of a REJECT should do is in docs/PROTOCOL.md.
@@ -71,7 +80,25 @@ struct Welcome {
   bool operator==(const Welcome&) const = default;
 };
 
-// Coordinator → client: train on these values and answer with UPDATE.
+// ROUND_START's secure-aggregation block: the round's parameters and this
+// client's place in the cohort (all 0 when the round is not secure).
+struct SecAggStart {
+  std::uint32_t id = 0;          // this client's id in the cohort, 1..cohort; 0: not secure
+  std::uint32_t cohort = 0;      // n: ids 1..n
+  std::uint32_t threshold = 0;   // t: shares that reconstruct a secret
+  std::uint32_t degree = 0;      // neighbours per client in the Harary graph; 0: complete graph
+  std::uint64_t graph_seed = 0;  // the graph's public permutation seed
+  std::uint32_t ring_bits = 0;   // B: masked elements live in Z_{2^B}
+  std::uint32_t value_bits = 0;  // fixed-point resolution of a delta or logit
+  double value_range = 0.0;      // deltas are clamped to ±value_range
+  double logit_range = 0.0;      // summary logits are clamped to ±logit_range
+  std::uint32_t weight = 0;      // this client's integer aggregation weight, ≥ 1
+  std::uint64_t length = 0;      // elements of the masked vector
+  bool operator==(const SecAggStart&) const = default;
+};
+
+// Coordinator → client: train on these values and answer with UPDATE (or,
+// in a secure round, with the SECAGG_* dialog).
 struct RoundStart {
   double temperature = 3.0;
   double alpha = 0.5;
@@ -89,6 +116,7 @@ struct RoundStart {
   // Tensor section 2: the mask of `mask_round` as a bitmask over the flat
   // vector, sent only to clients that do not have it yet (else count 0).
   codec::Encoded mask{codec::Dtype::kBitmask, false, 0, {}};
+  SecAggStart secure;  // payload, after mask_round
   bool operator==(const RoundStart&) const = default;
 };
 
@@ -126,7 +154,82 @@ struct Bye {
   bool operator==(const Bye&) const = default;
 };
 
-using Body = std::variant<Join, Welcome, RoundStart, Update, Reject, Heartbeat, Bye>;
+// ---- Secure aggregation (docs/SECURE_AGGREGATION.md). Ids are cohort ids
+// (SecAggStart::id); the sender of a client message is its authenticated key.
+
+using X25519Key = std::array<std::uint8_t, 32>;
+
+// Client → coordinator, and one entry of SECAGG_ROSTER.
+struct SecAggKeys {
+  std::uint32_t id = 0;  // 0 from a client (the coordinator knows who sent it)
+  X25519Key encryption_key{};
+  X25519Key mask_key{};
+  bool operator==(const SecAggKeys&) const = default;
+};
+
+// Coordinator → client: the keys of its neighbours that advertised (itself included).
+struct SecAggRoster {
+  std::vector<SecAggKeys> members;
+  bool operator==(const SecAggRoster&) const = default;
+};
+
+// One sealed share pair; `peer` is the addressee (SECAGG_SHARES) or the
+// sender (SECAGG_DELIVERED).
+struct SealedShare {
+  std::uint32_t peer = 0;
+  std::vector<std::uint8_t> sealed;  // at most WireLimits::max_string_bytes
+  bool operator==(const SealedShare&) const = default;
+};
+
+// Client → coordinator (its shares for its roster) and coordinator → client
+// (the shares addressed to it).
+struct SecAggShares {
+  std::vector<SealedShare> shares;
+  bool operator==(const SecAggShares&) const = default;
+};
+struct SecAggDelivered {
+  std::vector<SealedShare> shares;
+  bool operator==(const SecAggDelivered&) const = default;
+};
+
+// Client → coordinator: the masked input of the envelope's round.
+struct SecAggMasked {
+  std::int64_t sample_count = 0;
+  double train_loss = 0.0;
+  std::uint64_t mask_round = 0;
+  std::uint64_t clamped = 0;  // elements the client clamped to the fixed-point range
+  // Tensor section 0: dtype ring (5), SecAggStart::length elements of
+  // ring_bits each, packed LSB first.
+  codec::Encoded masked{codec::Dtype::kRing, false, 0, {}};
+  bool operator==(const SecAggMasked&) const = default;
+};
+
+// Coordinator → client: the survivors (ids that sent masked inputs).
+struct SecAggUnmask {
+  std::vector<std::uint32_t> survivors;
+  bool operator==(const SecAggUnmask&) const = default;
+};
+
+// A Shamir share of the secret of client `owner`, at point x.
+struct RevealedShare {
+  std::uint32_t owner = 0;
+  std::uint32_t x = 0;
+  std::vector<std::uint64_t> y;  // at most kMaxShareChunks field elements
+  bool operator==(const RevealedShare&) const = default;
+};
+inline constexpr std::uint64_t kMaxShareChunks = 64;
+
+// Client → coordinator: self-mask shares of survivors, mask-key shares of
+// neighbours that dropped.
+struct SecAggReveal {
+  std::vector<RevealedShare> self_mask;
+  std::vector<RevealedShare> mask_key;
+  bool operator==(const SecAggReveal&) const = default;
+};
+
+using Body = std::variant<Join, Welcome, RoundStart, Update, Reject, Heartbeat, Bye, SecAggKeys,
+                          SecAggRoster, SecAggShares, SecAggDelivered, SecAggMasked, SecAggUnmask,
+                          SecAggReveal>;
 
 // A message as it travels: the round of the envelope plus one body.
 struct Message {

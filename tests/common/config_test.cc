@@ -139,6 +139,30 @@ TEST(ConfigTest, DistillationOnlyRefusesAttacksOnWeights) {
             "no error");
 }
 
+TEST(ConfigTest, SecureAggregationRefusesWhatNeedsIndividualUpdates) {
+  const std::string on = "[secure_aggregation]\nenabled = true\n";
+  EXPECT_EQ(ErrorOf(on), "no error");
+  EXPECT_EQ(ErrorOf(on + "graph = \"sparse\"\nthreshold = 0.6\nbits = 20\n"), "no error");
+  const auto refused = [&](const std::string& toml, const std::string& needle) {
+    const std::string e = ErrorOf(toml);
+    EXPECT_NE(e.find(needle), std::string::npos) << e;
+  };
+  refused(on + "[aggregation]\nrule = \"median\"\n",
+          "aggregation.rule: must be \"fedavg\" with secure_aggregation.enabled");
+  refused(on + "[aggregation]\nclip_norm = 3.0\n", "aggregation.clip_norm: must be 0");
+  refused(on + "[aggregation]\ncap_per_class = true\n", "aggregation.cap_per_class");
+  refused(on + "[privacy]\ndp = \"central\"\nnoise_multiplier = 1.0\n[aggregation]\n"
+               "weighting = \"uniform\"\n",
+          "privacy.dp: \"central\"");
+  refused(on + "[transport]\ninsecure = true\n", "transport.insecure: must be false");
+  refused(on + "[compression]\nuplink = \"int8\"\n", "compression.uplink: must be \"fp32\"");
+  refused(on + "[federation]\nmode = \"distillation\"\n", "federation.mode");
+  refused(on + "[federation]\nclients = 1000\n", "secure_aggregation.graph: \"complete\"");
+  refused(on + "threshold = 2.5\n", "secure_aggregation.threshold: must be a fraction");
+  refused(on + "bits = 48\nweight_bits = 16\n", "secure_aggregation.bits: bits + weight_bits");
+  refused(on + "graph = \"ring\"\n", "secure_aggregation.graph: must be one of: complete, sparse");
+}
+
 TEST(ConfigTest, PrivacyRefusesWhatItsGuaranteeCannotCover) {
   const std::string dp = "[privacy]\ndp = \"central\"\nnoise_multiplier = 1.0\n";
   const std::string uniform = "[aggregation]\nweighting = \"uniform\"\n";

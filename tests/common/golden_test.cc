@@ -36,22 +36,55 @@ const std::vector<float> kValues = {0.5f, -1.25f, 3.0f, 0.0f, 2.0f, -0.75f};
 const std::vector<std::uint64_t> kSegments = {4, 2};
 const std::vector<std::uint8_t> kMask = {1, 0, 1, 1, 0, 1, 1, 1, 0, 1};
 
+X25519Key Key(std::uint8_t fill) {
+  X25519Key key;
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(fill + i);
+  return key;
+}
+
+// A sealed share's shape: nonce, 80 bytes of ciphertext, tag.
+std::vector<std::uint8_t> Sealed(std::uint8_t fill) {
+  return std::vector<std::uint8_t>(12 + 80 + 16, fill);
+}
+
 Update UpdateWith(const codec::Encoded& values) {
   return Update{512, 0.731, {300, 212}, 4, values, {4.0f, -1.0f, 0.5f, 2.0f}};
 }
 
 std::vector<Golden> Goldens() {
   return {
-      {"join", Message{0, Join{3, 3, 0x1234abcd5678ef00ULL, 10309, "client-7"}}},
-      {"welcome", Message{0, Welcome{3, 0x1234abcd5678ef00ULL, 20}}},
+      {"join", Message{0, Join{4, 4, 0x1234abcd5678ef00ULL, 10309, "client-7"}}},
+      {"welcome", Message{0, Welcome{4, 0x1234abcd5678ef00ULL, 20}}},
       {"round_start_fp32_mask",
-       Message{4, RoundStart{2.5, 0.5, 0.1, 1, 4,
+       Message{4, RoundStart{2.5,
+                             0.5,
+                             0.1,
+                             1,
+                             4,
                              codec::EncodeValues(kValues, kSegments, Codec(codec::Dtype::kFp32)),
-                             {0.75f, 0.25f, 0.5f, 0.5f}, codec::EncodeBitmask(kMask, false)}}},
+                             {0.75f, 0.25f, 0.5f, 0.5f},
+                             codec::EncodeBitmask(kMask, false),
+                             SecAggStart{}}}},
+      {"round_start_secure",
+       Message{4, RoundStart{2.5,
+                             0.5,
+                             0.1,
+                             1,
+                             4,
+                             codec::EncodeValues(kValues, kSegments, Codec(codec::Dtype::kFp32)),
+                             {},
+                             codec::EncodeBitmask(kMask, false),
+                             SecAggStart{3, 10, 6, 0, 0x5eed, 31, 16, 1.0, 64.0, 255, 121}}}},
       {"round_start_fp16_mask_zstd",
-       Message{4, RoundStart{1.0, 0.5, 0.0, 2, 4,
+       Message{4, RoundStart{1.0,
+                             0.5,
+                             0.0,
+                             2,
+                             4,
                              codec::EncodeValues(kValues, kSegments, Codec(codec::Dtype::kFp16)),
-                             {}, codec::EncodeBitmask(kMask, true)}},
+                             {},
+                             codec::EncodeBitmask(kMask, true),
+                             SecAggStart{}}},
        true},
       {"update_fp32",
        Message{4, UpdateWith(codec::EncodeValues(kValues, kSegments, Codec(codec::Dtype::kFp32)))}},
@@ -67,9 +100,23 @@ std::vector<Golden> Goldens() {
        Message{4, UpdateWith(codec::EncodeValues(kValues, kSegments,
                                                  Codec(codec::Dtype::kFp32, /*zstd=*/true)))},
        true},
-      {"reject", Message{4, Reject{RejectCode::kStaleRound, "update for round 2, current round is 3"}}},
+      {"reject",
+       Message{4, Reject{RejectCode::kStaleRound, "update for round 2, current round is 3"}}},
       {"heartbeat", Message{9, Heartbeat{}}},
       {"bye", Message{0, Bye{"shutting down"}}},
+      {"secagg_keys", Message{4, SecAggKeys{0, Key(1), Key(2)}}},
+      {"secagg_roster", Message{4, SecAggRoster{{{1, Key(3), Key(4)}, {2, Key(5), Key(6)}}}}},
+      {"secagg_shares", Message{4, SecAggShares{{{2, Sealed(1)}, {3, Sealed(2)}}}}},
+      {"secagg_delivered", Message{4, SecAggDelivered{{{1, Sealed(3)}}}}},
+      {"secagg_masked",
+       Message{4, SecAggMasked{512, 0.731, 4, 2,
+                               codec::Encoded{codec::Dtype::kRing,
+                                              false,
+                                              5,
+                                              {0xff, 0x0f, 0x00, 0xa5, 0x5a, 0x01, 0x00}}}}},
+      {"secagg_unmask", Message{4, SecAggUnmask{{1, 2, 5}}}},
+      {"secagg_reveal",
+       Message{4, SecAggReveal{{{1, 2, {11, 12, 13, 14, 15}}}, {{5, 2, {21, 22, 23, 24, 25}}}}}},
   };
 }
 
@@ -126,7 +173,7 @@ TEST(GoldenFrameTest, EveryGoldenFileDecodesToItsMessageAndReencodesByteForByte)
 TEST(GoldenFrameTest, GoldenFilesCoverEveryMessageKind) {
   std::set<MessageKind> kinds;
   for (const auto& golden : Goldens()) kinds.insert(KindOf(golden.message.body));
-  for (int kind = 1; kind <= 7; ++kind) {
+  for (int kind = 1; kind <= 14; ++kind) {
     EXPECT_TRUE(kinds.contains(static_cast<MessageKind>(kind))) << kind;
   }
 }

@@ -25,15 +25,33 @@ std::vector<Message> SampleMessages() {
   return {
       Message{0, Join{3, 3, 0x1234abcd5678ef00ULL, 10309, "client-7"}},
       Message{0, Welcome{3, 0x1234abcd5678ef00ULL, 20}},
-      Message{3, RoundStart{2.5, 0.5, 0.1, 1, 2, Fp32({1.0f, -2.5f, 3.25f, 0.0f}),
+      Message{3, RoundStart{2.5,
+                            0.5,
+                            0.1,
+                            1,
+                            2,
+                            Fp32({1.0f, -2.5f, 3.25f, 0.0f}),
                             {0.75f, 0.25f, 0.5f, 0.5f},
-                            codec::EncodeBitmask(std::vector<std::uint8_t>{1, 0, 1, 1, 0}, false)}},
-      Message{3, Update{512, 0.731, {300, 212}, 2,
-                        codec::EncodeValues(std::vector<float>{0.5f, 0.25f, -1.0f}, segments, int8_zstd),
+                            codec::EncodeBitmask(std::vector<std::uint8_t>{1, 0, 1, 1, 0}, false),
+                            SecAggStart{2, 5, 3, 2, 77, 27, 16, 0.5, 32.0, 100, 9}}},
+      Message{3, Update{512,
+                        0.731,
+                        {300, 212},
+                        2,
+                        codec::EncodeValues(std::vector<float>{0.5f, 0.25f, -1.0f}, segments,
+                                            int8_zstd),
                         {4.0f, -1.0f, 0.5f, 2.0f}}},
       Message{3, Reject{RejectCode::kStaleRound, "update for round 2, current round is 3"}},
       Message{9, Heartbeat{}},
       Message{0, Bye{"shutting down"}},
+      Message{3, SecAggKeys{0, X25519Key{1, 2, 3}, X25519Key{4, 5, 6}}},
+      Message{3, SecAggRoster{{{1, X25519Key{7}, X25519Key{8}}, {4, X25519Key{9}, X25519Key{10}}}}},
+      Message{3, SecAggShares{{{4, std::vector<std::uint8_t>(108, 0x33)}}}},
+      Message{3, SecAggDelivered{{{1, std::vector<std::uint8_t>(108, 0x44)}}}},
+      Message{3, SecAggMasked{100, 0.25, 2, 0,
+                              codec::Encoded{codec::Dtype::kRing, false, 3, {1, 2, 3, 4, 5}}}},
+      Message{3, SecAggUnmask{{1, 2, 4}}},
+      Message{3, SecAggReveal{{{1, 4, {1, 2, 3, 4, 5}}}, {{2, 4, {6, 7, 8, 9, 10}}}}},
   };
 }
 
@@ -87,7 +105,7 @@ TEST(WireFrameTest, EnvelopeLayoutIsFixed) {
   const auto frame = EncodeFrame(Message{7, Heartbeat{}});
   ASSERT_GE(frame.size(), kEnvelopeBytes);
   EXPECT_EQ(std::string(frame.begin(), frame.begin() + 4), "FSD1");
-  EXPECT_EQ(frame[4], 3);                       // version, little-endian
+  EXPECT_EQ(frame[4], 4);                       // version, little-endian
   EXPECT_EQ(frame[6], 6);                       // kind HEARTBEAT
   EXPECT_EQ(frame[16], 7);                      // round
   EXPECT_EQ(frame.size(), kEnvelopeBytes + 1);  // payload: Cereal's one endianness byte
@@ -109,9 +127,9 @@ TEST(WireFrameTest, RejectsEnvelopeWithUnknownMagic) {
 
 TEST(WireFrameTest, RejectsUnsupportedVersionNamingBothRanges) {
   auto frame = EncodeFrame(SampleMessages()[0]);
-  Put<std::uint16_t>(frame, 4, 2);  // versions 1 and 2 are retired
+  Put<std::uint16_t>(frame, 4, 2);  // versions 1 to 3 are retired
   EXPECT_EQ(CodeOf(frame), RejectCode::kUnsupportedVersion);
-  EXPECT_NE(DecodeFrame(frame, {}).reject().text.find("version 2, this side speaks 3..3"),
+  EXPECT_NE(DecodeFrame(frame, {}).reject().text.find("version 2, this side speaks 4..4"),
             std::string::npos);
 }
 
@@ -158,10 +176,10 @@ TEST(WireFrameTest, RejectsNaNAndInfInKeptValues) {
   for (float bad : {std::nanf(""), std::numeric_limits<float>::infinity()}) {
     Message summary{3, Update{10, 0.5, {10}, 0, {}, {bad}}};
     EXPECT_EQ(CodeOf(EncodeFrame(summary)), RejectCode::kNonFinite);
-    Message targets{3, RoundStart{3.0, 0.5, 0.1, 1, 0, {}, {bad}, NoMask()}};
+    Message targets{3, RoundStart{3.0, 0.5, 0.1, 1, 0, {}, {bad}, NoMask(), {}}};
     EXPECT_EQ(CodeOf(EncodeFrame(targets)), RejectCode::kNonFinite);
   }
-  Message start{3, RoundStart{std::nan(""), 0.5, 0.0, 1, 0, {}, {}, NoMask()}};
+  Message start{3, RoundStart{std::nan(""), 0.5, 0.0, 1, 0, {}, {}, NoMask(), {}}};
   EXPECT_EQ(CodeOf(EncodeFrame(start)), RejectCode::kNonFinite);
 }
 
@@ -189,6 +207,51 @@ TEST(WireFrameTest, RejectsSummaryCountListBeyondRemainingBytes) {
   EXPECT_EQ(CodeOf(frame), RejectCode::kMalformed);
   EXPECT_NE(DecodeFrame(frame, {}).reject().text.find("UPDATE.summary_counts claims 1000"),
             std::string::npos);
+}
+
+TEST(WireFrameTest, RejectsSecureAggregationListBombs) {
+  for (const auto size : kBombs) {
+    auto frame = EncodeFrame(Message{3, SecAggUnmask{{1, 2}}});
+    // Payload: endianness byte, then the survivors list's size tag.
+    Put<std::uint64_t>(frame, kEnvelopeBytes + 1, size);
+    Resign(frame);
+    EXPECT_EQ(CodeOf(frame), RejectCode::kLimitExceeded) << size;
+  }
+  auto frame = EncodeFrame(Message{3, SecAggUnmask{{1, 2}}});
+  Put<std::uint64_t>(frame, kEnvelopeBytes + 1, 1000);  // within the limit, beyond the bytes
+  Resign(frame);
+  EXPECT_EQ(CodeOf(frame), RejectCode::kMalformed);
+}
+
+TEST(WireFrameTest, RejectsSealedShareSizeBombs) {
+  for (const auto size : kBombs) {
+    auto frame = EncodeFrame(Message{3, SecAggShares{{{4, std::vector<std::uint8_t>(108, 1)}}}});
+    // Payload: endianness byte, u64 count, u32 peer, then the sealed bytes' size tag.
+    Put<std::uint64_t>(frame, kEnvelopeBytes + 1 + 8 + 4, size);
+    Resign(frame);
+    EXPECT_EQ(CodeOf(frame), RejectCode::kLimitExceeded) << size;
+  }
+}
+
+TEST(WireFrameTest, RingSectionTakesOnlyTheRingDtypeWithoutFlags) {
+  const Message masked{
+      3, SecAggMasked{100, 0.25, 2, 0, codec::Encoded{codec::Dtype::kRing, false, 3, {1, 2, 3}}}};
+  auto frame = EncodeFrame(masked);
+  const std::size_t section = frame.size() - kTensorHeaderBytes - 3;
+  Put<std::uint32_t>(frame, section, static_cast<std::uint32_t>(codec::Dtype::kFp32));
+  Resign(frame);
+  EXPECT_EQ(CodeOf(frame), RejectCode::kMalformed);
+  frame = EncodeFrame(masked);
+  Put<std::uint32_t>(frame, section + 4, kSectionZstd);
+  Resign(frame);
+  EXPECT_EQ(CodeOf(frame), RejectCode::kMalformed);
+  // And the ring dtype is refused in a values section.
+  auto update = EncodeFrame(SampleMessages()[3]);
+  const std::size_t values = update.size() - 2 * kTensorHeaderBytes - 4 * sizeof(float) -
+                             std::get<Update>(SampleMessages()[3].body).values.bytes.size();
+  Put<std::uint32_t>(update, values, static_cast<std::uint32_t>(codec::Dtype::kRing));
+  Resign(update);
+  EXPECT_EQ(CodeOf(update), RejectCode::kMalformed);
 }
 
 TEST(WireFrameTest, RejectsSectionWhoseStoredBytesExceedTheFrame) {

@@ -58,7 +58,8 @@ class RoundStateTest : public ::testing::Test {
   }
 
   void Join(int i, std::int64_t samples = 100, const std::string& connection = "a") {
-    Deliver(PeerOf(i, connection), {0, wire::Join{3, 3, kFingerprint, samples, "c"}});
+    Deliver(PeerOf(i, connection), {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion,
+                                                  kFingerprint, samples, "c"}});
   }
 
   // Decoded frames sent since the last call, per routing id.
@@ -125,6 +126,23 @@ const PhaseKindCase kPhaseTable[] = {
     {Phase::kCollecting, MessageKind::kReject, RejectCode::kUnexpectedKind},
     {Phase::kCollecting, MessageKind::kHeartbeat, std::nullopt},
     {Phase::kCollecting, MessageKind::kBye, std::nullopt},
+    {Phase::kCollecting, MessageKind::kSecAggMasked, std::nullopt},
+    {Phase::kCollecting, MessageKind::kSecAggKeys, RejectCode::kRoundClosed},
+    {Phase::kCollecting, MessageKind::kSecAggRoster, RejectCode::kUnexpectedKind},
+    {Phase::kWaiting, MessageKind::kSecAggMasked, RejectCode::kRoundClosed},
+    {Phase::kWaiting, MessageKind::kSecAggReveal, RejectCode::kRoundClosed},
+    {Phase::kWaiting, MessageKind::kSecAggUnmask, RejectCode::kUnexpectedKind},
+    {Phase::kAdvertising, MessageKind::kSecAggKeys, std::nullopt},
+    {Phase::kAdvertising, MessageKind::kSecAggShares, RejectCode::kRoundClosed},
+    {Phase::kAdvertising, MessageKind::kUpdate, RejectCode::kRoundClosed},
+    {Phase::kAdvertising, MessageKind::kHeartbeat, std::nullopt},
+    {Phase::kSharingKeys, MessageKind::kSecAggShares, std::nullopt},
+    {Phase::kSharingKeys, MessageKind::kSecAggKeys, RejectCode::kRoundClosed},
+    {Phase::kSharingKeys, MessageKind::kSecAggDelivered, RejectCode::kUnexpectedKind},
+    {Phase::kUnmasking, MessageKind::kSecAggReveal, std::nullopt},
+    {Phase::kUnmasking, MessageKind::kSecAggMasked, RejectCode::kRoundClosed},
+    {Phase::kUnmasking, MessageKind::kJoin, std::nullopt},
+    {Phase::kUnmasking, MessageKind::kBye, std::nullopt},
 };
 
 TEST(RoundPhaseTableTest, EveryPhaseListsWhatItAcceptsAndRefusesTheRest) {

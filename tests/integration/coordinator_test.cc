@@ -142,13 +142,15 @@ TEST_F(CoordinatorTest, RejectsEveryBadMessageAndAggregatesOnlyTheValidUpdate) {
   Send(client, {1, MakeUpdate(10, 9.0f)});
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kNotAuthorized);
   // JOIN with another model: SCHEMA_MISMATCH.
-  Send(client, {0, wire::Join{3, 3, kFingerprint + 1, 100, "wrong model"}});
+  Send(client, {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint + 1, 100,
+                              "wrong model"}});
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kSchemaMismatch);
   // JOIN speaking only a future version: UNSUPPORTED_VERSION.
-  Send(client, {0, wire::Join{4, 5, kFingerprint, 100, "future"}});
+  Send(client, {0, wire::Join{5, 6, kFingerprint, 100, "future"}});
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kUnsupportedVersion);
 
-  Send(client, {0, wire::Join{3, 3, kFingerprint, 100, "good"}});
+  Send(client,
+       {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "good"}});
   EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(client).body));
   const auto start = Receive(client);
   ASSERT_TRUE(std::holds_alternative<wire::RoundStart>(start.body));
@@ -220,8 +222,8 @@ TEST_F(CoordinatorTest, SendsSoftTargetsFromCountWeightedLogitsAtTheScheduledTem
   });
   auto a = Connect(0);
   auto b = Connect(1);
-  Send(a, {0, wire::Join{3, 3, kFingerprint, 100, "a"}});
-  Send(b, {0, wire::Join{3, 3, kFingerprint, 300, "b"}});
+  Send(a, {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "a"}});
+  Send(b, {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 300, "b"}});
   for (auto* socket : {&a, &b}) {
     EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(*socket).body));
     const auto first = std::get<wire::RoundStart>(Receive(*socket).body);
@@ -262,7 +264,8 @@ TEST_F(CoordinatorTest, DistillationOnlyRoundsCarryNoWeightsAndRefuseUploadedWei
     options.federation.mode = config::FederationMode::kDistillation;
   });
   auto client = Connect(0);
-  Send(client, {0, wire::Join{3, 3, kFingerprint, 100, "fd"}});
+  Send(client,
+       {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "fd"}});
   EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(client).body));
   const auto start = std::get<wire::RoundStart>(Receive(client).body);
   EXPECT_EQ(start.global_values.count, 0u);
@@ -281,8 +284,8 @@ TEST_F(CoordinatorTest, RejectsDuplicateUpdateInSameRound) {
   Start(/*clients=*/2, /*quorum=*/1.0);
   auto a = Connect(0);
   auto b = Connect(1);
-  Send(a, {0, wire::Join{3, 3, kFingerprint, 100, "a"}});
-  Send(b, {0, wire::Join{3, 3, kFingerprint, 300, "b"}});
+  Send(a, {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "a"}});
+  Send(b, {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 300, "b"}});
   for (auto* socket : {&a, &b}) {
     EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(*socket).body));
     EXPECT_TRUE(std::holds_alternative<wire::RoundStart>(Receive(*socket).body));
@@ -302,7 +305,8 @@ TEST_F(CoordinatorTest, ClientThatVanishesMidRoundIsDroppedAndQuorumCompletesThe
   for (int i = 0; i < 3; ++i) {
     sockets.push_back(Connect(i));
     Send(sockets.back(),
-         {0, wire::Join{3, 3, kFingerprint, 100, std::string(1, static_cast<char>('a' + i))}});
+         {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100,
+                        std::string(1, static_cast<char>('a' + i))}});
   }
   for (auto& socket : sockets) {
     EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(socket).body));
@@ -328,7 +332,8 @@ TEST_F(CoordinatorTest, PrunesByMagnitudeSendsTheMaskOnceAndKeepsPrunedValuesZer
     options.downlink.dtype = codec::Dtype::kFp16;
   });
   auto client = Connect(0);
-  Send(client, {0, wire::Join{3, 3, kFingerprint, 100, "p"}});
+  Send(client,
+       {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "p"}});
   EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(client).body));
   const auto first = std::get<wire::RoundStart>(Receive(client).body);
   EXPECT_EQ(first.mask_round, 0u);
@@ -378,7 +383,8 @@ TEST_F(CoordinatorTest, StallingClientIsLeftOutOfTheRoundsRetry) {
   std::vector<zmq::socket_t> sockets;
   for (int i = 0; i < 3; ++i) {
     sockets.push_back(Connect(i));
-    Send(sockets.back(), {0, wire::Join{3, 3, kFingerprint, 100, std::string(1, 'a' + i)}});
+    Send(sockets.back(), {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion,
+                                        kFingerprint, 100, std::string(1, 'a' + i)}});
   }
   for (auto& socket : sockets) {
     EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(socket).body));
@@ -406,7 +412,8 @@ TEST_F(CoordinatorTest, FiniteButAbsurdValuesAreRefusedAndNeverAggregated) {
   Start(/*clients=*/1, /*quorum=*/1.0, 30.0,
         [](CoordinatorOptions& options) { options.limits.max_refused_updates = 10; });
   auto client = Connect(0);
-  Send(client, {0, wire::Join{3, 3, kFingerprint, 100, "a"}});
+  Send(client,
+       {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "a"}});
   EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(client).body));
   EXPECT_TRUE(std::holds_alternative<wire::RoundStart>(Receive(client).body));
   Send(client, {1, MakeUpdate(100, 3e38f)});  // finite, absurd
@@ -430,7 +437,8 @@ TEST_F(CoordinatorTest, OneKeyHoldsAtMostTheConfiguredLiveConnections) {
   std::vector<zmq::socket_t> same_key;
   for (int i = 0; i < 3; ++i) {
     same_key.push_back(Connect(0));
-    Send(same_key.back(), {0, wire::Join{3, 3, kFingerprint, 100, "copy"}});
+    Send(same_key.back(), {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion,
+                                         kFingerprint, 100, "copy"}});
     // One at a time, so the third is the one over the limit.
     const auto reply = Receive(same_key.back());
     if (i < 2) {
@@ -455,13 +463,14 @@ TEST_F(CoordinatorTest, FloodingClientGetsBoundedRoundStartsAndCannotHoldTheDead
   });
   auto a = Connect(0);
   auto b = Connect(1);
-  Send(a, {0, wire::Join{3, 3, kFingerprint, 100, "a"}});
-  Send(b, {0, wire::Join{3, 3, kFingerprint, 100, "b"}});
+  Send(a, {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "a"}});
+  Send(b, {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "b"}});
   EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(a).body));
   EXPECT_TRUE(std::holds_alternative<wire::RoundStart>(Receive(a).body));
   const auto started = std::chrono::steady_clock::now();
   Send(a, {1, MakeUpdate(100, 3.0f)});
-  const auto join = wire::EncodeFrame({0, wire::Join{3, 3, kFingerprint, 100, "b"}});
+  const auto join = wire::EncodeFrame(
+      {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "b"}});
   const auto heartbeat = wire::EncodeFrame({0, wire::Heartbeat{}});
   int round_starts = 0, sent = 0;
   while (std::chrono::steady_clock::now() - started < std::chrono::seconds(4)) {

@@ -187,6 +187,30 @@ TEST_F(DeploymentTest, DistributedDpClientsAddTheNoiseThemselves) {
       << testing::ReadFile(dir_.File("client-1.log"));
 }
 
+// Secure aggregation between processes, with distributed DP underneath: each
+// fsd-client clips and noises its delta, masks it, and the coordinator
+// unmasks only the sum — which moves the model by the clients' noise alone,
+// as without secure aggregation.
+TEST_F(DeploymentTest, SecureAggregationDeploymentUnmasksOnlyTheSumOfNoisedUpdates) {
+  const std::vector<std::string> secure = {
+      "--set", "aggregation.weighting=uniform", "--set", "compression.uplink=fp32",
+      "--set", "privacy.dp=distributed",        "--set", "privacy.noise_multiplier=2.0",
+      "--set", "privacy.clip_norm=0.01",        "--set", "privacy.min_survivors=2",
+      "--set", "federation.clients=2",          "--set", "secure_aggregation.enabled=true"};
+  RunTwoClients(secure, secure);
+  const auto records = CoordinatorMetrics();
+  ASSERT_EQ(records.size(), 2u);
+  for (const auto& r : records) {
+    EXPECT_EQ(r["dp"], "distributed");
+    EXPECT_EQ(r["clients_reported"], 2);
+    EXPECT_EQ(r["secure_aggregation"]["survivors"], 2);
+    EXPECT_EQ(r["secure_aggregation"]["threshold"], 2);
+    EXPECT_EQ(r["secagg_clamped"], 0);
+    EXPECT_TRUE(r["rejects"].empty()) << r.dump();
+    EXPECT_NEAR(r["global_change_rms"].get<double>(), 0.01, 0.0015) << r.dump();
+  }
+}
+
 TEST_F(DeploymentTest, ClientStoppedWithSigtermSaysByeAndExitsZero) {
   const pid_t coordinator = Coordinator(3);  // never starts a round: a third client never comes
   const pid_t client = Client("client-1");

@@ -257,6 +257,45 @@ TEST(FsdSimTest, PlaintextSimulationCompletesItsRounds) {
   EXPECT_NE(testing::ReadFile(out.File("log.txt")).find("WARNING: --insecure"), std::string::npos);
 }
 
+// The same federation with and without secure aggregation: the coordinator
+// sees only sums, the model and the global soft targets come out the same
+// up to fixed-point rounding, and the masked uploads are packed below fp32.
+TEST(FsdSimTest, SecureAggregationMatchesThePlaintextRunAndMasksSummariesToo) {
+  testing::TempDir plain, secure;
+  ASSERT_EQ(
+      Wait(Spawn(SimArguments(plain.path(), 3, "fmnist-sd-global.toml"), plain.File("log.txt"))),
+      kExitOk)
+      << testing::ReadFile(plain.File("log.txt"));
+  auto arguments = SimArguments(secure.path(), 3, "fmnist-sd-global.toml");
+  // range 4: round 1 moves BatchNorm variances by more than the default ±1.
+  arguments.insert(arguments.end(), {"--set", "secure_aggregation.enabled=true", "--set",
+                                     "secure_aggregation.range=4"});
+  ASSERT_EQ(Wait(Spawn(arguments, secure.File("log.txt"))), kExitOk)
+      << testing::ReadFile(secure.File("log.txt"));
+  const auto p = Metrics(plain.path());
+  const auto s = Metrics(secure.path());
+  ASSERT_EQ(s.size(), 3u);
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto& sa = s[i]["secure_aggregation"];
+    EXPECT_EQ(sa["cohort"].get<int>(), 3);
+    EXPECT_EQ(sa["survivors"].get<int>(), 3);
+    EXPECT_EQ(sa["threshold"].get<int>(), 2);
+    EXPECT_EQ(sa["ring_bits"].get<int>(), 26);  // 16 bits + 8 weight bits + log2(3)
+    for (const char* stage : {"advertise", "share_keys", "masked_input", "unmask"}) {
+      EXPECT_EQ(sa["stages"][stage]["clients"].get<int>(), 3) << stage;
+    }
+    EXPECT_TRUE(s[i]["rejects"].empty()) << s[i].dump();
+    EXPECT_EQ(s[i]["secagg_clamped"].get<int>(), 0);
+    EXPECT_LT(s[i]["bytes_up"].get<double>(), p[i]["bytes_up"].get<double>());
+    EXPECT_NEAR(s[i]["acc"][2].get<double>(), p[i]["acc"][2].get<double>(), 0.03);
+  }
+  // Round 2 on trains with global soft targets aggregated from masked summaries.
+  EXPECT_TRUE(s[2]["soft_targets_sent"].get<bool>());
+  EXPECT_NEAR(s[2]["soft_target_entropy"].get<double>(), p[2]["soft_target_entropy"].get<double>(),
+              0.05);
+  EXPECT_GT(s.back()["acc"][2].get<double>(), 0.5);
+}
+
 TEST(FsdSimTest, HostileClientDeclaringABillionSamplesGetsABoundedShareWhenCapped) {
   // One client (drawn from the seed) declares 10^9 samples and uploads its
   // progress reversed, over the same encrypted wire as the others.

@@ -1,0 +1,135 @@
+#include "client/secure_client_round.h"
+
+#include "common/errors.h"
+#include "privacy/ring_vector.h"
+#include "privacy/secagg_graph.h"
+
+namespace fsd::client {
+
+std::variant<SecureClientRound, std::string> SecureClientRound::Start(
+    std::uint64_t round, const wire::SecAggStart& start, std::size_t kept, std::size_t classes,
+    std::uint64_t max_records) {
+  const auto text = [](auto value) { return std::to_string(value); };
+  if (start.cohort < 2 || start.cohort > max_records)
+    return "secure aggregation: cohort " + text(start.cohort) + " outside 2.." + text(max_records);
+  if (start.id < 1 || start.id > start.cohort)
+    return "secure aggregation: id " + text(start.id) + " outside 1.." + text(start.cohort);
+  if (start.degree != 0 && (start.degree % 2 != 0 || start.degree >= start.cohort))
+    return "secure aggregation: graph degree " + text(start.degree) +
+           " is not even and below the cohort " + text(start.cohort);
+  const std::uint32_t neighbourhood = start.degree == 0 ? start.cohort : start.degree + 1;
+  if (start.threshold < 2 || start.threshold > neighbourhood)
+    return "secure aggregation: threshold " + text(start.threshold) + " outside 2.." +
+           text(neighbourhood);
+  if (start.value_bits < 1 || start.value_bits > 48)
+    return "secure aggregation: value_bits " + text(start.value_bits) + " outside 1..48";
+  if (start.ring_bits < start.value_bits || start.ring_bits > 64)
+    return "secure aggregation: ring_bits " + text(start.ring_bits) + " outside " +
+           text(start.value_bits) + "..64";
+  if (!(start.value_range > 0.0) || !(start.logit_range > 0.0))
+    return "secure aggregation: the fixed-point ranges must be positive";
+  privacy::SecureInputLayout layout{
+      kept, classes, start.value_bits, start.value_range, start.logit_range, start.ring_bits};
+  // The summary travels unless the round leaves it out (under DP, where only
+  // the noised weights may be learned).
+  if (start.length == kept + 1) layout.classes = 0;
+  // Every weighted element must fit the ring before the sum.
+  unsigned weight_bits = 0;
+  while (weight_bits < 32 && (std::uint64_t{1} << weight_bits) <= start.weight) ++weight_bits;
+  if (start.weight < 1 || start.value_bits + weight_bits > start.ring_bits)
+    return "secure aggregation: weight " + text(start.weight) + " does not fit the ring of " +
+           text(start.ring_bits) + " bits";
+  if (start.length != layout.length())
+    return "secure aggregation: a vector of " + text(start.length) + " elements, this model's " +
+           text(kept) + " kept values and " + text(classes) + " classes make " +
+           text(layout.length()) + " (or " + text(kept + 1) + " without the summary)";
+  std::vector<std::uint32_t> ids;
+  for (std::uint32_t id = 1; id <= start.cohort; ++id) ids.push_back(id);
+  const privacy::SecAggGraph graph =
+      start.degree == 0
+          ? privacy::SecAggGraph::Complete(ids)
+          : privacy::SecAggGraph::Harary(ids, static_cast<int>(start.degree), start.graph_seed);
+  return SecureClientRound(round, start, layout, graph.Neighbours(start.id));
+}
+
+SecureClientRound::SecureClientRound(std::uint64_t round, const wire::SecAggStart& start,
+                                     privacy::SecureInputLayout layout,
+                                     std::vector<privacy::SecAggId> neighbours)
+    : round_(round),
+      start_(start),
+      layout_(layout),
+      client_(std::make_unique<privacy::SecAggClient>(
+          privacy::SecAggParameters{round, static_cast<int>(start.threshold), start.ring_bits,
+                                    layout.length()},
+          start.id, std::move(neighbours))) {}
+
+wire::SecAggKeys SecureClientRound::Keys() {
+  const privacy::AdvertisedKeys keys = client_->AdvertiseKeys();
+  stage_ = SecureStage::kAdvertised;
+  return {0, keys.encryption_key, keys.mask_key};
+}
+
+wire::SecAggShares SecureClientRound::OnRoster(const wire::SecAggRoster& roster) {
+  std::vector<privacy::AdvertisedKeys> members;
+  for (const auto& m : roster.members) members.push_back({m.id, m.encryption_key, m.mask_key});
+  wire::SecAggShares out;
+  for (auto& sealed : client_->ShareKeys(members)) {
+    out.shares.push_back({sealed.to, std::move(sealed.sealed)});
+  }
+  stage_ = SecureStage::kSharedKeys;
+  return out;
+}
+
+std::optional<wire::SecAggMasked> SecureClientRound::OnDelivered(
+    const wire::SecAggDelivered& delivered) {
+  if (delivered_) throw DataError("secure aggregation: shares delivered twice");
+  std::vector<privacy::SealedShares> shares;
+  for (const auto& s : delivered.shares) shares.push_back({s.peer, start_.id, s.sealed});
+  delivered_ = std::move(shares);
+  stage_ = SecureStage::kDelivered;
+  return MaskIfReady();
+}
+
+std::optional<wire::SecAggMasked> SecureClientRound::SetInput(std::span<const float> deltas,
+                                                              std::span<const std::int64_t> counts,
+                                                              std::span<const float> mean_logits,
+                                                              std::int64_t sample_count,
+                                                              double train_loss,
+                                                              std::uint64_t mask_round) {
+  if (pending_) throw DataError("secure aggregation: a second input for one round");
+  const bool summary = layout_.classes > 0;
+  pending_input_ = privacy::EncodeSecureInput(
+      layout_, deltas, start_.weight, summary ? counts : std::span<const std::int64_t>{},
+      summary ? mean_logits : std::span<const float>{}, sample_count);
+  pending_ = wire::SecAggMasked{sample_count,
+                                train_loss,
+                                mask_round,
+                                static_cast<std::uint64_t>(pending_input_->clamped),
+                                {}};
+  return MaskIfReady();
+}
+
+std::optional<wire::SecAggMasked> SecureClientRound::MaskIfReady() {
+  if (!delivered_ || !pending_input_) return std::nullopt;
+  const auto masked = client_->MaskInput(pending_input_->elements, *delivered_);
+  wire::SecAggMasked out = *pending_;
+  out.masked = codec::Encoded{codec::Dtype::kRing, false, masked.size(),
+                              privacy::PackBits(masked, start_.ring_bits)};
+  pending_input_.reset();  // the plain input is not needed again
+  delivered_->clear();
+  stage_ = SecureStage::kMasked;
+  return out;
+}
+
+wire::SecAggReveal SecureClientRound::OnUnmask(const wire::SecAggUnmask& unmask) {
+  const privacy::UnmaskShares shares = client_->Unmask(unmask.survivors);
+  wire::SecAggReveal out;
+  for (const auto& [owner, share] : shares.self_mask)
+    out.self_mask.push_back({owner, share.x, share.y});
+  for (const auto& [owner, share] : shares.mask_key)
+    out.mask_key.push_back({owner, share.x, share.y});
+  stage_ = SecureStage::kRevealed;
+  return out;
+}
+
+}  // namespace fsd::client

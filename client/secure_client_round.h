@@ -1,0 +1,71 @@
+// SecureClientRound: one client's part in one secure round (secure
+// aggregation, docs/SECURE_AGGREGATION.md): checks the round's parameters
+// from ROUND_START, builds the round's graph from its public seed, and turns
+// each coordinator message into the answer privacy::SecAggClient gives.
+// Training runs beside it: the masked input is sent once both the trained
+// result (SetInput) and the shares addressed to this client (OnDelivered)
+// are in, whichever comes last.
+// Thread-safety: one owner thread (the client's session). Errors: Start
+// returns why parameters are unusable; the On* methods throw DataError or
+// AuthError (privacy/secagg_client.h) when the coordinator or a peer breaks
+// the protocol, after which the round is over for this client.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/wire/messages.h"
+#include "privacy/secagg_client.h"
+#include "privacy/secure_input.h"
+
+namespace fsd::client {
+
+// How far a client got in a secure round (for logs and tests).
+enum class SecureStage { kAdvertised, kSharedKeys, kDelivered, kMasked, kRevealed };
+
+class SecureClientRound {
+ public:
+  // `kept`: the kept values of the round's mask; `classes`: the model's C;
+  // `max_records`: the decoder's list limit (the cohort must fit it).
+  static std::variant<SecureClientRound, std::string> Start(std::uint64_t round,
+                                                            const wire::SecAggStart& start,
+                                                            std::size_t kept, std::size_t classes,
+                                                            std::uint64_t max_records);
+
+  std::uint64_t round() const { return round_; }
+  SecureStage stage() const { return stage_; }
+
+  wire::SecAggKeys Keys();
+  wire::SecAggShares OnRoster(const wire::SecAggRoster& roster);
+  // The masked input, when the trained input is already in.
+  std::optional<wire::SecAggMasked> OnDelivered(const wire::SecAggDelivered& delivered);
+  // The trained input: `deltas` = kept values − the round's global values.
+  // The masked input, when the shares are already in.
+  std::optional<wire::SecAggMasked> SetInput(std::span<const float> deltas,
+                                             std::span<const std::int64_t> counts,
+                                             std::span<const float> mean_logits,
+                                             std::int64_t sample_count, double train_loss,
+                                             std::uint64_t mask_round);
+  wire::SecAggReveal OnUnmask(const wire::SecAggUnmask& unmask);
+
+ private:
+  SecureClientRound(std::uint64_t round, const wire::SecAggStart& start,
+                    privacy::SecureInputLayout layout, std::vector<privacy::SecAggId> neighbours);
+  std::optional<wire::SecAggMasked> MaskIfReady();
+
+  std::uint64_t round_ = 0;
+  wire::SecAggStart start_;
+  privacy::SecureInputLayout layout_;
+  std::unique_ptr<privacy::SecAggClient> client_;
+  SecureStage stage_ = SecureStage::kAdvertised;
+  std::optional<std::vector<privacy::SealedShares>> delivered_;
+  std::optional<wire::SecAggMasked> pending_;          // the input's metadata, waiting for shares
+  std::optional<privacy::SecureInput> pending_input_;  // ... and its elements
+};
+
+}  // namespace fsd::client

@@ -1,0 +1,313 @@
+#include "coordinator/secure_round.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/wire/frame.h"
+#include "privacy/ring_vector.h"
+
+namespace fsd::coordinator {
+namespace {
+
+using privacy::SecAggId;
+using wire::RejectCode;
+
+double ThreadCpuSeconds() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+std::vector<SecAggId> Ids(std::size_t n) {
+  std::vector<SecAggId> ids;
+  for (std::size_t i = 1; i <= n; ++i) ids.push_back(static_cast<SecAggId>(i));
+  return ids;
+}
+
+// The graph's degree (0: complete) and the threshold for a cohort of n.
+std::pair<std::uint32_t, std::uint32_t> GraphAndThreshold(const config::SecureAggregationConfig& c,
+                                                          std::size_t n) {
+  std::uint32_t degree = 0;
+  std::uint32_t sparse_threshold = 0;
+  if (c.graph == config::SecAggGraphKind::kSparse) {
+    try {
+      const auto harary =
+          privacy::FindHararyParameters(static_cast<int>(n), c.adversarial_rate, c.dropout_rate);
+      degree = static_cast<std::uint32_t>(harary.degree);
+      sparse_threshold = static_cast<std::uint32_t>(harary.threshold);
+    } catch (const ConfigError& e) {
+      // Small cohorts: no sparse graph is both secure and correct.
+      FSD_LOG(INFO) << e.what() << "; this round uses the complete graph";
+    }
+  }
+  const std::uint32_t neighbourhood = degree == 0 ? static_cast<std::uint32_t>(n) : degree + 1;
+  std::uint32_t threshold = 0;
+  if (c.threshold == 0.0) {
+    threshold = degree == 0 ? neighbourhood / 2 + 1 : sparse_threshold;
+  } else if (c.threshold <= 1.0) {
+    threshold = static_cast<std::uint32_t>(std::ceil(c.threshold * neighbourhood - 1e-9));
+  } else {
+    threshold = static_cast<std::uint32_t>(c.threshold);
+  }
+  return {degree, std::clamp<std::uint32_t>(threshold, 2, neighbourhood)};
+}
+
+privacy::SecAggGraph MakeGraph(std::size_t n, std::uint32_t degree, std::uint64_t seed) {
+  return degree == 0 ? privacy::SecAggGraph::Complete(Ids(n))
+                     : privacy::SecAggGraph::Harary(Ids(n), static_cast<int>(degree), seed);
+}
+
+}  // namespace
+
+SecureRound::SecureRound(SecureRoundSetup setup)
+    : setup_(std::move(setup)),
+      server_(privacy::SecAggParameters{}, privacy::SecAggGraph::Complete({1}), {1}) {
+  const std::size_t n = setup_.cohort.size();
+  FSD_CHECK(n >= 2 && setup_.weights.size() == n) << "secure round of " << n << " clients";
+  keys_ = setup_.cohort;
+  for (std::size_t i = 0; i < n; ++i) ids_[keys_[i]] = static_cast<SecAggId>(i + 1);
+  const auto& c = setup_.config;
+  const double top = static_cast<double>((std::uint64_t{1} << c.weight_bits) - 1);
+  const double heaviest = *std::max_element(setup_.weights.begin(), setup_.weights.end());
+  for (const double w : setup_.weights) {
+    weights_.push_back(
+        c.weight_bits == 0 || !(heaviest > 0.0)
+            ? 1u
+            : static_cast<std::uint32_t>(std::max(1.0, std::round(top * w / heaviest))));
+  }
+  const auto [degree, threshold] = GraphAndThreshold(c, n);
+  degree_ = degree;
+  layout_ = privacy::SecureInputLayout{
+      setup_.kept,
+      setup_.classes,
+      static_cast<unsigned>(c.bits),
+      c.range,
+      c.logit_range,
+      privacy::SecureRingBits(static_cast<unsigned>(c.bits), static_cast<unsigned>(c.weight_bits),
+                              n, setup_.total_samples)};
+  parameters_ = {setup_.round, static_cast<int>(threshold), layout_.ring_bits, layout_.length()};
+  std::set<SecAggId> cohort;
+  for (std::size_t i = 1; i <= n; ++i) cohort.insert(static_cast<SecAggId>(i));
+  server_ = SecAggServer(parameters_, MakeGraph(n, degree_, setup_.graph_seed), cohort);
+}
+
+wire::SecAggStart SecureRound::StartFor(const std::string& key) const {
+  const SecAggId id = IdOf(key);
+  return {id,
+          static_cast<std::uint32_t>(keys_.size()),
+          static_cast<std::uint32_t>(parameters_.threshold),
+          degree_,
+          setup_.graph_seed,
+          layout_.ring_bits,
+          layout_.bits,
+          layout_.range,
+          layout_.logit_range,
+          weights_[id - 1],
+          layout_.length()};
+}
+
+bool SecureRound::Waiting(const std::set<std::string>& present) const {
+  if (stage_ == Stage::kDone) return false;
+  const int stage = static_cast<int>(stage_);
+  // Who is expected now: everyone at first, then whoever completed the stage before.
+  for (const auto& key : present) {
+    if (!member(key) || sent_[stage].contains(key)) continue;
+    if (stage == 0 || sent_[stage - 1].contains(key)) return true;
+  }
+  return false;
+}
+
+std::size_t SecureRound::masked_frame_bytes() const {
+  // Envelope, payload (marker byte + i64 + f64 + u64 + u64), section header, packed elements.
+  return wire::kEnvelopeBytes + 1 + 32 + wire::kTensorHeaderBytes +
+         (layout_.length() * layout_.ring_bits + 7) / 8;
+}
+
+std::optional<wire::Reject> SecureRound::Guard(const std::string& key, Stage stage,
+                                               std::size_t frame_bytes,
+                                               const std::function<void(SecAggId)>& act) {
+  const int index = static_cast<int>(stage);
+  if (sent_[index].contains(key)) {
+    return wire::Reject{RejectCode::kDuplicate, "second message of this secure-aggregation stage"};
+  }
+  const double start = ThreadCpuSeconds();
+  try {
+    act(IdOf(key));
+  } catch (const DataError& e) {
+    figures_[index].cpu_s += ThreadCpuSeconds() - start;
+    return wire::Reject{RejectCode::kInvalidValue, e.what()};
+  }
+  figures_[index].cpu_s += ThreadCpuSeconds() - start;
+  figures_[index].bytes_up += static_cast<std::int64_t>(frame_bytes);
+  ++figures_[index].clients;
+  sent_[index].insert(key);
+  return std::nullopt;
+}
+
+std::optional<wire::Reject> SecureRound::OnKeys(const std::string& key,
+                                                const wire::SecAggKeys& keys,
+                                                std::size_t frame_bytes) {
+  if (keys.id != 0 && keys.id != IdOf(key)) {
+    return wire::Reject{RejectCode::kInvalidValue,
+                        "SECAGG_KEYS names id " + std::to_string(keys.id) + ", the sender's is " +
+                            std::to_string(IdOf(key))};
+  }
+  return Guard(key, Stage::kAdvertise, frame_bytes, [&](SecAggId id) {
+    server_.AcceptKeys({id, keys.encryption_key, keys.mask_key});
+  });
+}
+
+std::optional<wire::Reject> SecureRound::OnShares(const std::string& key,
+                                                  const wire::SecAggShares& shares,
+                                                  std::size_t frame_bytes) {
+  return Guard(key, Stage::kShareKeys, frame_bytes, [&](SecAggId id) {
+    std::vector<privacy::SealedShares> sealed;
+    for (const auto& share : shares.shares) sealed.push_back({id, share.peer, share.sealed});
+    server_.AcceptShares(id, std::move(sealed));
+  });
+}
+
+std::optional<wire::Reject> SecureRound::OnMasked(const std::string& key,
+                                                  const wire::SecAggMasked& masked,
+                                                  std::int64_t declared, std::size_t frame_bytes) {
+  const auto refuse = [](RejectCode code, std::string text) {
+    return wire::Reject{code, "SECAGG_MASKED: " + std::move(text)};
+  };
+  if (masked.sample_count < 1 || masked.sample_count > declared) {
+    return refuse(RejectCode::kLimitExceeded, "sample_count " +
+                                                  std::to_string(masked.sample_count) +
+                                                  " outside 1.." + std::to_string(declared));
+  }
+  if (!(masked.train_loss >= 0.0 && masked.train_loss <= setup_.max_train_loss)) {
+    return refuse(RejectCode::kInvalidValue, "train_loss outside [0, limits.max_train_loss]");
+  }
+  if (masked.mask_round != setup_.mask_round) {
+    return refuse(RejectCode::kSchemaMismatch,
+                  "trained with the mask of round " + std::to_string(masked.mask_round) +
+                      ", the round's is " + std::to_string(setup_.mask_round));
+  }
+  if (masked.clamped > layout_.length()) {
+    return refuse(RejectCode::kInvalidValue, "clamped " + std::to_string(masked.clamped) + " of " +
+                                                 std::to_string(layout_.length()) + " elements");
+  }
+  if (masked.masked.count != layout_.length()) {
+    return refuse(RejectCode::kSchemaMismatch, std::to_string(masked.masked.count) +
+                                                   " elements, the round's vector has " +
+                                                   std::to_string(layout_.length()));
+  }
+  auto result = Guard(key, Stage::kMaskedInput, frame_bytes, [&](SecAggId id) {
+    // UnpackBits checks the exact size and the zero padding (DataError).
+    server_.AcceptMaskedInput(
+        id, privacy::UnpackBits(masked.masked.bytes, layout_.ring_bits, layout_.length()));
+  });
+  if (!result) {
+    reports_[key] = {key, weights_[IdOf(key) - 1], masked.sample_count, masked.train_loss,
+                     masked.clamped};
+  }
+  return result;
+}
+
+std::optional<wire::Reject> SecureRound::OnReveal(const std::string& key,
+                                                  const wire::SecAggReveal& reveal,
+                                                  std::size_t frame_bytes) {
+  return Guard(key, Stage::kUnmask, frame_bytes, [&](SecAggId id) {
+    privacy::UnmaskShares shares;
+    shares.from = id;
+    const auto fill = [&](const std::vector<wire::RevealedShare>& from,
+                          std::map<SecAggId, privacy::ShamirShare>& to) {
+      for (const auto& share : from) {
+        if (!to.emplace(share.owner, privacy::ShamirShare{share.x, share.y}).second) {
+          throw DataError("two shares for client " + std::to_string(share.owner));
+        }
+      }
+    };
+    fill(reveal.self_mask, shares.self_mask);
+    fill(reveal.mask_key, shares.mask_key);
+    server_.AcceptUnmask(shares);
+  });
+}
+
+bool SecureRound::Fail(const std::string& reason) {
+  failure_reason_ = reason;
+  return false;
+}
+
+bool SecureRound::CloseAdvertise(Outbox& out) {
+  const double start = ThreadCpuSeconds();
+  if (!server_.CloseAdvertise()) return Fail(server_.failure_reason());
+  for (const auto& key : sent_[0]) {
+    wire::SecAggRoster roster;
+    for (const auto& m : server_.RosterFor(IdOf(key))) {
+      roster.members.push_back({m.id, m.encryption_key, m.mask_key});
+    }
+    out.emplace_back(key, std::move(roster));
+  }
+  figures_[0].cpu_s += ThreadCpuSeconds() - start;
+  stage_ = Stage::kShareKeys;
+  return true;
+}
+
+bool SecureRound::CloseShareKeys(Outbox& out) {
+  const double start = ThreadCpuSeconds();
+  if (!server_.CloseShareKeys()) return Fail(server_.failure_reason());
+  for (const auto& key : sent_[1]) {
+    wire::SecAggDelivered delivered;
+    for (auto& share : server_.SharesFor(IdOf(key))) {
+      delivered.shares.push_back({share.from, std::move(share.sealed)});
+    }
+    out.emplace_back(key, std::move(delivered));
+  }
+  figures_[1].cpu_s += ThreadCpuSeconds() - start;
+  stage_ = Stage::kMaskedInput;
+  return true;
+}
+
+bool SecureRound::CloseMaskedInput(Outbox& out) {
+  const double start = ThreadCpuSeconds();
+  if (!server_.CloseMaskedInput()) return Fail(server_.failure_reason());
+  const wire::SecAggUnmask unmask{
+      std::vector<std::uint32_t>(server_.survivors().begin(), server_.survivors().end())};
+  for (const auto& key : sent_[2]) out.emplace_back(key, unmask);
+  figures_[2].cpu_s += ThreadCpuSeconds() - start;
+  stage_ = Stage::kUnmask;
+  return true;
+}
+
+bool SecureRound::Finish() {
+  const double start = ThreadCpuSeconds();
+  const bool finished = server_.Finish();
+  figures_[3].cpu_s += ThreadCpuSeconds() - start;
+  if (!finished) return Fail(server_.failure_reason());
+  result_ = privacy::DecodeSecureSum(layout_, server_.sum());
+  std::uint64_t announced = 0;
+  for (const auto& [key, report] : reports_) announced += report.weight;
+  if (result_.weight != announced) {
+    return Fail("secure aggregation, round " + std::to_string(setup_.round) +
+                ": the survivors' weights add up to " + std::to_string(result_.weight) +
+                ", their announced weights to " + std::to_string(announced) +
+                " (a client masked another weight)");
+  }
+  stage_ = Stage::kDone;
+  return true;
+}
+
+std::vector<SecureRound::Report> SecureRound::survivors() const {
+  std::vector<Report> out;
+  for (const auto& [key, report] : reports_) out.push_back(report);
+  return out;
+}
+
+std::vector<std::string> SecureRound::Incomplete() const {
+  std::vector<std::string> out;
+  const std::set<std::string>& last = sent_[std::min(static_cast<int>(stage_), kStages - 1)];
+  for (const auto& key : keys_) {
+    if (!last.contains(key)) out.push_back(key);
+  }
+  return out;
+}
+
+}  // namespace fsd::coordinator
