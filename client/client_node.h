@@ -77,6 +77,7 @@ class ClientNode {
   const std::string& finish_reason() const { return finish_reason_; }
   std::optional<HandshakeFailure> handshake_failure() const;
   const ClientSession& session() const { return session_; }
+  ClientSession& session() { return session_; }
   std::int64_t updates_sent() const { return updates_sent_; }
 
  private:

@@ -218,6 +218,7 @@ std::variant<LocalRound, std::string> ClientSession::Decode(std::uint64_t round,
                                              options_.num_classes, options_.limits.max_records);
       if (auto* problem = std::get_if<std::string>(&secure)) return *problem;
       secure_.emplace(std::move(std::get<SecureClientRound>(secure)));
+      ++secure_rounds_started_;
       secure_reference_ = kept.value();
     }
     if (options_.local_dp) {
@@ -302,6 +303,11 @@ ClientSession::Step ClientSession::OnFrame(std::span<const std::uint8_t> frame) 
 std::optional<SecureStage> ClientSession::secure_stage() const {
   if (!secure_) return std::nullopt;
   return secure_->stage();
+}
+
+std::optional<std::uint64_t> ClientSession::secure_round() const {
+  if (!secure_) return std::nullopt;
+  return secure_->round();
 }
 
 std::vector<std::uint8_t> ClientSession::MaskedFrame(wire::SecAggMasked masked) const {

@@ -127,6 +127,12 @@ class ClientSession {
   std::uint64_t num_values() const { return num_values_; }
   // How far this client got in the current secure round (nullopt: none).
   std::optional<SecureStage> secure_stage() const;
+  std::optional<std::uint64_t> secure_round() const;
+  // Secure rounds this session has started (a retried round counts again).
+  std::uint64_t secure_rounds_started() const { return secure_rounds_started_; }
+  // Leaves the current secure round: nothing more is answered in it (fsd-sim
+  // injects dropouts this way).
+  void AbandonSecureRound() { secure_.reset(); }
 
  private:
   // Distributed DP on the kept values of `round` (options_.local_dp),
@@ -148,6 +154,7 @@ class ClientSession {
   std::vector<float> residual_;  // dense quantization error of the last upload (error feedback)
   std::map<std::uint64_t, std::vector<float>> dp_references_;  // round → global kept values
   std::optional<SecureClientRound> secure_;                    // the secure round in progress
+  std::uint64_t secure_rounds_started_ = 0;
   std::vector<float> secure_reference_;  // its global kept values (deltas are from them)
 };
 

@@ -28,9 +28,13 @@ std::vector<SecAggId> Ids(std::size_t n) {
   return ids;
 }
 
+privacy::SecAggGraph MakeGraph(std::size_t n, std::uint32_t degree, std::uint64_t seed) {
+  return degree == 0 ? privacy::SecAggGraph::Complete(Ids(n))
+                     : privacy::SecAggGraph::Harary(Ids(n), static_cast<int>(degree), seed);
+}
+
 // The graph's degree (0: complete) and the threshold for a cohort of n.
-std::pair<std::uint32_t, std::uint32_t> GraphAndThreshold(const config::SecureAggregationConfig& c,
-                                                          std::size_t n) {
+SecureRound::Graph GraphFor(const config::SecureAggregationConfig& c, std::size_t n) {
   std::uint32_t degree = 0;
   std::uint32_t sparse_threshold = 0;
   if (c.graph == config::SecAggGraphKind::kSparse) {
@@ -56,51 +60,64 @@ std::pair<std::uint32_t, std::uint32_t> GraphAndThreshold(const config::SecureAg
   return {degree, std::clamp<std::uint32_t>(threshold, 2, neighbourhood)};
 }
 
-privacy::SecAggGraph MakeGraph(std::size_t n, std::uint32_t degree, std::uint64_t seed) {
-  return degree == 0 ? privacy::SecAggGraph::Complete(Ids(n))
-                     : privacy::SecAggGraph::Harary(Ids(n), static_cast<int>(degree), seed);
+// Integer weights 1..2^bits − 1, the heaviest at the top (bits 0: all 1).
+std::vector<std::uint32_t> IntegerWeights(const std::vector<double>& weights, int bits) {
+  const double top = static_cast<double>((std::uint64_t{1} << bits) - 1);
+  const double heaviest = *std::max_element(weights.begin(), weights.end());
+  std::vector<std::uint32_t> out;
+  for (const double w : weights) {
+    out.push_back(bits == 0 || !(heaviest > 0.0)
+                      ? 1u
+                      : static_cast<std::uint32_t>(std::max(1.0, std::round(top * w / heaviest))));
+  }
+  return out;
+}
+
+privacy::SecureInputLayout LayoutFor(const SecureRoundSetup& setup) {
+  const auto& c = setup.config;
+  return {
+      setup.kept,
+      setup.classes,
+      static_cast<unsigned>(c.bits),
+      c.range,
+      c.logit_range,
+      privacy::SecureRingBits(static_cast<unsigned>(c.bits), static_cast<unsigned>(c.weight_bits),
+                              setup.cohort.size(), setup.total_samples)};
+}
+
+SecureRoundSetup Checked(SecureRoundSetup setup) {
+  FSD_CHECK(setup.cohort.size() >= 2 && setup.weights.size() == setup.cohort.size())
+      << "secure round of " << setup.cohort.size() << " clients";
+  return setup;
+}
+
+std::map<std::string, SecAggId> IdsOf(const std::vector<std::string>& keys) {
+  std::map<std::string, SecAggId> ids;
+  for (std::size_t i = 0; i < keys.size(); ++i) ids[keys[i]] = static_cast<SecAggId>(i + 1);
+  return ids;
 }
 
 }  // namespace
 
 SecureRound::SecureRound(SecureRoundSetup setup)
-    : setup_(std::move(setup)),
-      server_(privacy::SecAggParameters{}, privacy::SecAggGraph::Complete({1}), {1}) {
-  const std::size_t n = setup_.cohort.size();
-  FSD_CHECK(n >= 2 && setup_.weights.size() == n) << "secure round of " << n << " clients";
-  keys_ = setup_.cohort;
-  for (std::size_t i = 0; i < n; ++i) ids_[keys_[i]] = static_cast<SecAggId>(i + 1);
-  const auto& c = setup_.config;
-  const double top = static_cast<double>((std::uint64_t{1} << c.weight_bits) - 1);
-  const double heaviest = *std::max_element(setup_.weights.begin(), setup_.weights.end());
-  for (const double w : setup_.weights) {
-    weights_.push_back(
-        c.weight_bits == 0 || !(heaviest > 0.0)
-            ? 1u
-            : static_cast<std::uint32_t>(std::max(1.0, std::round(top * w / heaviest))));
-  }
-  const auto [degree, threshold] = GraphAndThreshold(c, n);
-  degree_ = degree;
-  layout_ = privacy::SecureInputLayout{
-      setup_.kept,
-      setup_.classes,
-      static_cast<unsigned>(c.bits),
-      c.range,
-      c.logit_range,
-      privacy::SecureRingBits(static_cast<unsigned>(c.bits), static_cast<unsigned>(c.weight_bits),
-                              n, setup_.total_samples)};
-  parameters_ = {setup_.round, static_cast<int>(threshold), layout_.ring_bits, layout_.length()};
-  std::set<SecAggId> cohort;
-  for (std::size_t i = 1; i <= n; ++i) cohort.insert(static_cast<SecAggId>(i));
-  server_ = SecAggServer(parameters_, MakeGraph(n, degree_, setup_.graph_seed), cohort);
-}
+    : setup_(Checked(std::move(setup))),
+      ids_(IdsOf(setup_.cohort)),
+      weights_(IntegerWeights(setup_.weights, setup_.config.weight_bits)),
+      graph_(GraphFor(setup_.config, setup_.cohort.size())),
+      layout_(LayoutFor(setup_)),
+      parameters_{setup_.round, static_cast<int>(graph_.threshold), layout_.ring_bits,
+                  layout_.length()},
+      server_(parameters_, MakeGraph(setup_.cohort.size(), graph_.degree, setup_.graph_seed), [&] {
+        const auto ids = Ids(setup_.cohort.size());
+        return std::set<SecAggId>(ids.begin(), ids.end());
+      }()) {}
 
 wire::SecAggStart SecureRound::StartFor(const std::string& key) const {
   const SecAggId id = IdOf(key);
   return {id,
-          static_cast<std::uint32_t>(keys_.size()),
+          static_cast<std::uint32_t>(setup_.cohort.size()),
           static_cast<std::uint32_t>(parameters_.threshold),
-          degree_,
+          graph_.degree,
           setup_.graph_seed,
           layout_.ring_bits,
           layout_.bits,
@@ -304,7 +321,7 @@ std::vector<SecureRound::Report> SecureRound::survivors() const {
 std::vector<std::string> SecureRound::Incomplete() const {
   std::vector<std::string> out;
   const std::set<std::string>& last = sent_[std::min(static_cast<int>(stage_), kStages - 1)];
-  for (const auto& key : keys_) {
+  for (const auto& key : setup_.cohort) {
     if (!last.contains(key)) out.push_back(key);
   }
   return out;

@@ -100,9 +100,15 @@ class SecureRound {
   // The members that completed each stage, and the figures per stage.
   const std::array<SecureStageFigures, kStages>& figures() const { return figures_; }
   std::uint32_t threshold() const { return parameters_.threshold; }
-  std::uint32_t degree() const { return degree_; }
+  std::uint32_t degree() const { return graph_.degree; }
   unsigned ring_bits() const { return layout_.ring_bits; }
-  std::size_t cohort_size() const { return keys_.size(); }
+  std::size_t cohort_size() const { return setup_.cohort.size(); }
+
+  // The round's graph: degree 0 is the complete graph.
+  struct Graph {
+    std::uint32_t degree = 0;
+    std::uint32_t threshold = 2;
+  };
   // Members that did not complete the stage they were in when the round
   // ended (for the retry's left-out list).
   std::vector<std::string> Incomplete() const;
@@ -113,13 +119,12 @@ class SecureRound {
   bool Fail(const std::string& reason);
   privacy::SecAggId IdOf(const std::string& key) const { return ids_.at(key); }
 
-  SecureRoundSetup setup_;
-  std::map<std::string, privacy::SecAggId> ids_;
-  std::vector<std::string> keys_;       // by id − 1
-  std::vector<std::uint32_t> weights_;  // by id − 1
-  privacy::SecAggParameters parameters_;
-  std::uint32_t degree_ = 0;  // 0: complete graph
+  SecureRoundSetup setup_;                        // cohort[id − 1] is the key of id
+  std::map<std::string, privacy::SecAggId> ids_;  // key → id
+  std::vector<std::uint32_t> weights_;            // by id − 1
+  Graph graph_;
   privacy::SecureInputLayout layout_;
+  privacy::SecAggParameters parameters_;
   SecAggServer server_;
   Stage stage_ = Stage::kAdvertise;
   std::array<std::set<std::string>, kStages> sent_;  // who completed each stage

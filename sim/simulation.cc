@@ -6,9 +6,11 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
-#include <map>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <optional>
+#include <random>
 #include <thread>
 #include <zmq.hpp>
 
@@ -41,6 +43,16 @@ std::string Accuracies(const nlohmann::json& acc) {
     text += item;
   }
   return text;
+}
+
+// Whether client k drops out after its upload in `round` (its `attempt`-th secure round)
+// (faults.dropout_after_upload), drawn from (seed, client, round, attempt) so
+// a run injects the same faults every time.
+bool DropsAfterUpload(const config::RunConfig& cfg, std::size_t k, std::uint64_t round,
+                      std::uint64_t attempt) {
+  std::mt19937_64 rng(cfg.federation.seed * 0x9e3779b97f4a7c15ULL + k * 1000003ULL +
+                      round * 1009ULL + attempt);
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng) < cfg.faults.dropout_after_upload;
 }
 
 }  // namespace
@@ -88,10 +100,24 @@ nlohmann::json Simulation::Run() {
       coordinator::OptionsFromConfig(cfg, schema, options_.out_dir, options_.resume);
   // Reproducible runs: client sampling and DP noise from the run's seed.
   coordinator_options.privacy.seed = cfg.federation.seed;
-  if (cfg.attack.clients > 0) {
+  // Injected faults ([faults]), counted per round; the hub thread counts,
+  // the coordinator thread reports.
+  std::mutex faults_mutex;
+  std::map<std::uint64_t, int> dropped_after_upload;
+  // Hub thread only: per client, the last secure round (counted by
+  // ClientSession::secure_rounds_started) whose upload was decided.
+  std::vector<std::uint64_t> decided(partition.size(), 0);
+  const bool faults = cfg.faults.dropout_after_upload > 0.0;
+  if (cfg.attack.clients > 0 || faults) {
     coordinator_options.round_annotations = [&](std::uint64_t round,
                                                 const std::vector<std::string>& aggregated) {
-      return attack.InjectedIn(round, aggregated);
+      nlohmann::json extra =
+          cfg.attack.clients > 0 ? attack.InjectedIn(round, aggregated) : nlohmann::json::object();
+      if (faults) {
+        const std::lock_guard lock(faults_mutex);
+        extra["faults_dropped_after_upload"] = dropped_after_upload[round];
+      }
+      return extra;
     };
   }
 
@@ -234,6 +260,22 @@ nlohmann::json Simulation::Run() {
       clients[result.client].SendUpdate(result.round, std::move(result.trained), Clock::now());
     }
     pool.RethrowFailure();
+    if (faults) {
+      for (std::size_t k = 0; k < clients.size(); ++k) {
+        auto& session = clients[k].session();
+        if (session.secure_stage() != client::SecureStage::kMasked ||
+            decided[k] == session.secure_rounds_started()) {
+          continue;
+        }
+        decided[k] = session.secure_rounds_started();
+        const std::uint64_t round = *session.secure_round();
+        // A retried round draws again (else the same clients drop forever).
+        if (!DropsAfterUpload(cfg, k, round, decided[k])) continue;
+        session.AbandonSecureRound();
+        const std::lock_guard lock(faults_mutex);
+        ++dropped_after_upload[round];
+      }
+    }
     for (auto& c : clients) c.Tick(Clock::now());
   }
   coordinator_thread.join();

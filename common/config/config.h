@@ -354,6 +354,15 @@ struct TransportConfig {
   int poll_budget_ms = 50;
 };
 
+// [faults]: faults fsd-sim injects into its clients (seeded; counted per
+// round in metrics.jsonl).
+struct FaultsConfig {
+  // Per client and secure round: the probability that a client drops out
+  // right after uploading its masked input (it never answers the unmask
+  // request). Plain rounds have no stage after the upload.
+  double dropout_after_upload = 0.0;
+};
+
 // [sim]: the one-machine simulation.
 struct SimConfig {
   // Worker threads that train clients (one torch thread each); 0 = number of cores.
@@ -374,6 +383,7 @@ struct RunConfig {
   PruningConfig pruning;
   TransportConfig transport;
   SimConfig sim;
+  FaultsConfig faults;
   AttackConfig attack;
   PrivacyConfig privacy;
   SecureAggregationConfig secure_aggregation;

@@ -379,9 +379,9 @@ RunConfig Read(const toml::table* root, const std::string& origin,
                std::vector<std::string>* known_keys) {
   RunConfig config;
   const std::set<std::string> sections = {
-      "data",        "model",  "training", "loss",        "federation",
-      "aggregation", "limits", "schedule", "compression", "pruning",
-      "transport",   "sim",    "attack",   "privacy",     "secure_aggregation"};
+      "data",   "model",    "training",           "loss",    "federation", "aggregation",
+      "limits", "schedule", "compression",        "pruning", "transport",  "sim",
+      "attack", "privacy",  "secure_aggregation", "faults"};
   if (root != nullptr) {
     for (const auto& [key, node] : *root) {
       if (!sections.contains(std::string(key.str()))) {
@@ -389,7 +389,7 @@ RunConfig Read(const toml::table* root, const std::string& origin,
             origin + ": unknown section or key '" + std::string(key.str()) +
             "'; allowed sections: data, model, training, loss, federation, aggregation, limits, "
             "schedule, compression, pruning, transport, sim, attack, privacy, "
-            "secure_aggregation");
+            "secure_aggregation, faults");
       }
     }
   }
@@ -642,6 +642,9 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   secure.Real("stage_deadline_s", sa.stage_deadline_s, 0.0, 86400.0, /*min_open=*/true);
   secure.Finish();
   CheckSecureAggregation(config, origin);
+  SectionReader faults(root, "faults", origin, known_keys);
+  faults.Real("dropout_after_upload", config.faults.dropout_after_upload, 0.0, 1.0);
+  faults.Finish();
 
   if (at.clients > config.federation.clients) {
     throw ConfigError(origin + ": attack.clients: must be at most federation.clients (" +

@@ -161,6 +161,9 @@ TEST(ConfigTest, SecureAggregationRefusesWhatNeedsIndividualUpdates) {
   refused(on + "threshold = 2.5\n", "secure_aggregation.threshold: must be a fraction");
   refused(on + "bits = 48\nweight_bits = 16\n", "secure_aggregation.bits: bits + weight_bits");
   refused(on + "graph = \"ring\"\n", "secure_aggregation.graph: must be one of: complete, sparse");
+  EXPECT_EQ(ErrorOf(on + "[faults]\ndropout_after_upload = 0.2\n"), "no error");
+  refused("[faults]\ndropout_after_upload = 1.5\n",
+          "faults.dropout_after_upload: must be a number");
 }
 
 TEST(ConfigTest, PrivacyRefusesWhatItsGuaranteeCannotCover) {

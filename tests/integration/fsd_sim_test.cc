@@ -296,6 +296,29 @@ TEST(FsdSimTest, SecureAggregationMatchesThePlaintextRunAndMasksSummariesToo) {
   EXPECT_GT(s.back()["acc"][2].get<double>(), 0.5);
 }
 
+// faults.dropout_after_upload: seeded clients never answer the unmask
+// request; every round still commits (retried when fewer than t answered),
+// and the injected faults are counted.
+TEST(FsdSimTest, ClientsDroppingAfterTheirMaskedInputAreCountedAndRoundsStillCommit) {
+  testing::TempDir out;
+  auto arguments = SimArguments(out.path(), 3);
+  arguments.insert(arguments.end(), {"--set", "secure_aggregation.enabled=true", "--set",
+                                     "faults.dropout_after_upload=0.4", "--set",
+                                     "secure_aggregation.stage_deadline_s=1"});
+  ASSERT_EQ(Wait(Spawn(arguments, out.File("log.txt"))), kExitOk)
+      << testing::ReadFile(out.File("log.txt"));
+  const auto records = Metrics(out.path());
+  ASSERT_EQ(records.size(), 3u);
+  int dropped = 0;
+  for (const auto& r : records) {
+    dropped += r["faults_dropped_after_upload"].get<int>();
+    const auto& sa = r["secure_aggregation"];
+    EXPECT_GE(sa["stages"]["unmask"]["clients"].get<int>(), sa["threshold"].get<int>());
+    EXPECT_EQ(r["clients_reported"], sa["survivors"]);
+  }
+  EXPECT_GT(dropped, 0);
+}
+
 TEST(FsdSimTest, HostileClientDeclaringABillionSamplesGetsABoundedShareWhenCapped) {
   // One client (drawn from the seed) declares 10^9 samples and uploads its
   // progress reversed, over the same encrypted wire as the others.
