@@ -253,45 +253,45 @@ bool SecureRound::Fail(const std::string& reason) {
   return false;
 }
 
-bool SecureRound::CloseAdvertise(Outbox& out) {
+template <typename Make>
+bool SecureRound::EndStage(Stage stage, bool (SecAggServer::*close)(), Make make, Outbox& out) {
+  const int index = static_cast<int>(stage);
   const double start = ThreadCpuSeconds();
-  if (!server_.CloseAdvertise()) return Fail(server_.failure_reason());
-  for (const auto& key : sent_[0]) {
+  const bool closed = (server_.*close)();
+  if (closed) {
+    for (const auto& key : sent_[index]) out.emplace_back(key, make(IdOf(key)));
+  }
+  figures_[index].cpu_s += ThreadCpuSeconds() - start;
+  if (!closed) return Fail(server_.failure_reason());
+  stage_ = static_cast<Stage>(index + 1);
+  return true;
+}
+
+bool SecureRound::CloseAdvertise(Outbox& out) {
+  return EndStage(Stage::kAdvertise, &SecAggServer::CloseAdvertise, [&](SecAggId id) {
     wire::SecAggRoster roster;
-    for (const auto& m : server_.RosterFor(IdOf(key))) {
+    for (const auto& m : server_.RosterFor(id)) {
       roster.members.push_back({m.id, m.encryption_key, m.mask_key});
     }
-    out.emplace_back(key, std::move(roster));
-  }
-  figures_[0].cpu_s += ThreadCpuSeconds() - start;
-  stage_ = Stage::kShareKeys;
-  return true;
+    return wire::Body(std::move(roster));
+  }, out);
 }
 
 bool SecureRound::CloseShareKeys(Outbox& out) {
-  const double start = ThreadCpuSeconds();
-  if (!server_.CloseShareKeys()) return Fail(server_.failure_reason());
-  for (const auto& key : sent_[1]) {
+  return EndStage(Stage::kShareKeys, &SecAggServer::CloseShareKeys, [&](SecAggId id) {
     wire::SecAggDelivered delivered;
-    for (auto& share : server_.SharesFor(IdOf(key))) {
+    for (auto& share : server_.SharesFor(id)) {
       delivered.shares.push_back({share.from, std::move(share.sealed)});
     }
-    out.emplace_back(key, std::move(delivered));
-  }
-  figures_[1].cpu_s += ThreadCpuSeconds() - start;
-  stage_ = Stage::kMaskedInput;
-  return true;
+    return wire::Body(std::move(delivered));
+  }, out);
 }
 
 bool SecureRound::CloseMaskedInput(Outbox& out) {
-  const double start = ThreadCpuSeconds();
-  if (!server_.CloseMaskedInput()) return Fail(server_.failure_reason());
-  const wire::SecAggUnmask unmask{
-      std::vector<std::uint32_t>(server_.survivors().begin(), server_.survivors().end())};
-  for (const auto& key : sent_[2]) out.emplace_back(key, unmask);
-  figures_[2].cpu_s += ThreadCpuSeconds() - start;
-  stage_ = Stage::kUnmask;
-  return true;
+  return EndStage(Stage::kMaskedInput, &SecAggServer::CloseMaskedInput, [&](SecAggId) {
+    return wire::Body(wire::SecAggUnmask{std::vector<std::uint32_t>(
+        server_.survivors().begin(), server_.survivors().end())});
+  }, out);
 }
 
 bool SecureRound::Finish() {

@@ -117,6 +117,10 @@ class SecureRound {
   std::optional<wire::Reject> Guard(const std::string& key, Stage stage, std::size_t frame_bytes,
                                     const std::function<void(privacy::SecAggId)>& act);
   bool Fail(const std::string& reason);
+  // Closes `stage` on the server; on success each member that completed it
+  // gets make(id), and the round moves to the next stage.
+  template <typename Make>
+  bool EndStage(Stage stage, bool (SecAggServer::*close)(), Make make, Outbox& out);
   privacy::SecAggId IdOf(const std::string& key) const { return ids_.at(key); }
 
   SecureRoundSetup setup_;                        // cohort[id − 1] is the key of id
