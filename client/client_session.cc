@@ -92,7 +92,17 @@ std::optional<std::vector<std::uint8_t>> ClientSession::UpdateFrame(const LocalR
   const aggregation::Mask& mask = round.mask ? *round.mask : aggregation::Mask{};
   std::vector<float> kept = aggregation::Gather(trained.values, mask);
   if (options_.local_dp && !Privatize(round.round, kept)) return std::nullopt;
-  if (secure_ && secure_->round() == round.round) {
+  if (round.secure && !(secure_ && secure_->round() == round.round)) {
+    FSD_LOG(WARNING) << options_.name << ": round " << round.round
+                     << " is secure and this client is out of its protocol; nothing sent";
+    return std::nullopt;
+  }
+  if (round.secure && secure_->has_input()) {
+    FSD_LOG(DEBUG) << options_.name << ": round " << round.round
+                   << " trained again; the secure round already has its input";
+    return std::nullopt;
+  }
+  if (round.secure) {
     if (kept.size() != secure_reference_.size()) {
       FSD_LOG(ERROR) << options_.name << ": round " << round.round << " trained " << kept.size()
                      << " kept values, the secure round has " << secure_reference_.size()
@@ -201,6 +211,7 @@ std::variant<LocalRound, std::string> ClientSession::Decode(std::uint64_t round,
   local.soft_targets = std::move(start.soft_targets);
   local.mask_round = mask_round_;
   local.mask = mask_;
+  local.secure = start.secure.id != 0;
   if (start.global_values.count > 0) {
     const aggregation::Mask& mask = mask_ ? *mask_ : aggregation::Mask{};
     auto kept = codec::DecodeValues(start.global_values,

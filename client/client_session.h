@@ -54,6 +54,9 @@ struct LocalRound {
   std::vector<float> soft_targets;  // C×C or empty
   std::uint64_t mask_round = 0;
   std::shared_ptr<const aggregation::Mask> mask;  // null: dense
+  // A secure round: the result leaves only masked (never as a plain UPDATE,
+  // even when this client dropped out of the round's protocol).
+  bool secure = false;
 };
 
 // What local training produced.

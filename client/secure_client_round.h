@@ -52,6 +52,9 @@ class SecureClientRound {
                                              std::int64_t sample_count, double train_loss,
                                              std::uint64_t mask_round);
   wire::SecAggReveal OnUnmask(const wire::SecAggUnmask& unmask);
+  // Whether the trained input is in (a retried round may train twice; the
+  // first result counts).
+  bool has_input() const { return pending_.has_value(); }
 
  private:
   SecureClientRound(std::uint64_t round, const wire::SecAggStart& start,

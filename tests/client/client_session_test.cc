@@ -1,0 +1,91 @@
+// ClientSession without sockets: what a client sends in secure rounds, fed
+// the coordinator's frames by hand.
+#include "client/client_session.h"
+
+#include <gtest/gtest.h>
+
+namespace fsd::client {
+namespace {
+
+constexpr std::uint64_t kFingerprint = 0xabcULL;
+constexpr std::size_t kDim = 12;
+constexpr std::size_t kClasses = 2;
+
+ClientSession MakeSession(bool require_secure = false) {
+  ClientSessionOptions options;
+  options.name = "c";
+  options.num_samples = 10;
+  options.schema_fingerprint = kFingerprint;
+  options.layout = {{0, kDim, false}};
+  options.num_classes = kClasses;
+  options.require_secure = require_secure;
+  ClientSession session(std::move(options));
+  session.OnFrame(wire::EncodeFrame({0, wire::Welcome{wire::kProtocolVersion, kFingerprint, 3}}));
+  return session;
+}
+
+std::vector<std::uint8_t> RoundStartFrame(bool secure) {
+  wire::RoundStart start;
+  start.global_values =
+      codec::EncodeValues(std::vector<float>(kDim, 0.5f), std::vector<std::uint64_t>{kDim}, {});
+  if (secure) {
+    start.secure = {1, 3, 2, 0, 7, 28, 16, 1.0, 64.0, 255, kDim + 1 + kClasses * (kClasses + 2)};
+  }
+  return wire::EncodeFrame({1, start});
+}
+
+TrainedRound Trained() {
+  TrainedRound trained;
+  trained.sample_count = 10;
+  trained.train_loss = 0.3;
+  trained.values.assign(kDim, 0.6f);
+  trained.summary = {{4, 6}, {1.0f, 0.0f, 0.0f, 1.0f}};
+  return trained;
+}
+
+wire::MessageKind KindOf(const std::vector<std::uint8_t>& frame) {
+  const auto decoded = wire::DecodeFrame(frame, {});
+  EXPECT_TRUE(decoded.ok());
+  return decoded.ok() ? wire::KindOf(decoded.value().body) : wire::MessageKind::kReject;
+}
+
+TEST(ClientSessionTest, SecureRoundAnswersWithKeysAndSendsNothingBeforeItsShares) {
+  ClientSession session = MakeSession();
+  auto step = session.OnFrame(RoundStartFrame(/*secure=*/true));
+  ASSERT_TRUE(step.train);
+  EXPECT_TRUE(step.train->secure);
+  ASSERT_EQ(step.replies.size(), 1u);
+  EXPECT_EQ(KindOf(step.replies[0]), wire::MessageKind::kSecAggKeys);
+  EXPECT_EQ(session.secure_stage(), SecureStage::kAdvertised);
+  // Trained before the shares arrived: nothing yet, and no plain UPDATE.
+  EXPECT_FALSE(session.UpdateFrame(*step.train, Trained()));
+}
+
+TEST(ClientSessionTest, ResultOfASecureRoundIsNeverSentInTheClearAfterTheProtocolFails) {
+  ClientSession session = MakeSession();
+  auto step = session.OnFrame(RoundStartFrame(/*secure=*/true));
+  ASSERT_TRUE(step.train);
+  // A roster without this client's own keys breaks the protocol: it drops out.
+  wire::SecAggRoster roster{
+      {{2, wire::X25519Key{1}, wire::X25519Key{2}}, {3, wire::X25519Key{3}, wire::X25519Key{4}}}};
+  const auto refused = session.OnFrame(wire::EncodeFrame({1, roster}));
+  EXPECT_TRUE(refused.replies.empty());
+  EXPECT_FALSE(session.secure_stage());
+  EXPECT_FALSE(session.UpdateFrame(*step.train, Trained()));
+}
+
+TEST(ClientSessionTest, PlainRoundUploadsAnUpdateUnlessTheClientRequiresSecureRounds) {
+  ClientSession plain = MakeSession();
+  auto step = plain.OnFrame(RoundStartFrame(/*secure=*/false));
+  ASSERT_TRUE(step.train);
+  EXPECT_TRUE(step.replies.empty());
+  const auto frame = plain.UpdateFrame(*step.train, Trained());
+  ASSERT_TRUE(frame);
+  EXPECT_EQ(KindOf(*frame), wire::MessageKind::kUpdate);
+
+  ClientSession strict = MakeSession(/*require_secure=*/true);
+  EXPECT_FALSE(strict.OnFrame(RoundStartFrame(/*secure=*/false)).train);
+}
+
+}  // namespace
+}  // namespace fsd::client
