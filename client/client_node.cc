@@ -102,7 +102,14 @@ void ClientNode::Tick(TimePoint now) {
 
 void ClientNode::SayBye(const std::string& reason) {
   (void)socket_.send(zmq::buffer(session_.ByeFrame(reason)), zmq::send_flags::dontwait);
-  socket_.set(zmq::sockopt::linger, 2000);  // deliver the BYE before the socket closes
+  DeliverQueuedOnClose();
+}
+
+void ClientNode::DeliverQueuedOnClose() { socket_.set(zmq::sockopt::linger, 2000); }
+
+void ClientNode::SendRaw(std::span<const std::uint8_t> frame, TimePoint now) {
+  (void)socket_.send(zmq::const_buffer(frame.data(), frame.size()), zmq::send_flags::dontwait);
+  last_sent_ = now;
 }
 
 void ClientNode::ReadMonitor() {

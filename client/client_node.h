@@ -19,6 +19,7 @@
 #include <chrono>
 #include <limits>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 #include <zmq.hpp>
@@ -71,6 +72,11 @@ class ClientNode {
   void Tick(TimePoint now);
   // BYE, delivered before the socket closes (linger).
   void SayBye(const std::string& reason);
+  // Lets the frames already queued go out when the node is destroyed
+  // (without it they are dropped, as in a crash). fsd-sim's dropouts.
+  void DeliverQueuedOnClose();
+  // Sends `frame` as it is, past the session (fsd-sim injects garbage this way).
+  void SendRaw(std::span<const std::uint8_t> frame, TimePoint now);
 
   bool finished() const { return finished_; }
   // Why the coordinator said BYE (its text, at most 200 bytes).

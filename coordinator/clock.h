@@ -3,6 +3,8 @@
 // Thread-safety: SteadyClock is; ManualClock belongs to one test thread.
 #pragma once
 
+#include <time.h>
+
 #include <chrono>
 
 namespace fsd::coordinator {
@@ -30,6 +32,14 @@ class ManualClock final : public Clock {
  private:
   TimePoint now_{};
 };
+
+// CPU seconds the calling thread has used (what the coordinator's own work costs,
+// apart from ZeroMQ's I/O threads and waiting).
+inline double ThreadCpuSeconds() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
 
 inline double SecondsBetween(Clock::TimePoint from, Clock::TimePoint to) {
   return std::chrono::duration<double>(to - from).count();

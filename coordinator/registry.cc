@@ -29,11 +29,13 @@ std::string Hex(const std::string& bytes) {
 }  // namespace
 
 ClientRegistry::ClientRegistry(std::map<std::string, std::string> allowed, bool open,
-                               int max_connections_per_key, double client_timeout_s)
+                               int max_connections_per_key, double client_timeout_s,
+                               double connection_idle_s)
     : allowed_(std::move(allowed)),
       open_(open),
       max_connections_(static_cast<std::size_t>(std::max(1, max_connections_per_key))),
-      timeout_s_(client_timeout_s) {}
+      timeout_s_(client_timeout_s),
+      connection_idle_s_(std::min(client_timeout_s, connection_idle_s)) {}
 
 ClientRegistry::Admission ClientRegistry::Admit(const std::string& key,
                                                 const std::string& routing_id,
@@ -44,7 +46,7 @@ ClientRegistry::Admission ClientRegistry::Admit(const std::string& key,
       joined != joined_.end() ? joined->second.connections : pending_connections_[key];
   if (!connections.contains(routing_id)) {
     std::erase_if(connections, [&](const auto& entry) {
-      return SecondsBetween(entry.second, now) > timeout_s_;
+      return SecondsBetween(entry.second, now) > connection_idle_s_;
     });
     if (connections.size() >= max_connections_) return Admission::kTooManyConnections;
   }

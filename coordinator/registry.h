@@ -30,13 +30,16 @@ struct ClientRecord {
 class ClientRegistry {
  public:
   // `allowed`: Z85 key → name; empty with `open` = plaintext mode.
-  ClientRegistry(std::map<std::string, std::string> allowed, bool open,
-                 int max_connections_per_key, double client_timeout_s);
+  // `connection_idle_s`: a connection silent this long (a client's
+  // heartbeats stopped on it: it crashed or reconnected) no longer counts
+  // toward max_connections_per_key.
+  ClientRegistry(std::map<std::string, std::string> allowed, bool open, int max_connections_per_key,
+                 double client_timeout_s, double connection_idle_s);
 
   // Whether a message from `key` over `routing_id` may be handled: false when
   // the key is not enrolled, or already holds max_connections_per_key other
-  // connections heard within the client timeout. Records the connection and
-  // refreshes last_seen of a joined client when true.
+  // connections heard within the connection idle time. Records the
+  // connection and refreshes last_seen of a joined client when true.
   enum class Admission { kAdmitted, kNotEnrolled, kTooManyConnections };
   Admission Admit(const std::string& key, const std::string& routing_id, Clock::TimePoint now);
 
@@ -52,6 +55,8 @@ class ClientRegistry {
   const ClientRecord* Find(const std::string& key) const;
   bool joined(const std::string& key) const { return joined_.contains(key); }
   std::size_t num_joined() const { return joined_.size(); }
+  // The enrolled population: the allow-list's size (plaintext mode: those joined).
+  std::size_t num_enrolled() const { return open_ ? joined_.size() : allowed_.size(); }
   // Joined keys ordered by name (then key): the fixed order of sampling and sums.
   std::vector<std::string> JoinedByName() const;
   // How logs and metrics call `key`: its allow-list name, else a short form.
@@ -62,6 +67,7 @@ class ClientRegistry {
   bool open_;
   std::size_t max_connections_;
   double timeout_s_;
+  double connection_idle_s_;
   std::map<std::string, ClientRecord> joined_;
   // Connections of enrolled keys that have not joined (yet): bounded the same way.
   std::map<std::string, std::map<std::string, Clock::TimePoint>> pending_connections_;

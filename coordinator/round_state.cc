@@ -81,7 +81,8 @@ RoundStateMachine::RoundStateMachine(CoordinatorOptions options,
     : options_(std::move(options)),
       clock_(clock),
       registry_(std::move(allowed), /*open=*/options_.transport.insecure,
-                options_.limits.max_connections_per_key, options_.transport.client_timeout_s),
+                options_.limits.max_connections_per_key, options_.transport.client_timeout_s,
+                /*connection_idle_s=*/3.0 * options_.transport.heartbeat_ms / 1000.0),
       validator_(ValidationLimits{options_.num_classes, options_.limits.max_abs_value,
                                   options_.limits.max_abs_logit, options_.limits.max_train_loss}),
       evaluator_(std::move(evaluator)),
@@ -414,6 +415,8 @@ void RoundStateMachine::OnClientGone(const std::string& key, const char* why) {
 
 void RoundStateMachine::Tick() {
   const auto now = clock_.Now();
+  // The owner thread's CPU clock (this may have been built on another thread).
+  if (cpu_mark_ < 0.0) cpu_mark_ = ThreadCpuSeconds();
   for (const auto& key : registry_.Expire(now)) {
     FSD_LOG(WARNING) << "client " << registry_.NameOf(key) << " timed out";
     if (phase_ != Phase::kWaiting && !staged_.contains(key) && selected_.erase(key) > 0) {
@@ -493,10 +496,12 @@ void RoundStateMachine::StartRound() {
     candidates = std::move(sampled);
     target_ = candidates.size();
   } else {
-    // The cohort is never smaller than the rule needs (Krum: 2f + 3).
+    // The cohort is a share of the enrolled population, drawn from those
+    // joined (checked in), and never smaller than the rule needs (Krum: 2f + 3).
+    const auto enrolled = static_cast<double>(registry_.num_enrolled());
     const auto wanted = std::max(
         MinimumUpdates(), static_cast<std::size_t>(std::max(
-                              1.0, std::ceil(options_.federation.fraction * joined.size() - 1e-9))));
+                              1.0, std::ceil(options_.federation.fraction * enrolled - 1e-9))));
     target_ = std::min(wanted, candidates.size());
     const auto with_spares = static_cast<std::size_t>(
         std::ceil(static_cast<double>(target_) * (1.0 + options_.federation.over_select) - 1e-9));
@@ -650,13 +655,17 @@ void RoundStateMachine::CloseRound() {
       return RetrySecure(std::to_string(masked) + " of " + std::to_string(target_) +
                          " masked inputs, quorum " + std::to_string(Quorum()));
     }
+    unreported_ = selected_.size() > masked ? selected_.size() - masked : 0;
     SecureRound::Outbox outbox;
     if (!secure_->CloseMaskedInput(outbox)) return RetrySecure(secure_->failure_reason());
     return SendSecure(std::move(outbox), Phase::kUnmasking);
   }
   // Whoever was sampled and did not report is left out of this round's retries.
+  unreported_ = 0;
   for (const auto& key : selected_) {
-    if (!staged_.contains(key)) missed_.insert(key);
+    if (staged_.contains(key)) continue;
+    missed_.insert(key);
+    ++unreported_;
   }
   if (staged_.size() < Quorum()) {
     FSD_LOG(WARNING) << "round " << committed_round_ + 1 << ": " << staged_.size() << " of "
@@ -828,6 +837,7 @@ void RoundStateMachine::Commit(double collect_s) {
   }
   const double global_change_rms =
       reference.empty() ? 0.0 : std::sqrt(change_squares / static_cast<double>(reference.size()));
+  const double cpu_s = cpu_mark_ >= 0.0 ? ThreadCpuSeconds() - cpu_mark_ : 0.0;
   const auto eval_start = clock_.Now();
   const std::vector<double> accuracy =
       evaluator_ && !distillation_only() ? evaluator_(global_) : std::vector<double>{};
@@ -859,6 +869,7 @@ void RoundStateMachine::Commit(double collect_s) {
       {"clients_selected", sampled_},
       {"clients_reported", aggregated.reported},
       {"clients_missed", missed_.size()},
+      {"clients_unreported", unreported_},
       {"target", target_},
       {"quorum", Quorum()},
       {"samples", sample_sum},
@@ -875,6 +886,7 @@ void RoundStateMachine::Commit(double collect_s) {
       {"attempts", attempt_ + 1},
       {"collect_s", collect_s},
       {"eval_s", eval_s},
+      {"coordinator_cpu_s", cpu_s},
       {"round_s", collect_s + eval_s},
       {"wall_s", SecondsBetween(run_started_, clock_.Now())},
       {"rejects", rejects}};
@@ -898,6 +910,7 @@ void RoundStateMachine::Commit(double collect_s) {
   }
   store_.Commit(record, checkpoint);
   if (listener_) listener_(record);
+  cpu_mark_ = ThreadCpuSeconds();
   attempt_ = 0;
   staged_.clear();
   secure_.reset();

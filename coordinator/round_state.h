@@ -248,6 +248,12 @@ class RoundStateMachine {
   Clock::TimePoint stage_started_{};   // the current secure stage's start
   Clock::TimePoint round_started_{};
   Clock::TimePoint run_started_{};
+  // The owner thread's CPU seconds when the last round committed (after its
+  // evaluation): a round's coordinator_cpu_s is the work since then.
+  double cpu_mark_ = -1.0;
+  // Sampled clients still expected when the committed attempt closed (spares
+  // cut off by over-selection, stragglers past the deadline, silent dropouts).
+  std::size_t unreported_ = 0;
   RoundBytes bytes_;
 };
 

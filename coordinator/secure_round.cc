@@ -1,13 +1,12 @@
 #include "coordinator/secure_round.h"
 
-#include <time.h>
-
 #include <algorithm>
 #include <cmath>
 
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/wire/frame.h"
+#include "coordinator/clock.h"
 #include "privacy/ring_vector.h"
 
 namespace fsd::coordinator {
@@ -15,12 +14,6 @@ namespace {
 
 using privacy::SecAggId;
 using wire::RejectCode;
-
-double ThreadCpuSeconds() {
-  timespec now{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
-}
 
 std::vector<SecAggId> Ids(std::size_t n) {
   std::vector<SecAggId> ids;

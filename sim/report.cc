@@ -60,6 +60,13 @@ void Plot(const std::string& out_dir, std::size_t exits, bool attacked, bool pri
   script << "set output '" << out_dir << "/sparsity.png'\nset ylabel 'sparsity'\n"
          << "set yrange [0:1]\nset title 'Sparsity of the prunable weights'\nplot " << tsv
          << " using 1:" << exits + 12 << " title 'sparsity' with linespoints lw 2\n";
+  script
+      << "set output '" << out_dir << "/clients.png'\nset autoscale y\nset ylabel 'clients'\n"
+      << "set title 'Clients per round: sampled, reported, dropped out, late'\nset key top right\n"
+      << "plot " << tsv << " using 1:" << exits + 15 << " title 'selected' with linespoints lw 2, "
+      << tsv << " using 1:" << exits + 16 << " title 'reported' with linespoints lw 2, " << tsv
+      << " using 1:" << exits + 17 << " title 'dropped' with linespoints lw 2, " << tsv
+      << " using 1:" << exits + 18 << " title 'late' with linespoints lw 2\n";
   if (private_run) {
     script << "set output '" << out_dir << "/privacy.png'\nset autoscale y\nset ylabel 'epsilon'\n"
            << "set y2label 'test accuracy (main exit)'\nset ytics nomirror\nset y2tics\n"
@@ -76,6 +83,22 @@ void Plot(const std::string& out_dir, std::size_t exits, bool attacked, bool pri
   const std::string command = "gnuplot '" + out_dir + "/plots.gp' 2> '" + out_dir + "/plots.log'";
   if (std::system(command.c_str()) != 0)
     FSD_LOG(WARNING) << "gnuplot failed; see " << out_dir << "/plots.log";
+}
+
+const char* const kFaultKeys[] = {"faults_dropped_before_train",
+                                  "faults_dropped_during_train",
+                                  "faults_dropped_after_upload",
+                                  "faults_dropped",
+                                  "faults_crashed",
+                                  "faults_garbage_frames",
+                                  "faults_straggling"};
+
+// Sampled clients the round closed without, less those known to have
+// dropped out before uploading: the ones that were merely late.
+int Late(const nlohmann::json& record) {
+  return std::max(0, record.value("clients_unreported", 0) -
+                         record.value("faults_dropped_before_train", 0) -
+                         record.value("faults_dropped_during_train", 0));
 }
 
 std::size_t AttackersIn(const nlohmann::json& record) {
@@ -101,8 +124,10 @@ nlohmann::json WriteReport(const std::string& out_dir) {
   tsv << "round";
   for (std::size_t k = 0; k < exits; ++k) tsv << "\texit" << k << (k + 1 == exits ? " (main)" : "");
   tsv << "\tbytes_up\tbytes_down\ttemperature\talpha\tbeta\tround_s\tbytes_up_weights"
-         "\tbytes_up_summary\tbytes_down_weights\tbytes_down_mask\tsparsity\tattackers\tepsilon\n";
-  std::vector<double> round_s, collect_s, eval_s;
+         "\tbytes_up_summary\tbytes_down_weights\tbytes_down_mask\tsparsity\tattackers\tepsilon"
+         "\tselected\treported\tdropped\tlate\tcoordinator_cpu_s\n";
+  std::vector<double> round_s, collect_s, eval_s, coordinator_cpu_s;
+  nlohmann::json faults = nlohmann::json::object();
   double bytes_up = 0, bytes_down = 0;
   int attack_rounds = 0;
   for (const auto& r : records) {
@@ -115,7 +140,11 @@ nlohmann::json WriteReport(const std::string& out_dir) {
         << r.value("bytes_down_weights", 0.0) << "\t" << r.value("bytes_down_mask", 0.0) << "\t"
         << r.value("sparsity", 0.0) << "\t" << AttackersIn(r) << "\t"
         << (r.contains("epsilon") && r["epsilon"].is_number() ? r["epsilon"].get<double>() : 0.0)
-        << "\n";
+        << "\t" << r.value("clients_selected", 0) << "\t" << r.value("clients_reported", 0) << "\t"
+        << r.value("faults_dropped", 0) << "\t" << Late(r) << "\t"
+        << r.value("coordinator_cpu_s", 0.0) << "\n";
+    for (const char* key : kFaultKeys) faults[key] = faults.value(key, 0) + r.value(key, 0);
+    coordinator_cpu_s.push_back(r.value("coordinator_cpu_s", 0.0));
     attack_rounds += AttackersIn(r) > 0 ? 1 : 0;
     round_s.push_back(r["round_s"].get<double>());
     collect_s.push_back(r["collect_s"].get<double>());
@@ -148,6 +177,8 @@ nlohmann::json WriteReport(const std::string& out_dir) {
   summary["round_s_median"] = Median(round_s);
   summary["collect_s_median"] = Median(collect_s);
   summary["eval_s_median"] = Median(eval_s);
+  summary["coordinator_cpu_s_median"] = Median(coordinator_cpu_s);
+  if (last.contains("faults_dropped")) summary["faults"] = faults;
   summary["attack_rounds"] = attack_rounds;
   const bool private_run = last.contains("epsilon");
   if (private_run) {

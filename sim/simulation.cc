@@ -8,9 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <optional>
-#include <random>
 #include <thread>
 #include <zmq.hpp>
 
@@ -27,6 +25,8 @@
 #include "coordinator/coordinator.h"
 #include "privacy/curve_socket.h"
 #include "sim/attack.h"
+#include "sim/client_pool.h"
+#include "sim/faults.h"
 #include "sim/report.h"
 #include "sim/worker_pool.h"
 
@@ -45,16 +45,6 @@ std::string Accuracies(const nlohmann::json& acc) {
   return text;
 }
 
-// Whether client k drops out after its upload in `round` (its `attempt`-th secure round)
-// (faults.dropout_after_upload), drawn from (seed, client, round, attempt) so
-// a run injects the same faults every time.
-bool DropsAfterUpload(const config::RunConfig& cfg, std::size_t k, std::uint64_t round,
-                      std::uint64_t attempt) {
-  std::mt19937_64 rng(cfg.federation.seed * 0x9e3779b97f4a7c15ULL + k * 1000003ULL +
-                      round * 1009ULL + attempt);
-  return std::uniform_real_distribution<double>(0.0, 1.0)(rng) < cfg.faults.dropout_after_upload;
-}
-
 }  // namespace
 
 std::string ClientName(std::size_t k) { return "client-" + std::to_string(k); }
@@ -70,9 +60,14 @@ nlohmann::json Simulation::Run() {
 
   const data::Splits splits = data::LoadSplits(cfg.data);
   const data::Partition partition = data::BuildPartition(cfg.federation, *splits.train);
-  for (std::size_t k = 0; k < partition.size(); ++k) {
-    if (partition[k].empty())
-      throw ConfigError("client " + std::to_string(k) + " has no samples in the partition");
+  std::vector<std::int64_t> shard_sizes;
+  for (const auto& shard : partition)
+    shard_sizes.push_back(static_cast<std::int64_t>(shard.size()));
+  if (const auto empty = std::count(shard_sizes.begin(), shard_sizes.end(), 0); empty > 0) {
+    if (empty == static_cast<std::ptrdiff_t>(partition.size()))
+      throw ConfigError("federation.partition gives every client an empty shard");
+    FSD_LOG(WARNING) << empty << " of " << partition.size()
+                     << " clients have no training samples in the partition; they never check in";
   }
 
   const model::ModelSpec spec = data::ModelSpecFor(cfg.model, *splits.train);
@@ -100,26 +95,41 @@ nlohmann::json Simulation::Run() {
       coordinator::OptionsFromConfig(cfg, schema, options_.out_dir, options_.resume);
   // Reproducible runs: client sampling and DP noise from the run's seed.
   coordinator_options.privacy.seed = cfg.federation.seed;
-  // Injected faults ([faults]), counted per round; the hub thread counts,
-  // the coordinator thread reports.
-  std::mutex faults_mutex;
-  std::map<std::uint64_t, int> dropped_after_upload;
-  // Hub thread only: per client, the last secure round (counted by
-  // ClientSession::secure_rounds_started) whose upload was decided.
-  std::vector<std::uint64_t> decided(partition.size(), 0);
-  const bool faults = cfg.faults.dropout_after_upload > 0.0;
-  if (cfg.attack.clients > 0 || faults) {
-    coordinator_options.round_annotations = [&](std::uint64_t round,
-                                                const std::vector<std::string>& aggregated) {
-      nlohmann::json extra =
-          cfg.attack.clients > 0 ? attack.InjectedIn(round, aggregated) : nlohmann::json::object();
-      if (faults) {
-        const std::lock_guard lock(faults_mutex);
-        extra["faults_dropped_after_upload"] = dropped_after_upload[round];
-      }
-      return extra;
-    };
-  }
+  // Who is checked in, and the faults injected into them (sim/client_pool.h).
+  const FaultPlan faults(cfg.faults, cfg.federation.seed, partition.size());
+  std::string endpoint;  // the coordinator's, once bound
+  ClientPool clients(
+      shard_sizes, static_cast<std::size_t>(config::CheckedInClients(cfg)), cfg.federation.seed,
+      [&](std::size_t k) {
+        client::ClientNodeOptions node;
+        node.endpoint = endpoint;
+        node.insecure = cfg.transport.insecure;
+        node.keys = client_keys[k];
+        node.server_public_z85 = server_keys.public_z85;
+        node.limits.max_message_bytes = static_cast<std::int64_t>(cfg.transport.max_message_mb)
+                                        << 20;
+        node.limits.handshake_ms = cfg.transport.handshake_ms;
+        node.heartbeat_ms = cfg.transport.heartbeat_ms;
+        const auto samples = attack.DeclaredSamples(k, shard_sizes[k]);
+        auto session = client::SessionOptionsFromConfig(cfg, ClientName(k), samples, schema);
+        // Distributed DP noise from the run's seed, like the coordinator's in central mode.
+        if (session.local_dp) session.local_dp->seed = cfg.federation.seed;
+        return client::ClientNode(context, client::ClientSession(std::move(session)),
+                                  std::move(node));
+      },
+      faults);
+  // A round starts once the clients checked in have joined (or the config's
+  // federation.min_clients, if fewer).
+  const auto checked_in = static_cast<int>(clients.checked_in_target());
+  coordinator_options.federation.min_clients =
+      cfg.federation.min_clients > 0 ? std::min(cfg.federation.min_clients, checked_in)
+                                     : checked_in;
+  coordinator_options.round_annotations = [&](std::uint64_t round,
+                                              const std::vector<std::string>& aggregated) {
+    nlohmann::json extra = clients.TakeRoundFigures(round);
+    if (cfg.attack.clients > 0) extra.update(attack.InjectedIn(round, aggregated));
+    return extra;
+  };
 
   ProgressLine progress;
   const int rounds = cfg.federation.rounds;
@@ -128,6 +138,7 @@ nlohmann::json Simulation::Run() {
     return model::EvaluateAccuracy(eval_model, *splits.test, cfg.training.eval_batch_size);
   };
   const auto on_round = [&](const nlohmann::json& record) {
+    clients.OnCommitted(record["round"].get<std::uint64_t>());
     char line[256];
     std::snprintf(line, sizeof(line),
                   "round %d/%d  acc [%s]  up %.2f MB  down %.2f MB  %d/%d clients  %.1fs",
@@ -139,7 +150,7 @@ nlohmann::json Simulation::Run() {
   };
   coordinator::Coordinator coordinator(context, coordinator_options, server_keys, allowed, initial,
                                        evaluate, on_round);
-  const std::string endpoint = coordinator.Bind();
+  endpoint = coordinator.Bind();
   std::atomic<bool> coordinator_done{false};
   std::exception_ptr coordinator_failure;
   std::thread coordinator_thread([&] {
@@ -196,29 +207,6 @@ nlohmann::json Simulation::Run() {
         return trained;
       });
 
-  // One ClientNode per client (client/client_node.h, the same driver as
-  // fsd-client); all sockets live on this hub thread.
-  std::vector<client::ClientNode> clients;
-  clients.reserve(partition.size());
-  for (std::size_t k = 0; k < partition.size(); ++k) {
-    client::ClientNodeOptions node;
-    node.endpoint = endpoint;
-    node.insecure = cfg.transport.insecure;
-    node.keys = client_keys[k];
-    node.server_public_z85 = server_keys.public_z85;
-    node.limits.max_message_bytes = static_cast<std::int64_t>(cfg.transport.max_message_mb) << 20;
-    node.limits.handshake_ms = cfg.transport.handshake_ms;
-    node.heartbeat_ms = cfg.transport.heartbeat_ms;
-    const auto samples = attack.DeclaredSamples(k, static_cast<std::int64_t>(partition[k].size()));
-    auto session = client::SessionOptionsFromConfig(cfg, ClientName(k), samples, schema);
-    // Distributed DP noise from the run's seed, like the coordinator's in central mode.
-    if (session.local_dp) session.local_dp->seed = cfg.federation.seed;
-    clients.emplace_back(context, client::ClientSession(std::move(session)), std::move(node));
-    clients.back().Start(Clock::now());
-  }
-
-  std::vector<zmq::pollitem_t> items;
-  for (auto& c : clients) items.push_back({c.socket().handle(), 0, ZMQ_POLLIN, 0});
   std::int64_t train_jobs = 0;
   double train_s_total = 0.0;
   // Coordinated attacks: per round, the attackers still training and the
@@ -226,14 +214,10 @@ nlohmann::json Simulation::Run() {
   std::map<std::uint64_t, int> colluders_training;
   std::map<std::uint64_t, std::vector<RoundResult>> colluders_done;
   while (!coordinator_done) {
-    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(10));
-    const auto now = Clock::now();
-    for (std::size_t k = 0; k < clients.size(); ++k) {
-      if ((items[k].revents & ZMQ_POLLIN) == 0) continue;
-      for (auto& round : clients[k].Receive(now)) {
-        if (attack.coordinated() && attack.Attacks(k, round.round)) ++colluders_training[round.round];
-        pool.Submit(RoundJob{k, static_cast<std::int64_t>(partition[k].size()), std::move(round)});
-      }
+    for (auto& job : clients.Poll(std::chrono::milliseconds(10))) {
+      if (attack.coordinated() && attack.Attacks(job.client, job.round.round))
+        ++colluders_training[job.round.round];
+      pool.Submit(std::move(job));
     }
     for (auto& result : pool.TakeResults()) {
       ++train_jobs;
@@ -252,38 +236,25 @@ nlohmann::json Simulation::Run() {
           trained.push_back(&r.trained);
         }
         attack.ApplyCoordinated(round, names, trained);
-        for (auto& r : done) clients[r.client].SendUpdate(r.round, std::move(r.trained), Clock::now());
+        for (auto& r : done) clients.Upload(std::move(r));
         colluders_training.erase(round);
         colluders_done.erase(round);
         continue;
       }
-      clients[result.client].SendUpdate(result.round, std::move(result.trained), Clock::now());
+      clients.Upload(std::move(result));
     }
     pool.RethrowFailure();
-    if (faults) {
-      for (std::size_t k = 0; k < clients.size(); ++k) {
-        auto& session = clients[k].session();
-        if (session.secure_stage() != client::SecureStage::kMasked ||
-            decided[k] == session.secure_rounds_started()) {
-          continue;
-        }
-        decided[k] = session.secure_rounds_started();
-        const std::uint64_t round = *session.secure_round();
-        // A retried round draws again (else the same clients drop forever).
-        if (!DropsAfterUpload(cfg, k, round, decided[k])) continue;
-        session.AbandonSecureRound();
-        const std::lock_guard lock(faults_mutex);
-        ++dropped_after_upload[round];
-      }
-    }
-    for (auto& c : clients) c.Tick(Clock::now());
+    clients.Tick();
   }
   coordinator_thread.join();
   if (coordinator_failure) std::rethrow_exception(coordinator_failure);
 
   const double wall_s = std::chrono::duration<double>(Clock::now() - wall_start).count();
   nlohmann::json summary = WriteReport(options_.out_dir);
-  summary["clients"] = clients.size();
+  summary["clients"] = partition.size();
+  summary["clients_with_samples"] = clients.population();
+  summary["checked_in"] = clients.checked_in_target();
+  summary["check_ins"] = clients.check_ins();
   summary["workers"] = workers;
   summary["architecture"] = model::ArchitectureName(spec.architecture);
   summary["model_values"] = schema.total_numel();
@@ -297,12 +268,14 @@ nlohmann::json Simulation::Run() {
     // No global model: report every client's own model on the test set.
     std::vector<double> mean;
     nlohmann::json per_client = nlohmann::json::array();
-    for (std::size_t k = 0; k < clients.size(); ++k) {
+    for (std::size_t k = 0; k < partition.size(); ++k) {
+      if (shard_sizes[k] == 0) continue;
       const auto own = states->LoadBefore(ClientName(k), static_cast<std::uint64_t>(rounds) + 1);
       const auto acc = evaluate(own ? *own : initial);
       per_client.push_back(acc);
       mean.resize(acc.size(), 0.0);
-      for (std::size_t e = 0; e < acc.size(); ++e) mean[e] += acc[e] / static_cast<double>(clients.size());
+      for (std::size_t e = 0; e < acc.size(); ++e)
+        mean[e] += acc[e] / static_cast<double>(clients.population());
     }
     summary["client_acc"] = per_client;
     summary["client_acc_mean"] = mean;

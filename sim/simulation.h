@@ -2,10 +2,12 @@
 // same CURVE-encrypted ZeroMQ path as a deployment (loopback TCP, one DEALER
 // and one keypair per client, ZAP allow-list on the coordinator).
 //
-// Clients are cheap records (socket, keys, shard indices, protocol session);
-// training runs on a pool of `sim.workers` threads, each owning one model and
-// one torch thread, that take pending rounds largest shard first so uneven
-// clients pack well. Memory grows with workers, not clients.
+// Clients are cheap records (keys, shard indices); only the checked-in ones
+// hold a socket and a protocol session (sim/client_pool.h, which also
+// injects [faults]). Training runs on a pool of `sim.workers` threads, each
+// owning one model and one torch thread, that take pending rounds largest
+// shard first so uneven clients pack well. Memory grows with workers and the
+// cohort, not with the registered clients.
 // Threads: coordinator thread (ROUTER, evaluation), hub thread = the caller
 // of Run() (all client sockets), and the workers (models); see docs/THREADING.md.
 // Errors: ConfigError/IoError/DataError from set-up; a failure on any thread

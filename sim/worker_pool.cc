@@ -57,7 +57,8 @@ void WorkerPool::Loop() {
       const auto start = std::chrono::steady_clock::now();
       auto trained = run_job_(*worker, job);
       job.round.global_values = {};  // the result needs the round's mask, not its values
-      RoundResult result{job.client, std::move(job.round), std::move(trained), 0.0};
+      RoundResult result{job.client, job.incarnation, std::move(job.round), std::move(trained),
+                         0.0};
       result.train_s =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       std::lock_guard<std::mutex> lock(mutex_);

@@ -21,11 +21,15 @@ namespace fsd::sim {
 struct RoundJob {
   std::size_t client = 0;
   std::int64_t size = 0;  // shard size: the scheduling priority
+  // Which check-in of the client received the round: a result for an
+  // earlier one (the client dropped out or restarted since) is discarded.
+  std::uint64_t incarnation = 0;
   client::LocalRound round;
 };
 
 struct RoundResult {
   std::size_t client = 0;
+  std::uint64_t incarnation = 0;
   client::LocalRound round;  // the job's round, without its global values
   client::TrainedRound trained;
   double train_s = 0.0;

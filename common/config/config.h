@@ -90,7 +90,9 @@ struct FederationConfig {
   int clients = 10;           // simulated clients (fsd-sim); must match a partition file's lines
   // Clients that must have joined before the first round starts (0 = `clients`).
   int min_clients = 0;
-  double fraction = 1.0;      // share of joined clients sampled each round (seeded)
+  // The cohort: ceil(fraction × enrolled clients), sampled each round
+  // (seeded) among those joined — checked in — and at most all of them.
+  double fraction = 1.0;
   // Share of the sampled clients whose updates must arrive for the round to be
   // aggregated; otherwise it is retried without touching the global model.
   double quorum = 1.0;
@@ -357,16 +359,48 @@ struct TransportConfig {
 // [faults]: faults fsd-sim injects into its clients (seeded; counted per
 // round in metrics.jsonl).
 struct FaultsConfig {
-  // Per client and secure round: the probability that a client drops out
-  // right after uploading its masked input (it never answers the unmask
-  // request). Plain rounds have no stage after the upload.
-  double dropout_after_upload = 0.0;
+  // Dropout, per client and delivery of a round (drawn from the seed, the
+  // client, the round and how often the client received it): the client
+  // abandons the round at one of three points — no upload, no answer to its
+  // secure-aggregation messages — and the coordinator learns of it from the
+  // deadline, quorum and over-selection. It stays connected for later
+  // rounds; with check-in (sim.checked_in) it leaves without a word. In
+  // secure rounds these are the stages after advertising keys, after
+  // sharing them, and after the masked input (no unmask answer).
+  double dropout_before_train = 0.0;  // on receiving ROUND_START
+  double dropout_during_train = 0.0;  // instead of uploading its result
+  double dropout_after_upload = 0.0;  // right after its upload
+  // With check-in: a client that dropped out (or checked out) of round r
+  // checks in again once r committed, or this long after it left if that
+  // comes first.
+  double offline_s = 10.0;
+  // Stragglers: this share of the clients (fixed from the seed) take
+  // straggler_factor times their training time before they upload.
+  double straggler_fraction = 0.0;
+  double straggler_factor = 5.0;
+  // Crash and restart: per client and delivery, the probability that the
+  // client process dies after training, before uploading, and starts again
+  // (a new connection, JOIN) restart_after_s later.
+  double crash_rate = 0.0;
+  double restart_after_s = 1.0;
+  // Per client and delivery: the probability that the client sends a
+  // garbage frame (random bytes) before its upload.
+  double garbage_rate = 0.0;
 };
+
+// Whether `faults` injects anything.
+bool InjectsFaults(const FaultsConfig& faults);
 
 // [sim]: the one-machine simulation.
 struct SimConfig {
   // Worker threads that train clients (one torch thread each); 0 = number of cores.
   int workers = 0;
+  // Cross-device check-in: how many of the federation.clients registered
+  // clients are connected at a time. A client that uploaded leaves, and a
+  // client drawn at random from those offline checks in; the coordinator
+  // samples among those checked in. 0 = all of them when there are at most
+  // 1,000 or privacy.dp is on, else twice the round's cohort with its spares.
+  int checked_in = 0;
 };
 
 // Everything an fsd executable reads; each uses the sections it needs.
@@ -388,6 +422,9 @@ struct RunConfig {
   PrivacyConfig privacy;
   SecureAggregationConfig secure_aggregation;
 };
+
+// The clients fsd-sim keeps checked in (sim.checked_in, with 0 resolved).
+int CheckedInClients(const RunConfig& config);
 
 // Whether the coordinator aggregates and releases soft-target summaries:
 // distillation-only mode, β > 0 in some round, or the adaptive temperature

@@ -588,6 +588,7 @@ RunConfig Read(const toml::table* root, const std::string& origin,
 
   SectionReader sim(root, "sim", origin, known_keys);
   sim.Integer("workers", config.sim.workers, 0, 1024);
+  sim.Integer("checked_in", config.sim.checked_in, 0, 100'000);
   sim.Finish();
 
   SectionReader attack(root, "attack", origin, known_keys);
@@ -643,8 +644,30 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   secure.Finish();
   CheckSecureAggregation(config, origin);
   SectionReader faults(root, "faults", origin, known_keys);
-  faults.Real("dropout_after_upload", config.faults.dropout_after_upload, 0.0, 1.0);
+  auto& fc = config.faults;
+  faults.Real("dropout_before_train", fc.dropout_before_train, 0.0, 1.0);
+  faults.Real("dropout_during_train", fc.dropout_during_train, 0.0, 1.0);
+  faults.Real("dropout_after_upload", fc.dropout_after_upload, 0.0, 1.0);
+  faults.Real("offline_s", fc.offline_s, 0.0, 86400.0);
+  faults.Real("straggler_fraction", fc.straggler_fraction, 0.0, 1.0);
+  faults.Real("straggler_factor", fc.straggler_factor, 1.0, 1000.0);
+  faults.Real("crash_rate", fc.crash_rate, 0.0, 1.0);
+  faults.Real("restart_after_s", fc.restart_after_s, 0.0, 3600.0);
+  faults.Real("garbage_rate", fc.garbage_rate, 0.0, 1.0);
   faults.Finish();
+  if (config.sim.checked_in > config.federation.clients) {
+    throw ConfigError(origin + ": sim.checked_in: must be at most federation.clients (" +
+                      std::to_string(config.federation.clients) + "), got " +
+                      std::to_string(config.sim.checked_in));
+  }
+  if (pv.dp != DpMode::kOff && CheckedInClients(config) < config.federation.clients) {
+    // The accountant assumes each registered client is sampled on its own
+    // with probability federation.fraction; only checked-in ones could be.
+    throw ConfigError(origin +
+                      ": sim.checked_in: with privacy.dp every client must stay checked "
+                      "in (Poisson sampling over all of them); set it to federation.clients (" +
+                      std::to_string(config.federation.clients) + ")");
+  }
 
   if (at.clients > config.federation.clients) {
     throw ConfigError(origin + ": attack.clients: must be at most federation.clients (" +
@@ -683,6 +706,21 @@ RunConfig LoadConfig(const std::string& path, const std::vector<std::string>& ov
     partition_file = (std::filesystem::path(path).parent_path() / partition_file).string();
   }
   return config;
+}
+
+int CheckedInClients(const RunConfig& config) {
+  const int clients = config.federation.clients;
+  if (config.sim.checked_in > 0) return std::min(config.sim.checked_in, clients);
+  if (clients <= 1000 || config.privacy.dp != DpMode::kOff) return clients;
+  const double cohort = std::ceil(config.federation.fraction * clients - 1e-9) *
+                        (1.0 + config.federation.over_select);
+  return std::min(clients, std::max(2, 2 * static_cast<int>(std::ceil(cohort - 1e-9))));
+}
+
+bool InjectsFaults(const FaultsConfig& faults) {
+  return faults.dropout_before_train > 0.0 || faults.dropout_during_train > 0.0 ||
+         faults.dropout_after_upload > 0.0 || faults.straggler_fraction > 0.0 ||
+         faults.crash_rate > 0.0 || faults.garbage_rate > 0.0;
 }
 
 bool ReleasesSummaries(const RunConfig& config) {

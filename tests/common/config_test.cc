@@ -166,6 +166,46 @@ TEST(ConfigTest, SecureAggregationRefusesWhatNeedsIndividualUpdates) {
           "faults.dropout_after_upload: must be a number");
 }
 
+TEST(ConfigTest, CheckInAndFaultsAreBoundedAndResolved) {
+  const auto refused = [&](const std::string& toml, const std::string& needle) {
+    const std::string e = ErrorOf(toml);
+    EXPECT_NE(e.find(needle), std::string::npos) << e;
+  };
+  refused("[federation]\nclients = 10\n[sim]\nchecked_in = 11\n",
+          "sim.checked_in: must be at most federation.clients (10), got 11");
+  refused(
+      "[federation]\nclients = 100\nfraction = 0.1\n[sim]\nchecked_in = 20\n"
+      "[privacy]\ndp = \"central\"\nnoise_multiplier = 1.0\n[aggregation]\n"
+      "weighting = \"uniform\"\n",
+      "sim.checked_in: with privacy.dp every client must stay checked in");
+  refused("[faults]\nstraggler_factor = 0.5\n", "faults.straggler_factor: must be a number");
+  refused("[faults]\ncrash_rate = -0.1\n", "faults.crash_rate: must be a number");
+  refused("[faults]\nsurprise = 1\n", "faults.surprise");
+
+  // 0 resolves to everyone up to 1,000 clients (or under DP), else twice the
+  // cohort with its spares.
+  EXPECT_EQ(CheckedInClients(ParseConfig("[federation]\nclients = 1000\nfraction = 0.1\n", "t")),
+            1000);
+  EXPECT_EQ(CheckedInClients(ParseConfig(
+                "[federation]\nclients = 10000\nfraction = 0.01\nover_select = 0.3\n", "t")),
+            260);
+  EXPECT_EQ(CheckedInClients(ParseConfig(
+                "[federation]\nclients = 10000\nfraction = 0.01\n[privacy]\ndp = \"central\"\n"
+                "noise_multiplier = 1.0\n[aggregation]\nweighting = \"uniform\"\n",
+                "t")),
+            10000);
+  EXPECT_EQ(
+      CheckedInClients(ParseConfig("[federation]\nclients = 500\n[sim]\nchecked_in = 50\n", "t")),
+      50);
+
+  const RunConfig faults = ParseConfig(
+      "[faults]\ndropout_before_train = 0.1\nstraggler_fraction = 0.2\nrestart_after_s = 2\n", "t");
+  EXPECT_TRUE(InjectsFaults(faults.faults));
+  EXPECT_DOUBLE_EQ(faults.faults.straggler_factor, 5.0);
+  EXPECT_DOUBLE_EQ(faults.faults.restart_after_s, 2.0);
+  EXPECT_FALSE(InjectsFaults(ParseConfig("", "t").faults));
+}
+
 TEST(ConfigTest, PrivacyRefusesWhatItsGuaranteeCannotCover) {
   const std::string dp = "[privacy]\ndp = \"central\"\nnoise_multiplier = 1.0\n";
   const std::string uniform = "[aggregation]\nweighting = \"uniform\"\n";

@@ -441,8 +441,9 @@ TEST_F(RoundStateTest, OneKeyHoldsAtMostTheConfiguredConnections) {
   auto sent = Sent();
   EXPECT_FALSE(RejectIn(sent[PeerOf(0, "b").routing_id]).has_value());
   EXPECT_EQ(RejectIn(sent[PeerOf(0, "c").routing_id]), RejectCode::kBusy);
-  // Once an old connection has been silent past the timeout, a new one is fine.
-  clock_.Advance(std::chrono::seconds(31));
+  // Once an old connection has been silent for three heartbeats (it crashed
+  // or its client reconnected), a new one is fine.
+  clock_.Advance(std::chrono::milliseconds(3100));
   Deliver(PeerOf(0, "b"), {0, wire::Heartbeat{}});
   Deliver(PeerOf(0, "c"), {0, wire::Heartbeat{}});
   sent = Sent();

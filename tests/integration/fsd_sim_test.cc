@@ -319,6 +319,95 @@ TEST(FsdSimTest, ClientsDroppingAfterTheirMaskedInputAreCountedAndRoundsStillCom
   EXPECT_GT(dropped, 0);
 }
 
+// Cross-device check-in: 60 registered clients, 12 checked in at a time, a
+// cohort of 6 (fraction 0.1 of the population) sampled among them; clients
+// that uploaded check out and others check in.
+TEST(FsdSimTest, CohortIsSampledFromTheCheckedInClientsWhileOthersComeAndGo) {
+  testing::TempDir out;
+  auto arguments = SimArguments(out.path(), 3, "fmnist-sd.toml", 60);
+  arguments.insert(arguments.end(), {"--set", "federation.partition=iid", "--set",
+                                     "federation.fraction=0.1", "--set", "sim.checked_in=12"});
+  ASSERT_EQ(Wait(Spawn(arguments, out.File("log.txt"))), kExitOk)
+      << testing::ReadFile(out.File("log.txt"));
+  const auto records = Metrics(out.path());
+  ASSERT_EQ(records.size(), 3u);
+  for (const auto& r : records) {
+    EXPECT_EQ(r["clients_selected"], 6);
+    EXPECT_EQ(r["clients_reported"], 6);
+    EXPECT_LE(r["clients_checked_in"].get<int>(), 12);
+    EXPECT_GE(r["coordinator_cpu_s"].get<double>(), 0.0);
+  }
+  const auto summary = nlohmann::json::parse(testing::ReadFile(out.File("summary.json")));
+  EXPECT_EQ(summary["clients"], 60);
+  EXPECT_EQ(summary["checked_in"], 12);
+  // The first 12, then 6 replacements after each of the first two rounds at least.
+  EXPECT_GE(summary["check_ins"].get<int>(), 12 + 2 * 6);
+  // Every round trained 6 clients' shards of 3000 / 60 samples.
+  EXPECT_EQ(records.back()["samples"], 6 * 50);
+}
+
+// Every kind of injected fault at once, over-selection and a quorum: every
+// round commits, each fault is counted, and each garbage frame was refused.
+TEST(FsdSimTest, InjectedDropoutsCrashesGarbageAndStragglersAreCountedAndRoundsCommit) {
+  testing::TempDir out;
+  auto arguments = SimArguments(out.path(), 4, "fmnist-sd.toml", 10);
+  arguments.insert(arguments.end(), {"--set", "faults.dropout_before_train=0.15",
+                                     "--set", "faults.dropout_during_train=0.15",
+                                     "--set", "faults.dropout_after_upload=0.15",
+                                     "--set", "faults.crash_rate=0.15",
+                                     "--set", "faults.restart_after_s=0.2",
+                                     "--set", "faults.garbage_rate=0.3",
+                                     "--set", "faults.straggler_fraction=0.2",
+                                     "--set", "faults.straggler_factor=3",
+                                     "--set", "federation.fraction=0.6",
+                                     "--set", "federation.over_select=0.5",
+                                     "--set", "federation.quorum=0.5",
+                                     "--set", "federation.round_deadline_s=8",
+                                     "--set", "transport.client_timeout_s=4"});
+  ASSERT_EQ(Wait(Spawn(arguments, out.File("log.txt"))), kExitOk)
+      << testing::ReadFile(out.File("log.txt"));
+  const auto records = Metrics(out.path());
+  ASSERT_EQ(records.size(), 4u);
+  std::map<std::string, int> total;
+  int rejects = 0;
+  for (const auto& r : records) {
+    for (const char* key : {"faults_dropped", "faults_dropped_before_train",
+                            "faults_dropped_during_train", "faults_dropped_after_upload",
+                            "faults_crashed", "faults_garbage_frames", "faults_straggling"}) {
+      total[key] += r[key].get<int>();
+    }
+    EXPECT_GE(r["clients_reported"].get<int>(), r["quorum"].get<int>());
+    for (const auto& [code, count] : r["rejects"].items()) rejects += count.get<int>();
+  }
+  for (const auto& [key, count] : total) EXPECT_GT(count, 0) << key;
+  EXPECT_EQ(total["faults_dropped"], total["faults_dropped_before_train"] +
+                                         total["faults_dropped_during_train"] +
+                                         total["faults_dropped_after_upload"]);
+  EXPECT_GE(rejects, total["faults_garbage_frames"]);
+}
+
+// A client process that crashes after training and starts again rejoins
+// its round, gets the round again and reports: with quorum 1 every round
+// still has all three clients.
+TEST(FsdSimTest, CrashedClientsRestartRejoinTheirRoundAndReport) {
+  testing::TempDir out;
+  auto arguments = SimArguments(out.path(), 3);
+  arguments.insert(arguments.end(),
+                   {"--set", "faults.crash_rate=0.5", "--set", "faults.restart_after_s=0.3",
+                    "--set", "federation.round_deadline_s=120"});
+  ASSERT_EQ(Wait(Spawn(arguments, out.File("log.txt"))), kExitOk)
+      << testing::ReadFile(out.File("log.txt"));
+  const auto records = Metrics(out.path());
+  ASSERT_EQ(records.size(), 3u);
+  int crashed = 0;
+  for (const auto& r : records) {
+    EXPECT_EQ(r["clients_reported"], 3);
+    EXPECT_EQ(r["attempts"], 1);
+    crashed += r["faults_crashed"].get<int>();
+  }
+  EXPECT_GT(crashed, 0);
+}
+
 TEST(FsdSimTest, HostileClientDeclaringABillionSamplesGetsABoundedShareWhenCapped) {
   // One client (drawn from the seed) declares 10^9 samples and uploads its
   // progress reversed, over the same encrypted wire as the others.
