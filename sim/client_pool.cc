@@ -65,6 +65,7 @@ void ClientPool::CheckOut(std::size_t client, std::uint64_t round) {
 }
 
 void ClientPool::Refill(TimePoint now) {
+  if (finished_) return;  // the federation is over: nobody checks in
   for (std::size_t i = 0; i < restarts_.size();) {
     if (restarts_[i].first > now) {
       ++i;
@@ -236,6 +237,10 @@ void ClientPool::Tick() {
         continue;
       }
     }
+    if (online.node.finished()) {
+      finished_ = true;
+      continue;
+    }
     if (online.leave_after && stage == client::SecureStage::kRevealed) {
       leaving.emplace_back(client, *online.leave_after);
       continue;
@@ -254,6 +259,13 @@ void ClientPool::Tick() {
 }
 
 FaultCounts& ClientPool::CountsFor(std::uint64_t round) { return counts_[round]; }
+
+nlohmann::json ClientPool::AllRoundFigures() {
+  nlohmann::json figures = nlohmann::json::object();
+  const std::lock_guard lock(counts_mutex_);
+  for (const auto& [round, counts] : counts_) figures[std::to_string(round)] = counts.ToJson();
+  return figures;
+}
 
 nlohmann::json ClientPool::TakeRoundFigures(std::uint64_t round) {
   nlohmann::json figures = {{"clients_checked_in", online_count_.load()}};

@@ -67,6 +67,12 @@ class ClientPool {
   // when faults are injected, what was injected in it (any thread).
   nlohmann::json TakeRoundFigures(std::uint64_t round);
 
+  // Every round's figures so far, by round (a client pool in its own process
+  // writes them to its summary).
+  nlohmann::json AllRoundFigures();
+  // The coordinator said BYE to one of these clients: the federation is over.
+  bool finished() const { return finished_; }
+
   std::size_t population() const { return population_; }
   std::size_t checked_in_target() const { return checked_in_; }
   std::int64_t check_ins() const { return check_ins_; }
@@ -116,6 +122,7 @@ class ClientPool {
   std::map<std::pair<std::size_t, std::uint64_t>, std::uint64_t> deliveries_;
   std::uint64_t pruned_through_ = 0;  // deliveries_ of rounds up to this are gone
   std::int64_t check_ins_ = 0;
+  bool finished_ = false;
 
   std::vector<zmq::pollitem_t> items_;
   std::vector<std::size_t> item_clients_;

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 
 #include "common/config/toml_loader.h"
 #include "common/errors.h"
@@ -12,7 +13,8 @@
 int main(int argc, char** argv) {
   CLI::App app{
       "fsd-sim: run a coordinator and N clients in one process over CURVE-encrypted loopback\n"
-      "ZeroMQ, clients multiplexed over a pool of worker threads.\n"
+      "ZeroMQ, clients multiplexed over a pool of worker threads — or, with --role, one part\n"
+      "of such a run across processes and hosts (keys, coordinator, client pools).\n"
       "Writes DIR/metrics.jsonl (one object per round), summary.json, rounds.tsv, accuracy.png,\n"
       "bytes.png and checkpoint.bin.\n"
       "Exit codes: 0 ok, 1 internal error, 2 bad flags or config, 3 I/O error, 4 bad data, 5 key "
@@ -22,10 +24,23 @@ int main(int argc, char** argv) {
   std::int64_t seed = -1;
   bool resume = false, resume_if_present = false, insecure = false;
   std::vector<std::string> overrides;
+  std::string role = "all", key_dir, bind, connect, client_range;
   app.add_option("--config", config_path, "TOML config (see configs/README.md)")
       ->required()
       ->check(CLI::ExistingFile);
   app.add_option("--out", out_dir, "output directory")->required();
+  app.add_option("--role", role,
+                 "all: coordinator and clients in this process (default); coordinator: the\n"
+                 "coordinator only (--bind); clients: a pool of clients (--connect,\n"
+                 "--client-range); keys: write the run's keys into --keys and exit")
+      ->check(CLI::IsMember({"all", "coordinator", "clients", "keys"}));
+  app.add_option("--keys", key_dir,
+                 "key directory shared by the roles: coordinator.{key,pub}, clients/client-k.*");
+  app.add_option("--bind", bind,
+                 "role coordinator: override transport.bind, e.g. tcp://0.0.0.0:5555");
+  app.add_option("--connect", connect, "role clients: the coordinator, e.g. tcp://10.0.0.1:5555");
+  app.add_option("--client-range", client_range,
+                 "role clients: the clients a:b (a included, b not) this pool runs");
   app.add_option("--rounds", rounds, "override federation.rounds")->check(CLI::PositiveNumber);
   app.add_option("--clients", clients, "override federation.clients")->check(CLI::PositiveNumber);
   app.add_option("--workers", workers, "override sim.workers (0 = cores)")
@@ -53,6 +68,43 @@ int main(int argc, char** argv) {
     sim::SimulationOptions options;
     options.config = config::LoadConfig(config_path, overrides);
     options.out_dir = out_dir;
+    const auto requires_flag = [&](bool present, const char* flag) {
+      if (!present) throw ConfigError(std::string("--role ") + role + " needs " + flag);
+    };
+    const auto refuses_flag = [&](bool present, const char* flag) {
+      if (present) throw ConfigError(std::string("--role ") + role + " does not take " + flag);
+    };
+    if (role != "all") requires_flag(!key_dir.empty(), "--keys DIR");
+    if (role == "all") refuses_flag(!key_dir.empty(), "--keys (its keys live in memory)");
+    if (role != "coordinator") refuses_flag(!bind.empty(), "--bind");
+    if (role != "clients") {
+      refuses_flag(!connect.empty(), "--connect");
+      refuses_flag(!client_range.empty(), "--client-range");
+    }
+    if (role == "keys") {
+      sim::WriteSimulationKeys(key_dir,
+                               static_cast<std::size_t>(options.config.federation.clients));
+      std::printf("wrote %s/coordinator.{key,pub} and %d client keys in %s/clients\n",
+                  key_dir.c_str(), options.config.federation.clients, key_dir.c_str());
+      return kExitOk;
+    }
+    options.key_dir = key_dir;
+    if (role == "coordinator") {
+      options.role = sim::SimulationRole::kCoordinator;
+      options.endpoint = bind;
+    } else if (role == "clients") {
+      options.role = sim::SimulationRole::kClients;
+      requires_flag(!connect.empty(), "--connect ENDPOINT");
+      requires_flag(!client_range.empty(), "--client-range a:b");
+      options.endpoint = connect;
+      std::size_t a = 0, b = 0;
+      char colon = 0;
+      std::istringstream range(client_range);
+      if (!(range >> a >> colon >> b) || colon != ':' || !range.eof()) {
+        throw ConfigError("--client-range '" + client_range + "': expected a:b, e.g. 0:50");
+      }
+      options.client_range = {a, b};
+    }
     options.resume = resume              ? coordinator::ResumeMode::kResume
                      : resume_if_present ? coordinator::ResumeMode::kResumeIfPresent
                                          : coordinator::ResumeMode::kFresh;
@@ -63,7 +115,15 @@ int main(int argc, char** argv) {
     std::error_code ec;
     std::filesystem::create_directories(out_dir, ec);
     if (ec) throw IoError(out_dir + ": cannot create output directory: " + ec.message());
+    const bool pool = options.role == sim::SimulationRole::kClients;
     const auto summary = sim::Simulation(std::move(options)).Run();
+    if (pool) {
+      std::printf(
+          "\nclient pool %s done: %lld check-ins, %lld rounds trained; wrote %s/summary.json\n",
+          client_range.c_str(), static_cast<long long>(summary["check_ins"].get<std::int64_t>()),
+          static_cast<long long>(summary["train_jobs"].get<std::int64_t>()), out_dir.c_str());
+      return kExitOk;
+    }
     if (summary["rounds"].get<int>() == 0) {
       std::printf("\nno round was committed%s%s\n", summary.contains("stop_reason") ? ": " : "",
                   summary.value("stop_reason", "").c_str());

@@ -23,7 +23,9 @@
 #include "common/progress.h"
 #include "common/runtime/process_setup.h"
 #include "coordinator/coordinator.h"
+#include "privacy/curve_keys.h"
 #include "privacy/curve_socket.h"
+#include "privacy/zap_handler.h"
 #include "sim/attack.h"
 #include "sim/client_pool.h"
 #include "sim/faults.h"
@@ -45,132 +47,237 @@ std::string Accuracies(const nlohmann::json& acc) {
   return text;
 }
 
+// What every role derives from the config the same way: data, partition and
+// the initial model (seeded), so processes that share a config agree.
+struct Federation {
+  data::Splits splits;
+  data::Partition partition;
+  std::vector<std::int64_t> shard_sizes;
+  model::ModelSpec spec;
+  model::MultiExitNet eval_model{nullptr};
+  model::FlatSchema schema;
+  std::vector<float> initial;
+  std::size_t with_samples = 0;  // clients with a non-empty shard
+};
+
+Federation Prepare(const config::RunConfig& cfg) {
+  Federation f;
+  f.splits = data::LoadSplits(cfg.data);
+  f.partition = data::BuildPartition(cfg.federation, *f.splits.train);
+  for (const auto& shard : f.partition)
+    f.shard_sizes.push_back(static_cast<std::int64_t>(shard.size()));
+  f.with_samples = static_cast<std::size_t>(
+      std::count_if(f.shard_sizes.begin(), f.shard_sizes.end(), [](auto n) { return n > 0; }));
+  if (f.with_samples == 0)
+    throw ConfigError("federation.partition gives every client an empty shard");
+  if (f.with_samples < f.partition.size()) {
+    FSD_LOG(WARNING) << f.partition.size() - f.with_samples << " of " << f.partition.size()
+                     << " clients have no training samples in the partition; they never check in";
+  }
+  f.spec = data::ModelSpecFor(cfg.model, *f.splits.train);
+  torch::manual_seed(cfg.model.init_seed);
+  f.eval_model = model::MultiExitNet(f.spec);
+  f.schema = model::FlatSchema::Of(*f.eval_model);
+  f.initial = model::Flatten(*f.eval_model, f.schema);
+  return f;
+}
+
+// The run's CURVE keys: in memory for one process, or a key directory that
+// the roles of a run across processes share (KEYDIR/coordinator.{key,pub},
+// KEYDIR/clients/client-k.{key,pub}).
+struct Keys {
+  privacy::CurveKeyPair server;                // the secret half only where the coordinator runs
+  std::vector<privacy::CurveKeyPair> clients;  // by client id; empty where not needed
+  privacy::AllowList allowed;                  // where the coordinator runs
+};
+
+std::string ClientKeyDir(const std::string& key_dir) { return key_dir + "/clients"; }
+
+Keys InMemoryKeys(std::size_t clients) {
+  Keys keys;
+  keys.server = privacy::GenerateCurveKeyPair();
+  for (std::size_t k = 0; k < clients; ++k) {
+    keys.clients.push_back(privacy::GenerateCurveKeyPair());
+    keys.allowed.emplace(keys.clients.back().public_z85, ClientName(k));
+  }
+  return keys;
+}
+
+// The participants' share of the checked-in clients: `checked_in` over the
+// whole population, in proportion to the clients (with samples) they hold.
+std::size_t ShareOfCheckedIn(std::size_t checked_in, std::size_t with_samples, std::size_t ours) {
+  if (ours == 0) return 0;
+  return std::max<std::size_t>(1, (checked_in * ours + with_samples - 1) / with_samples);
+}
+
 }  // namespace
 
 std::string ClientName(std::size_t k) { return "client-" + std::to_string(k); }
+
+void WriteSimulationKeys(const std::string& key_dir, std::size_t clients) {
+  std::error_code ec;
+  std::filesystem::create_directories(ClientKeyDir(key_dir), ec);
+  if (ec) throw IoError(key_dir + ": cannot create key directory: " + ec.message());
+  const auto missing = [](const std::string& dir, const std::string& name) {
+    return !std::filesystem::exists(dir + "/" + name + ".key");
+  };
+  if (missing(key_dir, "coordinator"))
+    privacy::WriteCurveKeyPair(key_dir, "coordinator", privacy::GenerateCurveKeyPair(), false);
+  for (std::size_t k = 0; k < clients; ++k) {
+    if (missing(ClientKeyDir(key_dir), ClientName(k)))
+      privacy::WriteCurveKeyPair(ClientKeyDir(key_dir), ClientName(k),
+                                 privacy::GenerateCurveKeyPair(), false);
+  }
+}
 
 Simulation::Simulation(SimulationOptions options) : options_(std::move(options)) {}
 
 nlohmann::json Simulation::Run() {
   const config::RunConfig& cfg = options_.config;
+  const SimulationRole role = options_.role;
+  const bool runs_coordinator = role != SimulationRole::kClients;
+  const bool runs_clients = role != SimulationRole::kCoordinator;
   const auto wall_start = Clock::now();
   const int workers = cfg.sim.workers > 0
                           ? cfg.sim.workers
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  Federation fed = Prepare(cfg);
+  const std::size_t population = fed.partition.size();
 
-  const data::Splits splits = data::LoadSplits(cfg.data);
-  const data::Partition partition = data::BuildPartition(cfg.federation, *splits.train);
-  std::vector<std::int64_t> shard_sizes;
-  for (const auto& shard : partition)
-    shard_sizes.push_back(static_cast<std::int64_t>(shard.size()));
-  if (const auto empty = std::count(shard_sizes.begin(), shard_sizes.end(), 0); empty > 0) {
-    if (empty == static_cast<std::ptrdiff_t>(partition.size()))
-      throw ConfigError("federation.partition gives every client an empty shard");
-    FSD_LOG(WARNING) << empty << " of " << partition.size()
-                     << " clients have no training samples in the partition; they never check in";
+  // Clients this process runs: all of them, or --client-range.
+  std::size_t first = 0, last = runs_clients ? population : 0;
+  if (role == SimulationRole::kClients) {
+    first = options_.client_range.first;
+    last = options_.client_range.second;
+    if (first >= last || last > population) {
+      throw ConfigError("--client-range " + std::to_string(first) + ":" + std::to_string(last) +
+                        ": must be a:b with 0 <= a < b <= federation.clients (" +
+                        std::to_string(population) + ")");
+    }
   }
+  std::vector<std::int64_t> our_shards(population, 0);
+  std::copy(fed.shard_sizes.begin() + static_cast<std::ptrdiff_t>(first),
+            fed.shard_sizes.begin() + static_cast<std::ptrdiff_t>(last),
+            our_shards.begin() + static_cast<std::ptrdiff_t>(first));
+  const auto ours = static_cast<std::size_t>(
+      std::count_if(our_shards.begin(), our_shards.end(), [](auto n) { return n > 0; }));
+  const auto checked_in = std::min<std::size_t>(
+      static_cast<std::size_t>(config::CheckedInClients(cfg)), fed.with_samples);
 
-  const model::ModelSpec spec = data::ModelSpecFor(cfg.model, *splits.train);
-  torch::manual_seed(cfg.model.init_seed);
-  model::MultiExitNet eval_model(spec);
-  const model::FlatSchema schema = model::FlatSchema::Of(*eval_model);
-  std::vector<float> initial = model::Flatten(*eval_model, schema);
-
-  // Keys live only in memory: the allow-list is exactly the simulated clients.
-  const privacy::CurveKeyPair server_keys = privacy::GenerateCurveKeyPair();
+  Keys keys;
+  if (role == SimulationRole::kAll) {
+    keys = InMemoryKeys(population);
+  } else {
+    const std::string& dir = options_.key_dir;
+    if (runs_coordinator) {
+      keys.server = privacy::LoadCurveSecretKeyFile(dir + "/coordinator.key");
+      if (!cfg.transport.insecure) keys.allowed = privacy::LoadAllowList(ClientKeyDir(dir));
+    } else {
+      keys.server.public_z85 = privacy::LoadCurvePublicKeyFile(dir + "/coordinator.pub");
+      keys.clients.resize(population);
+      for (std::size_t k = first; k < last; ++k) {
+        if (our_shards[k] > 0)
+          keys.clients[k] =
+              privacy::LoadCurveSecretKeyFile(ClientKeyDir(dir) + "/" + ClientName(k) + ".key");
+      }
+    }
+  }
   zmq::context_t context;
-  std::vector<privacy::CurveKeyPair> client_keys;
-  privacy::AllowList allowed;
-  for (std::size_t k = 0; k < partition.size(); ++k) {
-    client_keys.push_back(privacy::GenerateCurveKeyPair());
-    allowed.emplace(client_keys.back().public_z85, ClientName(k));
-  }
-  const Attack attack(cfg.attack, partition.size(), cfg.federation.seed);
+  const Attack attack(cfg.attack, population, cfg.federation.seed);
   // label_flip attackers train on this view: the same images, labels c → C−1−c.
-  const data::Dataset flipped{splits.train->images,
-                              (splits.train->num_classes - 1) - splits.train->labels,
-                              splits.train->num_classes};
+  const data::Dataset flipped{fed.splits.train->images,
+                              (fed.splits.train->num_classes - 1) - fed.splits.train->labels,
+                              fed.splits.train->num_classes};
 
-  auto coordinator_options =
-      coordinator::OptionsFromConfig(cfg, schema, options_.out_dir, options_.resume);
-  // Reproducible runs: client sampling and DP noise from the run's seed.
-  coordinator_options.privacy.seed = cfg.federation.seed;
   // Who is checked in, and the faults injected into them (sim/client_pool.h).
-  const FaultPlan faults(cfg.faults, cfg.federation.seed, partition.size());
-  std::string endpoint;  // the coordinator's, once bound
+  const FaultPlan faults(cfg.faults, cfg.federation.seed, population);
+  std::string endpoint = options_.endpoint;  // the coordinator's: bound or given
   ClientPool clients(
-      shard_sizes, static_cast<std::size_t>(config::CheckedInClients(cfg)), cfg.federation.seed,
+      our_shards, ShareOfCheckedIn(checked_in, fed.with_samples, ours), cfg.federation.seed,
       [&](std::size_t k) {
         client::ClientNodeOptions node;
         node.endpoint = endpoint;
         node.insecure = cfg.transport.insecure;
-        node.keys = client_keys[k];
-        node.server_public_z85 = server_keys.public_z85;
+        node.keys = keys.clients[k];
+        node.server_public_z85 = keys.server.public_z85;
         node.limits.max_message_bytes = static_cast<std::int64_t>(cfg.transport.max_message_mb)
                                         << 20;
         node.limits.handshake_ms = cfg.transport.handshake_ms;
         node.heartbeat_ms = cfg.transport.heartbeat_ms;
-        const auto samples = attack.DeclaredSamples(k, shard_sizes[k]);
-        auto session = client::SessionOptionsFromConfig(cfg, ClientName(k), samples, schema);
+        const auto samples = attack.DeclaredSamples(k, fed.shard_sizes[k]);
+        auto session = client::SessionOptionsFromConfig(cfg, ClientName(k), samples, fed.schema);
         // Distributed DP noise from the run's seed, like the coordinator's in central mode.
         if (session.local_dp) session.local_dp->seed = cfg.federation.seed;
         return client::ClientNode(context, client::ClientSession(std::move(session)),
                                   std::move(node));
       },
       faults);
-  // A round starts once the clients checked in have joined (or the config's
-  // federation.min_clients, if fewer).
-  const auto checked_in = static_cast<int>(clients.checked_in_target());
-  coordinator_options.federation.min_clients =
-      cfg.federation.min_clients > 0 ? std::min(cfg.federation.min_clients, checked_in)
-                                     : checked_in;
-  coordinator_options.round_annotations = [&](std::uint64_t round,
-                                              const std::vector<std::string>& aggregated) {
-    nlohmann::json extra = clients.TakeRoundFigures(round);
-    if (cfg.attack.clients > 0) extra.update(attack.InjectedIn(round, aggregated));
-    return extra;
-  };
 
   ProgressLine progress;
   const int rounds = cfg.federation.rounds;
   const auto evaluate = [&](std::span<const float> global) {
-    model::Unflatten(global, schema, *eval_model);
-    return model::EvaluateAccuracy(eval_model, *splits.test, cfg.training.eval_batch_size);
+    model::Unflatten(global, fed.schema, *fed.eval_model);
+    return model::EvaluateAccuracy(fed.eval_model, *fed.splits.test, cfg.training.eval_batch_size);
   };
-  const auto on_round = [&](const nlohmann::json& record) {
-    clients.OnCommitted(record["round"].get<std::uint64_t>());
-    char line[256];
-    std::snprintf(line, sizeof(line),
-                  "round %d/%d  acc [%s]  up %.2f MB  down %.2f MB  %d/%d clients  %.1fs",
-                  record["round"].get<int>(), rounds, Accuracies(record["acc"]).c_str(),
-                  record["bytes_up"].get<double>() / 1e6, record["bytes_down"].get<double>() / 1e6,
-                  record["clients_reported"].get<int>(), record["clients_selected"].get<int>(),
-                  record["round_s"].get<double>());
-    progress.Finish(line);
-  };
-  coordinator::Coordinator coordinator(context, coordinator_options, server_keys, allowed, initial,
-                                       evaluate, on_round);
-  endpoint = coordinator.Bind();
+  std::optional<coordinator::Coordinator> coordinator;
   std::atomic<bool> coordinator_done{false};
   std::exception_ptr coordinator_failure;
-  std::thread coordinator_thread([&] {
-    try {
-      // LibTorch's thread count is process-wide: the coordinator keeps the
-      // workers' setting, so a round's result never depends on timing.
-      coordinator.Run();
-    } catch (...) {
-      coordinator_failure = std::current_exception();
-    }
-    coordinator_done = true;
-  });
+  std::thread coordinator_thread;
+  if (runs_coordinator) {
+    auto coordinator_options =
+        coordinator::OptionsFromConfig(cfg, fed.schema, options_.out_dir, options_.resume);
+    // Reproducible runs: client sampling and DP noise from the run's seed.
+    coordinator_options.privacy.seed = cfg.federation.seed;
+    if (!options_.endpoint.empty()) coordinator_options.transport.bind = options_.endpoint;
+    // A round starts once the clients checked in have joined (or the
+    // config's federation.min_clients, if fewer).
+    const int joined = static_cast<int>(checked_in);
+    coordinator_options.federation.min_clients =
+        cfg.federation.min_clients > 0 ? std::min(cfg.federation.min_clients, joined) : joined;
+    coordinator_options.round_annotations = [&](std::uint64_t round,
+                                                const std::vector<std::string>& aggregated) {
+      // With client pools in other processes, their figures stay with them.
+      nlohmann::json extra =
+          runs_clients ? clients.TakeRoundFigures(round) : nlohmann::json::object();
+      if (cfg.attack.clients > 0) extra.update(attack.InjectedIn(round, aggregated));
+      return extra;
+    };
+    const auto on_round = [&](const nlohmann::json& record) {
+      clients.OnCommitted(record["round"].get<std::uint64_t>());
+      char line[256];
+      std::snprintf(line, sizeof(line),
+                    "round %d/%d  acc [%s]  up %.2f MB  down %.2f MB  %d/%d clients  %.1fs",
+                    record["round"].get<int>(), rounds, Accuracies(record["acc"]).c_str(),
+                    record["bytes_up"].get<double>() / 1e6,
+                    record["bytes_down"].get<double>() / 1e6, record["clients_reported"].get<int>(),
+                    record["clients_selected"].get<int>(), record["round_s"].get<double>());
+      progress.Finish(line);
+    };
+    coordinator.emplace(context, coordinator_options, keys.server, keys.allowed, fed.initial,
+                        evaluate, on_round);
+    endpoint = coordinator->Bind();
+    if (role == SimulationRole::kCoordinator)
+      FSD_LOG(INFO) << "coordinator listening on " << endpoint << ", " << keys.allowed.size()
+                    << " clients admitted";
+    coordinator_thread = std::thread([&] {
+      try {
+        // LibTorch's thread count is process-wide: the coordinator keeps the
+        // workers' setting, so a round's result never depends on timing.
+        coordinator->Run();
+      } catch (...) {
+        coordinator_failure = std::current_exception();
+      }
+      coordinator_done = true;
+    });
+  }
   // An exception in the loop below stops the coordinator and joins its
   // thread before it propagates (a joinable thread would terminate the process).
   struct JoinOnExit {
-    coordinator::Coordinator& coordinator;
+    std::optional<coordinator::Coordinator>& coordinator;
     std::thread& thread;
     ~JoinOnExit() {
       if (!thread.joinable()) return;
-      coordinator.Stop();
+      coordinator->Stop();
       thread.join();
     }
   } join_on_exit{coordinator, coordinator_thread};
@@ -179,29 +286,30 @@ nlohmann::json Simulation::Run() {
   // its rounds, not in a live model (memory still grows with workers only).
   const bool distillation_only = cfg.federation.mode == config::FederationMode::kDistillation;
   std::optional<client::ClientStateStore> states;
-  if (distillation_only) {
+  if (distillation_only && runs_clients) {
     const std::string state_dir = options_.out_dir + "/client-state";
     const bool resuming =
         options_.resume == coordinator::ResumeMode::kResume ||
         (options_.resume == coordinator::ResumeMode::kResumeIfPresent &&
          std::filesystem::exists(options_.out_dir + "/checkpoint.bin"));
     if (!resuming) std::filesystem::remove_all(state_dir);  // a new run starts fresh
-    states.emplace(state_dir, schema.fingerprint(), initial.size());
+    states.emplace(state_dir, fed.schema.fingerprint(), fed.initial.size());
   }
   WorkerPool pool(
-      workers, cfg.training.threads,
-      [&] { return std::make_unique<client::RoundWorker>(spec, cfg.training, cfg.loss); },
+      runs_clients ? workers : 0, cfg.training.threads,
+      [&] { return std::make_unique<client::RoundWorker>(fed.spec, cfg.training, cfg.loss); },
       [&](client::RoundWorker& worker, const RoundJob& job) {
         const data::Dataset& dataset =
-            attack.FlipsLabels(job.client, job.round.round) ? flipped : *splits.train;
+            attack.FlipsLabels(job.client, job.round.round) ? flipped : *fed.splits.train;
+        const auto& shard = fed.partition[job.client];
         if (!job.round.global_values.empty()) {
-          auto trained = worker.Run(dataset, partition[job.client], job.client, job.round);
+          auto trained = worker.Run(dataset, shard, job.client, job.round);
           attack.Apply(job.client, job.round, trained);
           return trained;
         }
         const std::string name = ClientName(job.client);
-        std::vector<float> own = states->LoadBefore(name, job.round.round).value_or(initial);
-        auto trained = worker.Run(dataset, partition[job.client], job.client, job.round, &own);
+        std::vector<float> own = states->LoadBefore(name, job.round.round).value_or(fed.initial);
+        auto trained = worker.Run(dataset, shard, job.client, job.round, &own);
         states->Save(name, job.round.round, own);
         attack.Apply(job.client, job.round, trained);
         return trained;
@@ -213,7 +321,10 @@ nlohmann::json Simulation::Run() {
   // honest results of those that finished, held until all are in.
   std::map<std::uint64_t, int> colluders_training;
   std::map<std::uint64_t, std::vector<RoundResult>> colluders_done;
-  while (!coordinator_done) {
+  // One process: until the coordinator is done. A client pool: until the
+  // coordinator says the federation finished.
+  const auto running = [&] { return runs_coordinator ? !coordinator_done : !clients.finished(); };
+  while (runs_clients && running()) {
     for (auto& job : clients.Poll(std::chrono::milliseconds(10))) {
       if (attack.coordinated() && attack.Attacks(job.client, job.round.round))
         ++colluders_training[job.round.round];
@@ -246,36 +357,50 @@ nlohmann::json Simulation::Run() {
     pool.RethrowFailure();
     clients.Tick();
   }
-  coordinator_thread.join();
+  if (coordinator_thread.joinable()) coordinator_thread.join();
   if (coordinator_failure) std::rethrow_exception(coordinator_failure);
 
   const double wall_s = std::chrono::duration<double>(Clock::now() - wall_start).count();
+  if (!runs_coordinator) {
+    // A client pool's own summary: its clients, check-ins and faults per round.
+    nlohmann::json summary = {{"role", "clients"},
+                              {"client_range", {first, last}},
+                              {"clients_with_samples", clients.population()},
+                              {"checked_in", clients.checked_in_target()},
+                              {"check_ins", clients.check_ins()},
+                              {"train_jobs", train_jobs},
+                              {"client_train_s_total", train_s_total},
+                              {"wall_s", wall_s},
+                              {"faults", clients.AllRoundFigures()}};
+    metrics::WriteJsonFile(options_.out_dir + "/summary.json", summary);
+    return summary;
+  }
   nlohmann::json summary = WriteReport(options_.out_dir);
-  summary["clients"] = partition.size();
-  summary["clients_with_samples"] = clients.population();
-  summary["checked_in"] = clients.checked_in_target();
-  summary["check_ins"] = clients.check_ins();
+  summary["clients"] = population;
+  summary["clients_with_samples"] = fed.with_samples;
+  summary["checked_in"] = checked_in;
+  if (runs_clients) summary["check_ins"] = clients.check_ins();
   summary["workers"] = workers;
-  summary["architecture"] = model::ArchitectureName(spec.architecture);
-  summary["model_values"] = schema.total_numel();
-  summary["model_fingerprint"] = schema.FingerprintHex();
+  summary["architecture"] = model::ArchitectureName(fed.spec.architecture);
+  summary["model_values"] = fed.schema.total_numel();
+  summary["model_fingerprint"] = fed.schema.FingerprintHex();
   summary["train_jobs"] = train_jobs;
   summary["client_train_s_total"] = train_s_total;
   summary["wall_s"] = wall_s;
-  summary["rejects"] = coordinator.reject_counts();
-  if (!coordinator.stop_reason().empty()) summary["stop_reason"] = coordinator.stop_reason();
-  if (distillation_only) {
+  summary["rejects"] = coordinator->reject_counts();
+  if (!coordinator->stop_reason().empty()) summary["stop_reason"] = coordinator->stop_reason();
+  if (distillation_only && runs_clients) {
     // No global model: report every client's own model on the test set.
     std::vector<double> mean;
     nlohmann::json per_client = nlohmann::json::array();
-    for (std::size_t k = 0; k < partition.size(); ++k) {
-      if (shard_sizes[k] == 0) continue;
+    for (std::size_t k = 0; k < population; ++k) {
+      if (fed.shard_sizes[k] == 0) continue;
       const auto own = states->LoadBefore(ClientName(k), static_cast<std::uint64_t>(rounds) + 1);
-      const auto acc = evaluate(own ? *own : initial);
+      const auto acc = evaluate(own ? *own : fed.initial);
       per_client.push_back(acc);
       mean.resize(acc.size(), 0.0);
       for (std::size_t e = 0; e < acc.size(); ++e)
-        mean[e] += acc[e] / static_cast<double>(clients.population());
+        mean[e] += acc[e] / static_cast<double>(fed.with_samples);
     }
     summary["client_acc"] = per_client;
     summary["client_acc_mean"] = mean;

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 
 #include "common/config/config.h"
 #include "coordinator/options.h"
@@ -25,18 +26,44 @@ namespace fsd::sim {
 // The name of simulated client k in logs, keys' allow-list and metrics: "client-k".
 std::string ClientName(std::size_t k);
 
+// Which part of the federation this process runs. A run across processes
+// (hosts, Slurm job steps) has one coordinator and client pools that share
+// a config and a key directory (WriteSimulationKeys), and gives the same
+// model as one process for the same seed.
+enum class SimulationRole {
+  kAll,          // the coordinator and every client, in this process
+  kCoordinator,  // the coordinator only, bound to `endpoint`
+  kClients,      // the clients in `client_range`, connecting to `endpoint`
+};
+
 struct SimulationOptions {
   config::RunConfig config;
   std::string out_dir;
   // Whether to continue from out_dir/checkpoint.bin (coordinator/options.h).
   coordinator::ResumeMode resume = coordinator::ResumeMode::kFresh;
+  SimulationRole role = SimulationRole::kAll;
+  // kCoordinator: where to bind (empty: transport.bind); kClients: the
+  // coordinator's endpoint to connect to.
+  std::string endpoint;
+  // kCoordinator / kClients: KEYDIR/coordinator.{key,pub} and
+  // KEYDIR/clients/client-k.{key,pub} (the coordinator reads only .pub
+  // files of the clients, a pool only its own clients' .key files).
+  std::string key_dir;
+  // kClients: the clients [first, second) this pool runs.
+  std::pair<std::size_t, std::size_t> client_range{0, 0};
 };
+
+// Writes the keys of a run across processes into `key_dir`, keeping any
+// that exist: the coordinator's and `clients` clients' (IoError on failure).
+void WriteSimulationKeys(const std::string& key_dir, std::size_t clients);
 
 class Simulation {
  public:
   explicit Simulation(SimulationOptions options);
   // Runs all rounds; writes out_dir/{metrics.jsonl,summary.json,rounds.tsv} and
-  // returns the summary.
+  // returns the summary. A client pool (kClients) runs until the coordinator
+  // says the federation finished and writes only summary.json: its clients,
+  // check-ins and injected faults per round.
   nlohmann::json Run();
 
  private:

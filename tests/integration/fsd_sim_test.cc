@@ -245,6 +245,66 @@ TEST(FsdSimTest, OneWorkerAndTwoWorkersEndWithByteIdenticalCheckpoints) {
   EXPECT_EQ(checkpoint, testing::ReadFile(two.File("checkpoint.bin")));
 }
 
+// fsd-sim --role: keys, a coordinator and two client pools in four
+// processes (as on separate hosts or Slurm job steps) end with the model of
+// one process for the same seed, byte for byte.
+TEST(FsdSimTest, CoordinatorAndTwoClientPoolsInOtherProcessesMatchOneProcess) {
+  testing::TempDir one, split;
+  ASSERT_EQ(Wait(Spawn(SimArguments(one.path(), 3), one.File("log.txt"))), kExitOk)
+      << testing::ReadFile(one.File("log.txt"));
+  const auto with = [](std::vector<std::string> arguments, std::vector<std::string> extra) {
+    arguments.insert(arguments.end(), extra.begin(), extra.end());
+    return arguments;
+  };
+  const std::string keys = split.File("keys");
+  ASSERT_EQ(
+      Wait(Spawn(with(SimArguments(split.File("keys-out"), 3), {"--role", "keys", "--keys", keys}),
+                 split.File("keys.log"))),
+      kExitOk)
+      << testing::ReadFile(split.File("keys.log"));
+  const pid_t coordinator =
+      Spawn(with(SimArguments(split.File("coordinator"), 3),
+                 {"--role", "coordinator", "--keys", keys, "--bind", "tcp://127.0.0.1:*"}),
+            split.File("coordinator.log"));
+  const std::string endpoint = testing::ListeningEndpoint(split.File("coordinator.log"));
+  ASSERT_FALSE(endpoint.empty()) << testing::ReadFile(split.File("coordinator.log"));
+  const auto pool = [&](const std::string& range, const std::string& name) {
+    auto arguments = SimArguments(split.File(name), 3);
+    *(std::find(arguments.begin(), arguments.end(), "--workers") + 1) = "1";
+    return Spawn(with(arguments, {"--role", "clients", "--keys", keys, "--connect", endpoint,
+                                  "--client-range", range}),
+                 split.File(name + ".log"));
+  };
+  const pid_t first = pool("0:2", "pool-a"), second = pool("2:3", "pool-b");
+  EXPECT_EQ(Wait(coordinator), kExitOk) << testing::ReadFile(split.File("coordinator.log"));
+  EXPECT_EQ(Wait(first), kExitOk) << testing::ReadFile(split.File("pool-a.log"));
+  EXPECT_EQ(Wait(second), kExitOk) << testing::ReadFile(split.File("pool-b.log"));
+  const std::string checkpoint = testing::ReadFile(one.File("checkpoint.bin"));
+  ASSERT_FALSE(checkpoint.empty());
+  EXPECT_TRUE(checkpoint == testing::ReadFile(split.File("coordinator/checkpoint.bin")))
+      << "the coordinator's checkpoint differs from the one-process run's";
+  const auto pool_a = nlohmann::json::parse(testing::ReadFile(split.File("pool-a/summary.json")));
+  EXPECT_EQ(pool_a["clients_with_samples"], 2);
+  EXPECT_EQ(pool_a["train_jobs"], 2 * 3);
+}
+
+TEST(FsdSimTest, RoleFlagsThatDoNotFitAreRefusedByName) {
+  testing::TempDir out;
+  const auto refused = [&](std::vector<std::string> extra, const std::string& needle) {
+    auto arguments = SimArguments(out.path(), 1);
+    arguments.insert(arguments.end(), extra.begin(), extra.end());
+    EXPECT_EQ(Wait(Spawn(arguments, out.File("log.txt"))), kExitUsage);
+    const std::string log = testing::ReadFile(out.File("log.txt"));
+    EXPECT_NE(log.find(needle), std::string::npos) << log;
+  };
+  refused({"--role", "clients", "--keys", out.File("k")}, "--role clients needs --connect");
+  refused({"--role", "coordinator"}, "--role coordinator needs --keys DIR");
+  refused({"--connect", "tcp://127.0.0.1:1"}, "--role all does not take --connect");
+  refused({"--role", "clients", "--keys", out.File("k"), "--connect", "tcp://127.0.0.1:1",
+           "--client-range", "3-1"},
+          "--client-range '3-1': expected a:b");
+}
+
 TEST(FsdSimTest, PlaintextSimulationCompletesItsRounds) {
   testing::TempDir out;
   auto arguments = SimArguments(out.path(), 2);
