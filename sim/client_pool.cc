@@ -127,12 +127,12 @@ std::vector<RoundJob> ClientPool::Poll(std::chrono::milliseconds timeout) {
     if (it == online_.end()) continue;  // left while handling an earlier socket
     const std::uint64_t incarnation = it->second.incarnation;
     for (auto& round : it->second.node.Receive(now)) {
+      // A ROUND_START for round r says r − 1 committed (what a client pool
+      // in its own process learns of the coordinator's progress).
+      if (round.round > committed_ + 1) committed_ = round.round - 1;
       const std::uint64_t delivery = ++deliveries_[{client, round.round}];
       if (faults_.DropsOut(DropoutPoint::kBeforeTrain, client, round.round, delivery)) {
-        {
-          const std::lock_guard lock(counts_mutex_);
-          ++CountsFor(round.round).dropped_before_train;
-        }
+        Count(round.round, &FaultCounts::dropped_before_train);
         // (Secure rounds: after advertising its keys.)
         if (DropOut(client, round.round)) break;
         continue;
@@ -156,15 +156,11 @@ void ClientPool::Deliver(RoundResult result, bool released) {
     const auto wait =
         std::chrono::duration<double>((faults_.straggler_factor() - 1.0) * result.train_s);
     held_.push_back({now + std::chrono::duration_cast<Clock::duration>(wait), std::move(result)});
-    const std::lock_guard lock(counts_mutex_);
-    ++CountsFor(round).straggling;
+    Count(round, &FaultCounts::straggling);
     return;
   }
   if (faults_.Crashes(client, round, delivery)) {
-    {
-      const std::lock_guard lock(counts_mutex_);
-      ++CountsFor(round).crashed;
-    }
+    Count(round, &FaultCounts::crashed);
     online_.erase(it);  // linger 0: whatever was queued is lost, as in a crash
     items_stale_ = true;
     const auto restart = std::chrono::duration<double>(faults_.restart_after_s());
@@ -172,18 +168,14 @@ void ClientPool::Deliver(RoundResult result, bool released) {
     return;
   }
   if (faults_.DropsOut(DropoutPoint::kDuringTrain, client, round, delivery)) {
-    {
-      const std::lock_guard lock(counts_mutex_);
-      ++CountsFor(round).dropped_during_train;
-    }
+    Count(round, &FaultCounts::dropped_during_train);
     DropOut(client, round);
     return;
   }
   client::ClientNode& node = it->second.node;
   if (faults_.SendsGarbage(client, round, delivery)) {
     node.SendRaw(faults_.GarbageFrame(client, round, delivery), now);
-    const std::lock_guard lock(counts_mutex_);
-    ++CountsFor(round).garbage_frames;
+    Count(round, &FaultCounts::garbage_frames);
   }
   // An upload after its round committed (a spare, a straggler) is refused
   // as stale; the client stays, since the next round may have sampled it.
@@ -197,10 +189,7 @@ void ClientPool::Deliver(RoundResult result, bool released) {
     return;
   }
   if (faults_.DropsOut(DropoutPoint::kAfterUpload, client, round, delivery)) {
-    {
-      const std::lock_guard lock(counts_mutex_);
-      ++CountsFor(round).dropped_after_upload;
-    }
+    Count(round, &FaultCounts::dropped_after_upload);
     DropOut(client, round);
     return;
   }
@@ -248,17 +237,17 @@ void ClientPool::Tick() {
     online.node.Tick(now);
   }
   for (const auto& [client, round] : dropped) {
-    {
-      const std::lock_guard lock(counts_mutex_);
-      ++CountsFor(round).dropped_after_upload;
-    }
+    Count(round, &FaultCounts::dropped_after_upload);
     DropOut(client, round);  // the masked input is out; no unmask answer
   }
   for (const auto& [client, round] : leaving) CheckOut(client, round);
   online_count_ = online_.size();
 }
 
-FaultCounts& ClientPool::CountsFor(std::uint64_t round) { return counts_[round]; }
+void ClientPool::Count(std::uint64_t round, int FaultCounts::*fault) {
+  const std::lock_guard lock(counts_mutex_);
+  ++(counts_[round].*fault);
+}
 
 nlohmann::json ClientPool::AllRoundFigures() {
   nlohmann::json figures = nlohmann::json::object();

@@ -61,7 +61,8 @@ class ClientPool {
   // rounds' after-upload dropouts and check-outs.
   void Tick();
 
-  // The coordinator committed `round` (any thread).
+  // The coordinator committed `round` (any thread). A ROUND_START for round
+  // r tells the pool the same of r − 1.
   void OnCommitted(std::uint64_t round) { committed_ = round; }
   // Round `round`'s figures for metrics.jsonl: clients checked in now and,
   // when faults are injected, what was injected in it (any thread).
@@ -102,7 +103,7 @@ class ClientPool {
   // The client drops out of `round` (see above); true when it went offline.
   bool DropOut(std::size_t client, std::uint64_t round);
   void Deliver(RoundResult result, bool released);
-  FaultCounts& CountsFor(std::uint64_t round);  // callers hold counts_mutex_
+  void Count(std::uint64_t round, int FaultCounts::*fault);  // one more of `fault` in `round`
 
   std::vector<std::int64_t> shard_sizes_;
   std::size_t population_ = 0;
