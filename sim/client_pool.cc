@@ -76,12 +76,10 @@ void ClientPool::Refill(TimePoint now) {
   }
   const std::uint64_t committed = committed_;
   if (!churn()) {
-    // Everyone stays checked in: whoever left comes back once its round committed.
-    std::erase_if(offline_, [&](std::size_t client) {
-      if (eligible_after_[client] > committed && back_at_[client] > now) return false;
-      CheckIn(client, now);
-      return true;
-    });
+    // Everyone stays checked in (only churn and crashes take clients
+    // offline): the first call checks the whole population in.
+    for (const std::size_t client : offline_) CheckIn(client, now);
+    offline_.clear();
   }
   // With churn a client is drawn at random from those offline; one that
   // left a round not yet committed is passed over (a bounded number of
