@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <string>
 
 #include "common/errors.h"
@@ -185,6 +186,66 @@ SoftTargetSummary AggregateSummaries(const AggregationOptions& options,
     out.counts[c] = CombinedCount(options.summary_rule, options.trim_fraction, counts);
   }
   return out;
+}
+
+AggregateReport AggregateBySubnetwork(const AggregationOptions& options,
+                                      const model::ModelLayout& layout,
+                                      std::span<const PartialInput> inputs,
+                                      std::span<float> global) {
+  const std::size_t dim = global.size();
+  // Each input's kept values back in place (zeros elsewhere), once.
+  std::vector<std::vector<float>> dense(inputs.size(), std::vector<float>(dim, 0.0f));
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    FSD_CHECK(inputs[i].mask != nullptr) << "input " << i << " without a mask";
+    Scatter(inputs[i].kept, *inputs[i].mask, dense[i]);
+  }
+  // Tensors grouped by who kept values in them; std::map keeps the order fixed.
+  std::map<std::vector<bool>, std::vector<std::size_t>> groups;
+  for (std::size_t t = 0; t < layout.size(); ++t) {
+    const auto& range = layout[t];
+    FSD_CHECK(range.offset + range.size <= dim) << "layout beyond the vector";
+    std::vector<bool> contributors(inputs.size(), false);
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      const Mask& mask = *inputs[i].mask;
+      contributors[i] =
+          mask.empty() ||
+          std::any_of(mask.begin() + static_cast<std::ptrdiff_t>(range.offset),
+                      mask.begin() + static_cast<std::ptrdiff_t>(range.offset + range.size),
+                      [](std::uint8_t bit) { return bit != 0; });
+    }
+    groups[contributors].push_back(t);
+  }
+  AggregateReport largest;
+  std::size_t largest_size = 0;
+  for (const auto& [contributors, tensors] : groups) {
+    std::vector<std::size_t> members;
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+      if (contributors[i]) members.push_back(i);
+    if (members.empty() || members.size() < MinimumInputs(options)) continue;
+    // The group's coordinates: its tensors' kept values (the same in every
+    // member's mask, since a sub-network holds whole tensors).
+    const Mask& first = *inputs[members.front()].mask;
+    Mask group(dim, std::uint8_t{0});
+    for (const auto t : tensors) {
+      for (std::uint64_t k = layout[t].offset; k < layout[t].offset + layout[t].size; ++k)
+        group[k] = first.empty() ? std::uint8_t{1} : first[k];
+    }
+    const std::vector<float> reference = Gather(global, group);
+    std::vector<std::vector<float>> values;
+    std::vector<WeightedInput> weighted;
+    values.reserve(members.size());
+    for (const auto i : members) values.push_back(Gather(dense[i], group));
+    for (std::size_t m = 0; m < members.size(); ++m)
+      weighted.push_back({values[m], inputs[members[m]].weight});
+    AggregateReport report;
+    ScatterKept(Aggregate(options, reference, weighted, &report), group, global);
+    if (members.size() > largest_size) {
+      largest_size = members.size();
+      for (auto& index : report.selected) index = members[index];
+      largest = std::move(report);
+    }
+  }
+  return largest;
 }
 
 }  // namespace fsd::aggregation

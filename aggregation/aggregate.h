@@ -26,6 +26,7 @@
 
 #include "aggregation/robust.h"
 #include "aggregation/soft_targets.h"
+#include "aggregation/sparsity.h"
 #include "aggregation/weighting.h"
 
 namespace fsd::aggregation {
@@ -73,6 +74,30 @@ struct AggregateReport {
 std::vector<float> Aggregate(const AggregationOptions& options, std::span<const float> reference,
                              std::span<const WeightedInput> inputs,
                              AggregateReport* report = nullptr);
+
+// One client's update when clients train different sub-networks
+// (heterogeneous clients, common/model/layout.h): its kept values under
+// `mask` — the round's mask within the client's sub-network, over the whole
+// vector (empty: every value) — and its weight.
+struct PartialInput {
+  std::span<const float> kept;
+  const Mask* mask = nullptr;
+  double weight = 1.0;
+};
+
+// Aggregation over the clients that trained each tensor (DepthFL, ICLR 2023):
+// the tensors of `layout` are grouped by the inputs whose mask keeps values
+// in them, and each group is aggregated by Aggregate() under `options`
+// (clipping per group) over those inputs, from the group's values in
+// `global` (dense), which receives the result. A group with fewer than
+// MinimumInputs(options) contributors keeps its values. With one
+// sub-network for all, this is Aggregate() over the kept values. Returns
+// the report of the group with the most contributors (the shared trunk),
+// its Krum selection as indices into `inputs`.
+AggregateReport AggregateBySubnetwork(const AggregationOptions& options,
+                                      const model::ModelLayout& layout,
+                                      std::span<const PartialInput> inputs,
+                                      std::span<float> global);
 
 // The global soft-target summary from the round's summaries, per class over
 // the clients that report the class (count > 0), under options.summary_rule:

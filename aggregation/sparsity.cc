@@ -91,6 +91,22 @@ Mask SelectMask(std::span<const float> values, const model::ModelLayout& layout,
   return mask;
 }
 
+Mask SubnetworkMask(const Mask& mask, const model::ModelLayout& layout,
+                    const model::Subnetwork& subnet, std::uint64_t dim) {
+  if (model::IsWhole(subnet, layout)) return mask;
+  FSD_CHECK(mask.empty() || mask.size() == dim) << "mask of " << mask.size() << " for " << dim;
+  const model::Subnetwork resolved = model::Resolve(subnet, layout);
+  Mask restricted(dim, std::uint8_t{0});
+  for (const auto& range : layout) {
+    FSD_CHECK(range.offset + range.size <= dim) << "layout beyond the vector";
+    if (!model::Holds(resolved, range)) continue;
+    for (std::uint64_t i = range.offset; i < range.offset + range.size; ++i) {
+      restricted[i] = mask.empty() ? std::uint8_t{1} : mask[i];
+    }
+  }
+  return restricted;
+}
+
 std::vector<std::uint64_t> KeptPerTensor(const model::ModelLayout& layout, const Mask& mask) {
   std::vector<std::uint64_t> kept;
   kept.reserve(layout.size());
@@ -144,6 +160,16 @@ void Scatter(std::span<const float> kept, const Mask& mask, std::span<float> den
       << kept.size() << " kept values for a mask keeping " << KeptCount(mask, dense.size());
   std::size_t at = 0;
   for (std::size_t i = 0; i < dense.size(); ++i) dense[i] = mask[i] ? kept[at++] : 0.0f;
+}
+
+void ScatterKept(std::span<const float> kept, const Mask& mask, std::span<float> dense) {
+  if (mask.empty()) return Scatter(kept, mask, dense);
+  FSD_CHECK(mask.size() == dense.size() && KeptCount(mask, dense.size()) == kept.size())
+      << kept.size() << " kept values for a mask keeping " << KeptCount(mask, dense.size());
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < dense.size(); ++i) {
+    if (mask[i]) dense[i] = kept[at++];
+  }
 }
 
 void ApplyMask(const Mask& mask, std::span<float> dense) {

@@ -44,6 +44,13 @@ enum class MaskScope { kGlobal, kPerLayer };
 Mask SelectMask(std::span<const float> values, const model::ModelLayout& layout, double sparsity,
                 MaskScope scope, double min_keep);
 
+// The coordinates a client training `subnet` exchanges: the values `mask`
+// keeps (all when empty) within the tensors the sub-network holds, over a
+// vector of `dim` values; `mask` itself when the sub-network is the whole
+// network, so a federation without sub-networks sends what it always did.
+Mask SubnetworkMask(const Mask& mask, const model::ModelLayout& layout,
+                    const model::Subnetwork& subnet, std::uint64_t dim);
+
 // Kept values per tensor (the int8 codec's segments); sizes when dense.
 std::vector<std::uint64_t> KeptPerTensor(const model::ModelLayout& layout, const Mask& mask);
 std::uint64_t KeptCount(const Mask& mask, std::uint64_t total);
@@ -54,6 +61,8 @@ double SparsityOf(const Mask& mask, const model::ModelLayout& layout);
 std::vector<float> Gather(std::span<const float> dense, const Mask& mask);
 // kept values → dense, pruned positions 0.
 void Scatter(std::span<const float> kept, const Mask& mask, std::span<float> dense);
+// kept values → their positions in `dense`; every other position keeps its value.
+void ScatterKept(std::span<const float> kept, const Mask& mask, std::span<float> dense);
 // Zeroes the pruned positions of `dense` in place.
 void ApplyMask(const Mask& mask, std::span<float> dense);
 

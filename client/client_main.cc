@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   std::string config_path, key_path, server_key_path, endpoint, name = "client";
   std::string state_dir = "fsd-client-state";
   bool insecure = false;
+  int max_exit = -1;
   std::vector<std::string> overrides;
   app.add_option("--config", config_path, "TOML config (see configs/README.md)")
       ->required()
@@ -49,6 +50,9 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", state_dir,
                  "where this client keeps its own weights between rounds in distillation-only "
                  "mode (default: fsd-client-state)");
+  app.add_option("--max-exit", max_exit,
+                 "the deepest exit this device trains (override heterogeneity.max_exit; "
+                 "0: the whole network)");
   app.add_option("--set", overrides, "override a config key: section.key=value (repeatable)");
   app.add_flag("--insecure", insecure, "plaintext, unauthenticated transport (debugging only)");
   try {
@@ -59,6 +63,7 @@ int main(int argc, char** argv) {
   return fsd::RunGuarded("fsd-client", [&] {
     using namespace fsd;
     if (insecure) overrides.push_back("transport.insecure=true");
+    if (max_exit >= 0) overrides.push_back("heterogeneity.max_exit=" + std::to_string(max_exit));
     const config::RunConfig cfg = config::LoadConfig(config_path, overrides);
     runtime::ConfigureProcess(cfg.training.threads);
     if (!cfg.transport.insecure && (key_path.empty() || server_key_path.empty())) {
@@ -71,6 +76,11 @@ int main(int argc, char** argv) {
     torch::manual_seed(cfg.model.init_seed);  // the same initial weights as the coordinator's
     client::RoundWorker worker(spec, cfg.training, cfg.loss);
     const auto schema = model::FlatSchema::Of(*worker.model());
+    if (cfg.heterogeneity.max_exit > worker.model()->num_exits()) {
+      throw ConfigError("heterogeneity.max_exit: " + std::to_string(cfg.heterogeneity.max_exit) +
+                        ", the model has exits 1.." + std::to_string(worker.model()->num_exits()) +
+                        " (0: the whole network)");
+    }
     client::ClientSessionOptions session_options = client::SessionOptionsFromConfig(
         cfg, name, static_cast<std::int64_t>(indices.size()), schema);
     if (session_options.local_dp) {

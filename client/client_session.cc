@@ -26,6 +26,7 @@ ClientSessionOptions SessionOptionsFromConfig(const config::RunConfig& config, s
   ClientSessionOptions options;
   options.name = std::move(name);
   options.num_samples = num_samples;
+  options.max_exit = static_cast<std::uint32_t>(config.heterogeneity.max_exit);
   options.schema_fingerprint = schema.fingerprint();
   options.layout = model::LayoutOf(schema);
   options.num_classes = static_cast<std::size_t>(config.data.num_classes);
@@ -55,9 +56,9 @@ ClientSession::ClientSession(ClientSessionOptions options) : options_(std::move(
 }
 
 std::vector<std::uint8_t> ClientSession::JoinFrame() const {
-  return wire::EncodeFrame(
-      {0, wire::Join{wire::kMinSupportedVersion, wire::kMaxSupportedVersion,
-                     options_.schema_fingerprint, options_.num_samples, options_.name}});
+  return wire::EncodeFrame({0, wire::Join{wire::kMinSupportedVersion, wire::kMaxSupportedVersion,
+                                          options_.schema_fingerprint, options_.num_samples,
+                                          options_.name, options_.max_exit}});
 }
 
 std::vector<std::uint8_t> ClientSession::HeartbeatFrame() const {
@@ -89,7 +90,7 @@ std::optional<std::vector<std::uint8_t>> ClientSession::UpdateFrame(const LocalR
     update.values = codec::Encoded{};
     return wire::EncodeFrame({round.round, std::move(update)});
   }
-  const aggregation::Mask& mask = round.mask ? *round.mask : aggregation::Mask{};
+  const aggregation::Mask& mask = round.values_mask;
   std::vector<float> kept = aggregation::Gather(trained.values, mask);
   if (options_.local_dp && !Privatize(round.round, kept)) return std::nullopt;
   if (round.secure && !(secure_ && secure_->round() == round.round)) {
@@ -196,6 +197,18 @@ std::variant<LocalRound, std::string> ClientSession::Decode(std::uint64_t round,
     mask_.reset();
     mask_round_ = 0;
   }
+  const int exits = model::NumExits(options_.layout);
+  if (start.subnet_exit > static_cast<std::uint32_t>(exits) || start.subnet_heads > 1) {
+    return "sub-network of exit " + std::to_string(start.subnet_exit) + " with heads " +
+           std::to_string(start.subnet_heads) + ": this model has exits 1.." +
+           std::to_string(exits) + ", heads 0 (all) or 1 (that exit's)";
+  }
+  const model::Subnetwork subnet = model::Resolve(
+      {static_cast<int>(start.subnet_exit), start.subnet_heads == 1}, options_.layout);
+  if (options_.max_exit != 0 && subnet.exit > static_cast<int>(options_.max_exit)) {
+    return "the round trains up to exit " + std::to_string(subnet.exit) +
+           ", this client affords exit " + std::to_string(options_.max_exit) + " (max_exit)";
+  }
   if (start.secure.id != 0 && start.global_values.count == 0)
     return "a secure round without global values";
   if (start.secure.id == 0 && options_.require_secure) {
@@ -211,14 +224,17 @@ std::variant<LocalRound, std::string> ClientSession::Decode(std::uint64_t round,
   local.soft_targets = std::move(start.soft_targets);
   local.mask_round = mask_round_;
   local.mask = mask_;
+  local.subnet = subnet;
+  local.values_mask = aggregation::SubnetworkMask(mask_ ? *mask_ : aggregation::Mask{},
+                                                  options_.layout, subnet, num_values_);
   local.secure = start.secure.id != 0;
   if (start.global_values.count > 0) {
-    const aggregation::Mask& mask = mask_ ? *mask_ : aggregation::Mask{};
+    const aggregation::Mask& mask = local.values_mask;
     auto kept = codec::DecodeValues(start.global_values,
                                     aggregation::KeptPerTensor(options_.layout, mask));
     if (!kept.ok()) return "global values: " + kept.reject().text;
     if (kept.value().size() != aggregation::KeptCount(mask, num_values_)) {
-      return std::to_string(kept.value().size()) + " model values, this model keeps " +
+      return std::to_string(kept.value().size()) + " model values, this sub-network keeps " +
              std::to_string(aggregation::KeptCount(mask, num_values_));
     }
     local.global_values.assign(num_values_, 0.0f);

@@ -10,8 +10,10 @@
 // quantized uploads with error feedback the residual of the last upload, and
 // under distributed DP the global values each upload is privatized against. It
 // decodes ROUND_START into dense values (pruned positions 0) and encodes the
-// kept values of an UPDATE. A ROUND_START whose T, α, β, sizes, codec bytes
-// or mask do not fit this client is logged and dropped (the coordinator's
+// kept values of an UPDATE — of the sub-network ROUND_START names, which
+// must not be deeper than the max_exit this client stated at JOIN. A
+// ROUND_START whose T, α, β, sub-network, sizes, codec bytes or mask do not
+// fit this client is logged and dropped (the coordinator's
 // deadline then moves on without it); one that refers to a mask this client
 // never received makes it rejoin, and the coordinator resends the mask.
 // In a secure round (ROUND_START carries a secure-aggregation block) the
@@ -54,6 +56,10 @@ struct LocalRound {
   std::vector<float> soft_targets;  // C×C or empty
   std::uint64_t mask_round = 0;
   std::shared_ptr<const aggregation::Mask> mask;  // null: dense
+  // The sub-network to train (exit resolved, ≥ 1), and the coordinates the
+  // round exchanges: the mask's kept values within it (empty: every value).
+  model::Subnetwork subnet;
+  aggregation::Mask values_mask;
   // A secure round: the result leaves only masked (never as a plain UPDATE,
   // even when this client dropped out of the round's protocol).
   bool secure = false;
@@ -82,6 +88,7 @@ struct LocalDp {
 struct ClientSessionOptions {
   std::string name;  // JOIN.client_name
   std::int64_t num_samples = 0;
+  std::uint32_t max_exit = 0;  // JOIN.max_exit: the deepest exit it trains; 0 = all
   std::uint64_t schema_fingerprint = 0;
   model::ModelLayout layout;  // the model's tensors in the flat vector
   std::size_t num_classes = 10;

@@ -42,6 +42,7 @@ TrainedRound RoundWorker::Run(const data::Dataset& dataset, std::span<const std:
     }
   }
   trainer_.SetParameterMasks(parameter_masks_);
+  trainer_.SetSubnetwork(round.subnet);
   torch::Tensor soft_targets;
   if (!round.soft_targets.empty()) {
     FSD_CHECK(round.soft_targets.size() == static_cast<std::size_t>(num_classes_ * num_classes_))

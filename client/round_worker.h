@@ -1,9 +1,10 @@
 // RoundWorker: runs one client's local round — load the global vector (or,
 // in distillation-only mode, the client's own weights) into its own model,
-// train with the announced T/α/β, global soft targets, sparsity mask and local
-// epochs on the client's shard (pruned weights stay exactly zero), and return
-// the trained values with the client's soft-target summary (built during the
-// last local epoch). One worker (model + trainer) per
+// train the round's sub-network (the rest keeps its values) with the announced
+// T/α/β, global soft targets, sparsity mask and local epochs on the client's
+// shard (pruned weights stay exactly zero), and return the trained values with
+// the client's soft-target summary of the sub-network's deepest exit (built
+// during the last local epoch). One worker (model + trainer) per
 // thread; many clients share it one after another, so memory grows with the
 // number of workers, not of clients. Thread-safety: one owner thread.
 // Errors: InternalError when `round` does not fit the model (ClientSession

@@ -29,7 +29,15 @@ LocalTrainer::LocalTrainer(model::MultiExitNet model, const config::TrainingConf
       training_(training),
       loss_(loss),
       optimizer_(model_->parameters(), training.momentum, training.weight_decay),
-      parameters_(model_->parameters()) {}
+      parameters_(model_->parameters()),
+      subnet_{model_->num_exits(), loss.exits == config::TrainedExits::kMain} {}
+
+void LocalTrainer::SetSubnetwork(model::Subnetwork subnet) {
+  if (subnet.exit == 0) subnet.exit = model_->num_exits();
+  FSD_CHECK(subnet.exit >= 1 && subnet.exit <= model_->num_exits())
+      << "sub-network of exit " << subnet.exit << " in a network of " << model_->num_exits();
+  subnet_ = subnet;
+}
 
 void LocalTrainer::SetParameterMasks(std::vector<torch::Tensor> masks) {
   FSD_CHECK(masks.empty() || masks.size() == parameters_.size())
@@ -74,7 +82,6 @@ EpochStats LocalTrainer::TrainEpoch(const data::Dataset& dataset,
   const auto order = shard.index_select(0, torch::randperm(n, generator, torch::kInt64));
 
   model_->train();
-  const bool main_only = loss_.config().exits == config::TrainedExits::kMain;
   const auto start = std::chrono::steady_clock::now();
   const std::int64_t steps = (n + batch - 1) / batch;
   double loss_sum = 0.0;
@@ -88,18 +95,19 @@ EpochStats LocalTrainer::TrainEpoch(const data::Dataset& dataset,
     torch::index_select_out(images, dataset.images, 0, batch_indices);
     torch::index_select_out(labels, dataset.labels, 0, batch_indices);
 
+    // The sub-network's exits; its deepest is the teacher and feeds the summary.
     std::vector<torch::Tensor> logits;
-    if (main_only) {
-      logits.push_back(model_->forward_to(images, model_->main_exit()));
+    if (subnet_.head_only) {
+      logits.push_back(model_->forward_to(images, subnet_.exit - 1));
     } else {
-      logits = model_->forward(images);
+      logits = model_->ForwardExits(images, subnet_.exit);
     }
     auto loss = loss_(logits, labels, soft_targets);
     if (summary != nullptr) summary->Add(logits.back(), labels);
     optimizer_.ZeroGrad();
     loss.backward();
     for (std::size_t i = 0; i < masks_.size(); ++i) {
-      // Exits the loss did not reach (loss.exits = "main") have no gradient.
+      // Parameters outside the sub-network have no gradient.
       if (masks_[i].defined() && parameters_[i].grad().defined()) {
         parameters_[i].mutable_grad().mul_(masks_[i]);
       }

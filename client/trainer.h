@@ -20,6 +20,7 @@
 #include "client/soft_target_summary.h"
 #include "common/config/config.h"
 #include "common/data/dataset.h"
+#include "common/model/layout.h"
 #include "common/model/multi_exit_net.h"
 
 namespace fsd::client {
@@ -64,6 +65,13 @@ class LocalTrainer {
   // and masked weights re-zeroed after it, so pruned weights stay exactly 0.
   void SetParameterMasks(std::vector<torch::Tensor> masks);
 
+  // The sub-network trained from now on (common/model/layout.h): the
+  // backbone up to exit subnet.exit (0: all) and the heads up to it, or that
+  // exit's head alone; parameters outside it get no gradient and keep their
+  // values. Default: the whole network, the main head alone under
+  // loss.exits = "main". InternalError for an exit the model does not have.
+  void SetSubnetwork(model::Subnetwork subnet);
+
   SelfDistillationLoss& loss() { return loss_; }
   model::MultiExitNet& model() { return model_; }
 
@@ -78,6 +86,7 @@ class LocalTrainer {
   torch::Tensor batch_labels_;  // [batch_size]
   std::vector<torch::Tensor> parameters_;
   std::vector<torch::Tensor> masks_;  // see SetParameterMasks
+  model::Subnetwork subnet_;          // exit resolved (≥ 1)
 };
 
 }  // namespace fsd::client

@@ -128,6 +128,8 @@ CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
   options.transport = config.transport;
   options.limits = config.limits;
   options.aggregation = AggregationOptionsFrom(config.aggregation);
+  options.min_exit = config.heterogeneity.min_exit;
+  options.main_head_only = config.loss.exits == config::TrainedExits::kMain;
   options.temperature = MakeTemperatureSchedule(config.schedule, config.loss);
   options.alpha = MakeRamp(config.schedule.alpha, config.loss.alpha, config.schedule.alpha_start,
                            config.schedule.alpha_end);

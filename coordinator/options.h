@@ -44,6 +44,12 @@ struct CoordinatorOptions {
   // The model's tensors in the flat vector (which ones may be pruned; the
   // int8 codec's segments). Empty: one unprunable tensor of the initial size.
   model::ModelLayout layout;
+  // Heterogeneous clients (common/model/layout.h): a JOIN whose max_exit is
+  // below min_exit is refused (0: every exit is welcome); under
+  // loss.exits = "main" every client trains and exchanges only its deepest
+  // exit's path (main_head_only).
+  int min_exit = 0;
+  bool main_head_only = false;
   codec::EncodeOptions downlink;  // how ROUND_START values and masks are encoded
   aggregation::SparsitySchedule sparsity;  // default: never prunes
   aggregation::MaskScope mask_scope = aggregation::MaskScope::kGlobal;

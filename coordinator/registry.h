@@ -21,6 +21,7 @@ struct ClientRecord {
   std::string name;        // allow-list name (or the JOIN's in plaintext mode)
   std::string routing_id;  // the connection to answer on (the latest one heard)
   std::int64_t declared_samples = 0;  // from the last JOIN
+  std::uint32_t max_exit = 0;         // from the last JOIN (0: the whole network)
   Clock::TimePoint last_seen{};
   std::uint64_t mask_round_sent = 0;  // the client has the mask of this round
   // Connections (routing ids) this key used, with when each was last heard.

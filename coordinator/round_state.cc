@@ -127,7 +127,6 @@ RoundStateMachine::RoundStateMachine(CoordinatorOptions options,
     }
     FSD_LOG(INFO) << "resuming after round " << committed_round_;
   }
-  segments_ = aggregation::KeptPerTensor(options_.layout, mask_);
   // Under DP, who is sampled must not be predictable from the (public) config.
   sampling_seed_ = options_.privacy.enabled && !options_.privacy.seed ? privacy::SecureSeed()
                                                                       : options_.federation.seed;
@@ -278,10 +277,37 @@ void RoundStateMachine::OnJoin(const Peer& peer, const wire::Join& join) {
                       "num_samples " + std::to_string(join.num_samples) + " outside 1.." +
                           std::to_string(max_samples) + " (federation.max_samples_per_client)");
   }
+  const int exits = model::NumExits(options_.layout);
+  if (join.max_exit > static_cast<std::uint32_t>(exits)) {
+    return SendReject(peer, RejectCode::kInvalidValue,
+                      "max_exit " + std::to_string(join.max_exit) + " outside 0.." +
+                          std::to_string(exits) + " (0: the whole network)");
+  }
+  const int affordable = join.max_exit == 0 ? exits : static_cast<int>(join.max_exit);
+  if (affordable < exits) {
+    const char* needs_whole = options_.secure_aggregation.enabled ? "secure_aggregation.enabled"
+                              : options_.privacy.enabled          ? "privacy.dp"
+                              : distillation_only()               ? "federation.mode = distillation"
+                                                                  : nullptr;
+    if (needs_whole != nullptr) {
+      return SendReject(peer, RejectCode::kInvalidValue,
+                        "max_exit " + std::to_string(affordable) + ": under " + needs_whole +
+                            " every client trains the whole network (exit " +
+                            std::to_string(exits) + ")");
+    }
+    if (affordable < options_.min_exit) {
+      return SendReject(peer, RejectCode::kInvalidValue,
+                        "max_exit " + std::to_string(affordable) +
+                            " is below heterogeneity.min_exit " +
+                            std::to_string(options_.min_exit) +
+                            ": this federation takes clients that train that exit or deeper");
+    }
+  }
   const bool rejoined = registry_.joined(peer.identity);
   ClientRecord& record =
       registry_.Join(peer.identity, peer.routing_id, join.num_samples, join.client_name,
                      clock_.Now());
+  record.max_exit = join.max_exit;
   FSD_LOG(DEBUG) << "client " << record.name << (rejoined ? " rejoined" : " joined") << " with "
               << join.num_samples << " samples";
   if (!rejoined) FSD_LOG(INFO) << "client " << record.name << " joined";
@@ -310,8 +336,9 @@ void RoundStateMachine::OnUpdate(const Peer& peer, std::uint64_t round,
   // Screen() already refused unknown sessions, other rounds, unsampled
   // clients and duplicates; the validator checks the contents.
   (void)round;
-  const RoundExpectation expectation{distillation_only(), mask_round_, segments_,
-                                     aggregation::KeptCount(mask_, global_.size())};
+  const model::Subnetwork subnet = subnets_.at(peer.identity);
+  const SubnetView& view = views_.at(subnet);
+  const RoundExpectation expectation{distillation_only(), mask_round_, view.segments, view.kept};
   auto result =
       validator_.Validate(update, expectation, declared_.at(peer.identity), frame_bytes);
   if (auto* reject = std::get_if<wire::Reject>(&result)) {
@@ -331,7 +358,8 @@ void RoundStateMachine::OnUpdate(const Peer& peer, std::uint64_t round,
   bytes_.up += staged.bytes;
   bytes_.up_weights += staged.weight_bytes;
   bytes_.up_summary += staged.summary_bytes;
-  staged_.emplace(peer.identity, Staged{registry_.NameOf(peer.identity), std::move(staged)});
+  staged_.emplace(peer.identity,
+                  Staged{registry_.NameOf(peer.identity), std::move(staged), subnet});
 }
 
 void RoundStateMachine::OnSecure(const Peer& peer, wire::Body& body, std::size_t frame_bytes) {
@@ -511,17 +539,17 @@ void RoundStateMachine::StartRound() {
   selected_ = std::set<std::string>(candidates.begin(), candidates.end());
   sampled_ = selected_.size();
   // A declaration is fixed the first time the client is sampled in this round.
-  for (const auto& key : selected_) declared_.try_emplace(key, registry_.Find(key)->declared_samples);
+  for (const auto& key : selected_) {
+    const ClientRecord* record = registry_.Find(key);
+    declared_.try_emplace(key, record->declared_samples);
+    subnets_.try_emplace(key, SubnetFor(record->max_exit));
+  }
   resends_.clear();
   refused_updates_.clear();
   staged_.clear();
   bytes_ = RoundBytes{};
   UpdateMask(round);
-  if (!distillation_only()) {
-    codec::EncodeOptions downlink = options_.downlink;
-    downlink.seed = round;
-    round_values_ = codec::EncodeValues(aggregation::Gather(global_, mask_), segments_, downlink);
-  }
+  BuildViews(round);
   // The schedules see the logits aggregated up to the previous round.
   const aggregation::RoundContext context{round,
                                           static_cast<std::uint64_t>(options_.federation.rounds),
@@ -553,7 +581,7 @@ void RoundStateMachine::StartRound() {
     }
     setup.weights = aggregation::ClientWeights(options_.aggregation.weighting, samples,
                                                options_.aggregation.max_weight_ratio);
-    setup.kept = aggregation::KeptCount(mask_, global_.size());
+    setup.kept = SharedView().kept;
     // Under DP only the noised weights may be learned: no summary in the sum.
     setup.classes = options_.privacy.enabled ? 0 : options_.num_classes;
     setup.mask_round = mask_round_;
@@ -580,10 +608,38 @@ void RoundStateMachine::UpdateMask(std::uint64_t round) {
                                   options_.min_keep);
   aggregation::ApplyMask(mask_, global_);
   mask_round_ = round;
-  segments_ = aggregation::KeptPerTensor(options_.layout, mask_);
   round_mask_ = codec::EncodeBitmask(mask_, options_.downlink.zstd, options_.downlink.zstd_level);
   FSD_LOG(INFO) << "round " << round << ": mask at sparsity "
                 << aggregation::SparsityOf(mask_, options_.layout) << " (target " << target << ")";
+}
+
+model::Subnetwork RoundStateMachine::SubnetFor(std::uint32_t max_exit) const {
+  const int exits = model::NumExits(options_.layout);
+  const int deepest = max_exit == 0 ? exits : std::min(static_cast<int>(max_exit), exits);
+  return {deepest, options_.main_head_only};
+}
+
+void RoundStateMachine::BuildViews(std::uint64_t round) {
+  std::set<model::Subnetwork> subnets = {SubnetFor(0)};
+  for (const auto& key : selected_) subnets.insert(subnets_.at(key));
+  views_.clear();
+  codec::EncodeOptions downlink = options_.downlink;
+  downlink.seed = round;
+  for (const auto& subnet : subnets) {
+    SubnetView view;
+    view.mask = aggregation::SubnetworkMask(mask_, options_.layout, subnet, global_.size());
+    view.segments = aggregation::KeptPerTensor(options_.layout, view.mask);
+    view.kept = aggregation::KeptCount(view.mask, global_.size());
+    if (!distillation_only()) {
+      view.values =
+          codec::EncodeValues(aggregation::Gather(global_, view.mask), view.segments, downlink);
+    }
+    views_.emplace(subnet, std::move(view));
+  }
+}
+
+const RoundStateMachine::SubnetView& RoundStateMachine::SharedView() const {
+  return views_.at(SubnetFor(0));
 }
 
 void RoundStateMachine::SendRoundStart(const std::string& key) {
@@ -595,7 +651,10 @@ void RoundStateMachine::SendRoundStart(const std::string& key) {
   start.beta = beta_;
   start.local_epochs = static_cast<std::uint32_t>(options_.local_epochs);
   start.mask_round = mask_round_;
-  if (!distillation_only()) start.global_values = round_values_;
+  const model::Subnetwork& subnet = subnets_.at(key);
+  start.subnet_exit = static_cast<std::uint32_t>(subnet.exit);
+  start.subnet_heads = subnet.head_only ? 1 : 0;
+  if (!distillation_only()) start.global_values = views_.at(subnet).values;
   start.soft_targets = soft_targets_;
   if (secure_) start.secure = secure_->StartFor(key);
   if (mask_round_ != 0 && record->mask_round_sent != mask_round_) {
@@ -687,8 +746,9 @@ void RoundStateMachine::CloseRound() {
   Commit(collect_s);
 }
 
-RoundStateMachine::Aggregated RoundStateMachine::AggregatePlain(std::span<const float> reference) {
+RoundStateMachine::Aggregated RoundStateMachine::AggregatePlain() {
   const std::uint64_t round = committed_round_ + 1;
+  const int exits = model::NumExits(options_.layout);
   // Sum in (name, key) order so the result depends neither on arrival order
   // nor on freshly generated keys: a resumed simulation reproduces the bits.
   std::vector<std::pair<std::string, const Staged*>> ordered;
@@ -698,49 +758,67 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregatePlain(std::span<const 
   for (const auto& [order, staged] : ordered) samples.push_back(staged->update.sample_count);
   const std::vector<double> weights = aggregation::ClientWeights(
       options_.aggregation.weighting, samples, options_.aggregation.max_weight_ratio);
-  std::vector<std::vector<std::int64_t>> class_counts;
-  for (const auto& [order, staged] : ordered) class_counts.push_back(staged->update.summary.counts);
-  const std::vector<std::vector<double>> class_weights =
-      aggregation::ClassWeights(class_counts, weights, samples,
-                                options_.aggregation.cap_per_class,
-                                options_.aggregation.max_weight_ratio);
   Aggregated out;
+  // Soft-target summaries describe the main exit: those of clients that
+  // trained a shallower sub-network (their own deepest exit) are not aggregated.
   std::vector<const aggregation::SoftTargetSummary*> summaries;
+  std::vector<std::vector<std::int64_t>> class_counts;
+  std::vector<double> summary_weights;
+  std::vector<std::int64_t> summary_samples;
   std::vector<aggregation::WeightedInput> inputs;
+  std::vector<aggregation::PartialInput> partial;
+  std::vector<std::size_t> by_exit(static_cast<std::size_t>(exits), 0);
   for (std::size_t i = 0; i < ordered.size(); ++i) {
-    const StagedUpdate& update = ordered[i].second->update;
+    const Staged& staged = *ordered[i].second;
+    const StagedUpdate& update = staged.update;
     inputs.push_back({update.kept, weights[i]});
-    summaries.push_back(&update.summary);
+    if (!distillation_only())
+      partial.push_back({update.kept, &views_.at(staged.subnet).mask, weights[i]});
+    if (staged.subnet.exit == exits) {
+      summaries.push_back(&update.summary);
+      class_counts.push_back(update.summary.counts);
+      summary_weights.push_back(weights[i]);
+      summary_samples.push_back(update.sample_count);
+    }
+    ++by_exit[static_cast<std::size_t>(staged.subnet.exit - 1)];
     out.loss_sum += update.train_loss * weights[i];
     out.weight_sum += weights[i];
     out.sample_sum += update.sample_count;
-    out.names.push_back(ordered[i].second->name);
+    out.names.push_back(staged.name);
     if (weights[i] > out.max_weight) {
       out.max_weight = weights[i];
-      out.heaviest = ordered[i].second->name;
+      out.heaviest = staged.name;
     }
   }
   out.reported = ordered.size();
-  // The rule over the kept coordinates; pruned ones stay exactly zero.
   if (options_.privacy.enabled) {
+    const std::vector<float> reference = distillation_only()
+                                             ? std::vector<float>{}
+                                             : aggregation::Gather(global_, SharedView().mask);
     out.extra = ReleasePrivately(round, reference, inputs, summaries);
   } else {
+    // Every tensor over the clients that trained it; pruned coordinates stay exactly zero.
     if (!distillation_only()) {
-      aggregation::Scatter(
-          aggregation::Aggregate(options_.aggregation, reference, inputs, &out.report), mask_,
-          global_);
+      out.report = aggregation::AggregateBySubnetwork(options_.aggregation, options_.layout,
+                                                      partial, global_);
     }
+    const std::vector<std::vector<double>> class_weights = aggregation::ClassWeights(
+        class_counts, summary_weights, summary_samples, options_.aggregation.cap_per_class,
+        options_.aggregation.max_weight_ratio);
     soft_state_ = aggregation::AggregateSummaries(options_.aggregation, summaries, class_weights,
                                                   options_.num_classes, soft_state_);
   }
   nlohmann::json selected = nlohmann::json::array();
   for (const auto index : out.report.selected) selected.push_back(ordered[index].second->name);
   out.extra["krum_selected"] = selected;
+  out.extra["clients_by_exit"] = by_exit;
   return out;
 }
 
-RoundStateMachine::Aggregated RoundStateMachine::AggregateSecure(std::span<const float> reference) {
+RoundStateMachine::Aggregated RoundStateMachine::AggregateSecure() {
   const privacy::SecureSum& sum = secure_->result();
+  const SubnetView& view = SharedView();
+  const std::vector<float> reference = aggregation::Gather(global_, view.mask);
   Aggregated out;
   std::uint64_t clamped = 0;
   for (const auto& report : secure_->survivors()) {
@@ -767,14 +845,14 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregateSecure(std::span<const
     for (std::size_t i = 0; i < deltas.size(); ++i) deltas[i] = sum.weighted_deltas[i] / each;
     privacy::GaussianNoise none = privacy::GaussianNoise::Seeded(0);
     kept = privacy::ReleaseMean(reference, deltas, 0.0, options_.privacy.expected_cohort, none);
-    aggregation::Scatter(kept, mask_, global_);
+    aggregation::ScatterKept(kept, view.mask, global_);
     out.extra["variances_floored"] = FloorVariances(global_, options_.privacy.variances);
     out.extra.update(ChargePrivacyStep());
   } else {
     for (std::size_t i = 0; i < kept.size(); ++i) {
       kept[i] = static_cast<float>(reference[i] + sum.weighted_deltas[i] / weight);
     }
-    aggregation::Scatter(kept, mask_, global_);
+    aggregation::ScatterKept(kept, view.mask, global_);
     // Summaries: class rows weighted by Σ q_c; classes nobody reported keep
     // their previous rows.
     const std::size_t classes = options_.num_classes;
@@ -819,9 +897,9 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregateSecure(std::span<const
 
 void RoundStateMachine::Commit(double collect_s) {
   const std::uint64_t round = committed_round_ + 1;
-  const std::vector<float> reference =
+  const std::vector<float> before =
       distillation_only() ? std::vector<float>{} : aggregation::Gather(global_, mask_);
-  Aggregated aggregated = secure_ ? AggregateSecure(reference) : AggregatePlain(reference);
+  Aggregated aggregated = secure_ ? AggregateSecure() : AggregatePlain();
   const double loss_sum = aggregated.loss_sum, weight_sum = aggregated.weight_sum,
                max_weight = aggregated.max_weight;
   const std::int64_t sample_sum = aggregated.sample_sum;
@@ -831,12 +909,12 @@ void RoundStateMachine::Commit(double collect_s) {
   if (!distillation_only()) {
     const std::vector<float> moved = aggregation::Gather(global_, mask_);
     for (std::size_t i = 0; i < moved.size(); ++i) {
-      const double d = static_cast<double>(moved[i]) - reference[i];
+      const double d = static_cast<double>(moved[i]) - before[i];
       change_squares += d * d;
     }
   }
   const double global_change_rms =
-      reference.empty() ? 0.0 : std::sqrt(change_squares / static_cast<double>(reference.size()));
+      before.empty() ? 0.0 : std::sqrt(change_squares / static_cast<double>(before.size()));
   const double cpu_s = cpu_mark_ >= 0.0 ? ThreadCpuSeconds() - cpu_mark_ : 0.0;
   const auto eval_start = clock_.Now();
   const std::vector<double> accuracy =
@@ -917,6 +995,7 @@ void RoundStateMachine::Commit(double collect_s) {
   selected_.clear();
   missed_.clear();
   declared_.clear();
+  subnets_.clear();
   refused_updates_.clear();
   phase_ = Phase::kWaiting;
 }
@@ -939,7 +1018,7 @@ nlohmann::json RoundStateMachine::ReleasePrivately(
     std::vector<std::span<const float>> values;
     for (const auto& input : inputs) values.push_back(input.values);
     const WeightRelease release = ReleaseWeights(dp, reference, values, noise);
-    aggregation::Scatter(release.kept, mask_, global_);
+    aggregation::ScatterKept(release.kept, SharedView().mask, global_);
     record["variances_floored"] = FloorVariances(global_, dp.variances);
     record["delta_norm_max"] = release.max_norm;
     record["delta_norm_median"] = release.median_norm;

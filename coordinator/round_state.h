@@ -152,6 +152,14 @@ class RoundStateMachine {
   struct Staged {
     std::string name;
     StagedUpdate update;
+    model::Subnetwork subnet;  // what the client trained (resolved)
+  };
+  // What a round exchanges with the clients of one sub-network.
+  struct SubnetView {
+    aggregation::Mask mask;               // mask_ within the sub-network (empty: dense)
+    std::vector<std::uint64_t> segments;  // its kept values per tensor
+    std::uint64_t kept = 0;               // their sum
+    codec::Encoded values;                // the global kept values, encoded once per round
   };
 
   std::optional<wire::Reject> Screen(const Peer& peer, std::span<const std::uint8_t> frame) const;
@@ -169,6 +177,13 @@ class RoundStateMachine {
   void OnClientGone(const std::string& key, const char* why);
   void StartRound();
   void UpdateMask(std::uint64_t round);
+  // The sub-network a client stating `max_exit` at JOIN trains (resolved).
+  model::Subnetwork SubnetFor(std::uint32_t max_exit) const;
+  // The round's views: the federation's own sub-network and those of the sampled clients.
+  void BuildViews(std::uint64_t round);
+  // Secure and DP rounds: every client trains the federation's sub-network
+  // (OnJoin refuses the others); its view.
+  const SubnetView& SharedView() const;
   void SendRoundStart(const std::string& key);
   bool ShouldClose() const;
   void CloseRound();
@@ -182,8 +197,8 @@ class RoundStateMachine {
     aggregation::AggregateReport report;
     nlohmann::json extra = nlohmann::json::object();  // privacy and secure-aggregation fields
   };
-  Aggregated AggregatePlain(std::span<const float> reference);
-  Aggregated AggregateSecure(std::span<const float> reference);
+  Aggregated AggregatePlain();
+  Aggregated AggregateSecure();
   // Charges a DP release to the account; its epsilon fields.
   nlohmann::json ChargePrivacyStep();
   void Commit(double collect_s);
@@ -221,7 +236,6 @@ class RoundStateMachine {
   aggregation::SoftTargetSummary soft_state_;  // aggregated logits so far
   aggregation::Mask mask_;                     // in force; empty: dense
   std::uint64_t mask_round_ = 0;               // round that chose mask_ (0: none)
-  std::vector<std::uint64_t> segments_;        // kept values per tensor under mask_
   codec::Encoded round_mask_;                  // mask_ as a bitmask
   std::uint64_t committed_round_ = 0;
   privacy::RdpAccountant account_;  // released DP rounds (empty without privacy.dp)
@@ -235,11 +249,12 @@ class RoundStateMachine {
   double temperature_ = 0.0, alpha_ = 0.0, beta_ = 0.0;
   std::vector<float> soft_targets_;  // C×C, empty while β = 0 or nothing is aggregated
   double soft_target_entropy_ = 0.0;
-  codec::Encoded round_values_;  // global kept values, encoded once per round
+  std::map<model::Subnetwork, SubnetView> views_;  // by sub-network, this attempt
   std::size_t target_ = 0;       // updates the round wants (before over-selection)
   std::set<std::string> selected_;                  // sampled in this attempt, still present
   std::size_t sampled_ = 0;                         // sampled in this attempt
   std::map<std::string, std::int64_t> declared_;    // fixed when first sampled this round
+  std::map<std::string, model::Subnetwork> subnets_;  // likewise
   std::map<std::string, int> resends_;              // ROUND_START re-sends this attempt
   std::map<std::string, int> refused_updates_;      // UPDATEs refused this attempt
   std::map<std::string, Staged> staged_;            // validated, not yet aggregated

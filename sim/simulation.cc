@@ -29,6 +29,7 @@
 #include "sim/attack.h"
 #include "sim/client_pool.h"
 #include "sim/faults.h"
+#include "sim/profiles.h"
 #include "sim/report.h"
 #include "sim/worker_pool.h"
 
@@ -58,6 +59,7 @@ struct Federation {
   model::FlatSchema schema;
   std::vector<float> initial;
   std::size_t with_samples = 0;  // clients with a non-empty shard
+  std::vector<int> max_exits;    // per client (sim/profiles.h); 0: the whole network
 };
 
 Federation Prepare(const config::RunConfig& cfg) {
@@ -66,19 +68,36 @@ Federation Prepare(const config::RunConfig& cfg) {
   f.partition = data::BuildPartition(cfg.federation, *f.splits.train);
   for (const auto& shard : f.partition)
     f.shard_sizes.push_back(static_cast<std::int64_t>(shard.size()));
+  f.spec = data::ModelSpecFor(cfg.model, *f.splits.train);
+  torch::manual_seed(cfg.model.init_seed);
+  f.eval_model = model::MultiExitNet(f.spec);
+  f.schema = model::FlatSchema::Of(*f.eval_model);
+  f.initial = model::Flatten(*f.eval_model, f.schema);
+  const auto& heterogeneity = cfg.heterogeneity;
+  CheckProfilesFit(heterogeneity, f.eval_model->num_exits());
+  f.max_exits = AssignMaxExits(heterogeneity.profiles, f.partition.size(), cfg.federation.seed);
+  if (heterogeneity.min_exit > 0) {
+    // The coordinator refuses their JOIN: they do not take part (exclusion).
+    std::size_t excluded = 0;
+    for (std::size_t k = 0; k < f.max_exits.size(); ++k) {
+      if (f.max_exits[k] > 0 && f.max_exits[k] < heterogeneity.min_exit && f.shard_sizes[k] > 0) {
+        f.shard_sizes[k] = 0;
+        ++excluded;
+      }
+    }
+    if (excluded > 0)
+      FSD_LOG(INFO) << excluded << " clients train below heterogeneity.min_exit "
+                    << heterogeneity.min_exit << " and do not take part";
+  }
   f.with_samples = static_cast<std::size_t>(
       std::count_if(f.shard_sizes.begin(), f.shard_sizes.end(), [](auto n) { return n > 0; }));
   if (f.with_samples == 0)
     throw ConfigError("federation.partition gives every client an empty shard");
   if (f.with_samples < f.partition.size()) {
     FSD_LOG(WARNING) << f.partition.size() - f.with_samples << " of " << f.partition.size()
-                     << " clients have no training samples in the partition; they never check in";
+                     << " clients have no training samples (partition, or below "
+                        "heterogeneity.min_exit); they never check in";
   }
-  f.spec = data::ModelSpecFor(cfg.model, *f.splits.train);
-  torch::manual_seed(cfg.model.init_seed);
-  f.eval_model = model::MultiExitNet(f.spec);
-  f.schema = model::FlatSchema::Of(*f.eval_model);
-  f.initial = model::Flatten(*f.eval_model, f.schema);
   return f;
 }
 
@@ -206,6 +225,7 @@ nlohmann::json Simulation::Run() {
         node.heartbeat_ms = cfg.transport.heartbeat_ms;
         const auto samples = attack.DeclaredSamples(k, fed.shard_sizes[k]);
         auto session = client::SessionOptionsFromConfig(cfg, ClientName(k), samples, fed.schema);
+        session.max_exit = static_cast<std::uint32_t>(fed.max_exits[k]);
         // Distributed DP noise from the run's seed, like the coordinator's in central mode.
         if (session.local_dp) session.local_dp->seed = cfg.federation.seed;
         return client::ClientNode(context, client::ClientSession(std::move(session)),

@@ -209,5 +209,66 @@ TEST(AggregateSummariesTest, MedianAndTrimmedMeanResistOnePoisonedRowAndCount) {
   EXPECT_EQ(trimmed.counts[0], 50);
 }
 
+// Two exits: stage 1 (2 values), head 1 (1), stage 2 (2), head 2 (1).
+const model::ModelLayout kTwoExits = {
+    {0, 2, true, 1, false}, {2, 1, false, 1, true}, {3, 2, true, 2, false}, {5, 1, false, 2, true}};
+
+TEST(AggregateBySubnetworkTest, AveragesEveryTensorOverTheClientsThatTrainedIt) {
+  const Mask whole;                           // client a: the whole network
+  const Mask shallow = {1, 1, 1, 0, 0, 0};    // client b: exit 1's sub-network
+  const Mask main_path = {1, 1, 0, 1, 1, 1};  // client c: exit 2's path alone
+  const std::vector<float> a = {1, 1, 1, 1, 1, 1}, b = {4, 4, 4}, c = {7, 7, 7, 7, 7};
+  const std::vector<PartialInput> inputs = {
+      {a, &whole, 1.0}, {b, &shallow, 2.0}, {c, &main_path, 1.0}};
+  std::vector<float> global(6, 0.0f);
+  AggregationOptions options;
+  const AggregateReport report = AggregateBySubnetwork(options, kTwoExits, inputs, global);
+  // stage 1: all three (1 + 8 + 7) / 4; head 1: a and b (1 + 8) / 3; stage 2
+  // and head 2: a and c (1 + 7) / 2.
+  EXPECT_FLOAT_EQ(global[0], 4.0f);
+  EXPECT_FLOAT_EQ(global[1], 4.0f);
+  EXPECT_FLOAT_EQ(global[2], 3.0f);
+  EXPECT_FLOAT_EQ(global[3], 4.0f);
+  EXPECT_FLOAT_EQ(global[4], 4.0f);
+  EXPECT_FLOAT_EQ(global[5], 4.0f);
+  EXPECT_EQ(report.clipped, 0u);
+}
+
+TEST(AggregateBySubnetworkTest, WithOneSubnetworkEqualsTheRuleOverTheKeptValues) {
+  const Mask pruned = {1, 0, 1, 1, 0, 1};
+  const std::vector<float> a = {1, 2, 3, 4}, b = {5, 6, 7, 9}, d = {-100, 100, -100, 100};
+  const std::vector<PartialInput> inputs = {
+      {a, &pruned, 1.0}, {b, &pruned, 1.0}, {d, &pruned, 1.0}};
+  AggregationOptions options;
+  options.rule = Rule::kMedian;
+  options.weighting = Weighting::kUniform;
+  std::vector<float> global = {0, 0, 0, 0, 0, 0};
+  AggregateBySubnetwork(options, kTwoExits, inputs, global);
+  const std::vector<WeightedInput> flat = {{a, 1.0}, {b, 1.0}, {d, 1.0}};
+  std::vector<float> expected(6, 0.0f);
+  Scatter(Aggregate(options, std::vector<float>(4, 0.0f), flat), pruned, expected);
+  EXPECT_EQ(global, expected);
+  EXPECT_EQ(global[1], 0.0f);  // pruned coordinates stay exactly zero
+  EXPECT_EQ(global[4], 0.0f);
+}
+
+TEST(AggregateBySubnetworkTest, TensorsThatTooFewClientsTrainedKeepTheirValues) {
+  // Krum with f = 0 needs 3 inputs: only stage 1 and head 1 have them.
+  const Mask whole, shallow = {1, 1, 1, 0, 0, 0};
+  const std::vector<float> a = {1, 1, 1, 1, 1, 1}, b = {2, 2, 2}, c = {2.5f, 2.5f, 2.5f},
+                           d = {3, 3, 3};
+  const std::vector<PartialInput> inputs = {
+      {a, &whole, 1.0}, {b, &shallow, 1.0}, {c, &shallow, 1.0}, {d, &shallow, 1.0}};
+  AggregationOptions options;
+  options.rule = Rule::kKrum;
+  std::vector<float> global(6, 9.0f);
+  const AggregateReport report = AggregateBySubnetwork(options, kTwoExits, inputs, global);
+  EXPECT_EQ(global[3], 9.0f);
+  EXPECT_EQ(global[5], 9.0f);
+  EXPECT_EQ(global[0], 2.5f);  // Krum picks c, nearest to its two nearest
+  ASSERT_EQ(report.selected.size(), 1u);
+  EXPECT_EQ(report.selected[0], 2u);
+}
+
 }  // namespace
 }  // namespace fsd::aggregation

@@ -102,5 +102,28 @@ TEST(MaskValuesTest, FedAvgOverKeptCoordinatesLeavesPrunedOnesZero) {
   EXPECT_EQ(global, (std::vector<float>{2.5f, 0.0f, 3.5f}));
 }
 
+// A two-exit network: stage 1 (prunable, 3 values), head 1 (1), stage 2
+// (prunable, 2), head 2 (1).
+const model::ModelLayout kExitLayout = {
+    {0, 3, true, 1, false}, {3, 1, false, 1, true}, {4, 2, true, 2, false}, {6, 1, false, 2, true}};
+
+TEST(SubnetworkMaskTest, KeepsTheMasksValuesWithinTheSubnetworksTensors) {
+  const Mask pruned = {1, 0, 1, 1, 0, 1, 1};
+  EXPECT_EQ(SubnetworkMask(pruned, kExitLayout, {1, false}, 7), (Mask{1, 0, 1, 1, 0, 0, 0}));
+  EXPECT_EQ(SubnetworkMask({}, kExitLayout, {1, false}, 7), (Mask{1, 1, 1, 1, 0, 0, 0}));
+  // The main exit's path alone: no auxiliary head.
+  EXPECT_EQ(SubnetworkMask({}, kExitLayout, {2, true}, 7), (Mask{1, 1, 1, 0, 1, 1, 1}));
+  // The whole network: the mask itself (empty stays empty: dense).
+  EXPECT_EQ(SubnetworkMask(pruned, kExitLayout, {0, false}, 7), pruned);
+  EXPECT_TRUE(SubnetworkMask({}, kExitLayout, {2, false}, 7).empty());
+  EXPECT_THROW(SubnetworkMask({}, kExitLayout, {3, false}, 7), InternalError);
+}
+
+TEST(SubnetworkMaskTest, ScatterKeptLeavesOtherPositionsAlone) {
+  std::vector<float> dense = {9, 9, 9, 9};
+  ScatterKept(std::vector<float>{1, 2}, Mask{0, 1, 0, 1}, dense);
+  EXPECT_EQ(dense, (std::vector<float>{9, 1, 9, 2}));
+}
+
 }  // namespace
 }  // namespace fsd::aggregation

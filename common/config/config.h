@@ -403,6 +403,25 @@ struct SimConfig {
   int checked_in = 0;
 };
 
+// One [[heterogeneity.profile]] table: this share of fsd-sim's clients
+// trains the sub-network of exit max_exit (0: the whole network).
+struct ExitProfile {
+  double share = 0.0;
+  int max_exit = 0;
+};
+
+// [heterogeneity]: clients that can afford only part of the network train
+// the sub-network of their deepest affordable exit (common/model/layout.h).
+struct HeterogeneityConfig {
+  // fsd-client: the deepest exit this client trains, stated at JOIN; 0 = the whole network.
+  int max_exit = 0;
+  // Coordinator: JOINs stating a shallower max_exit are refused; 0 = every exit is welcome.
+  int min_exit = 0;
+  // fsd-sim: the clients' profiles, shares summing to 1, assigned from
+  // federation.seed; empty: every client trains the whole network.
+  std::vector<ExitProfile> profiles;
+};
+
 // Everything an fsd executable reads; each uses the sections it needs.
 struct RunConfig {
   DataConfig data;
@@ -421,6 +440,7 @@ struct RunConfig {
   AttackConfig attack;
   PrivacyConfig privacy;
   SecureAggregationConfig secure_aggregation;
+  HeterogeneityConfig heterogeneity;
 };
 
 // The clients fsd-sim keeps checked in (sim.checked_in, with 0 resolved).

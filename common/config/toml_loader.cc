@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -122,6 +123,27 @@ class SectionReader {
     }
   }
 
+  // An array of tables ([[section.key]]): `read_one` reads each with a
+  // reader named section.key[i] and returns its value; the element keys are
+  // listed (and documented) as section.key.*.
+  template <typename T, typename ReadOne>
+  void Tables(std::string_view key, std::vector<T>& out, ReadOne read_one) {
+    const toml::node* node = Find(key);
+    SectionReader blank(nullptr, Name(key), origin_, known_keys_, /*element=*/true);
+    read_one(blank);  // lists the element keys
+    if (node == nullptr) return;
+    const toml::array* array = node->as_array();
+    if (array == nullptr || !array->is_array_of_tables())
+      Fail(Name(key), "must be an array of tables ([[" + Name(key) + "]])");
+    out.clear();
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      SectionReader element(array->get(i)->as_table(), Name(key) + "[" + std::to_string(i) + "]",
+                            origin_, nullptr, /*element=*/true);
+      out.push_back(read_one(element));
+      element.Finish();
+    }
+  }
+
   // Every key present must have been read.
   void Finish() const {
     if (table_ == nullptr) return;
@@ -135,6 +157,14 @@ class SectionReader {
   }
 
  private:
+  // A reader over `table` itself (an element of an array of tables).
+  SectionReader(const toml::table* table, std::string name, std::string origin,
+                std::vector<std::string>* known_keys, bool)
+      : table_(table),
+        section_(std::move(name)),
+        origin_(std::move(origin)),
+        known_keys_(known_keys) {}
+
   const toml::node* Find(std::string_view key) {
     asked_.emplace_back(key);
     if (known_keys_ != nullptr) known_keys_->push_back(Name(key));
@@ -375,13 +405,42 @@ void CheckSecureAggregation(const RunConfig& config, const std::string& origin) 
   }
 }
 
+// The deepest max_exit a config may name (the network itself bounds it further).
+constexpr int kMaxExits = 16;
+
+void CheckHeterogeneity(const RunConfig& config, const std::string& origin) {
+  const HeterogeneityConfig& hc = config.heterogeneity;
+  if (!hc.profiles.empty()) {
+    double shares = 0.0;
+    for (const auto& profile : hc.profiles) shares += profile.share;
+    if (std::fabs(shares - 1.0) > 1e-6) {
+      throw ConfigError(origin + ": heterogeneity.profile: the shares must sum to 1, got " +
+                        std::to_string(shares));
+    }
+  }
+  const bool partial = hc.max_exit > 0 || std::any_of(hc.profiles.begin(), hc.profiles.end(),
+                                                      [](const auto& p) { return p.max_exit > 0; });
+  if (!partial) return;
+  const char* needs_whole = config.secure_aggregation.enabled   ? "secure_aggregation.enabled"
+                            : config.privacy.dp != DpMode::kOff ? "privacy.dp"
+                            : config.federation.mode == FederationMode::kDistillation
+                                ? "federation.mode = \"distillation\""
+                                : nullptr;
+  if (needs_whole != nullptr) {
+    throw ConfigError(origin +
+                      ": heterogeneity: clients that train part of the network (max_exit "
+                      "> 0) are not supported with " +
+                      needs_whole + "; every client must train the whole network (max_exit = 0)");
+  }
+}
+
 RunConfig Read(const toml::table* root, const std::string& origin,
                std::vector<std::string>* known_keys) {
   RunConfig config;
   const std::set<std::string> sections = {
-      "data",   "model",    "training",           "loss",    "federation", "aggregation",
-      "limits", "schedule", "compression",        "pruning", "transport",  "sim",
-      "attack", "privacy",  "secure_aggregation", "faults"};
+      "data",   "model",    "training",           "loss",    "federation",   "aggregation",
+      "limits", "schedule", "compression",        "pruning", "transport",    "sim",
+      "attack", "privacy",  "secure_aggregation", "faults",  "heterogeneity"};
   if (root != nullptr) {
     for (const auto& [key, node] : *root) {
       if (!sections.contains(std::string(key.str()))) {
@@ -389,7 +448,7 @@ RunConfig Read(const toml::table* root, const std::string& origin,
             origin + ": unknown section or key '" + std::string(key.str()) +
             "'; allowed sections: data, model, training, loss, federation, aggregation, limits, "
             "schedule, compression, pruning, transport, sim, attack, privacy, "
-            "secure_aggregation, faults");
+            "secure_aggregation, faults, heterogeneity");
       }
     }
   }
@@ -655,6 +714,18 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   faults.Real("restart_after_s", fc.restart_after_s, 0.0, 3600.0);
   faults.Real("garbage_rate", fc.garbage_rate, 0.0, 1.0);
   faults.Finish();
+  SectionReader heterogeneity(root, "heterogeneity", origin, known_keys);
+  auto& hc = config.heterogeneity;
+  heterogeneity.Integer("max_exit", hc.max_exit, 0, kMaxExits);
+  heterogeneity.Integer("min_exit", hc.min_exit, 0, kMaxExits);
+  heterogeneity.Tables("profile", hc.profiles, [](SectionReader& profile) {
+    ExitProfile p;
+    profile.Real("share", p.share, 0.0, 1.0, /*min_open=*/true);
+    profile.Integer("max_exit", p.max_exit, 0, kMaxExits);
+    return p;
+  });
+  heterogeneity.Finish();
+  CheckHeterogeneity(config, origin);
   if (config.sim.checked_in > config.federation.clients) {
     throw ConfigError(origin + ": sim.checked_in: must be at most federation.clients (" +
                       std::to_string(config.federation.clients) + "), got " +

@@ -113,9 +113,19 @@ void Unflatten(std::span<const float> values, const FlatSchema& schema, torch::n
 ModelLayout LayoutOf(const FlatSchema& schema) {
   ModelLayout layout;
   for (const auto& entry : schema.entries()) {
-    layout.push_back({static_cast<std::uint64_t>(entry.offset),
+    TensorRange range{static_cast<std::uint64_t>(entry.offset),
                       static_cast<std::uint64_t>(entry.numel),
-                      !entry.is_buffer && entry.shape.size() >= 2});
+                      !entry.is_buffer && entry.shape.size() >= 2};
+    // MultiExitNet's names: "stageK.…" is read first by exit K, "exitK.…" is exit K's head.
+    int number = 0;
+    char dot = 0;
+    if (std::sscanf(entry.name.c_str(), "stage%d%c", &number, &dot) == 2 && dot == '.') {
+      range.exit = number;
+    } else if (std::sscanf(entry.name.c_str(), "exit%d%c", &number, &dot) == 2 && dot == '.') {
+      range.exit = number;
+      range.head = true;
+    }
+    layout.push_back(range);
   }
   return layout;
 }

@@ -49,7 +49,8 @@ class FlatSchema {
 
 // Every entry as a TensorRange; prunable = a trained tensor of rank ≥ 2
 // (convolution and linear weights), never a bias, BatchNorm affine parameter
-// or running statistic.
+// or running statistic. Tensors named "stageK.…" / "exitK.…" (MultiExitNet)
+// carry exit K (and head for the latter); others belong to every sub-network.
 ModelLayout LayoutOf(const FlatSchema& schema);
 
 // Copies the module's values into `out` (size total_numel) in schema order.

@@ -152,13 +152,19 @@ void MultiExitNetImpl::AddExit(nn::Sequential head) {
 }
 
 std::vector<torch::Tensor> MultiExitNetImpl::forward(const torch::Tensor& x) {
+  return ForwardExits(x, num_exits());
+}
+
+std::vector<torch::Tensor> MultiExitNetImpl::ForwardExits(const torch::Tensor& x, int count) {
+  FSD_CHECK(count >= 1 && count <= num_exits()) << count << " exits of " << num_exits();
+  const auto heads = static_cast<std::size_t>(count);
   std::vector<torch::Tensor> logits;
-  logits.reserve(heads_.size());
+  logits.reserve(heads);
   torch::Tensor h = x;
   std::size_t next_head = 0;
-  for (std::size_t s = 0; s < stages_.size(); ++s) {
+  for (std::size_t s = 0; s < stages_.size() && next_head < heads; ++s) {
     h = stages_[s]->forward(h);
-    while (next_head < heads_.size() && head_after_stage_[next_head] == static_cast<int>(s)) {
+    while (next_head < heads && head_after_stage_[next_head] == static_cast<int>(s)) {
       logits.push_back(heads_[next_head]->forward(h));
       ++next_head;
     }

@@ -2,6 +2,9 @@
 // some stages; the deepest exit is the main classifier. Architectures: cnn3-s,
 // cnn3-m (BENCHMARK.md) and an MLP with one auxiliary exit.
 //
+// Stage k is first read by exit k (one exit per stage), and sub-modules are
+// named "stageK" and "exitK": model::LayoutOf derives the sub-networks of
+// heterogeneous clients (common/model/layout.h) from those names.
 // Exit order is shallow to deep everywhere (forward's result, metrics' `acc`
 // arrays, forward_to's index). Registration order of sub-modules is the order
 // of the flat parameter vector (common/model/flat_params.h), so it never changes
@@ -49,6 +52,10 @@ class MultiExitNetImpl : public torch::nn::Module {
 
   // Logits of every exit, shallow to deep; each [batch, num_classes].
   std::vector<torch::Tensor> forward(const torch::Tensor& x);
+
+  // Logits of the first `count` exits, shallow to deep, computing only the
+  // stages they read (a client that trains the sub-network of exit `count`).
+  std::vector<torch::Tensor> ForwardExits(const torch::Tensor& x, int count);
 
   // Logits of exit `exit` only, computing just the stages it depends on.
   torch::Tensor forward_to(const torch::Tensor& x, int exit);

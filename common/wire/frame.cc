@@ -204,10 +204,11 @@ void Fields(Io& io, M& m) {
   if constexpr (std::is_same_v<T, Join>) {
     io(m.min_version, m.max_version, m.schema_fingerprint, m.num_samples);
     io.String(m.client_name, "JOIN.client_name");
+    io(m.max_exit);
   } else if constexpr (std::is_same_v<T, Welcome>) {
     io(m.version, m.schema_fingerprint, m.total_rounds);
   } else if constexpr (std::is_same_v<T, RoundStart>) {
-    io(m.temperature, m.alpha, m.beta, m.local_epochs, m.mask_round);
+    io(m.temperature, m.alpha, m.beta, m.local_epochs, m.mask_round, m.subnet_exit, m.subnet_heads);
     auto& s = m.secure;
     io(s.id, s.cohort, s.threshold, s.degree, s.graph_seed, s.ring_bits, s.value_bits,
        s.value_range, s.logit_range, s.weight, s.length);

@@ -16,12 +16,12 @@
 
 namespace fsd::wire {
 
-// Version 4: secure aggregation (ROUND_START's secure-aggregation block and
-// the SECAGG_* kinds; docs/PROTOCOL.md, "Version history"); versions 1 to 3
-// are retired.
-inline constexpr std::uint16_t kProtocolVersion = 4;
-inline constexpr std::uint16_t kMinSupportedVersion = 4;
-inline constexpr std::uint16_t kMaxSupportedVersion = 4;
+// Version 5: sub-networks (JOIN.max_exit, ROUND_START.subnet_exit and
+// subnet_heads; docs/PROTOCOL.md, "Version history"); versions 1 to 4 are
+// retired.
+inline constexpr std::uint16_t kProtocolVersion = 5;
+inline constexpr std::uint16_t kMinSupportedVersion = 5;
+inline constexpr std::uint16_t kMaxSupportedVersion = 5;
 
 enum class MessageKind : std::uint16_t {
   kJoin = 1,
@@ -69,6 +69,9 @@ struct Join {
   std::uint64_t schema_fingerprint = 0;  // common/model/flat_params.h FlatSchema::fingerprint()
   std::int64_t num_samples = 0;          // local training samples; caps later UPDATE sample counts
   std::string client_name;               // free text for logs, at most WireLimits::max_string_bytes
+  // The deepest exit this client can afford to train (1-based); 0: the whole
+  // network. It then receives, trains and sends only that exit's sub-network.
+  std::uint32_t max_exit = 0;
   bool operator==(const Join&) const = default;
 };
 
@@ -106,7 +109,13 @@ struct RoundStart {
   std::uint32_t local_epochs = 1;
   // The round whose sparsity mask is in force (0: no mask, every value kept).
   std::uint64_t mask_round = 0;
-  // Tensor section 0: the values the mask keeps, in flat order, encoded with
+  // The sub-network this client trains (common/model/layout.h): the backbone
+  // up to exit `subnet_exit` (1-based; 0: the deepest) with the heads of
+  // every exit up to it (subnet_heads 0) or of that exit alone (1).
+  std::uint32_t subnet_exit = 0;
+  std::uint32_t subnet_heads = 0;
+  // Tensor section 0: the values the mask keeps within the sub-network, in
+  // flat order, encoded with
   // the downlink codec; empty (count 0) in distillation-only mode, where each
   // client continues from its own weights.
   codec::Encoded global_values;
@@ -129,8 +138,9 @@ struct Update {
   std::vector<std::int64_t> summary_counts;
   // The mask the client trained with (ROUND_START.mask_round).
   std::uint64_t mask_round = 0;
-  // Tensor section 0: the kept values after training, in flat order, encoded
-  // with the uplink codec; empty (count 0) in distillation-only mode.
+  // Tensor section 0: the kept values of the round's sub-network after
+  // training, in flat order, encoded with the uplink codec; empty (count 0)
+  // in distillation-only mode.
   codec::Encoded values;
   // ... and tensor section 1: the C×C mean deepest-exit logits (row c over the
   // class-c samples; zeros where n_c = 0). Decoding checks C² = this size.

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <numeric>
 
 #include "client/client_session.h"
@@ -133,6 +134,40 @@ TEST(RoundWorkerTest, PrunedWeightsStayExactlyZeroThroughTraining) {
   for (std::size_t i = 0; i < unmasked.values.size(); ++i)
     nonzero_at_pruned += !(*mask)[i] && unmasked.values[i] != 0.0f;
   EXPECT_GT(nonzero_at_pruned, pruned / 2);
+}
+
+TEST(RoundWorkerTest, TrainsOnlyTheSubnetworkTheRoundNames) {
+  const auto data = SmallData();
+  const auto indices = AllIndices(data);
+  torch::manual_seed(0);
+  RoundWorker worker(SmallSpec(), config::TrainingConfig{}, config::LossConfig{});
+  const auto schema = model::FlatSchema::Of(*worker.model());
+  const auto layout = model::LayoutOf(schema);
+  // Changed values per (exit, head) of the tensors, for one round on `subnet`.
+  const auto changed = [&](model::Subnetwork subnet) {
+    LocalRound round = RoundFrom(worker);
+    round.subnet = subnet;
+    const auto trained = worker.Run(data, indices, 0, round);
+    std::map<std::pair<int, bool>, std::size_t> moved;
+    for (const auto& range : layout) {
+      auto& count = moved[{range.exit, range.head}];
+      for (std::uint64_t i = range.offset; i < range.offset + range.size; ++i)
+        count += trained.values[i] != round.global_values[i];
+    }
+    return moved;
+  };
+  // The MLP: stage 1 and head 1 make exit 1's sub-network.
+  auto moved = changed({1, false});
+  EXPECT_GT((moved[{1, false}]), 100u);
+  EXPECT_GT((moved[{1, true}]), 100u);
+  EXPECT_EQ((moved[{2, false}]), 0u);
+  EXPECT_EQ((moved[{2, true}]), 0u);
+  // The main exit's path alone: the auxiliary head stays as it was.
+  moved = changed({2, true});
+  EXPECT_GT((moved[{1, false}]), 100u);
+  EXPECT_EQ((moved[{1, true}]), 0u);
+  EXPECT_GT((moved[{2, false}]), 100u);
+  EXPECT_GT((moved[{2, true}]), 100u);
 }
 
 TEST(RoundWorkerTest, DistillationOnlyRoundTrainsTheClientsOwnWeights) {
@@ -283,6 +318,51 @@ TEST(ClientSessionTest, DecodesMaskedCompressedValuesAndUploadsOnlyKeptValues) {
   const auto resync = session.OnFrame(wire::EncodeFrame({7, start}));
   EXPECT_FALSE(resync.train.has_value());
   EXPECT_TRUE(resync.rejoin);
+}
+
+TEST(ClientSessionTest, ClientWithMaxExitTrainsAndSendsOnlyItsSubnetwork) {
+  // Two exits: stage 1 (2 values), head 1 (1), stage 2 (2), head 2 (1).
+  ClientSessionOptions options;
+  options.name = "small-device";
+  options.num_samples = 100;
+  options.max_exit = 1;
+  options.schema_fingerprint = 0x77;
+  options.layout = {{0, 2, true, 1, false},
+                    {2, 1, false, 1, true},
+                    {3, 2, true, 2, false},
+                    {5, 1, false, 2, true}};
+  options.num_classes = 2;
+  ClientSession session(std::move(options));
+  const auto join = wire::DecodeFrame(session.JoinFrame(), {});
+  ASSERT_TRUE(join.ok());
+  EXPECT_EQ(std::get<wire::Join>(join.value().body).max_exit, 1u);
+  session.OnFrame(wire::EncodeFrame({0, wire::Welcome{5, 0x77, 3}}));
+
+  wire::RoundStart start;
+  start.subnet_exit = 1;
+  start.global_values = codec::EncodeValues(std::vector<float>{1, 2, 3}, {}, {});
+  const auto step = session.OnFrame(wire::EncodeFrame({1, start}));
+  ASSERT_TRUE(step.train.has_value());
+  EXPECT_EQ(step.train->subnet, (model::Subnetwork{1, false}));
+  EXPECT_EQ(step.train->global_values, (std::vector<float>{1, 2, 3, 0, 0, 0}));
+  TrainedRound trained{100, 0.5, {4, 5, 6, 7, 8, 9}, {{50, 50}, {1, 0, 0, 1}}};
+  const auto frame = session.UpdateFrame(*step.train, trained);
+  ASSERT_TRUE(frame.has_value());
+  const auto decoded = wire::DecodeFrame(*frame, {});
+  ASSERT_TRUE(decoded.ok());
+  const auto kept = codec::DecodeValues(std::get<wire::Update>(decoded.value().body).values,
+                                        std::vector<std::uint64_t>{3});
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept.value(), (std::vector<float>{4, 5, 6}));  // exit 2's tensors stay home
+
+  // A round deeper than this client affords, or a sub-network the model
+  // does not have, is dropped.
+  for (const auto& [exit, heads] : {std::pair{2u, 0u}, {0u, 0u}, {3u, 0u}, {1u, 2u}}) {
+    start.subnet_exit = exit;
+    start.subnet_heads = heads;
+    EXPECT_FALSE(session.OnFrame(wire::EncodeFrame({2, start})).train.has_value())
+        << exit << " " << heads;
+  }
 }
 
 TEST(ClientSessionTest, DivergedTrainingSendsNoUpdate) {

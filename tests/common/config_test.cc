@@ -166,6 +166,37 @@ TEST(ConfigTest, SecureAggregationRefusesWhatNeedsIndividualUpdates) {
           "faults.dropout_after_upload: must be a number");
 }
 
+TEST(ConfigTest, HeterogeneityProfilesAreReadCheckedAndRefusedWhereUnsupported) {
+  const RunConfig config = ParseConfig(
+      "[[heterogeneity.profile]]\nshare = 0.3\nmax_exit = 1\n"
+      "[[heterogeneity.profile]]\nshare = 0.7\n[heterogeneity]\nmin_exit = 2\n",
+      "t");
+  ASSERT_EQ(config.heterogeneity.profiles.size(), 2u);
+  EXPECT_DOUBLE_EQ(config.heterogeneity.profiles[0].share, 0.3);
+  EXPECT_EQ(config.heterogeneity.profiles[0].max_exit, 1);
+  EXPECT_EQ(config.heterogeneity.profiles[1].max_exit, 0);
+  EXPECT_EQ(config.heterogeneity.min_exit, 2);
+  // The same profiles as a --set override (an inline array of tables).
+  const RunConfig overridden =
+      ParseConfig("", "t", {"heterogeneity.profile=[{share = 0.5, max_exit = 2}, {share = 0.5}]"});
+  EXPECT_EQ(overridden.heterogeneity.profiles.size(), 2u);
+  const auto refused = [&](const std::string& toml, const std::string& needle) {
+    const std::string e = ErrorOf(toml);
+    EXPECT_NE(e.find(needle), std::string::npos) << e;
+  };
+  refused("[[heterogeneity.profile]]\nshare = 0.5\n",
+          "heterogeneity.profile: the shares must sum to 1");
+  refused("[[heterogeneity.profile]]\nshare = 1.0\nmax_exit = -1\n",
+          "heterogeneity.profile[0].max_exit: must be an integer in [0, 16]");
+  refused("[[heterogeneity.profile]]\nshare = 1.0\nexit = 1\n",
+          "heterogeneity.profile[0].exit: unknown key");
+  refused("[heterogeneity]\nprofile = 3\n", "heterogeneity.profile: must be an array of tables");
+  refused("[heterogeneity]\nmax_exit = 1\n[secure_aggregation]\nenabled = true\n",
+          "not supported with secure_aggregation.enabled");
+  refused("[heterogeneity]\nmax_exit = 1\n[federation]\nmode = \"distillation\"\n",
+          "not supported with federation.mode");
+}
+
 TEST(ConfigTest, CheckInAndFaultsAreBoundedAndResolved) {
   const auto refused = [&](const std::string& toml, const std::string& needle) {
     const std::string e = ErrorOf(toml);

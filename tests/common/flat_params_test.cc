@@ -72,5 +72,46 @@ TEST(FlatParamsTest, UnflattenRejectsWrongSizeAndForeignSchema) {
   EXPECT_THROW(Unflatten(values, schema, *medium), InternalError);
 }
 
+TEST(FlatParamsTest, LayoutNamesTheExitThatFirstNeedsEveryTensor) {
+  auto net = MakeNet(Architecture::kCnn3S, 1);
+  const auto schema = FlatSchema::Of(*net);
+  const auto layout = LayoutOf(schema);
+  ASSERT_EQ(layout.size(), schema.entries().size());
+  EXPECT_EQ(NumExits(layout), 3);
+  for (std::size_t i = 0; i < layout.size(); ++i) {
+    const std::string& name = schema.entries()[i].name;
+    const int stage = name.rfind("stage", 0) == 0 ? name[5] - '0' : 0;
+    const int head = name.rfind("exit", 0) == 0 ? name[4] - '0' : 0;
+    EXPECT_EQ(layout[i].exit, stage + head) << name;
+    EXPECT_EQ(layout[i].head, head > 0) << name;
+  }
+  // The head-only sub-network of exit k is exactly the path a deployment of
+  // exit k needs; with every head up to k it adds the shallower heads.
+  const auto held_parameters = [&](const Subnetwork& subnet) {
+    std::int64_t count = 0;
+    const Subnetwork resolved = Resolve(subnet, layout);
+    for (std::size_t i = 0; i < layout.size(); ++i) {
+      if (!schema.entries()[i].is_buffer && Holds(resolved, layout[i]))
+        count += schema.entries()[i].numel;
+    }
+    return count;
+  };
+  for (int k = 1; k <= 3; ++k) {
+    EXPECT_EQ(held_parameters({k, true}), net->PathParameterCount(k - 1)) << k;
+  }
+  std::int64_t exit1_head = 0, all = 0;
+  for (const auto& p : net->named_parameters()) {
+    all += p.value().numel();
+    if (p.key().rfind("exit1.", 0) == 0) exit1_head += p.value().numel();
+  }
+  EXPECT_EQ(held_parameters({2, false}), net->PathParameterCount(1) + exit1_head);
+  EXPECT_EQ(held_parameters({3, false}), all);
+  EXPECT_TRUE(IsWhole({0, false}, layout));
+  EXPECT_TRUE(IsWhole({3, false}, layout));
+  EXPECT_FALSE(IsWhole({3, true}, layout));
+  EXPECT_FALSE(IsWhole({2, false}, layout));
+  EXPECT_THROW(Resolve({4, false}, layout), InternalError);
+}
+
 }  // namespace
 }  // namespace fsd::model

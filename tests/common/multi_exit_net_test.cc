@@ -35,6 +35,22 @@ TEST_P(MultiExitNetTest, ForwardToEqualsFullForwardAtEveryExit) {
   }
 }
 
+TEST_P(MultiExitNetTest, ForwardExitsComputesTheFirstExitsOnly) {
+  auto net = Make();
+  net->eval();
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({3, 1, 28, 28});
+  const auto all = net->forward(x);
+  for (int count = 1; count <= net->num_exits(); ++count) {
+    const auto first = net->ForwardExits(x, count);
+    ASSERT_EQ(static_cast<int>(first.size()), count);
+    for (int k = 0; k < count; ++k)
+      EXPECT_TRUE(torch::equal(first[k], all[k])) << count << " " << k;
+  }
+  EXPECT_THROW(net->ForwardExits(x, 0), InternalError);
+  EXPECT_THROW(net->ForwardExits(x, net->num_exits() + 1), InternalError);
+}
+
 TEST_P(MultiExitNetTest, ForwardToRejectsExitOutOfRange) {
   auto net = Make();
   EXPECT_THROW(net->forward_to(torch::randn({1, 1, 28, 28}), net->num_exits()), InternalError);

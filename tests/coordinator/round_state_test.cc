@@ -59,7 +59,7 @@ class RoundStateTest : public ::testing::Test {
 
   void Join(int i, std::int64_t samples = 100, const std::string& connection = "a") {
     Deliver(PeerOf(i, connection), {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion,
-                                                  kFingerprint, samples, "c"}});
+                                                  kFingerprint, samples, "c", 0}});
   }
 
   // Decoded frames sent since the last call, per routing id.
@@ -199,6 +199,82 @@ TEST_F(RoundStateTest, StartsWhenMinClientsJoinedAndCommitsWhenAllReported) {
   EXPECT_EQ(machine_->phase(), Phase::kWaiting);
   machine_->Tick();
   EXPECT_EQ(machine_->phase(), Phase::kCollecting);  // round 2 starts at the next tick
+}
+
+// kDim values as a two-exit network: stage 1, head 1, stage 2, head 2.
+const model::ModelLayout kTwoExits = {{0, 1, false, 1, false},
+                                      {1, 1, false, 1, true},
+                                      {2, 1, false, 2, false},
+                                      {3, 1, false, 2, true}};
+
+wire::Join JoinWithMaxExit(std::uint32_t max_exit) {
+  return wire::Join{
+      wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "c", max_exit};
+}
+
+TEST_F(RoundStateTest, ClientsTrainTheirSubnetworkAndEachTensorIsAveragedOverItsTrainers) {
+  Make(2, [](CoordinatorOptions& o) { o.layout = kTwoExits; });
+  Join(0);
+  Deliver(PeerOf(1), {0, JoinWithMaxExit(1)});
+  machine_->Tick();
+  ASSERT_EQ(machine_->phase(), Phase::kCollecting);
+  auto sent = Sent();
+  const auto start_of = [&](int i) {
+    for (const auto& m : sent[PeerOf(i).routing_id])
+      if (const auto* start = std::get_if<wire::RoundStart>(&m.body)) return *start;
+    ADD_FAILURE() << "no ROUND_START for client " << i;
+    return wire::RoundStart{};
+  };
+  EXPECT_EQ(start_of(0).subnet_exit, 2u);
+  EXPECT_EQ(start_of(0).global_values.count, 4u);
+  EXPECT_EQ(start_of(1).subnet_exit, 1u);
+  EXPECT_EQ(start_of(1).global_values.count, 2u);  // exit 2's tensors are not sent
+  Report(0, 100, 1.0f);
+  // The whole network's values from the small client do not fit its sub-network.
+  Report(1, 100, 5.0f);
+  EXPECT_EQ(RejectIn(Sent()[PeerOf(1).routing_id]), RejectCode::kSchemaMismatch);
+  wire::Update partial = MakeUpdate(100, 5.0f);
+  partial.values = codec::EncodeValues(std::vector<float>(2, 5.0f), {}, {});
+  Deliver(PeerOf(1), {1, partial});
+  machine_->Tick();
+  ASSERT_EQ(machine_->committed_round(), 1u);
+  // Exit 1's tensors over both clients, exit 2's over the one that trained them.
+  EXPECT_EQ(machine_->global(), (std::vector<float>{3.0f, 3.0f, 1.0f, 1.0f}));
+}
+
+TEST_F(RoundStateTest, MainExitVariantSendsAndAggregatesTheMainPathOnly) {
+  Make(1, [](CoordinatorOptions& o) {
+    o.layout = kTwoExits;
+    o.main_head_only = true;
+  });
+  Join(0);
+  machine_->Tick();
+  auto sent = Sent();
+  ASSERT_EQ(sent[PeerOf(0).routing_id].size(), 2u);
+  const auto& start = std::get<wire::RoundStart>(sent[PeerOf(0).routing_id][1].body);
+  EXPECT_EQ(start.subnet_exit, 2u);
+  EXPECT_EQ(start.subnet_heads, 1u);
+  EXPECT_EQ(start.global_values.count, 3u);
+  wire::Update update = MakeUpdate(100, 7.0f);
+  update.values = codec::EncodeValues(std::vector<float>(3, 7.0f), {}, {});
+  Deliver(PeerOf(0), {1, update});
+  machine_->Tick();
+  ASSERT_EQ(machine_->committed_round(), 1u);
+  EXPECT_EQ(machine_->global(), (std::vector<float>{7.0f, 1.0f, 7.0f, 7.0f}));  // head 1 untouched
+}
+
+TEST_F(RoundStateTest, RefusesMaxExitsTheModelLacksOrTheFederationExcludes) {
+  Make(2, [](CoordinatorOptions& o) {
+    o.layout = kTwoExits;
+    o.min_exit = 2;
+  });
+  Deliver(PeerOf(0), {0, JoinWithMaxExit(3)});
+  EXPECT_EQ(RejectIn(Sent()[PeerOf(0).routing_id]), RejectCode::kInvalidValue);
+  Deliver(PeerOf(0), {0, JoinWithMaxExit(1)});  // below heterogeneity.min_exit
+  EXPECT_EQ(RejectIn(Sent()[PeerOf(0).routing_id]), RejectCode::kInvalidValue);
+  EXPECT_FALSE(machine_->registry().joined(Key(0)));
+  Deliver(PeerOf(0), {0, JoinWithMaxExit(2)});
+  EXPECT_TRUE(machine_->registry().joined(Key(0)));
 }
 
 TEST_F(RoundStateTest, MissedQuorumAtDeadlineRetriesWithoutTheClientThatMissedIt) {

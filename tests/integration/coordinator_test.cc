@@ -143,14 +143,14 @@ TEST_F(CoordinatorTest, RejectsEveryBadMessageAndAggregatesOnlyTheValidUpdate) {
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kNotAuthorized);
   // JOIN with another model: SCHEMA_MISMATCH.
   Send(client, {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint + 1, 100,
-                              "wrong model"}});
+                              "wrong model", 0}});
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kSchemaMismatch);
   // JOIN speaking only a future version: UNSUPPORTED_VERSION.
-  Send(client, {0, wire::Join{5, 6, kFingerprint, 100, "future"}});
+  Send(client, {0, wire::Join{6, 7, kFingerprint, 100, "future", 0}});
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kUnsupportedVersion);
 
-  Send(client,
-       {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "good"}});
+  Send(client, {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100,
+                              "good", 0}});
   EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(client).body));
   const auto start = Receive(client);
   ASSERT_TRUE(std::holds_alternative<wire::RoundStart>(start.body));
@@ -222,8 +222,10 @@ TEST_F(CoordinatorTest, SendsSoftTargetsFromCountWeightedLogitsAtTheScheduledTem
   });
   auto a = Connect(0);
   auto b = Connect(1);
-  Send(a, {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "a"}});
-  Send(b, {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 300, "b"}});
+  Send(a,
+       {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "a", 0}});
+  Send(b,
+       {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 300, "b", 0}});
   for (auto* socket : {&a, &b}) {
     EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(*socket).body));
     const auto first = std::get<wire::RoundStart>(Receive(*socket).body);
@@ -265,7 +267,7 @@ TEST_F(CoordinatorTest, DistillationOnlyRoundsCarryNoWeightsAndRefuseUploadedWei
   });
   auto client = Connect(0);
   Send(client,
-       {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "fd"}});
+       {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "fd", 0}});
   EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(client).body));
   const auto start = std::get<wire::RoundStart>(Receive(client).body);
   EXPECT_EQ(start.global_values.count, 0u);
@@ -284,8 +286,10 @@ TEST_F(CoordinatorTest, RejectsDuplicateUpdateInSameRound) {
   Start(/*clients=*/2, /*quorum=*/1.0);
   auto a = Connect(0);
   auto b = Connect(1);
-  Send(a, {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "a"}});
-  Send(b, {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 300, "b"}});
+  Send(a,
+       {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "a", 0}});
+  Send(b,
+       {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 300, "b", 0}});
   for (auto* socket : {&a, &b}) {
     EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(*socket).body));
     EXPECT_TRUE(std::holds_alternative<wire::RoundStart>(Receive(*socket).body));
@@ -306,7 +310,7 @@ TEST_F(CoordinatorTest, ClientThatVanishesMidRoundIsDroppedAndQuorumCompletesThe
     sockets.push_back(Connect(i));
     Send(sockets.back(),
          {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100,
-                        std::string(1, static_cast<char>('a' + i))}});
+                        std::string(1, static_cast<char>('a' + i)), 0}});
   }
   for (auto& socket : sockets) {
     EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(socket).body));
@@ -333,7 +337,7 @@ TEST_F(CoordinatorTest, PrunesByMagnitudeSendsTheMaskOnceAndKeepsPrunedValuesZer
   });
   auto client = Connect(0);
   Send(client,
-       {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "p"}});
+       {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "p", 0}});
   EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(client).body));
   const auto first = std::get<wire::RoundStart>(Receive(client).body);
   EXPECT_EQ(first.mask_round, 0u);
@@ -384,7 +388,7 @@ TEST_F(CoordinatorTest, StallingClientIsLeftOutOfTheRoundsRetry) {
   for (int i = 0; i < 3; ++i) {
     sockets.push_back(Connect(i));
     Send(sockets.back(), {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion,
-                                        kFingerprint, 100, std::string(1, 'a' + i)}});
+                                        kFingerprint, 100, std::string(1, 'a' + i), 0}});
   }
   for (auto& socket : sockets) {
     EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(socket).body));
@@ -413,7 +417,7 @@ TEST_F(CoordinatorTest, FiniteButAbsurdValuesAreRefusedAndNeverAggregated) {
         [](CoordinatorOptions& options) { options.limits.max_refused_updates = 10; });
   auto client = Connect(0);
   Send(client,
-       {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "a"}});
+       {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "a", 0}});
   EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(client).body));
   EXPECT_TRUE(std::holds_alternative<wire::RoundStart>(Receive(client).body));
   Send(client, {1, MakeUpdate(100, 3e38f)});  // finite, absurd
@@ -438,7 +442,7 @@ TEST_F(CoordinatorTest, OneKeyHoldsAtMostTheConfiguredLiveConnections) {
   for (int i = 0; i < 3; ++i) {
     same_key.push_back(Connect(0));
     Send(same_key.back(), {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion,
-                                         kFingerprint, 100, "copy"}});
+                                         kFingerprint, 100, "copy", 0}});
     // One at a time, so the third is the one over the limit.
     const auto reply = Receive(same_key.back());
     if (i < 2) {
@@ -463,14 +467,16 @@ TEST_F(CoordinatorTest, FloodingClientGetsBoundedRoundStartsAndCannotHoldTheDead
   });
   auto a = Connect(0);
   auto b = Connect(1);
-  Send(a, {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "a"}});
-  Send(b, {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "b"}});
+  Send(a,
+       {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "a", 0}});
+  Send(b,
+       {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "b", 0}});
   EXPECT_TRUE(std::holds_alternative<wire::Welcome>(Receive(a).body));
   EXPECT_TRUE(std::holds_alternative<wire::RoundStart>(Receive(a).body));
   const auto started = std::chrono::steady_clock::now();
   Send(a, {1, MakeUpdate(100, 3.0f)});
   const auto join = wire::EncodeFrame(
-      {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "b"}});
+      {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100, "b", 0}});
   const auto heartbeat = wire::EncodeFrame({0, wire::Heartbeat{}});
   int round_starts = 0, sent = 0;
   while (std::chrono::steady_clock::now() - started < std::chrono::seconds(4)) {

@@ -57,7 +57,7 @@ class CurveAuthTest : public ::testing::Test {
   }
 
   void SendJoin(zmq::socket_t& dealer, const std::string& name) {
-    const auto frame = wire::EncodeFrame(wire::Message{0, wire::Join{1, 1, 42, 100, name}});
+    const auto frame = wire::EncodeFrame(wire::Message{0, wire::Join{1, 1, 42, 100, name, 0}});
     // dontwait: a DEALER whose handshake was refused has no pipe, and a
     // blocking send would wait for one forever.
     (void)dealer.send(zmq::buffer(frame), zmq::send_flags::dontwait);

@@ -130,6 +130,27 @@ TEST_F(DeploymentTest, CoordinatorAndTwoClientProcessesCompleteTheRounds) {
       << testing::ReadFile(dir_.File("coord.log"));
 }
 
+// A device that affords only exit 1 states it at JOIN (fsd-client
+// --max-exit), receives and sends only that sub-network, and the
+// coordinator aggregates the rest over the other client.
+TEST_F(DeploymentTest, ClientWithMaxExitTrainsItsSubnetworkBesideAFullClient) {
+  const pid_t coordinator = Coordinator(2);
+  const pid_t small = Client("client-1", {"--max-exit", "1"});
+  const pid_t full = Client("client-2");
+  EXPECT_EQ(Wait(coordinator), kExitOk) << testing::ReadFile(dir_.File("coord.log"));
+  EXPECT_EQ(Wait(small), kExitOk) << testing::ReadFile(dir_.File("client-1.log"));
+  EXPECT_EQ(Wait(full), kExitOk) << testing::ReadFile(dir_.File("client-2.log"));
+  const auto records = CoordinatorMetrics();
+  ASSERT_EQ(records.size(), 2u);
+  for (const auto& r : records) {
+    EXPECT_EQ(r["clients_reported"], 2);
+    EXPECT_EQ(r["clients_by_exit"], (nlohmann::json{1, 1})) << r.dump();  // the MLP has 2 exits
+    EXPECT_TRUE(r["rejects"].empty()) << r.dump();
+  }
+  // A client asking for an exit the model lacks is refused by name and exits with the config code.
+  EXPECT_EQ(Wait(Client("client-1", {"--max-exit", "3"})), kExitUsage);
+}
+
 // Central DP in a deployment: sampling seeded and noise drawn from the
 // CSPRNG, the account charged per round, and the run stopped before the
 // round that would exceed privacy.target_epsilon, with the reason in

@@ -406,6 +406,43 @@ TEST(FsdSimTest, CohortIsSampledFromTheCheckedInClientsWhileOthersComeAndGo) {
   EXPECT_EQ(records.back()["samples"], 6 * 50);
 }
 
+// Heterogeneous clients: half train exit 1's sub-network, half the whole
+// network; and the exclusion baseline where only the latter take part.
+TEST(FsdSimTest, HeterogeneousClientsTrainTheirSubnetworksAndExclusionLeavesThemOut) {
+  const std::string profiles =
+      "heterogeneity.profile=[{share = 0.5, max_exit = 1}, {share = 0.5, max_exit = 0}]";
+  testing::TempDir mixed, excluded;
+  auto arguments = SimArguments(mixed.path(), 2, "fmnist-sd.toml", 4);
+  arguments.insert(arguments.end(), {"--set", profiles});
+  ASSERT_EQ(Wait(Spawn(arguments, mixed.File("log.txt"))), kExitOk)
+      << testing::ReadFile(mixed.File("log.txt"));
+  arguments = SimArguments(excluded.path(), 2, "fmnist-sd.toml", 4);
+  arguments.insert(arguments.end(), {"--set", profiles, "--set", "heterogeneity.min_exit=3"});
+  ASSERT_EQ(Wait(Spawn(arguments, excluded.File("log.txt"))), kExitOk)
+      << testing::ReadFile(excluded.File("log.txt"));
+  const auto with_all = Metrics(mixed.path()), full_only = Metrics(excluded.path());
+  ASSERT_EQ(with_all.size(), 2u);
+  ASSERT_EQ(full_only.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(with_all[i]["clients_by_exit"], (nlohmann::json{2, 0, 2}));
+    EXPECT_EQ(full_only[i]["clients_by_exit"], (nlohmann::json{0, 0, 2}));
+    EXPECT_EQ(full_only[i]["clients_reported"], 2);
+    EXPECT_EQ(with_all[i]["acc"].size(), 3u);
+    // The two small clients move their sub-network only: far less than the
+    // two full ones, both ways.
+    const double full_up = full_only[i]["bytes_up_weights"].get<double>();
+    const double small_up = with_all[i]["bytes_up_weights"].get<double>() - full_up;
+    EXPECT_GT(small_up, 0.0);
+    EXPECT_LT(small_up, 0.3 * full_up);
+    const double full_down = full_only[i]["bytes_down_weights"].get<double>();
+    const double small_down = with_all[i]["bytes_down_weights"].get<double>() - full_down;
+    EXPECT_GT(small_down, 0.0);
+    EXPECT_LT(small_down, 0.3 * full_down);
+  }
+  // Exit 1 learns from all four shards in the mixed run.
+  EXPECT_GT(with_all.back()["acc"][0].get<double>(), 0.3);
+}
+
 // Every kind of injected fault at once, over-selection and a quorum: every
 // round commits, each fault is counted, and each garbage frame was refused.
 TEST(FsdSimTest, InjectedDropoutsCrashesGarbageAndStragglersAreCountedAndRoundsCommit) {
