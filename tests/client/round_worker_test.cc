@@ -98,13 +98,20 @@ TEST(RoundWorkerTest, GlobalSoftTargetsChangeTrainingOnlyWhenBetaIsPositive) {
   EXPECT_GT(with.train_loss, without.train_loss);  // the extra KL term is positive
 }
 
+// A seeded worker on the small MLP, its data and its layout.
+struct SmallWorker {
+  data::Dataset data = SmallData();
+  std::vector<std::int64_t> indices = AllIndices(data);
+  RoundWorker worker = [] {
+    torch::manual_seed(0);
+    return RoundWorker(SmallSpec(), config::TrainingConfig{}, config::LossConfig{});
+  }();
+  model::ModelLayout layout = model::LayoutOf(model::FlatSchema::Of(*worker.model()));
+};
+
 TEST(RoundWorkerTest, PrunedWeightsStayExactlyZeroThroughTraining) {
-  const auto data = SmallData();
-  const auto indices = AllIndices(data);
-  torch::manual_seed(0);
-  RoundWorker worker(SmallSpec(), config::TrainingConfig{}, config::LossConfig{});
-  const auto schema = model::FlatSchema::Of(*worker.model());
-  const auto layout = model::LayoutOf(schema);
+  SmallWorker small;
+  auto& [data, indices, worker, layout] = small;
   LocalRound round = RoundFrom(worker);
   // Prune every other value of every prunable tensor.
   auto mask = std::make_shared<aggregation::Mask>(worker.dim(), 1);
@@ -137,12 +144,8 @@ TEST(RoundWorkerTest, PrunedWeightsStayExactlyZeroThroughTraining) {
 }
 
 TEST(RoundWorkerTest, TrainsOnlyTheSubnetworkTheRoundNames) {
-  const auto data = SmallData();
-  const auto indices = AllIndices(data);
-  torch::manual_seed(0);
-  RoundWorker worker(SmallSpec(), config::TrainingConfig{}, config::LossConfig{});
-  const auto schema = model::FlatSchema::Of(*worker.model());
-  const auto layout = model::LayoutOf(schema);
+  SmallWorker small;
+  auto& [data, indices, worker, layout] = small;
   // Changed values per (exit, head) of the tensors, for one round on `subnet`.
   const auto changed = [&](model::Subnetwork subnet) {
     LocalRound round = RoundFrom(worker);
