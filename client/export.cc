@@ -1,5 +1,6 @@
 #include "client/export.h"
 
+#include <array>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -99,6 +100,121 @@ model::MultiExitNet ExportExit(model::MultiExitNet& full, int exit, double keep_
   };
   for (auto& item : out->named_parameters()) copy_into(item.key(), item.value());
   for (auto& item : out->named_buffers()) copy_into(item.key(), item.value());
+  return out;
+}
+
+namespace {
+
+std::vector<float> ToVector(const torch::Tensor& t) {
+  const auto c = t.contiguous().to(torch::kFloat32);
+  return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
+}
+
+// One Sequential block as edge layers; `shape` ({C, H, W} of its input) advances.
+edge::Block ToBlock(const torch::nn::Sequential& block, std::array<std::int64_t, 3>& shape) {
+  namespace nn = torch::nn;
+  edge::Block out;
+  bool flattened = false;  // an MLP's Flatten: the next Linear reads NHWC order
+  for (const auto& child : block->children()) {
+    if (const auto* conv = child->as<nn::Conv2dImpl>()) {
+      const auto& o = conv->options;
+      edge::Layer layer;
+      layer.kind = edge::LayerKind::kConv2d;
+      layer.in_channels = static_cast<std::uint32_t>(o.in_channels());
+      layer.out_channels = static_cast<std::uint32_t>(o.out_channels());
+      layer.kernel = static_cast<std::uint32_t>((*o.kernel_size())[0]);
+      layer.stride = static_cast<std::uint32_t>((*o.stride())[0]);
+      const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+      FSD_CHECK(padding != nullptr && (**padding)[0] == (**padding)[1] &&
+                (*o.kernel_size())[0] == (*o.kernel_size())[1] &&
+                (*o.stride())[0] == (*o.stride())[1])
+          << "only square kernels, strides and explicit symmetric padding export";
+      layer.padding = static_cast<std::uint32_t>((**padding)[0]);
+      layer.weights = ToVector(conv->weight.permute({0, 2, 3, 1}));
+      layer.bias = conv->bias.defined() ? ToVector(conv->bias)
+                                        : std::vector<float>(layer.out_channels, 0.0f);
+      const auto side = [&](std::int64_t in) {
+        return (in + 2 * layer.padding - layer.kernel) / layer.stride + 1;
+      };
+      shape = {layer.out_channels, side(shape[1]), side(shape[2])};
+      out.layers.push_back(std::move(layer));
+    } else if (const auto* norm = child->as<nn::BatchNorm2dImpl>()) {
+      FSD_CHECK(!out.layers.empty() && out.layers.back().kind == edge::LayerKind::kConv2d)
+          << "BatchNorm without a convolution before it";
+      edge::Layer& conv = out.layers.back();
+      const auto scale = norm->weight / torch::sqrt(norm->running_var + norm->options.eps());
+      const auto folded_bias = (torch::tensor(conv.bias) - norm->running_mean) * scale + norm->bias;
+      auto weights = torch::tensor(conv.weights).view({conv.out_channels, -1}) * scale.unsqueeze(1);
+      conv.weights = ToVector(weights);
+      conv.bias = ToVector(folded_bias);
+    } else if (const auto* pool = child->as<nn::MaxPool2dImpl>()) {
+      const auto& o = pool->options;
+      edge::Layer layer;
+      layer.kind = edge::LayerKind::kMaxPool2d;
+      layer.kernel = static_cast<std::uint32_t>((*o.kernel_size())[0]);
+      layer.stride = static_cast<std::uint32_t>((*o.stride())[0]);
+      layer.padding = static_cast<std::uint32_t>((*o.padding())[0]);
+      const auto side = [&](std::int64_t in) {
+        return (in + 2 * layer.padding - layer.kernel) / layer.stride + 1;
+      };
+      shape = {shape[0], side(shape[1]), side(shape[2])};
+      out.layers.push_back(std::move(layer));
+    } else if (child->as<model::GlobalAveragePoolImpl>() != nullptr) {
+      out.layers.push_back({edge::LayerKind::kGlobalAveragePool, 0, 0, 0, 1, 0, false, {}, {}});
+      shape = {shape[0], 1, 1};
+    } else if (const auto* linear = child->as<nn::LinearImpl>()) {
+      torch::Tensor weights = linear->weight;
+      const auto outputs = weights.size(0);
+      if (flattened && shape[1] * shape[2] > 1) {
+        // Columns in NCHW flatten order → NHWC flatten order.
+        weights = weights.view({outputs, shape[0], shape[1], shape[2]})
+                      .permute({0, 2, 3, 1})
+                      .reshape({outputs, -1});
+      }
+      flattened = false;
+      edge::Layer layer;
+      layer.kind = edge::LayerKind::kLinear;
+      layer.in_channels = static_cast<std::uint32_t>(weights.size(1));
+      layer.out_channels = static_cast<std::uint32_t>(outputs);
+      layer.weights = ToVector(weights);
+      layer.bias = linear->bias.defined() ? ToVector(linear->bias)
+                                          : std::vector<float>(layer.out_channels, 0.0f);
+      shape = {outputs, 1, 1};
+      out.layers.push_back(std::move(layer));
+    } else if (child->as<model::ReluImpl>() != nullptr || child->as<nn::ReLUImpl>() != nullptr) {
+      FSD_CHECK(!out.layers.empty()) << "ReLU without a layer before it";
+      out.layers.back().relu = true;
+    } else if (child->as<nn::FlattenImpl>() != nullptr) {
+      flattened = true;
+    } else if (child->as<model::ChannelsLastImpl>() == nullptr) {
+      throw InternalError("cannot export layer " + child->name());
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+edge::EdgeModel ToEdgeModel(model::MultiExitNet& net) {
+  torch::NoGradGuard no_grad;
+  const model::ModelSpec& spec = net->spec();
+  edge::EdgeModel out;
+  out.in_channels = static_cast<std::uint32_t>(spec.in_channels);
+  out.height = static_cast<std::uint32_t>(spec.height);
+  out.width = static_cast<std::uint32_t>(spec.width);
+  out.num_classes = static_cast<std::uint32_t>(spec.num_classes);
+  const auto children = net->named_children();
+  std::array<std::int64_t, 3> shape = {spec.in_channels, spec.height, spec.width};
+  for (int k = 1; k <= net->num_exits(); ++k) {
+    const auto stage =
+        std::dynamic_pointer_cast<torch::nn::SequentialImpl>(children["stage" + std::to_string(k)]);
+    const auto head =
+        std::dynamic_pointer_cast<torch::nn::SequentialImpl>(children["exit" + std::to_string(k)]);
+    FSD_CHECK(stage && head) << "stage or exit " << k << " is not a Sequential";
+    out.stages.push_back(ToBlock(torch::nn::Sequential(stage), shape));
+    auto head_shape = shape;
+    out.heads.push_back(ToBlock(torch::nn::Sequential(head), head_shape));
+  }
   return out;
 }
 

@@ -10,11 +10,20 @@
 #pragma once
 
 #include "common/model/multi_exit_net.h"
+#include "edge/model_file.h"
 
 namespace fsd::client {
 
 // `exit`: 0-based exit index; `keep_channels`: share of every block's
 // channels kept (at least one), 1.0 = no slimming.
 model::MultiExitNet ExportExit(model::MultiExitNet& full, int exit, double keep_channels);
+
+// The network as an EdgeModel for inference runtimes without LibTorch
+// (edge/model_file.h): every BatchNorm folded into the convolution before it
+// (W·γ/√(var+ε), (b − mean)·γ/√(var+ε) + β, with its running statistics),
+// ReLUs fused, convolution weights in [out][kh][kw][in] order, and the first
+// fully connected layer of an MLP reading the NHWC-flattened image.
+// InternalError for a layer it does not know.
+edge::EdgeModel ToEdgeModel(model::MultiExitNet& net);
 
 }  // namespace fsd::client

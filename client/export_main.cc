@@ -1,8 +1,10 @@
 // fsd-export: turns one exit of a federation's global model into a model for
 // an edge device — the network truncated after that exit, optionally with
 // half (or any share) of its channels removed by BatchNorm |γ| and fine-tuned
-// on local data — plus a JSON manifest (exit, widths, parameters, test
-// accuracy, SHA-256 of the file) that fsd-infer reads.
+// on local data — as a LibTorch archive (model.pt) and a runtime model file
+// for inference without LibTorch (model.fsdm, BatchNorm folded: edge/), plus a
+// JSON manifest (exit, widths, parameters, test accuracy, SHA-256 of both
+// files) that fsd-infer and fsd-edge-infer read.
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
@@ -115,11 +117,18 @@ int main(int argc, char** argv) {
     const auto parent = std::filesystem::path(out_path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
     torch::save(small, out_path);
+    // The same exit for runtimes without LibTorch (edge/): BatchNorm folded, NHWC.
+    const std::string runtime_path =
+        std::filesystem::path(out_path).replace_extension(".fsdm").string();
+    edge::WriteModelFile(runtime_path, client::ToEdgeModel(small));
     const std::string manifest_path =
         std::filesystem::path(out_path).replace_extension(".json").string();
     nlohmann::json manifest = {
         {"model", std::filesystem::path(out_path).filename().string()},
         {"sha256", storage::FileSha256Hex(out_path)},
+        {"runtime_model", std::filesystem::path(runtime_path).filename().string()},
+        {"runtime_sha256", storage::FileSha256Hex(runtime_path)},
+        {"runtime_format", "fsdm-1"},
         {"architecture", model::ArchitectureName(spec.architecture)},
         {"exit", exit},
         {"exits", small->num_exits()},
@@ -129,7 +138,8 @@ int main(int argc, char** argv) {
         {"height", spec.height},
         {"width", spec.width},
         {"num_classes", spec.num_classes},
-        {"normalization", {{"mean", cfg.data.normalization.mean}, {"std", cfg.data.normalization.std}}},
+        {"normalization",
+         {{"mean", cfg.data.normalization.mean}, {"std", cfg.data.normalization.std}}},
         {"parameters", ParameterCount(small)},
         {"full_model_parameters", ParameterCount(full)},
         {"test_accuracy", accuracy.back()},

@@ -1,15 +1,14 @@
 // fsd-infer: runs an exported model (fsd-export) on the test split of an IDX
 // directory and reports accuracy and CPU latency — per batch at the chosen
 // batch sizes, and in anytime mode (--early-exit-threshold p) per sample,
-// stopping at the first exit whose max softmax probability reaches p.
+// stopping at the first exit whose max softmax probability reaches p — under
+// LibTorch (the .pt archive) or XNNPACK (the runtime model file, edge/).
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 
 #include "common/config/config.h"
 #include "common/data/loader.h"
@@ -19,14 +18,11 @@
 #include "common/run_guarded.h"
 #include "common/runtime/process_setup.h"
 #include "common/storage/file_digest.h"
+#include "edge/evaluate.h"
+#include "edge/model_file.h"
+#include "edge/xnnpack_engine.h"
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double MillisecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 nlohmann::json ReadManifest(const std::string& model_path) {
   const std::string path = std::filesystem::path(model_path).replace_extension(".json").string();
@@ -38,13 +34,55 @@ nlohmann::json ReadManifest(const std::string& model_path) {
   return manifest;
 }
 
+std::string ManifestString(const nlohmann::json& manifest, const char* key,
+                           const std::string& model_path) {
+  const auto it = manifest.find(key);
+  if (it == manifest.end() || !it->is_string())
+    throw fsd::DataError(model_path + ": manifest has no " + key);
+  return it->get<std::string>();
+}
+
+// The .pt archive under LibTorch, read only when its digest matches.
+fsd::model::MultiExitNet LoadLibTorchModel(const std::string& model_path,
+                                           const nlohmann::json& manifest) {
+  using namespace fsd;
+  model::ModelSpec spec;
+  try {
+    spec.architecture = model::ParseArchitecture(manifest.at("architecture").get<std::string>());
+    spec.in_channels = manifest.at("in_channels").get<int>();
+    spec.height = manifest.at("height").get<int>();
+    spec.width = manifest.at("width").get<int>();
+    spec.num_classes = manifest.at("num_classes").get<int>();
+    spec.exits = manifest.at("exits").get<int>();
+    spec.channels = manifest.at("channels").get<std::vector<int>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(model_path + ": manifest field missing or of the wrong type: " + e.what());
+  }
+  // torch::load runs whatever the archive holds: only a file whose digest
+  // matches its manifest is read.
+  const std::string expected = ManifestString(manifest, "sha256", model_path);
+  const std::string actual = storage::FileSha256Hex(model_path);
+  if (actual != expected) {
+    throw DataError(model_path + ": SHA-256 " + actual + " does not match the manifest's " +
+                    expected + " (file changed or replaced)");
+  }
+  model::MultiExitNet net(spec);
+  try {
+    torch::load(net, model_path);
+  } catch (const c10::Error& e) {
+    throw DataError(model_path + ": does not hold the model its manifest describes");
+  }
+  net->eval();
+  return net;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
       "fsd-infer: accuracy and latency of an exported model on an IDX test split.\n"
       "Exit codes: 0 ok, 1 internal error, 2 bad flags, 3 I/O error, 4 bad data or model."};
-  std::string model_path, data_dir, json_out;
+  std::string model_path, data_dir, json_out, runtime = "libtorch";
   std::vector<double> thresholds;
   std::vector<int> batch_sizes = {1, 64};
   int threads = 1, max_samples = 0, repeats = 3;
@@ -54,6 +92,9 @@ int main(int argc, char** argv) {
   app.add_option("--data", data_dir,
                  "IDX directory (train- and t10k- files; the t10k split is evaluated)")
       ->required();
+  app.add_option("--runtime", runtime,
+                 "libtorch (the .pt archive) or xnnpack (the manifest's runtime model file)")
+      ->check(CLI::IsMember({"libtorch", "xnnpack"}));
   app.add_option("--early-exit-threshold", thresholds,
                  "anytime mode: stop at the first exit whose max softmax >= p (batch 1); "
                  "several values give one line each");
@@ -71,114 +112,76 @@ int main(int argc, char** argv) {
     using namespace fsd;
     runtime::ConfigureProcess(threads);
     const nlohmann::json manifest = ReadManifest(model_path);
-    model::ModelSpec spec;
+    config::DataConfig data;
+    data.dir = data_dir;
     try {
-      spec.architecture = model::ParseArchitecture(manifest.at("architecture").get<std::string>());
-      spec.in_channels = manifest.at("in_channels").get<int>();
-      spec.height = manifest.at("height").get<int>();
-      spec.width = manifest.at("width").get<int>();
-      spec.num_classes = manifest.at("num_classes").get<int>();
-      spec.exits = manifest.at("exits").get<int>();
-      spec.channels = manifest.at("channels").get<std::vector<int>>();
+      data.normalization.mean = manifest.at("normalization").at("mean").get<double>();
+      data.normalization.std = manifest.at("normalization").at("std").get<double>();
+      data.num_classes = manifest.at("num_classes").get<int>();
     } catch (const nlohmann::json::exception& e) {
       throw DataError(model_path + ": manifest field missing or of the wrong type: " + e.what());
     }
-    // torch::load runs whatever the archive holds: only a file whose digest
-    // matches its manifest is read.
-    const auto expected = manifest.find("sha256");
-    if (expected == manifest.end() || !expected->is_string()) {
-      throw DataError(model_path + ": manifest has no sha256 of the model file");
-    }
-    const std::string actual = storage::FileSha256Hex(model_path);
-    if (actual != expected->get<std::string>()) {
-      throw DataError(model_path + ": SHA-256 " + actual + " does not match the manifest's " +
-                      expected->get<std::string>() + " (file changed or replaced)");
-    }
-    model::MultiExitNet net(spec);
-    try {
-      torch::load(net, model_path);
-    } catch (const c10::Error& e) {
-      throw DataError(model_path + ": does not hold the model its manifest describes");
-    }
-    net->eval();
-    config::DataConfig data;
-    data.dir = data_dir;
-    data.normalization.mean = manifest.at("normalization").at("mean").get<double>();
-    data.normalization.std = manifest.at("normalization").at("std").get<double>();
-    data.num_classes = spec.num_classes;
     data.max_test_samples = max_samples;
     data.max_train_samples = 1;  // only the test split is used (the loader opens both)
     const auto test = data::LoadSplits(data).test;
     const auto n = test->size();
     if (n == 0) throw DataError(data_dir + ": the test split is empty");
-    if (test->images.size(1) != spec.in_channels || test->images.size(2) != spec.height ||
-        test->images.size(3) != spec.width) {
+    const int height = manifest.value("height", 0), width = manifest.value("width", 0);
+    if (test->images.size(1) != manifest.value("in_channels", 0) ||
+        test->images.size(2) != height || test->images.size(3) != width) {
       throw DataError(data_dir + ": images are " + std::to_string(test->images.size(2)) + "x" +
                       std::to_string(test->images.size(3)) + ", the model expects " +
-                      std::to_string(spec.height) + "x" + std::to_string(spec.width));
+                      std::to_string(height) + "x" + std::to_string(width));
     }
+    // Both runtimes read the same NHWC floats.
+    const torch::Tensor nhwc = test->images.permute({0, 2, 3, 1}).contiguous();
+    const torch::Tensor labels = test->labels.to(torch::kUInt8).contiguous();
+    const edge::TestSet set{{nhwc.data_ptr<float>(), static_cast<std::size_t>(nhwc.numel())},
+                            {labels.data_ptr<std::uint8_t>(), static_cast<std::size_t>(n)}};
     c10::InferenceMode inference;  // no autograd bookkeeping at all
-    const int deepest = net->main_exit();
 
     nlohmann::json report = {{"model", model_path},
-                             {"exit", manifest.value("exit", deepest + 1)},
+                             {"runtime", runtime},
+                             {"exit", manifest.value("exit", 0)},
                              {"parameters", manifest.value("parameters", 0)},
                              {"samples", n},
                              {"threads", threads}};
-    nlohmann::json timings = nlohmann::json::array();
-    std::printf("%s: exit %d, %lld parameters, %lld test samples, %d thread(s)\n",
-                model_path.c_str(), report["exit"].get<int>(),
+    std::printf("%s (%s): exit %d, %lld parameters, %lld test samples, %d thread(s)\n",
+                model_path.c_str(), runtime.c_str(), report["exit"].get<int>(),
                 static_cast<long long>(report["parameters"].get<std::int64_t>()),
                 static_cast<long long>(n), threads);
-    for (const int batch : batch_sizes) {
-      if (batch < 1) throw ConfigError("--batch-sizes: every size must be >= 1");
-      double best_ms = 1e300;
-      std::int64_t correct = 0;
-      for (int r = 0; r < std::max(1, repeats); ++r) {
-        correct = 0;
-        const auto start = Clock::now();
-        for (std::int64_t at = 0; at < n; at += batch) {
-          const auto size = std::min<std::int64_t>(batch, n - at);
-          const auto logits = net->forward_to(test->images.narrow(0, at, size), deepest);
-          correct += logits.argmax(1).eq(test->labels.narrow(0, at, size)).sum().item<std::int64_t>();
-        }
-        best_ms = std::min(best_ms, MillisecondsSince(start));
-      }
-      const double batches = std::ceil(static_cast<double>(n) / batch);
-      const double accuracy = static_cast<double>(correct) / static_cast<double>(n);
-      std::printf("batch %4d: accuracy %.4f  %.4f ms per batch  %.4f ms per sample\n", batch,
-                  accuracy, best_ms / batches, best_ms / static_cast<double>(n));
-      timings.push_back({{"batch", batch},
-                         {"accuracy", accuracy},
-                         {"ms_per_batch", best_ms / batches},
-                         {"ms_per_sample", best_ms / static_cast<double>(n)}});
+    if (runtime == "xnnpack") {
+      const auto dir = std::filesystem::path(model_path).parent_path();
+      const std::string file =
+          (dir / ManifestString(manifest, "runtime_model", model_path)).string();
+      edge::XnnpackEngine engine(
+          edge::ReadModelFile(file, ManifestString(manifest, "runtime_sha256", model_path)));
+      edge::Evaluate(edge::ClassifierOf(engine), set, batch_sizes, repeats, thresholds, report);
+    } else {
+      model::MultiExitNet net = LoadLibTorchModel(model_path, manifest);
+      const auto shape = [&](std::size_t batch) {
+        return std::vector<std::int64_t>{static_cast<std::int64_t>(batch), height, width,
+                                         test->images.size(1)};
+      };
+      torch::Tensor held;  // the logits the last call returned
+      const edge::Classifier classifier{
+          static_cast<std::size_t>(nhwc.numel() / n), static_cast<std::size_t>(data.num_classes),
+          net->num_exits(),
+          [&](const float* images, std::size_t batch) {
+            const auto x =
+                torch::from_blob(const_cast<float*>(images), shape(batch)).permute({0, 3, 1, 2});
+            held = net->forward_to(x, net->main_exit()).contiguous();
+            return held.data_ptr<float>();
+          },
+          [&](const float* image, double threshold) {
+            const auto x =
+                torch::from_blob(const_cast<float*>(image), shape(1)).permute({0, 3, 1, 2});
+            auto [exit, logits] = net->ForwardUntilConfident(x, threshold);
+            held = logits.contiguous();
+            return std::pair<int, const float*>{exit, held.data_ptr<float>()};
+          }};
+      edge::Evaluate(classifier, set, batch_sizes, repeats, thresholds, report);
     }
-    report["timings"] = timings;
-    nlohmann::json anytime = nlohmann::json::array();
-    for (const double threshold : thresholds) {
-      if (!(threshold >= 0.0 && threshold <= 1.0))
-        throw ConfigError("--early-exit-threshold: " + std::to_string(threshold) + " outside [0, 1]");
-      std::vector<std::int64_t> exits_taken(static_cast<std::size_t>(net->num_exits()), 0);
-      std::int64_t correct = 0;
-      const auto start = Clock::now();
-      for (std::int64_t i = 0; i < n; ++i) {
-        const auto [exit, logits] = net->ForwardUntilConfident(test->images.narrow(0, i, 1), threshold);
-        ++exits_taken[static_cast<std::size_t>(exit)];
-        correct += logits.argmax(1).item<std::int64_t>() == test->labels[i].item<std::int64_t>();
-      }
-      const double ms = MillisecondsSince(start) / static_cast<double>(n);
-      const double accuracy = static_cast<double>(correct) / static_cast<double>(n);
-      std::printf("anytime p=%.2f: accuracy %.4f  %.4f ms per sample  exits taken", threshold,
-                  accuracy, ms);
-      for (std::size_t k = 0; k < exits_taken.size(); ++k)
-        std::printf(" %zu:%lld", k + 1, static_cast<long long>(exits_taken[k]));
-      std::printf("\n");
-      anytime.push_back({{"threshold", threshold},
-                         {"accuracy", accuracy},
-                         {"ms_per_sample", ms},
-                         {"exits_taken", exits_taken}});
-    }
-    report["anytime"] = anytime;
     if (!json_out.empty()) metrics::WriteJsonFile(json_out, report);
     return kExitOk;
   });

@@ -1,4 +1,4 @@
-// Reads MNIST-format IDX files (gzip-compressed or plain) into a Dataset.
+// Loads an MNIST-format IDX split (common/data/idx_file.h) into a Dataset.
 //
 // Every byte of a file is untrusted: the header is checked (magic, element type,
 // rank, dimensions within IdxLimits) before anything is allocated, and the body
@@ -9,27 +9,11 @@
 
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "common/data/dataset.h"
+#include "common/data/idx_file.h"
 
 namespace fsd::data {
-
-// Upper bounds on what an IDX header may announce.
-struct IdxLimits {
-  std::int64_t max_items = 10'000'000;  // samples per file
-  std::int64_t max_side = 4096;         // rows or columns of one image
-};
-
-// The decoded content of one unsigned-byte IDX file.
-struct IdxArray {
-  std::vector<std::int64_t> dims;   // e.g. {60000, 28, 28} or {60000}
-  std::vector<std::uint8_t> bytes;  // row-major, product(dims) bytes
-};
-
-// Reads one IDX file of unsigned bytes with rank `expected_rank` (1 for labels,
-// 3 for images).
-IdxArray ReadIdxFile(const std::string& path, int expected_rank, const IdxLimits& limits = {});
 
 // Loads `<dir>/<split>-images-idx3-ubyte[.gz]` and the matching labels file
 // (split is "train" or "t10k"). `max_samples` > 0 keeps only the first samples.

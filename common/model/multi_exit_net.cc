@@ -7,16 +7,19 @@ namespace {
 
 namespace nn = torch::nn;
 
-// Switches activations to channels-last (NHWC) layout. Placed after the first
-// convolution: from there every convolution, BatchNorm, ReLU and max-pool runs
-// its channels-last kernels, which in LibTorch 1.13 on CPU are 2-3x faster for
-// these shapes than the NCHW ones (max-pool and ReLU backward especially). A
-// one-channel input cannot carry the layout itself (its NCHW and NHWC strides
-// coincide), hence the explicit switch. Values are unaffected.
-nn::Functional ToChannelsLast() {
-  return nn::Functional(
-      [](const torch::Tensor& x) { return x.contiguous(torch::MemoryFormat::ChannelsLast); });
+}  // namespace
+
+// Placed after the first convolution: from there every convolution,
+// BatchNorm, ReLU and max-pool runs its channels-last kernels, which in
+// LibTorch 1.13 on CPU are 2-3x faster for these shapes than the NCHW ones
+// (max-pool and ReLU backward especially). A one-channel input cannot carry
+// the layout itself (its NCHW and NHWC strides coincide), hence the explicit
+// switch.
+torch::Tensor ChannelsLastImpl::forward(const torch::Tensor& x) {
+  return x.contiguous(torch::MemoryFormat::ChannelsLast);
 }
+
+namespace {
 
 // ReLU whose backward first brings the incoming gradient into the layout of
 // the activation. MKLDNN convolution backward hands NCHW gradients to
@@ -36,27 +39,27 @@ struct LayoutMatchedRelu : torch::autograd::Function<LayoutMatchedRelu> {
   }
 };
 
-nn::Functional Relu() {
-  return nn::Functional([](const torch::Tensor& x) {
-    // Without gradients (evaluation, inference) the custom backward is moot,
-    // and skipping the autograd node saves its per-call overhead.
-    return torch::GradMode::is_enabled() ? LayoutMatchedRelu::apply(x) : torch::relu(x);
-  });
+}  // namespace
+
+torch::Tensor ReluImpl::forward(const torch::Tensor& x) {
+  // Without gradients (evaluation, inference) the custom backward is moot,
+  // and skipping the autograd node saves its per-call overhead.
+  return torch::GradMode::is_enabled() ? LayoutMatchedRelu::apply(x) : torch::relu(x);
 }
+
+torch::Tensor GlobalAveragePoolImpl::forward(const torch::Tensor& x) { return x.mean({2, 3}); }
+
+namespace {
 
 // Appends Conv(3x3, pad 1, bias) - BatchNorm - ReLU to `block` and returns it.
 nn::Sequential ConvBnRelu(nn::Sequential block, int in_channels, int out_channels, int stride,
                           bool switch_to_channels_last = false) {
   block->push_back(nn::Conv2d(
       nn::Conv2dOptions(in_channels, out_channels, /*kernel_size=*/3).stride(stride).padding(1)));
-  if (switch_to_channels_last) block->push_back(ToChannelsLast());
+  if (switch_to_channels_last) block->push_back(ChannelsLast());
   block->push_back(nn::BatchNorm2d(out_channels));
   block->push_back(Relu());
   return block;
-}
-
-nn::Functional GlobalAveragePool() {
-  return nn::Functional([](const torch::Tensor& x) { return x.mean({2, 3}); });
 }
 
 }  // namespace

@@ -46,6 +46,24 @@ struct ModelSpec {
 // The conv widths a spec builds: spec.channels, or the architecture's default.
 std::vector<int> ConvChannels(const ModelSpec& spec);
 
+// The parameter-free layers of the cnn3 blocks, as named modules so that an
+// exporter can tell them apart (client/export.h).
+// Switches activations to channels-last (NHWC) layout, values unchanged.
+struct ChannelsLastImpl : torch::nn::Module {
+  torch::Tensor forward(const torch::Tensor& x);
+};
+TORCH_MODULE(ChannelsLast);
+// ReLU (with a backward that matches the activation's memory layout).
+struct ReluImpl : torch::nn::Module {
+  torch::Tensor forward(const torch::Tensor& x);
+};
+TORCH_MODULE(Relu);
+// [N, C, H, W] → [N, C]: the mean over H and W.
+struct GlobalAveragePoolImpl : torch::nn::Module {
+  torch::Tensor forward(const torch::Tensor& x);
+};
+TORCH_MODULE(GlobalAveragePool);
+
 class MultiExitNetImpl : public torch::nn::Module {
  public:
   explicit MultiExitNetImpl(const ModelSpec& spec);

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/errors.h"
+#include "edge/xnnpack_engine.h"
 
 namespace fsd::client {
 namespace {
@@ -90,6 +91,52 @@ TEST(ForwardUntilConfidentTest, StopsAtTheFirstConfidentExit) {
   const auto [first, logits] = net->ForwardUntilConfident(x, 0.0);  // any exit is confident
   EXPECT_EQ(first, 0);
   EXPECT_TRUE(torch::equal(logits, net->forward_to(x, 0)));
+}
+
+// Every exit of `net` under XNNPACK (its folded, NHWC EdgeModel after a
+// serialize/parse round trip) against LibTorch on the same images.
+void ExpectEdgeModelMatches(model::MultiExitNet& net, int channels, int side) {
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({5, channels, side, side});
+  const auto expected = net->forward(x);
+  const auto bytes = edge::SerializeModel(ToEdgeModel(net));
+  edge::XnnpackEngine engine(edge::ParseModel(bytes, "test"));
+  ASSERT_EQ(engine.num_exits(), net->num_exits());
+  const auto nhwc = x.permute({0, 2, 3, 1}).contiguous();
+  for (int exit = 0; exit < net->num_exits(); ++exit) {
+    const float* logits = engine.Run(nhwc.data_ptr<float>(), 5, exit);
+    const auto got = torch::from_blob(const_cast<float*>(logits), {5, 10}).clone();
+    EXPECT_LT((got - expected[exit]).abs().max().item<double>(), 1e-4) << "exit " << exit + 1;
+  }
+}
+
+TEST(EdgeExportTest, FoldedModelGivesLibTorchsLogitsAtEveryExit) {
+  auto net = MakeNet();
+  {
+    // BatchNorm affine parameters away from (1, 0), so folding them matters.
+    torch::NoGradGuard no_grad;
+    for (auto& item : net->named_parameters()) {
+      if (item.key().find(".weight") != std::string::npos && item.value().dim() == 1)
+        item.value().uniform_(0.5, 1.5);
+      if (item.key().find(".bias") != std::string::npos) item.value().uniform_(-0.3, 0.3);
+    }
+  }
+  ExpectEdgeModelMatches(net, 1, 16);
+  // A slimmed, truncated exit as fsd-export writes it.
+  auto small = ExportExit(net, 1, 0.5);
+  small->eval();
+  ExpectEdgeModelMatches(small, 1, 16);
+}
+
+TEST(EdgeExportTest, MlpReadsTheNhwcFlattenedImage) {
+  torch::manual_seed(5);
+  model::ModelSpec spec;
+  spec.architecture = model::Architecture::kMlp;
+  spec.in_channels = 3;
+  spec.height = spec.width = 6;
+  model::MultiExitNet net(spec);
+  net->eval();
+  ExpectEdgeModelMatches(net, 3, 6);
 }
 
 }  // namespace

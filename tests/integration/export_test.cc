@@ -91,6 +91,46 @@ TEST_F(ExportTest, ExportedHalfWidthExitRunsInFsdInferWithTheManifestsAccuracy) 
   EXPECT_NEAR(report["anytime"][0]["accuracy"].get<double>(),
               manifest["test_accuracy_per_exit"][0].get<double>(), 1e-9);
   EXPECT_GT(report["anytime"][1]["exits_taken"][1].get<int>(), 450);
+
+  // The same exit under XNNPACK: its runtime file's digest in the manifest,
+  // the manifest's accuracy (XNNPACK's float rounding may flip a borderline
+  // sample or two), and the lean binary agreeing with fsd-infer --runtime xnnpack.
+  const std::string runtime_bytes = testing::ReadFile(dir_.File("edge/exit2.fsdm"));
+  EXPECT_EQ(
+      manifest["runtime_sha256"].get<std::string>(),
+      wire::ToHex(wire::Sha256({std::span<const std::uint8_t>(
+          reinterpret_cast<const std::uint8_t*>(runtime_bytes.data()), runtime_bytes.size())})));
+  ASSERT_EQ(RunProcess({Bin("fsd-infer"), "--model", model, "--runtime", "xnnpack", "--data",
+                        kFashionMnist, "--max-samples", "500", "--repeats", "1",
+                        "--early-exit-threshold", "0", "--json", dir_.File("xnnpack.json")},
+                       dir_.File("xnnpack.log")),
+            kExitOk)
+      << testing::ReadFile(dir_.File("xnnpack.log"));
+  ASSERT_EQ(RunProcess({Bin("fsd-edge-infer"), "--model", dir_.File("edge/exit2.json"), "--data",
+                        kFashionMnist, "--max-samples", "500", "--repeats", "1",
+                        "--early-exit-threshold", "0", "--json", dir_.File("edge.json")},
+                       dir_.File("edge.log")),
+            kExitOk)
+      << testing::ReadFile(dir_.File("edge.log"));
+  const auto xnnpack = nlohmann::json::parse(testing::ReadFile(dir_.File("xnnpack.json")));
+  const auto lean = nlohmann::json::parse(testing::ReadFile(dir_.File("edge.json")));
+  EXPECT_EQ(xnnpack["runtime"], "xnnpack");
+  for (const auto* r : {&xnnpack, &lean}) {
+    ASSERT_EQ((*r)["timings"].size(), 2u);
+    EXPECT_NEAR((*r)["timings"][0]["accuracy"].get<double>(),
+                manifest["test_accuracy"].get<double>(), 0.005);
+    EXPECT_EQ((*r)["anytime"][0]["exits_taken"][0].get<int>(), 500);
+  }
+  EXPECT_EQ(xnnpack["timings"][0]["accuracy"], lean["timings"][0]["accuracy"]);
+  EXPECT_EQ(xnnpack["anytime"][0]["accuracy"], lean["anytime"][0]["accuracy"]);
+  // A runtime file that does not match its manifest: refused before it is parsed (exit 4).
+  testing::WriteFile(dir_.File("edge/exit2.fsdm"), runtime_bytes.substr(0, 100));
+  EXPECT_EQ(RunProcess({Bin("fsd-edge-infer"), "--model", dir_.File("edge/exit2.json"), "--data",
+                        kFashionMnist},
+                       dir_.File("edge-bad.log")),
+            kExitData);
+  EXPECT_NE(testing::ReadFile(dir_.File("edge-bad.log")).find("does not match the manifest"),
+            std::string::npos);
 }
 
 TEST_F(ExportTest, BadInputsGetTheirExitCodes) {
