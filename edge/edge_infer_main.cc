@@ -10,32 +10,10 @@
 
 #include "common/data/idx_file.h"
 #include "common/errors.h"
+#include "common/run_guarded.h"
 #include "edge/evaluate.h"
 #include "edge/model_file.h"
 #include "edge/xnnpack_engine.h"
-
-namespace {
-
-// Exit codes as every fsd executable (common/errors.h).
-int Guarded(const std::function<int()>& body) {
-  try {
-    return body();
-  } catch (const fsd::ConfigError& e) {
-    std::fprintf(stderr, "fsd-edge-infer: %s\n", e.what());
-    return fsd::kExitUsage;
-  } catch (const fsd::IoError& e) {
-    std::fprintf(stderr, "fsd-edge-infer: %s\n", e.what());
-    return fsd::kExitIo;
-  } catch (const fsd::DataError& e) {
-    std::fprintf(stderr, "fsd-edge-infer: %s\n", e.what());
-    return fsd::kExitData;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "fsd-edge-infer: internal error: %s\n", e.what());
-    return fsd::kExitInternal;
-  }
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -62,7 +40,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? fsd::kExitOk : fsd::kExitUsage;
   }
-  return Guarded([&] {
+  return fsd::RunGuarded("fsd-edge-infer", [&] {
     using namespace fsd;
     const auto json_path = std::filesystem::path(manifest_path).replace_extension(".json");
     std::ifstream in(json_path);
