@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -124,7 +125,17 @@ Block ReadBlock(Reader& r, Shape& shape, const std::string& name) {
   return block;
 }
 
+// Model files are a few MB; anything far larger is refused before it is read.
+constexpr std::uintmax_t kMaxFileBytes = std::uintmax_t{1} << 30;
+
 std::vector<std::uint8_t> ReadAll(const std::string& path) {
+  std::error_code error;
+  const std::uintmax_t size = std::filesystem::file_size(path, error);
+  if (error) throw IoError(path + ": cannot open (" + error.message() + ")");
+  if (size > kMaxFileBytes) {
+    throw DataError(path + ": " + std::to_string(size) + " bytes, a model file holds at most " +
+                    std::to_string(kMaxFileBytes));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path + ": cannot open");
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
