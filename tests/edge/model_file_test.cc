@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "common/errors.h"
@@ -101,6 +102,14 @@ TEST(EdgeModelFileTest, ReadsAFileOnlyWhenItsDigestMatches) {
     EXPECT_NE(std::string(e.what()).find("does not match the manifest"), std::string::npos);
   }
   EXPECT_THROW(ReadModelFile(dir.File("missing.fsdm"), digest), IoError);
+  // A file far larger than any model is refused before it is read (a sparse file here).
+  std::filesystem::resize_file(path, (std::uintmax_t{1} << 30) + 1);
+  try {
+    ReadModelFile(path, digest);
+    FAIL() << "a 1 GiB model file was read";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("a model file holds at most"), std::string::npos);
+  }
 }
 
 TEST(XnnpackEngineTest, ComputesTheLayersByHand) {
