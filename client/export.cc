@@ -1,12 +1,12 @@
 #include "client/export.h"
 
-#include <array>
 #include <cmath>
 #include <map>
 #include <optional>
 #include <string>
 
 #include "common/errors.h"
+#include "edge/shapes.h"
 
 namespace fsd::client {
 namespace {
@@ -110,8 +110,8 @@ std::vector<float> ToVector(const torch::Tensor& t) {
   return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
 }
 
-// One Sequential block as edge layers; `shape` ({C, H, W} of its input) advances.
-edge::Block ToBlock(const torch::nn::Sequential& block, std::array<std::int64_t, 3>& shape) {
+// One Sequential block as edge layers; `shape` (of its input) advances.
+edge::Block ToBlock(const torch::nn::Sequential& block, edge::Shape& shape) {
   namespace nn = torch::nn;
   edge::Block out;
   bool flattened = false;  // an MLP's Flatten: the next Linear reads NHWC order
@@ -133,10 +133,7 @@ edge::Block ToBlock(const torch::nn::Sequential& block, std::array<std::int64_t,
       layer.weights = ToVector(conv->weight.permute({0, 2, 3, 1}));
       layer.bias = conv->bias.defined() ? ToVector(conv->bias)
                                         : std::vector<float>(layer.out_channels, 0.0f);
-      const auto side = [&](std::int64_t in) {
-        return (in + 2 * layer.padding - layer.kernel) / layer.stride + 1;
-      };
-      shape = {layer.out_channels, side(shape[1]), side(shape[2])};
+      shape = edge::OutputShape(layer, shape);
       out.layers.push_back(std::move(layer));
     } else if (const auto* norm = child->as<nn::BatchNorm2dImpl>()) {
       FSD_CHECK(!out.layers.empty() && out.layers.back().kind == edge::LayerKind::kConv2d)
@@ -154,20 +151,17 @@ edge::Block ToBlock(const torch::nn::Sequential& block, std::array<std::int64_t,
       layer.kernel = static_cast<std::uint32_t>((*o.kernel_size())[0]);
       layer.stride = static_cast<std::uint32_t>((*o.stride())[0]);
       layer.padding = static_cast<std::uint32_t>((*o.padding())[0]);
-      const auto side = [&](std::int64_t in) {
-        return (in + 2 * layer.padding - layer.kernel) / layer.stride + 1;
-      };
-      shape = {shape[0], side(shape[1]), side(shape[2])};
+      shape = edge::OutputShape(layer, shape);
       out.layers.push_back(std::move(layer));
     } else if (child->as<model::GlobalAveragePoolImpl>() != nullptr) {
       out.layers.push_back({edge::LayerKind::kGlobalAveragePool, 0, 0, 0, 1, 0, false, {}, {}});
-      shape = {shape[0], 1, 1};
+      shape = edge::OutputShape(out.layers.back(), shape);
     } else if (const auto* linear = child->as<nn::LinearImpl>()) {
       torch::Tensor weights = linear->weight;
       const auto outputs = weights.size(0);
-      if (flattened && shape[1] * shape[2] > 1) {
+      if (flattened && shape.height * shape.width > 1) {
         // Columns in NCHW flatten order → NHWC flatten order.
-        weights = weights.view({outputs, shape[0], shape[1], shape[2]})
+        weights = weights.view({outputs, shape.channels, shape.height, shape.width})
                       .permute({0, 2, 3, 1})
                       .reshape({outputs, -1});
       }
@@ -179,7 +173,7 @@ edge::Block ToBlock(const torch::nn::Sequential& block, std::array<std::int64_t,
       layer.weights = ToVector(weights);
       layer.bias = linear->bias.defined() ? ToVector(linear->bias)
                                           : std::vector<float>(layer.out_channels, 0.0f);
-      shape = {outputs, 1, 1};
+      shape = edge::OutputShape(layer, shape);
       out.layers.push_back(std::move(layer));
     } else if (child->as<model::ReluImpl>() != nullptr || child->as<nn::ReLUImpl>() != nullptr) {
       FSD_CHECK(!out.layers.empty()) << "ReLU without a layer before it";
@@ -204,7 +198,7 @@ edge::EdgeModel ToEdgeModel(model::MultiExitNet& net) {
   out.width = static_cast<std::uint32_t>(spec.width);
   out.num_classes = static_cast<std::uint32_t>(spec.num_classes);
   const auto children = net->named_children();
-  std::array<std::int64_t, 3> shape = {spec.in_channels, spec.height, spec.width};
+  edge::Shape shape{out.height, out.width, out.in_channels};
   for (int k = 1; k <= net->num_exits(); ++k) {
     const auto stage =
         std::dynamic_pointer_cast<torch::nn::SequentialImpl>(children["stage" + std::to_string(k)]);
