@@ -6,8 +6,9 @@
 #         -DFSD_SYSROOT=/absolute/path/to/sysroot -DFSD_CLIENT_ONLY=ON
 #
 # Headers, libraries, CMake packages and pkg-config files all come from the
-# sysroot, never from the host; ctest (and gtest's test discovery at build time)
-# runs the arm64 binaries through qemu-aarch64 with the sysroot's loader.
+# sysroot, never from the host; ctest runs the arm64 test binaries through
+# qemu-aarch64 with the sysroot's loader (one ctest test per binary there,
+# cmake/FsdTargets.cmake).
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
