@@ -71,6 +71,38 @@ double AdaptiveTemperature::At(const RoundContext& context) const {
   return std::exp(0.5 * (low + high));
 }
 
+LearningRateSchedule::LearningRateSchedule(Kind kind, int warmup_rounds, double end,
+                                           int step_rounds, double step_factor)
+    : kind_(kind),
+      warmup_rounds_(warmup_rounds),
+      end_(end),
+      step_rounds_(step_rounds),
+      step_factor_(step_factor) {
+  FSD_CHECK(warmup_rounds >= 0 && end >= 0.0 && end <= 1.0 && step_rounds > 0 && step_factor > 0.0)
+      << "learning-rate schedule: warm-up " << warmup_rounds << ", end " << end << ", step "
+      << step_factor << " every " << step_rounds;
+}
+
+double LearningRateSchedule::At(const RoundContext& context) const {
+  const auto round = static_cast<double>(std::max<std::uint64_t>(context.round, 1));
+  const auto warmup = static_cast<double>(warmup_rounds_);
+  if (round <= warmup) return round / (warmup + 1.0);
+  const double after = round - warmup - 1.0;  // rounds since the warm-up
+  const double span = static_cast<double>(context.total_rounds) - warmup;
+  const double progress = span > 0.0 ? std::clamp(after / span, 0.0, 1.0) : 0.0;
+  switch (kind_) {
+    case Kind::kConstant:
+      return 1.0;
+    case Kind::kLinear:
+      return 1.0 + (end_ - 1.0) * progress;
+    case Kind::kCosine:
+      return end_ + (1.0 - end_) * 0.5 * (1.0 + std::cos(std::numbers::pi * progress));
+    case Kind::kStep:
+      return std::pow(step_factor_, std::floor(after / step_rounds_));
+  }
+  return 1.0;
+}
+
 double Ramp::At(const RoundContext& context) const {
   return start_ + (end_ - start_) * Progress(context);
 }

@@ -1,5 +1,6 @@
 // Schedules of the values the coordinator announces each round: the
-// temperature T (DESIGN.md, TemperatureSchedule) and the loss weights α and β.
+// temperature T (DESIGN.md, TemperatureSchedule), the loss weights α and β,
+// and the learning-rate factor clients multiply training.lr by.
 //
 // A schedule maps (round, what was aggregated so far) to a value; rounds count
 // from 1. Linear and cosine schedules go from `start` at round 1 to `end` at
@@ -93,6 +94,31 @@ class Ramp {
 
  private:
   double start_, end_;
+};
+
+// The round's learning-rate factor (× training.lr; the client's own
+// per-step schedule applies within the round). Warm-up rounds 1..w ramp up
+// as r/(w+1); after them the progress p = (r − w − 1)/(R − w) runs from 0 at
+// round w + 1 to just under 1 at the last round R, so the last round still
+// learns:
+//   constant  1
+//   linear    1 + (end − 1)·p
+//   cosine    end + (1 − end)·(1 + cos πp)/2
+//   step      factor^⌊(r − w − 1)/every⌋
+class LearningRateSchedule {
+ public:
+  enum class Kind { kConstant, kLinear, kCosine, kStep };
+  LearningRateSchedule() = default;  // constant 1
+  LearningRateSchedule(Kind kind, int warmup_rounds, double end, int step_rounds,
+                       double step_factor);
+  double At(const RoundContext& context) const;
+
+ private:
+  Kind kind_ = Kind::kConstant;
+  int warmup_rounds_ = 0;
+  double end_ = 0.0;
+  int step_rounds_ = 1;
+  double step_factor_ = 1.0;
 };
 
 // Fraction of the run done at `round`: 0 at round 1, 1 at the last round.

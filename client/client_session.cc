@@ -175,6 +175,8 @@ std::variant<LocalRound, std::string> ClientSession::Decode(std::uint64_t round,
     return "alpha " + std::to_string(start.alpha) + " outside [0, 1]";
   if (!(start.beta >= 0.0 && start.beta <= 100.0))
     return "beta " + std::to_string(start.beta) + " outside [0, 100]";
+  if (!(start.lr_factor > 0.0 && start.lr_factor <= 100.0))
+    return "lr_factor " + std::to_string(start.lr_factor) + " outside (0, 100]";
   if (start.local_epochs < 1 || start.local_epochs > kMaxLocalEpochs)
     return "local_epochs " + std::to_string(start.local_epochs) + " outside 1.." +
            std::to_string(kMaxLocalEpochs);
@@ -221,6 +223,7 @@ std::variant<LocalRound, std::string> ClientSession::Decode(std::uint64_t round,
   local.alpha = start.alpha;
   local.beta = start.beta;
   local.local_epochs = start.local_epochs;
+  local.lr_factor = start.lr_factor;
   local.soft_targets = std::move(start.soft_targets);
   local.mask_round = mask_round_;
   local.mask = mask_;

@@ -51,6 +51,7 @@ struct LocalRound {
   double alpha = 0.5;
   double beta = 0.0;
   std::uint32_t local_epochs = 1;
+  double lr_factor = 1.0;  // × training.lr for this round
   // Dense global values (pruned positions 0); empty in distillation-only mode.
   std::vector<float> global_values;
   std::vector<float> soft_targets;  // C×C or empty

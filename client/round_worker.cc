@@ -55,7 +55,7 @@ TrainedRound RoundWorker::Run(const data::Dataset& dataset, std::span<const std:
   trainer_.loss().set_alpha(round.alpha);
   trainer_.loss().set_beta(round.beta);
   const int epochs = static_cast<int>(std::max<std::uint32_t>(1, round.local_epochs));
-  trainer_.BeginRun(static_cast<std::int64_t>(indices.size()), epochs);
+  trainer_.BeginRun(static_cast<std::int64_t>(indices.size()), epochs, round.lr_factor);
   SoftTargetAccumulator summary(num_classes_);
   double loss_sum = 0.0;
   for (int epoch = 0; epoch < epochs; ++epoch) {

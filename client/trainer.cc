@@ -9,14 +9,15 @@
 namespace fsd::client {
 
 double LearningRateAt(const config::TrainingConfig& config, std::int64_t step,
-                      std::int64_t total_steps) {
+                      std::int64_t total_steps, double factor) {
+  const double lr = config.lr * factor;
   switch (config.lr_schedule) {
     case config::LrSchedule::kConstant:
-      return config.lr;
+      return lr;
     case config::LrSchedule::kCosine: {
-      if (total_steps <= 0) return config.lr;
+      if (total_steps <= 0) return lr;
       const double progress = static_cast<double>(step) / static_cast<double>(total_steps);
-      return 0.5 * config.lr * (1.0 + std::cos(std::numbers::pi * progress));
+      return 0.5 * lr * (1.0 + std::cos(std::numbers::pi * progress));
     }
     default:
       throw InternalError("unknown learning-rate schedule");
@@ -49,8 +50,15 @@ void LocalTrainer::SetParameterMasks(std::vector<torch::Tensor> masks) {
   }
 }
 
-void LocalTrainer::BeginRun(std::int64_t num_samples, int epochs) {
+void LocalTrainer::BeginRun(std::int64_t num_samples, int epochs, double lr_factor) {
   FSD_CHECK(num_samples > 0) << "empty shard";
+  FSD_CHECK(lr_factor > 0.0) << "learning-rate factor " << lr_factor;
+  run_lr_factor_ = lr_factor;
+  anchors_.clear();
+  if (training_.proximal_mu > 0.0) {
+    torch::NoGradGuard no_grad;
+    for (const auto& parameter : parameters_) anchors_.push_back(parameter.detach().clone());
+  }
   const std::int64_t steps_per_epoch =
       (num_samples + training_.batch_size - 1) / training_.batch_size;
   run_total_steps_ = steps_per_epoch * (epochs > 0 ? epochs : training_.epochs);
@@ -106,13 +114,21 @@ EpochStats LocalTrainer::TrainEpoch(const data::Dataset& dataset,
     if (summary != nullptr) summary->Add(logits.back(), labels);
     optimizer_.ZeroGrad();
     loss.backward();
+    if (!anchors_.empty()) {
+      // FedProx: the gradient of μ/2·‖w − anchor‖², before masking.
+      torch::NoGradGuard no_grad;
+      for (std::size_t i = 0; i < parameters_.size(); ++i) {
+        if (!parameters_[i].grad().defined()) continue;
+        parameters_[i].mutable_grad().add_(parameters_[i] - anchors_[i], training_.proximal_mu);
+      }
+    }
     for (std::size_t i = 0; i < masks_.size(); ++i) {
       // Parameters outside the sub-network have no gradient.
       if (masks_[i].defined() && parameters_[i].grad().defined()) {
         parameters_[i].mutable_grad().mul_(masks_[i]);
       }
     }
-    optimizer_.Step(LearningRateAt(training_, run_step_, run_total_steps_));
+    optimizer_.Step(LearningRateAt(training_, run_step_, run_total_steps_, run_lr_factor_));
     if (!masks_.empty()) {
       torch::NoGradGuard no_grad;
       for (std::size_t i = 0; i < masks_.size(); ++i) {

@@ -36,9 +36,11 @@ struct EpochStats {
 // Called after each step: (steps done this epoch, steps in the epoch, running mean loss).
 using StepCallback = std::function<void(std::int64_t, std::int64_t, double)>;
 
-// Learning rate of step `step` of `total_steps` under `config`'s schedule.
+// Learning rate of step `step` of `total_steps` under `config`'s schedule,
+// for a run whose learning rate is training.lr × `factor` (the round's factor
+// announced by the coordinator; 1 outside a federation).
 double LearningRateAt(const config::TrainingConfig& config, std::int64_t step,
-                      std::int64_t total_steps);
+                      std::int64_t total_steps, double factor = 1.0);
 
 class LocalTrainer {
  public:
@@ -47,8 +49,11 @@ class LocalTrainer {
                const config::LossConfig& loss);
 
   // Starts a local run of `epochs` epochs (default: training.epochs) over
-  // `num_samples` samples: resets momentum and the learning-rate schedule.
-  void BeginRun(std::int64_t num_samples, int epochs = 0);
+  // `num_samples` samples at training.lr × `lr_factor`: resets momentum and
+  // the learning-rate schedule. Under training.proximal_mu > 0 (FedProx) the
+  // weights at this call are the anchor: every step adds μ·(w − anchor) to
+  // the gradient of each trained parameter (masked coordinates stay 0).
+  void BeginRun(std::int64_t num_samples, int epochs = 0, double lr_factor = 1.0);
 
   // One pass over dataset[indices] in an order shuffled by `shuffle_seed`.
   // `soft_targets`: [C, C] global soft targets for the β term, or undefined.
@@ -82,6 +87,8 @@ class LocalTrainer {
   SgdMomentum optimizer_;
   std::int64_t run_step_ = 0;
   std::int64_t run_total_steps_ = 0;
+  double run_lr_factor_ = 1.0;
+  std::vector<torch::Tensor> anchors_;  // FedProx: the parameters at BeginRun
   torch::Tensor batch_images_;  // [batch_size, C, H, W], reused every step
   torch::Tensor batch_labels_;  // [batch_size]
   std::vector<torch::Tensor> parameters_;

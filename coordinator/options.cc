@@ -38,6 +38,56 @@ aggregation::Ramp MakeRamp(config::RampKind kind, double constant, double start,
                                            : aggregation::Ramp::Constant(constant);
 }
 
+aggregation::LearningRateSchedule MakeLearningRateSchedule(const config::ScheduleConfig& schedule) {
+  using Kind = aggregation::LearningRateSchedule::Kind;
+  Kind kind = Kind::kConstant;
+  switch (schedule.lr) {
+    case config::RoundLrScheduleKind::kConstant:
+      kind = Kind::kConstant;
+      break;
+    case config::RoundLrScheduleKind::kLinear:
+      kind = Kind::kLinear;
+      break;
+    case config::RoundLrScheduleKind::kCosine:
+      kind = Kind::kCosine;
+      break;
+    case config::RoundLrScheduleKind::kStep:
+      kind = Kind::kStep;
+      break;
+  }
+  return aggregation::LearningRateSchedule(kind, schedule.lr_warmup_rounds, schedule.lr_end,
+                                           schedule.lr_step_rounds, schedule.lr_step_factor);
+}
+
+aggregation::ServerOptimizerOptions ServerOptimizerOptionsFrom(
+    const config::AggregationConfig& config) {
+  using Kind = aggregation::ServerOptimizerKind;
+  aggregation::ServerOptimizerOptions options;
+  switch (config.server_optimizer) {
+    case config::ServerOptimizerKind::kNone:
+      options.kind = Kind::kNone;
+      break;
+    case config::ServerOptimizerKind::kMomentum:
+      options.kind = Kind::kMomentum;
+      break;
+    case config::ServerOptimizerKind::kAdam:
+      options.kind = Kind::kAdam;
+      break;
+    case config::ServerOptimizerKind::kYogi:
+      options.kind = Kind::kYogi;
+      break;
+    case config::ServerOptimizerKind::kAdagrad:
+      options.kind = Kind::kAdagrad;
+      break;
+  }
+  options.lr = config.server_lr;
+  options.momentum = config.server_momentum;
+  options.beta1 = config.beta1;
+  options.beta2 = config.beta2;
+  options.tau = config.tau;
+  return options;
+}
+
 aggregation::AggregationOptions AggregationOptionsFrom(const config::AggregationConfig& config) {
   aggregation::AggregationOptions options;
   switch (config.rule) {
@@ -128,6 +178,7 @@ CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
   options.transport = config.transport;
   options.limits = config.limits;
   options.aggregation = AggregationOptionsFrom(config.aggregation);
+  options.server_optimizer = ServerOptimizerOptionsFrom(config.aggregation);
   options.min_exit = config.heterogeneity.min_exit;
   options.main_head_only = config.loss.exits == config::TrainedExits::kMain;
   options.temperature = MakeTemperatureSchedule(config.schedule, config.loss);
@@ -135,6 +186,7 @@ CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
                            config.schedule.alpha_end);
   options.beta = MakeRamp(config.schedule.beta, config.loss.beta, config.schedule.beta_start,
                           config.schedule.beta_end);
+  options.lr = MakeLearningRateSchedule(config.schedule);
   options.num_classes = static_cast<std::size_t>(config.data.num_classes);
   options.local_epochs = config.training.epochs;
   options.schema_fingerprint = schema.fingerprint();

@@ -12,6 +12,7 @@
 
 #include "aggregation/aggregate.h"
 #include "aggregation/schedules.h"
+#include "aggregation/server_optimizer.h"
 #include "aggregation/sparsity.h"
 #include "common/codec/values.h"
 #include "common/config/config.h"
@@ -33,11 +34,15 @@ struct CoordinatorOptions {
   config::TransportConfig transport;
   config::PeerLimitsConfig limits;  // what one client may send or cost
   aggregation::AggregationOptions aggregation;
+  // How the global model moves from the rule's output (aggregation/server_optimizer.h).
+  aggregation::ServerOptimizerOptions server_optimizer;
   // T, α and β announced in ROUND_START (aggregation/schedules.h).
   std::shared_ptr<const aggregation::TemperatureSchedule> temperature =
       std::make_shared<aggregation::ConstantTemperature>(3.0);
   aggregation::Ramp alpha = aggregation::Ramp::Constant(0.5);
   aggregation::Ramp beta = aggregation::Ramp::Constant(0.0);
+  // The learning-rate factor announced in ROUND_START (× the clients' training.lr).
+  aggregation::LearningRateSchedule lr;
   std::size_t num_classes = 10;  // classes of the model: soft-target summaries are C×C
   int local_epochs = 1;
   std::uint64_t schema_fingerprint = 0;

@@ -88,7 +88,8 @@ RoundStateMachine::RoundStateMachine(CoordinatorOptions options,
       evaluator_(std::move(evaluator)),
       listener_(std::move(listener)),
       store_(options_.out_dir, options_.federation.checkpoint),
-      global_(std::move(initial_global)) {
+      global_(std::move(initial_global)),
+      server_optimizer_(options_.server_optimizer, global_.size()) {
   limits_.max_message_bytes = static_cast<std::uint64_t>(options_.transport.max_message_mb) << 20;
   limits_.max_values = std::max<std::uint64_t>(limits_.max_values, global_.size());
   if (options_.federation.min_clients == 0)
@@ -113,6 +114,13 @@ RoundStateMachine::RoundStateMachine(CoordinatorOptions options,
       round_mask_ = codec::EncodeBitmask(mask_, options_.downlink.zstd, options_.downlink.zstd_level);
     }
     committed_round_ = checkpoint->round;
+    try {
+      server_optimizer_.Restore(
+          {static_cast<aggregation::ServerOptimizerKind>(checkpoint->server_optimizer),
+           std::move(checkpoint->server_m), std::move(checkpoint->server_v)});
+    } catch (const DataError& e) {
+      throw DataError(path + ": " + e.what() + " (aggregation.server_optimizer)");
+    }
     const bool has_account = !checkpoint->privacy_orders.empty();
     if (has_account != options_.privacy.enabled && committed_round_ > 0) {
       throw ConfigError(path + ": privacy.dp: the checkpoint's rounds were released " +
@@ -557,6 +565,7 @@ void RoundStateMachine::StartRound() {
   temperature_ = options_.temperature->At(context);
   alpha_ = options_.alpha.At(context);
   beta_ = options_.beta.At(context);
+  lr_factor_ = options_.lr.At(context);
   soft_targets_.clear();
   soft_target_entropy_ = 0.0;
   if (!soft_state_.empty()) {
@@ -654,6 +663,7 @@ void RoundStateMachine::SendRoundStart(const std::string& key) {
   const model::Subnetwork& subnet = subnets_.at(key);
   start.subnet_exit = static_cast<std::uint32_t>(subnet.exit);
   start.subnet_heads = subnet.head_only ? 1 : 0;
+  start.lr_factor = lr_factor_;
   if (!distillation_only()) start.global_values = views_.at(subnet).values;
   start.soft_targets = soft_targets_;
   if (secure_) start.secure = secure_->StartFor(key);
@@ -895,11 +905,25 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregateSecure() {
   return out;
 }
 
+void RoundStateMachine::StepServerOptimizer(std::span<const float> before) {
+  std::vector<std::uint8_t> stepped(global_.size(), 0);
+  for (const auto& range : options_.layout) {
+    if (range.statistics) continue;
+    for (std::uint64_t i = range.offset; i < range.offset + range.size; ++i) {
+      stepped[i] = mask_.empty() ? 1 : mask_[i];
+    }
+  }
+  server_optimizer_.Step(before, global_, stepped);
+}
+
 void RoundStateMachine::Commit(double collect_s) {
   const std::uint64_t round = committed_round_ + 1;
   const std::vector<float> before =
       distillation_only() ? std::vector<float>{} : aggregation::Gather(global_, mask_);
+  const bool stepping = server_optimizer_.kind() != aggregation::ServerOptimizerKind::kNone;
+  const std::vector<float> dense_before = stepping ? global_ : std::vector<float>{};
   Aggregated aggregated = secure_ ? AggregateSecure() : AggregatePlain();
+  if (stepping) StepServerOptimizer(dense_before);
   const double loss_sum = aggregated.loss_sum, weight_sum = aggregated.weight_sum,
                max_weight = aggregated.max_weight;
   const std::int64_t sample_sum = aggregated.sample_sum;
@@ -930,6 +954,7 @@ void RoundStateMachine::Commit(double collect_s) {
       {"temperature", temperature_},
       {"alpha", alpha_},
       {"beta", beta_},
+      {"lr_factor", lr_factor_},
       {"soft_target_entropy", soft_target_entropy_},
       {"soft_targets_sent", !soft_targets_.empty()},
       {"sparsity", aggregation::SparsityOf(mask_, options_.layout)},
@@ -957,6 +982,7 @@ void RoundStateMachine::Commit(double collect_s) {
       {"max_weight_client", aggregated.heaviest},
       {"rule", aggregation::RuleName(options_.aggregation.rule)},
       {"summary_rule", aggregation::SummaryRuleName(options_.aggregation.summary_rule)},
+      {"server_optimizer", aggregation::ServerOptimizerName(server_optimizer_.kind())},
       {"clipped", report.clipped},
       {"trimmed", report.trimmed},
       {"clip_bound", report.clip_bound},
@@ -981,6 +1007,10 @@ void RoundStateMachine::Commit(double collect_s) {
   checkpoint.mean_logits = soft_state_.mean_logits;
   checkpoint.mask_round = mask_round_;
   checkpoint.mask = mask_;
+  const aggregation::ServerOptimizerState& optimizer = server_optimizer_.state();
+  checkpoint.server_optimizer = static_cast<std::uint8_t>(optimizer.kind);
+  checkpoint.server_m = optimizer.m;
+  checkpoint.server_v = optimizer.v;
   if (options_.privacy.enabled) {
     checkpoint.privacy_steps = account_.steps();
     checkpoint.privacy_orders = account_.orders();

@@ -38,6 +38,11 @@
 // round are bounded; connections per key are bounded; values, logits and
 // loss are bounded (coordinator/update_validator.h).
 //
+// After the rule (or the secure sum), the server optimizer
+// (aggregation.server_optimizer) moves the global model over its trained,
+// kept coordinates, and its moments are checkpointed with the model. Each
+// round announces the learning-rate factor of schedule.lr in ROUND_START.
+//
 // Differential privacy (privacy.dp = "central", coordinator/private_release.h):
 // the cohort is a Poisson sample (possibly empty: the round then releases
 // noise alone), the release is the clipped, noised mean over the expected
@@ -65,6 +70,7 @@
 #include <vector>
 
 #include "aggregation/robust.h"
+#include "aggregation/server_optimizer.h"
 #include "aggregation/soft_targets.h"
 #include "aggregation/sparsity.h"
 #include "common/codec/values.h"
@@ -199,6 +205,9 @@ class RoundStateMachine {
   };
   Aggregated AggregatePlain();
   Aggregated AggregateSecure();
+  // The server optimizer's step from `before` (the global model the round
+  // started from) over the trained, kept coordinates.
+  void StepServerOptimizer(std::span<const float> before);
   // Charges a DP release to the account; its epsilon fields.
   nlohmann::json ChargePrivacyStep();
   void Commit(double collect_s);
@@ -233,6 +242,7 @@ class RoundStateMachine {
 
   // What survives rounds (and is checkpointed).
   std::vector<float> global_;                  // empty in distillation-only mode
+  aggregation::ServerOptimizer server_optimizer_;  // its moments
   aggregation::SoftTargetSummary soft_state_;  // aggregated logits so far
   aggregation::Mask mask_;                     // in force; empty: dense
   std::uint64_t mask_round_ = 0;               // round that chose mask_ (0: none)
@@ -246,7 +256,7 @@ class RoundStateMachine {
   // The round in progress.
   Phase phase_ = Phase::kWaiting;
   std::uint64_t attempt_ = 0;  // retries of the current round
-  double temperature_ = 0.0, alpha_ = 0.0, beta_ = 0.0;
+  double temperature_ = 0.0, alpha_ = 0.0, beta_ = 0.0, lr_factor_ = 1.0;
   std::vector<float> soft_targets_;  // C×C, empty while β = 0 or nothing is aggregated
   double soft_target_entropy_ = 0.0;
   std::map<model::Subnetwork, SubnetView> views_;  // by sub-network, this attempt

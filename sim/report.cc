@@ -41,12 +41,14 @@ void Plot(const std::string& out_dir, std::size_t exits, bool attacked, bool pri
     }
   }
   const std::string tsv = "'" + out_dir + "/rounds.tsv'";
-  script << "\nset output '" << out_dir << "/schedule.png'\nset ylabel 'T'\nset y2label 'alpha, beta'\n"
-         << "set ytics nomirror\nset y2tics\nset title 'Temperature, alpha and beta per round'\n"
+  script << "\nset output '" << out_dir << "/schedule.png'\nset ylabel 'T'\n"
+         << "set y2label 'alpha, beta, lr factor'\nset ytics nomirror\nset y2tics\n"
+         << "set title 'Temperature, alpha, beta and learning-rate factor per round'\n"
          << "set key top right\nplot " << tsv << " using 1:" << exits + 4
          << " title 'T' with linespoints lw 2 axes x1y1, " << tsv << " using 1:" << exits + 5
          << " title 'alpha' with linespoints lw 2 axes x1y2, " << tsv << " using 1:" << exits + 6
-         << " title 'beta' with linespoints lw 2 axes x1y2\n"
+         << " title 'beta' with linespoints lw 2 axes x1y2, " << tsv << " using 1:" << exits + 20
+         << " title 'lr factor' with linespoints lw 2 axes x1y2\n"
          << "unset y2tics\nunset y2label\nset ytics mirror\n";
   const auto line = [&](std::size_t column, const char* title) {
     return tsv + " using 1:($" + std::to_string(exits + column) + "/1e6) title '" + title +
@@ -125,7 +127,7 @@ nlohmann::json WriteReport(const std::string& out_dir) {
   for (std::size_t k = 0; k < exits; ++k) tsv << "\texit" << k << (k + 1 == exits ? " (main)" : "");
   tsv << "\tbytes_up\tbytes_down\ttemperature\talpha\tbeta\tround_s\tbytes_up_weights"
          "\tbytes_up_summary\tbytes_down_weights\tbytes_down_mask\tsparsity\tattackers\tepsilon"
-         "\tselected\treported\tdropped\tlate\tcoordinator_cpu_s\n";
+         "\tselected\treported\tdropped\tlate\tcoordinator_cpu_s\tlr_factor\n";
   std::vector<double> round_s, collect_s, eval_s, coordinator_cpu_s;
   nlohmann::json faults = nlohmann::json::object();
   double bytes_up = 0, bytes_down = 0;
@@ -142,7 +144,7 @@ nlohmann::json WriteReport(const std::string& out_dir) {
         << (r.contains("epsilon") && r["epsilon"].is_number() ? r["epsilon"].get<double>() : 0.0)
         << "\t" << r.value("clients_selected", 0) << "\t" << r.value("clients_reported", 0) << "\t"
         << r.value("faults_dropped", 0) << "\t" << Late(r) << "\t"
-        << r.value("coordinator_cpu_s", 0.0) << "\n";
+        << r.value("coordinator_cpu_s", 0.0) << "\t" << r.value("lr_factor", 1.0) << "\n";
     for (const char* key : kFaultKeys) faults[key] = faults.value(key, 0) + r.value(key, 0);
     coordinator_cpu_s.push_back(r.value("coordinator_cpu_s", 0.0));
     attack_rounds += AttackersIn(r) > 0 ? 1 : 0;

@@ -55,6 +55,9 @@ struct TrainingConfig {
   LrSchedule lr_schedule = LrSchedule::kConstant;  // cosine decays per step to 0 over the run
   double momentum = 0.9;       // SGD momentum (state reset at the start of a run)
   double weight_decay = 5e-4;  // L2 penalty added to gradients
+  // FedProx (Li et al. 2020): μ of the proximal term μ/2·‖w − w_round‖² toward
+  // the weights the round started from, on the trained, kept coordinates; 0 = off.
+  double proximal_mu = 0.0;
   std::uint64_t seed = 0;      // shuffling seed; same seed, same batches
   int threads = 1;             // torch intra-op threads; parallelism comes from workers
   int eval_batch_size = 128;   // samples per evaluation pass (activations stay under the 32 MiB mmap threshold)
@@ -123,6 +126,7 @@ struct FederationConfig {
 };
 
 enum class AggregationRule { kFedAvg, kMedian, kTrimmedMean, kKrum, kMultiKrum };
+enum class ServerOptimizerKind { kNone, kMomentum, kAdam, kYogi, kAdagrad };
 enum class ClientWeighting { kSamples, kUniform, kCapped };
 enum class SummaryRule { kMean, kMedian, kTrimmedMean };
 
@@ -158,6 +162,16 @@ struct AggregationConfig {
   // Soft-target summaries, per class and logit over the clients that report
   // the class: "mean", "median", "trimmed_mean" (with trim_fraction).
   SummaryRule summary_rule = SummaryRule::kMean;
+  // After the rule, how the global model moves (aggregation/server_optimizer.h):
+  // "none" (to the rule's output), "momentum" (FedAvgM), "adam", "yogi",
+  // "adagrad" (Reddi et al. 2021), with server_lr η, server_momentum μ,
+  // beta1, beta2 and tau.
+  ServerOptimizerKind server_optimizer = ServerOptimizerKind::kNone;
+  double server_lr = 1.0;
+  double server_momentum = 0.9;
+  double beta1 = 0.9;
+  double beta2 = 0.99;
+  double tau = 1e-3;
 };
 
 // [limits]: what one enrolled client may send or cost (coordinator).
@@ -273,6 +287,7 @@ struct SecureAggregationConfig {
 
 enum class TemperatureScheduleKind { kConstant, kLinear, kCosine, kStep, kAdaptive };
 enum class RampKind { kConstant, kLinear };
+enum class RoundLrScheduleKind { kConstant, kLinear, kCosine, kStep };
 
 // [schedule]: the T, alpha and beta the coordinator announces each round
 // (aggregation/schedules.h). "constant" uses the [loss] value.
@@ -300,6 +315,16 @@ struct ScheduleConfig {
   RampKind beta = RampKind::kConstant;
   double beta_start = 0.0;
   double beta_end = 0.0;
+  // lr: the factor of training.lr announced each round (ROUND_START
+  // lr_factor; aggregation::LearningRateSchedule): "constant" (1), "linear"
+  // or "cosine" from 1 after lr_warmup_rounds to lr_end at the end of the
+  // run, "step" (× lr_step_factor every lr_step_rounds rounds). Warm-up
+  // rounds ramp up as r / (lr_warmup_rounds + 1).
+  RoundLrScheduleKind lr = RoundLrScheduleKind::kConstant;
+  int lr_warmup_rounds = 0;
+  double lr_end = 0.0;
+  int lr_step_rounds = 5;
+  double lr_step_factor = 0.5;
 };
 
 enum class ValueCodec { kFp32, kFp16, kInt8 };

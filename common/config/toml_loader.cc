@@ -221,10 +221,17 @@ void ApplyOverride(toml::table& root, const std::string& assignment) {
   parsed.get("v")->visit([&](const auto& value) { table->insert_or_assign(key, value); });
 }
 
-// Krum tolerates f hostile clients only among at least 2f + 3 updates: a
-// cohort that can never be that large is a config error, not a stalled run.
+// A server optimizer needs a global model. Krum tolerates f hostile clients
+// only among at least 2f + 3 updates: a cohort that can never be that large
+// is a config error, not a stalled run.
 void CheckAggregation(const RunConfig& config, const std::string& origin) {
   const auto& a = config.aggregation;
+  if (a.server_optimizer != ServerOptimizerKind::kNone &&
+      config.federation.mode == FederationMode::kDistillation) {
+    throw ConfigError(origin +
+                      ": aggregation.server_optimizer: must be \"none\" with federation.mode = "
+                      "\"distillation\": there is no global model to step");
+  }
   const bool krum = a.rule == AggregationRule::kKrum || a.rule == AggregationRule::kMultiKrum;
   if (!krum) return;
   const auto cohort = static_cast<std::int64_t>(
@@ -486,6 +493,7 @@ RunConfig Read(const toml::table* root, const std::string& origin,
                   {{"constant", LrSchedule::kConstant}, {"cosine", LrSchedule::kCosine}});
   training.Real("momentum", t.momentum, 0.0, 0.9999);
   training.Real("weight_decay", t.weight_decay, 0.0, 1.0);
+  training.Real("proximal_mu", t.proximal_mu, 0.0, 1e3);
   training.Seed("seed", t.seed);
   training.Integer("threads", t.threads, 1, 256);
   training.Integer("eval_batch_size", t.eval_batch_size, 1, 1'000'000);
@@ -549,6 +557,17 @@ RunConfig Read(const toml::table* root, const std::string& origin,
                      {{"mean", SummaryRule::kMean},
                       {"median", SummaryRule::kMedian},
                       {"trimmed_mean", SummaryRule::kTrimmedMean}});
+  aggregation.Choice("server_optimizer", a.server_optimizer,
+                     {{"none", ServerOptimizerKind::kNone},
+                      {"momentum", ServerOptimizerKind::kMomentum},
+                      {"adam", ServerOptimizerKind::kAdam},
+                      {"yogi", ServerOptimizerKind::kYogi},
+                      {"adagrad", ServerOptimizerKind::kAdagrad}});
+  aggregation.Real("server_lr", a.server_lr, 0.0, 1e3, /*min_open=*/true);
+  aggregation.Real("server_momentum", a.server_momentum, 0.0, 0.9999);
+  aggregation.Real("beta1", a.beta1, 0.0, 0.9999);
+  aggregation.Real("beta2", a.beta2, 0.0, 0.9999);
+  aggregation.Real("tau", a.tau, 0.0, 1e3, /*min_open=*/true);
   aggregation.Finish();
   CheckAggregation(config, origin);
 
@@ -589,6 +608,15 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   schedule.Choice("beta", sc.beta, ramps);
   schedule.Real("beta_start", sc.beta_start, 0.0, 100.0);
   schedule.Real("beta_end", sc.beta_end, 0.0, 100.0);
+  schedule.Choice("lr", sc.lr,
+                  {{"constant", RoundLrScheduleKind::kConstant},
+                   {"linear", RoundLrScheduleKind::kLinear},
+                   {"cosine", RoundLrScheduleKind::kCosine},
+                   {"step", RoundLrScheduleKind::kStep}});
+  schedule.Integer("lr_warmup_rounds", sc.lr_warmup_rounds, 0, 100'000);
+  schedule.Real("lr_end", sc.lr_end, 0.0, 1.0);
+  schedule.Integer("lr_step_rounds", sc.lr_step_rounds, 1, 100'000);
+  schedule.Real("lr_step_factor", sc.lr_step_factor, 0.0, 1.0, /*min_open=*/true);
   schedule.Finish();
   if (sc.temperature_min > sc.temperature_max) {
     throw ConfigError(origin + ": schedule.temperature_min (" + std::to_string(sc.temperature_min) +

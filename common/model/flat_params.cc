@@ -125,6 +125,7 @@ ModelLayout LayoutOf(const FlatSchema& schema) {
       range.exit = number;
       range.head = true;
     }
+    range.statistics = entry.is_buffer;
     layout.push_back(range);
   }
   return layout;

@@ -27,6 +27,9 @@ struct TensorRange {
   // without exits).
   int exit = 0;
   bool head = false;
+  // Running statistics (BatchNorm), not trained by SGD: averaged, never
+  // stepped by a server optimizer.
+  bool statistics = false;
 };
 
 using ModelLayout = std::vector<TensorRange>;

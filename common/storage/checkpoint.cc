@@ -10,7 +10,9 @@
 namespace fsd::storage {
 namespace {
 
-constexpr char kMagic[8] = {'F', 'S', 'D', 'C', 'K', 'P', 'T', '4'};
+constexpr char kMagic[8] = {'F', 'S', 'D', 'C', 'K', 'P', 'T', '5'};
+constexpr char kMagicV4[8] = {'F', 'S', 'D', 'C', 'K', 'P', 'T', '4'};
+constexpr std::uint8_t kMaxServerOptimizer = 4;  // aggregation::ServerOptimizerKind::kAdagrad
 constexpr char kRetiredPrefix[7] = {'F', 'S', 'D', 'C', 'K', 'P', 'T'};
 
 }  // namespace
@@ -28,19 +30,23 @@ void WriteCheckpoint(const std::string& path, const Checkpoint& checkpoint) {
   out.Put(checkpoint.privacy_steps);
   out.PutArray<double>(checkpoint.privacy_orders);
   out.PutArray<double>(checkpoint.privacy_rdp);
+  out.Put(checkpoint.server_optimizer);
+  out.PutArray<float>(checkpoint.server_m);
+  out.PutArray<float>(checkpoint.server_v);
   WriteSealedFile(path, out.bytes());
 }
 
 Checkpoint ReadCheckpoint(const std::string& path, std::uint64_t max_values,
                           std::uint64_t max_classes) {
   constexpr std::uint64_t kMaxOrders = 1024;
-  const std::uint64_t max_bytes = 64 + max_values * 5 + max_classes * 8 +
-                                  max_classes * max_classes * 4 + 24 + kMaxOrders * 16;
+  const std::uint64_t max_bytes =
+      64 + max_values * 13 + max_classes * 8 + max_classes * max_classes * 4 + 48 + kMaxOrders * 16;
   const auto body = ReadSealedFile(path, max_bytes);
   ByteReader in(body, path);
   char magic[8];
   for (char& c : magic) c = in.Get<char>();
-  if (std::memcmp(magic, kMagic, 8) != 0) {
+  const bool v4 = std::memcmp(magic, kMagicV4, 8) == 0;
+  if (!v4 && std::memcmp(magic, kMagic, 8) != 0) {
     if (std::memcmp(magic, kRetiredPrefix, 7) == 0) {
       throw DataError(path + ": checkpoint of an earlier format (" + std::string(magic, 8) +
                       "); start a new run");
@@ -59,7 +65,16 @@ Checkpoint ReadCheckpoint(const std::string& path, std::uint64_t max_values,
   checkpoint.privacy_steps = in.Get<std::int64_t>();
   checkpoint.privacy_orders = in.GetArray<double>(kMaxOrders, "privacy orders");
   checkpoint.privacy_rdp = in.GetArray<double>(kMaxOrders, "privacy RDP");
+  if (!v4) {
+    checkpoint.server_optimizer = in.Get<std::uint8_t>();
+    checkpoint.server_m = in.GetArray<float>(max_values, "server optimizer first moment");
+    checkpoint.server_v = in.GetArray<float>(max_values, "server optimizer second moment");
+  }
   in.ExpectEnd();
+  if (checkpoint.server_optimizer > kMaxServerOptimizer) {
+    throw DataError(path + ": unknown server optimizer " +
+                    std::to_string(checkpoint.server_optimizer));
+  }
   if (checkpoint.privacy_rdp.size() != checkpoint.privacy_orders.size() ||
       checkpoint.privacy_steps < 0 ||
       std::any_of(checkpoint.privacy_orders.begin(), checkpoint.privacy_orders.end(),
@@ -78,7 +93,8 @@ Checkpoint ReadCheckpoint(const std::string& path, std::uint64_t max_values,
   const auto finite = [](const std::vector<float>& values) {
     return std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); });
   };
-  if (!finite(checkpoint.global) || !finite(checkpoint.mean_logits)) {
+  if (!finite(checkpoint.global) || !finite(checkpoint.mean_logits) ||
+      !finite(checkpoint.server_m) || !finite(checkpoint.server_v)) {
     throw DataError(path + ": holds NaN or Inf");
   }
   if (std::any_of(checkpoint.class_counts.begin(), checkpoint.class_counts.end(),

@@ -3,12 +3,15 @@
 // it had never stopped — the last committed round, the global model vector,
 // the aggregated soft-target logits and the sparsity mask — as a sealed file
 // (common/storage/sealed_file.h: atomic write, SHA-256 verified on load).
-// Body: "FSDCKPT4" | u64 round | u64 schema fingerprint | u64 n | n × f32 global
+// Body: "FSDCKPT5" | u64 round | u64 schema fingerprint | u64 n | n × f32 global
 //       | u64 C | C × i64 class counts | u64 C² | C² × f32 mean logits
 //       | u64 mask round | u64 m | m × u8 mask (m = 0: dense, else m = n)
 //       | i64 privacy steps | u64 K | K × f64 RDP orders | u64 K | K × f64 RDP
-//       (K = 0: no differential-privacy account).
-// (Files of the earlier formats FSDCKPT1/2/3 are refused by name.)
+//       (K = 0: no differential-privacy account)
+//       | u8 server optimizer | u64 p | p × f32 m | u64 q | q × f32 v
+//       (aggregation/server_optimizer.h: its kind and moments; p = q = 0 for "none").
+// FSDCKPT4 files (the same without the server optimizer) are read as "none";
+// files of the earlier formats FSDCKPT1/2/3 are refused by name.
 // Thread-safety: free functions. Errors: IoError (file access), DataError
 // (not a checkpoint, corrupt, truncated, over the limits), naming the file.
 #pragma once
@@ -33,6 +36,10 @@ struct Checkpoint {
   std::int64_t privacy_steps = 0;
   std::vector<double> privacy_orders;
   std::vector<double> privacy_rdp;
+  // The server optimizer (aggregation::ServerOptimizerKind) and its moments.
+  std::uint8_t server_optimizer = 0;
+  std::vector<float> server_m;
+  std::vector<float> server_v;
 };
 
 void WriteCheckpoint(const std::string& path, const Checkpoint& checkpoint);

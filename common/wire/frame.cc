@@ -208,7 +208,8 @@ void Fields(Io& io, M& m) {
   } else if constexpr (std::is_same_v<T, Welcome>) {
     io(m.version, m.schema_fingerprint, m.total_rounds);
   } else if constexpr (std::is_same_v<T, RoundStart>) {
-    io(m.temperature, m.alpha, m.beta, m.local_epochs, m.mask_round, m.subnet_exit, m.subnet_heads);
+    io(m.temperature, m.alpha, m.beta, m.local_epochs, m.mask_round, m.subnet_exit, m.subnet_heads,
+       m.lr_factor);
     auto& s = m.secure;
     io(s.id, s.cohort, s.threshold, s.degree, s.graph_seed, s.ring_bits, s.value_bits,
        s.value_range, s.logit_range, s.weight, s.length);
@@ -341,10 +342,11 @@ bool AllFinite(std::span<const float> values) {
 std::optional<Reject> CheckFinite(const Body& body) {
   if (const auto* r = std::get_if<RoundStart>(&body)) {
     if (!std::isfinite(r->temperature) || !std::isfinite(r->alpha) || !std::isfinite(r->beta) ||
-        !std::isfinite(r->secure.value_range) || !std::isfinite(r->secure.logit_range)) {
+        !std::isfinite(r->lr_factor) || !std::isfinite(r->secure.value_range) ||
+        !std::isfinite(r->secure.logit_range)) {
       return Refuse(RejectCode::kNonFinite,
-                    "ROUND_START temperature, alpha, beta or a secure-aggregation range is not "
-                    "finite");
+                    "ROUND_START temperature, alpha, beta, lr_factor or a secure-aggregation "
+                    "range is not finite");
     }
     if (!AllFinite(r->soft_targets))
       return Refuse(RejectCode::kNonFinite, "ROUND_START soft_targets hold NaN or Inf");

@@ -16,12 +16,11 @@
 
 namespace fsd::wire {
 
-// Version 5: sub-networks (JOIN.max_exit, ROUND_START.subnet_exit and
-// subnet_heads; docs/PROTOCOL.md, "Version history"); versions 1 to 4 are
-// retired.
-inline constexpr std::uint16_t kProtocolVersion = 5;
-inline constexpr std::uint16_t kMinSupportedVersion = 5;
-inline constexpr std::uint16_t kMaxSupportedVersion = 5;
+// Version 6: ROUND_START.lr_factor (docs/PROTOCOL.md, "Version history");
+// versions 1 to 5 are retired.
+inline constexpr std::uint16_t kProtocolVersion = 6;
+inline constexpr std::uint16_t kMinSupportedVersion = 6;
+inline constexpr std::uint16_t kMaxSupportedVersion = 6;
 
 enum class MessageKind : std::uint16_t {
   kJoin = 1,
@@ -114,6 +113,9 @@ struct RoundStart {
   // every exit up to it (subnet_heads 0) or of that exit alone (1).
   std::uint32_t subnet_exit = 0;
   std::uint32_t subnet_heads = 0;
+  // The round's learning-rate factor: clients train at training.lr × lr_factor
+  // (their own per-step schedule within the round).
+  double lr_factor = 1.0;
   // Tensor section 0: the values the mask keeps within the sub-network, in
   // flat order, encoded with
   // the downlink codec; empty (count 0) in distillation-only mode, where each

@@ -24,8 +24,9 @@ ClientSession MakeSession(bool require_secure = false) {
   return session;
 }
 
-std::vector<std::uint8_t> RoundStartFrame(bool secure) {
+std::vector<std::uint8_t> RoundStartFrame(bool secure, double lr_factor = 1.0) {
   wire::RoundStart start;
+  start.lr_factor = lr_factor;
   start.global_values =
       codec::EncodeValues(std::vector<float>(kDim, 0.5f), std::vector<std::uint64_t>{kDim}, {});
   if (secure) {
@@ -85,6 +86,16 @@ TEST(ClientSessionTest, PlainRoundUploadsAnUpdateUnlessTheClientRequiresSecureRo
 
   ClientSession strict = MakeSession(/*require_secure=*/true);
   EXPECT_FALSE(strict.OnFrame(RoundStartFrame(/*secure=*/false)).train);
+}
+
+TEST(ClientSessionTest, TrainsAtTheAnnouncedLearningRateFactorAndDropsOneOutOfRange) {
+  ClientSession session = MakeSession();
+  const auto step = session.OnFrame(RoundStartFrame(/*secure=*/false, 0.25));
+  ASSERT_TRUE(step.train);
+  EXPECT_EQ(step.train->lr_factor, 0.25);
+  for (const double bad : {0.0, -1.0, 101.0}) {
+    EXPECT_FALSE(session.OnFrame(RoundStartFrame(/*secure=*/false, bad)).train) << bad;
+  }
 }
 
 }  // namespace

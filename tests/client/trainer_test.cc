@@ -112,5 +112,54 @@ TEST(LearningRateTest, CosineDecaysFromLrToZero) {
   EXPECT_DOUBLE_EQ(LearningRateAt(t, 77, 100), 0.05);
 }
 
+TEST(LearningRateTest, TheRoundsFactorScalesEveryStep) {
+  auto t = Training(1);
+  EXPECT_NEAR(LearningRateAt(t, 50, 100, 0.5), 0.0125, 1e-12);
+  t.lr_schedule = config::LrSchedule::kConstant;
+  EXPECT_DOUBLE_EQ(LearningRateAt(t, 77, 100, 0.2), 0.01);
+}
+
+// FedProx: after the first step the weights drifted by d from the anchor; the
+// second step's gradient gains μ·d, so with plain SGD (no momentum, no decay)
+// the proximal run ends −lr·μ·d away from the plain one on every parameter.
+TEST(LocalTrainerTest, ProximalTermPullsEveryDriftedWeightBackTowardTheRunsStart) {
+  const Fixture f = MakeData();
+  const std::vector<std::int64_t> two_batches(f.indices.begin(), f.indices.begin() + 64);
+  const double lr = 0.1, mu = 0.5;
+  const auto run = [&](double proximal_mu, std::vector<float>* after_first_step) {
+    auto net = MakeNet(model::Architecture::kMlp);
+    const auto schema = model::FlatSchema::Of(*net);
+    config::TrainingConfig t = Training(1);
+    t.lr = lr;
+    t.lr_schedule = config::LrSchedule::kConstant;
+    t.momentum = 0.0;
+    t.weight_decay = 0.0;
+    t.proximal_mu = proximal_mu;
+    LocalTrainer trainer(net, t, config::LossConfig{});
+    trainer.BeginRun(64);
+    trainer.TrainEpoch(f.train, two_batches, 5, [&](std::int64_t step, std::int64_t, double) {
+      if (step == 1 && after_first_step != nullptr)
+        *after_first_step = model::Flatten(*net, schema);
+    });
+    return std::make_pair(model::Flatten(*net, schema), schema);
+  };
+  auto untrained = MakeNet(model::Architecture::kMlp);
+  const auto start = model::Flatten(*untrained, model::FlatSchema::Of(*untrained));
+  std::vector<float> first;
+  const auto [plain, schema] = run(0.0, &first);
+  const auto proximal = run(mu, nullptr).first;
+  double largest_drift = 0.0;
+  for (const auto& entry : schema.entries()) {
+    if (entry.is_buffer) continue;
+    for (std::int64_t i = entry.offset; i < entry.offset + entry.numel; ++i) {
+      const auto k = static_cast<std::size_t>(i);
+      const double drift = static_cast<double>(first[k]) - start[k];
+      largest_drift = std::max(largest_drift, std::abs(drift));
+      ASSERT_NEAR(proximal[k] - plain[k], -lr * mu * drift, 1e-6) << entry.name << "[" << i << "]";
+    }
+  }
+  EXPECT_GT(largest_drift, 1e-3);  // the first step moved the weights
+}
+
 }  // namespace
 }  // namespace fsd::client

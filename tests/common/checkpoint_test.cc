@@ -6,14 +6,26 @@
 #include <filesystem>
 
 #include "common/errors.h"
+#include "common/storage/sealed_file.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fsd::storage {
 namespace {
 
 Checkpoint Sample() {
-  return {7,         0xabcdef,   {1.0f, 0.0f, -2.0f}, {3, 4}, {1.0f, 2.0f, 3.0f, 4.0f}, 5,
-          {1, 0, 1}, 6,          {1.5, 2.0},          {0.25, 0.5}};
+  return {7,
+          0xabcdef,
+          {1.0f, 0.0f, -2.0f},
+          {3, 4},
+          {1.0f, 2.0f, 3.0f, 4.0f},
+          5,
+          {1, 0, 1},
+          6,
+          {1.5, 2.0},
+          {0.25, 0.5},
+          2,
+          {0.5f, 0.0f, -0.25f},
+          {1e-6f, 1e-6f, 0.125f}};
 }
 
 TEST(AtomicFileTest, WritesMode0600AndNeverFollowsAPlantedTempSymlink) {
@@ -44,6 +56,34 @@ TEST(CheckpointTest, RoundTripsEveryField) {
   EXPECT_EQ(read.privacy_steps, 6);
   EXPECT_EQ(read.privacy_orders, Sample().privacy_orders);
   EXPECT_EQ(read.privacy_rdp, Sample().privacy_rdp);
+  EXPECT_EQ(read.server_optimizer, 2);
+  EXPECT_EQ(read.server_m, Sample().server_m);
+  EXPECT_EQ(read.server_v, Sample().server_v);
+}
+
+TEST(CheckpointTest, ReadsTheFormerFormatAsRunWithoutAServerOptimizer) {
+  testing::TempDir dir;
+  const Checkpoint sample = Sample();
+  ByteWriter v4;  // FSDCKPT4: the same fields up to the privacy account
+  v4.Bytes("FSDCKPT4", 8);
+  v4.Put(sample.round);
+  v4.Put(sample.schema_fingerprint);
+  v4.PutArray<float>(sample.global);
+  v4.PutArray<std::int64_t>(sample.class_counts);
+  v4.PutArray<float>(sample.mean_logits);
+  v4.Put(sample.mask_round);
+  v4.PutArray<std::uint8_t>(sample.mask);
+  v4.Put(sample.privacy_steps);
+  v4.PutArray<double>(sample.privacy_orders);
+  v4.PutArray<double>(sample.privacy_rdp);
+  WriteSealedFile(dir.File("c.bin"), v4.bytes());
+  const auto read = ReadCheckpoint(dir.File("c.bin"), 100, 10);
+  EXPECT_EQ(read.round, 7u);
+  EXPECT_EQ(read.global, sample.global);
+  EXPECT_EQ(read.privacy_rdp, sample.privacy_rdp);
+  EXPECT_EQ(read.server_optimizer, 0);
+  EXPECT_TRUE(read.server_m.empty());
+  EXPECT_TRUE(read.server_v.empty());
 }
 
 TEST(CheckpointTest, RefusesCorruptionOversizeAndInconsistentContent) {
@@ -74,6 +114,14 @@ TEST(CheckpointTest, RefusesCorruptionOversizeAndInconsistentContent) {
   EXPECT_THROW(ReadCheckpoint(path, 100, 10), DataError);
   bad = Sample();
   bad.privacy_rdp = {0.25};  // one RDP value for two orders
+  WriteCheckpoint(path, bad);
+  EXPECT_THROW(ReadCheckpoint(path, 100, 10), DataError);
+  bad = Sample();
+  bad.server_optimizer = 9;  // no such optimizer
+  WriteCheckpoint(path, bad);
+  EXPECT_THROW(ReadCheckpoint(path, 100, 10), DataError);
+  bad = Sample();
+  bad.server_v[2] = INFINITY;
   WriteCheckpoint(path, bad);
   EXPECT_THROW(ReadCheckpoint(path, 100, 10), DataError);
   bad = Sample();

@@ -306,6 +306,40 @@ TEST(ConfigTest, SummariesAreReleasedWithBetaTheAdaptiveScheduleOrDistillation) 
   EXPECT_TRUE(ReleasesSummaries(ParseConfig("[federation]\nmode = \"distillation\"\n", "t")));
 }
 
+TEST(ConfigTest, ReadsServerOptimizerProximalTermAndRoundLearningRateSchedule) {
+  const auto c = ParseConfig(
+      "[aggregation]\nserver_optimizer = \"yogi\"\nserver_lr = 0.03\nbeta1 = 0.8\nbeta2 = 0.95\n"
+      "tau = 0.01\n[training]\nproximal_mu = 0.01\n[schedule]\nlr = \"step\"\n"
+      "lr_warmup_rounds = 2\nlr_step_rounds = 4\nlr_step_factor = 0.25\n",
+      "t");
+  EXPECT_EQ(c.aggregation.server_optimizer, ServerOptimizerKind::kYogi);
+  EXPECT_EQ(c.aggregation.server_lr, 0.03);
+  EXPECT_EQ(c.aggregation.beta1, 0.8);
+  EXPECT_EQ(c.aggregation.beta2, 0.95);
+  EXPECT_EQ(c.aggregation.tau, 0.01);
+  EXPECT_EQ(c.training.proximal_mu, 0.01);
+  EXPECT_EQ(c.schedule.lr, RoundLrScheduleKind::kStep);
+  EXPECT_EQ(c.schedule.lr_warmup_rounds, 2);
+  EXPECT_EQ(c.schedule.lr_step_rounds, 4);
+  EXPECT_EQ(c.schedule.lr_step_factor, 0.25);
+  const auto defaults = ParseConfig("", "t");
+  EXPECT_EQ(defaults.aggregation.server_optimizer, ServerOptimizerKind::kNone);
+  EXPECT_EQ(defaults.schedule.lr, RoundLrScheduleKind::kConstant);
+  EXPECT_EQ(defaults.training.proximal_mu, 0.0);
+  const auto refused = [&](const std::string& toml, const std::string& needle) {
+    const std::string e = ErrorOf(toml);
+    EXPECT_NE(e.find(needle), std::string::npos) << e;
+  };
+  refused("[aggregation]\nserver_optimizer = \"lamb\"\n",
+          "aggregation.server_optimizer: must be one of: none, momentum, adam, yogi, adagrad");
+  refused("[aggregation]\nserver_lr = 0\n", "aggregation.server_lr");
+  refused("[schedule]\nlr = \"exponential\"\n",
+          "schedule.lr: must be one of: constant, linear, cosine, step");
+  refused("[schedule]\nlr_step_factor = 2.0\n", "schedule.lr_step_factor");
+  refused("[aggregation]\nserver_optimizer = \"adam\"\n[federation]\nmode = \"distillation\"\n",
+          "aggregation.server_optimizer: must be \"none\" with federation.mode");
+}
+
 TEST(ConfigTest, ShippedConfigsLoad) {
   for (const char* name : {"central.toml", "fmnist-sd.toml", "fmnist-fedavg.toml"}) {
     const auto c = LoadConfig(fsd::testing::SourceDir() + "/configs/" + name);

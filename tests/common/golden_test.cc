@@ -53,8 +53,8 @@ Update UpdateWith(const codec::Encoded& values) {
 
 std::vector<Golden> Goldens() {
   return {
-      {"join", Message{0, Join{5, 5, 0x1234abcd5678ef00ULL, 10309, "client-7", 2}}},
-      {"welcome", Message{0, Welcome{5, 0x1234abcd5678ef00ULL, 20}}},
+      {"join", Message{0, Join{6, 6, 0x1234abcd5678ef00ULL, 10309, "client-7", 2}}},
+      {"welcome", Message{0, Welcome{6, 0x1234abcd5678ef00ULL, 20}}},
       {"round_start_fp32_mask",
        Message{4, RoundStart{2.5,
                              0.5,
@@ -63,6 +63,7 @@ std::vector<Golden> Goldens() {
                              4,
                              2,
                              1,
+                             0.75,
                              codec::EncodeValues(kValues, kSegments, Codec(codec::Dtype::kFp32)),
                              {0.75f, 0.25f, 0.5f, 0.5f},
                              codec::EncodeBitmask(kMask, false),
@@ -75,6 +76,7 @@ std::vector<Golden> Goldens() {
                              4,
                              0,
                              0,
+                             1.0,
                              codec::EncodeValues(kValues, kSegments, Codec(codec::Dtype::kFp32)),
                              {},
                              codec::EncodeBitmask(kMask, false),
@@ -87,6 +89,7 @@ std::vector<Golden> Goldens() {
                              4,
                              0,
                              0,
+                             0.5,
                              codec::EncodeValues(kValues, kSegments, Codec(codec::Dtype::kFp16)),
                              {},
                              codec::EncodeBitmask(kMask, true),

@@ -32,6 +32,7 @@ std::vector<Message> SampleMessages() {
                             2,
                             2,
                             1,
+                            0.25,
                             Fp32({1.0f, -2.5f, 3.25f, 0.0f}),
                             {0.75f, 0.25f, 0.5f, 0.5f},
                             codec::EncodeBitmask(std::vector<std::uint8_t>{1, 0, 1, 1, 0}, false),
@@ -107,7 +108,7 @@ TEST(WireFrameTest, EnvelopeLayoutIsFixed) {
   const auto frame = EncodeFrame(Message{7, Heartbeat{}});
   ASSERT_GE(frame.size(), kEnvelopeBytes);
   EXPECT_EQ(std::string(frame.begin(), frame.begin() + 4), "FSD1");
-  EXPECT_EQ(frame[4], 5);                       // version, little-endian
+  EXPECT_EQ(frame[4], 6);                       // version, little-endian
   EXPECT_EQ(frame[6], 6);                       // kind HEARTBEAT
   EXPECT_EQ(frame[16], 7);                      // round
   EXPECT_EQ(frame.size(), kEnvelopeBytes + 1);  // payload: Cereal's one endianness byte
@@ -129,9 +130,9 @@ TEST(WireFrameTest, RejectsEnvelopeWithUnknownMagic) {
 
 TEST(WireFrameTest, RejectsUnsupportedVersionNamingBothRanges) {
   auto frame = EncodeFrame(SampleMessages()[0]);
-  Put<std::uint16_t>(frame, 4, 2);  // versions 1 to 4 are retired
+  Put<std::uint16_t>(frame, 4, 5);  // versions 1 to 5 are retired
   EXPECT_EQ(CodeOf(frame), RejectCode::kUnsupportedVersion);
-  EXPECT_NE(DecodeFrame(frame, {}).reject().text.find("version 2, this side speaks 5..5"),
+  EXPECT_NE(DecodeFrame(frame, {}).reject().text.find("version 5, this side speaks 6..6"),
             std::string::npos);
 }
 
@@ -178,11 +179,13 @@ TEST(WireFrameTest, RejectsNaNAndInfInKeptValues) {
   for (float bad : {std::nanf(""), std::numeric_limits<float>::infinity()}) {
     Message summary{3, Update{10, 0.5, {10}, 0, {}, {bad}}};
     EXPECT_EQ(CodeOf(EncodeFrame(summary)), RejectCode::kNonFinite);
-    Message targets{3, RoundStart{3.0, 0.5, 0.1, 1, 0, 0, 0, {}, {bad}, NoMask(), {}}};
+    Message targets{3, RoundStart{3.0, 0.5, 0.1, 1, 0, 0, 0, 1.0, {}, {bad}, NoMask(), {}}};
     EXPECT_EQ(CodeOf(EncodeFrame(targets)), RejectCode::kNonFinite);
   }
-  Message start{3, RoundStart{std::nan(""), 0.5, 0.0, 1, 0, 0, 0, {}, {}, NoMask(), {}}};
+  Message start{3, RoundStart{std::nan(""), 0.5, 0.0, 1, 0, 0, 0, 1.0, {}, {}, NoMask(), {}}};
   EXPECT_EQ(CodeOf(EncodeFrame(start)), RejectCode::kNonFinite);
+  Message factor{3, RoundStart{3.0, 0.5, 0.0, 1, 0, 0, 0, std::nan(""), {}, {}, NoMask(), {}}};
+  EXPECT_EQ(CodeOf(EncodeFrame(factor)), RejectCode::kNonFinite);
 }
 
 TEST(WireFrameTest, RejectsSummaryWhoseLogitsAreNotCountsSquared) {

@@ -660,6 +660,78 @@ TEST_F(RoundStateTest, ResumeContinuesAfterTheCommittedRoundAndRequiresACheckpoi
   EXPECT_EQ(sent[1].round, 2u);  // the next ROUND_START is round 2
 }
 
+// kDim values: three trained, the last a running statistic.
+const model::ModelLayout kWithStatistics = {{0, 3, false}, {3, 1, false, 0, false, true}};
+
+TEST_F(RoundStateTest, ServerMomentumStepsTrainedValuesOnlyAndResumesItsState) {
+  const auto momentum = [](CoordinatorOptions& o) {
+    o.layout = kWithStatistics;
+    o.server_optimizer = {aggregation::ServerOptimizerKind::kMomentum, 1.0, 0.5};
+  };
+  Make(1, momentum);
+  Join(0);
+  // Round 1: Δ = 3 − 1 = 2, m = 2, x = 1 + 2 = 3. Round 2: Δ = 4 − 3 = 1,
+  // m = 0.5·2 + 1 = 2, x = 3 + 2 = 5. The statistic takes the rule's output.
+  for (const float value : {3.0f, 4.0f}) {
+    machine_->Tick();
+    Report(0, 100, value, machine_->committed_round() + 1);
+    machine_->Tick();
+  }
+  ASSERT_EQ(machine_->committed_round(), 2u);
+  EXPECT_EQ(machine_->global(), (std::vector<float>{5.0f, 5.0f, 5.0f, 4.0f}));
+  // Resumed, round 3: Δ = 5 − 5 = 0, m = 0.5·2 = 1, x = 6 (5 had m been lost).
+  Make(1, momentum, ResumeMode::kResume);
+  Join(0);
+  machine_->Tick();
+  Report(0, 100, 5.0f, 3);
+  machine_->Tick();
+  ASSERT_EQ(machine_->committed_round(), 3u);
+  EXPECT_EQ(machine_->global(), (std::vector<float>{6.0f, 6.0f, 6.0f, 5.0f}));
+  const std::string metrics = testing::ReadFile(dir_.File("metrics.jsonl"));
+  EXPECT_NE(metrics.find("\"server_optimizer\":\"momentum\""), std::string::npos);
+  // A checkpoint of another optimizer is refused, naming the key.
+  try {
+    Make(
+        1,
+        [](CoordinatorOptions& o) {
+          o.layout = kWithStatistics;
+          o.server_optimizer.kind = aggregation::ServerOptimizerKind::kAdam;
+        },
+        ResumeMode::kResume);
+    ADD_FAILURE() << "resumed a momentum checkpoint with adam";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("aggregation.server_optimizer"), std::string::npos);
+  }
+}
+
+TEST_F(RoundStateTest, RoundStartAnnouncesTheScheduledLearningRateFactor) {
+  Make(1, [](CoordinatorOptions& o) {
+    // Warm-up round 1: 1/2; then cosine over rounds 2..3: 1, (1 + cos(π/2))/2.
+    o.lr = aggregation::LearningRateSchedule(aggregation::LearningRateSchedule::Kind::kCosine, 1,
+                                             0.0, 5, 0.5);
+  });
+  Join(0);
+  std::vector<double> announced;
+  for (std::uint64_t round = 1; round <= 3; ++round) {
+    machine_->Tick();
+    for (const auto& m : Sent()[PeerOf(0).routing_id]) {
+      if (const auto* start = std::get_if<wire::RoundStart>(&m.body))
+        announced.push_back(start->lr_factor);
+    }
+    Report(0, 100, 2.0f, round);
+    machine_->Tick();
+  }
+  ASSERT_EQ(announced.size(), 3u);
+  EXPECT_DOUBLE_EQ(announced[0], 0.5);
+  EXPECT_DOUBLE_EQ(announced[1], 1.0);
+  EXPECT_NEAR(announced[2], 0.5, 1e-12);
+  std::istringstream lines(testing::ReadFile(dir_.File("metrics.jsonl")));
+  std::vector<double> recorded;
+  for (std::string line; std::getline(lines, line);)
+    recorded.push_back(nlohmann::json::parse(line)["lr_factor"].get<double>());
+  EXPECT_EQ(recorded, announced);
+}
+
 // Central DP (coordinator/private_release.h): Poisson-sampled cohorts, the
 // clipped noisy mean over the expected cohort, an account that stops the run.
 class PrivateRoundTest : public RoundStateTest {

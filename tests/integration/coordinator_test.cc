@@ -146,7 +146,8 @@ TEST_F(CoordinatorTest, RejectsEveryBadMessageAndAggregatesOnlyTheValidUpdate) {
                               "wrong model", 0}});
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kSchemaMismatch);
   // JOIN speaking only a future version: UNSUPPORTED_VERSION.
-  Send(client, {0, wire::Join{6, 7, kFingerprint, 100, "future", 0}});
+  Send(client, {0, wire::Join{wire::kProtocolVersion + 1, wire::kProtocolVersion + 2, kFingerprint,
+                              100, "future", 0}});
   EXPECT_EQ(ExpectReject(client), wire::RejectCode::kUnsupportedVersion);
 
   Send(client, {0, wire::Join{wire::kProtocolVersion, wire::kProtocolVersion, kFingerprint, 100,

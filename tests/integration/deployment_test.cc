@@ -130,6 +130,28 @@ TEST_F(DeploymentTest, CoordinatorAndTwoClientProcessesCompleteTheRounds) {
       << testing::ReadFile(dir_.File("coord.log"));
 }
 
+// The optimization keys as an operator sets them: the coordinator steps the
+// global model with Yogi and announces a linear learning-rate decay; the
+// clients add FedProx's proximal term from their own config.
+TEST_F(DeploymentTest, ServerYogiLinearLearningRateAndFedProxClientsCompleteTheRounds) {
+  RunTwoClients(
+      {"--set", "aggregation.server_optimizer=yogi", "--set", "aggregation.server_lr=0.01", "--set",
+       "aggregation.tau=0.01", "--set", "schedule.lr=linear", "--set", "schedule.lr_end=0.2"},
+      {"--set", "training.proximal_mu=0.01"}, /*rounds=*/3);
+  const auto records = CoordinatorMetrics();
+  ASSERT_EQ(records.size(), 3u);
+  // Linear from 1 toward 0.2 over p = 0, 1/3, 2/3.
+  const double expected[] = {1.0, 1.0 - 0.8 / 3.0, 1.0 - 1.6 / 3.0};
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const auto& r = records[i];
+    EXPECT_EQ(r["server_optimizer"], "yogi");
+    EXPECT_NEAR(r["lr_factor"].get<double>(), expected[i], 1e-12);
+    EXPECT_EQ(r["clients_reported"], 2);
+    EXPECT_GT(r["global_change_rms"].get<double>(), 0.0);
+    EXPECT_TRUE(r["rejects"].empty()) << r.dump();
+  }
+}
+
 // A device that affords only exit 1 states it at JOIN (fsd-client
 // --max-exit), receives and sends only that sub-network, and the
 // coordinator aggregates the rest over the other client.

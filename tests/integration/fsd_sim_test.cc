@@ -174,19 +174,33 @@ TEST(FsdSimTest, PrunedInt8FederationUploadsOnlyKeptQuantizedValues) {
   EXPECT_NEAR(summary["sparsity_final"].get<double>(), 0.8, 0.01);
 }
 
-// Weights with global soft targets, pruning, and distillation only: all resume exactly.
-class FsdSimResumeTest : public ::testing::TestWithParam<std::string> {};
+// Weights with global soft targets, pruning, distillation only, and a server
+// optimizer with the round learning-rate schedule: all resume exactly.
+struct ResumeCase {
+  std::string name;
+  std::string config;
+  std::vector<std::string> overrides;
+};
+void PrintTo(const ResumeCase& c, std::ostream* os) { *os << c.name; }
+class FsdSimResumeTest : public ::testing::TestWithParam<ResumeCase> {};
 
 TEST_P(FsdSimResumeTest, KilledAndResumedRunEndsWithTheSameStateAsAnUninterruptedOne) {
   constexpr int kRounds = 5;
-  const std::string config = GetParam();
+  const ResumeCase& param = GetParam();
+  const auto arguments_for = [&](const std::string& out) {
+    auto arguments = SimArguments(out, kRounds, param.config);
+    for (const auto& assignment : param.overrides) {
+      arguments.push_back("--set");
+      arguments.push_back(assignment);
+    }
+    return arguments;
+  };
   testing::TempDir reference, resumed;
-  ASSERT_EQ(Wait(Spawn(SimArguments(reference.path(), kRounds, config), reference.File("log.txt"))),
-            kExitOk)
+  ASSERT_EQ(Wait(Spawn(arguments_for(reference.path()), reference.File("log.txt"))), kExitOk)
       << testing::ReadFile(reference.File("log.txt"));
 
   // SIGKILL once at least two rounds are committed, then resume.
-  const pid_t pid = Spawn(SimArguments(resumed.path(), kRounds, config), resumed.File("log1.txt"));
+  const pid_t pid = Spawn(arguments_for(resumed.path()), resumed.File("log1.txt"));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
   while (std::chrono::steady_clock::now() < deadline) {
     if (std::filesystem::exists(resumed.File("checkpoint.bin")) &&
@@ -201,7 +215,7 @@ TEST_P(FsdSimResumeTest, KilledAndResumedRunEndsWithTheSameStateAsAnUninterrupte
   ASSERT_TRUE(std::filesystem::exists(resumed.File("checkpoint.bin")))
       << "killed before a round was committed: nothing to resume";
 
-  auto arguments = SimArguments(resumed.path(), kRounds, config);
+  auto arguments = arguments_for(resumed.path());
   arguments.push_back("--resume");
   ASSERT_EQ(Wait(Spawn(arguments, resumed.File("log2.txt"))), kExitOk)
       << testing::ReadFile(resumed.File("log2.txt"));
@@ -214,7 +228,13 @@ TEST_P(FsdSimResumeTest, KilledAndResumedRunEndsWithTheSameStateAsAnUninterrupte
   const auto records = Metrics(resumed.path());
   ASSERT_EQ(records.size(), static_cast<std::size_t>(kRounds));
   for (int i = 0; i < kRounds; ++i) EXPECT_EQ(records[i]["round"].get<int>(), i + 1);
-  if (config == "fmnist-fd.toml") {
+  if (!param.overrides.empty()) {  // the server optimizer stepped and the factor followed cosine
+    EXPECT_EQ(records[0]["server_optimizer"], "adam");
+    EXPECT_DOUBLE_EQ(records[0]["lr_factor"].get<double>(), 0.5);
+    EXPECT_DOUBLE_EQ(records[1]["lr_factor"].get<double>(), 1.0);
+    EXPECT_LT(records[4]["lr_factor"].get<double>(), records[2]["lr_factor"].get<double>());
+  }
+  if (param.config == "fmnist-fd.toml") {
     for (int k = 0; k < 3; ++k) {
       const std::string state = "client-state/client-" + std::to_string(k) + ".r5.state";
       EXPECT_EQ(testing::ReadFile(resumed.File(state)), testing::ReadFile(reference.File(state)))
@@ -223,14 +243,17 @@ TEST_P(FsdSimResumeTest, KilledAndResumedRunEndsWithTheSameStateAsAnUninterrupte
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, FsdSimResumeTest,
-                         ::testing::Values("fmnist-sd-global.toml", "fmnist-fd.toml",
-                                           "fmnist-prune.toml"),
-                         [](const auto& info) {
-                           if (info.param == "fmnist-fd.toml") return std::string("Distillation");
-                           if (info.param == "fmnist-prune.toml") return std::string("Pruning");
-                           return std::string("GlobalSoftTargets");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Modes, FsdSimResumeTest,
+    ::testing::Values(ResumeCase{"GlobalSoftTargets", "fmnist-sd-global.toml", {}},
+                      ResumeCase{"Distillation", "fmnist-fd.toml", {}},
+                      ResumeCase{"Pruning", "fmnist-prune.toml", {}},
+                      ResumeCase{"PrunedServerAdamWithCosineLearningRate",
+                                 "fmnist-prune.toml",
+                                 {"aggregation.server_optimizer=adam", "aggregation.server_lr=0.01",
+                                  "aggregation.tau=0.01", "schedule.lr=cosine",
+                                  "schedule.lr_warmup_rounds=1"}}),
+    [](const auto& info) { return info.param.name; });
 
 TEST(FsdSimTest, OneWorkerAndTwoWorkersEndWithByteIdenticalCheckpoints) {
   testing::TempDir one, two;
