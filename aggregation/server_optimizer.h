@@ -13,8 +13,10 @@
 // m starts at 0 and v at τ² (as in the paper's experiments); no bias
 // correction. Only the coordinates a caller names are stepped (trained values
 // the sparsity mask keeps): BatchNorm running statistics keep the rule's
-// output, and pruned coordinates stay exactly zero. Because it acts on the
-// rule's output, it composes with every rule and with secure aggregation.
+// output, and pruned coordinates stay exactly zero. A coordinate no client
+// trained this round (heterogeneous sub-networks) has Δ = 0: its moments
+// decay and momentum still carries it. Because it acts on the rule's output,
+// it composes with every rule, with secure aggregation and with a DP release.
 //
 // Thread-safety: not thread-safe; one owner. Ownership: holds its moments.
 // Errors: InternalError on mismatched spans or options outside their ranges

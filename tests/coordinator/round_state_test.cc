@@ -433,6 +433,25 @@ TEST_F(RoundStateTest, MedianRuleIgnoresAHostileUpdateAndMetricsNameTheRule) {
   EXPECT_NE(metrics.find("\"summary_rule\":\"mean\""), std::string::npos) << metrics;
 }
 
+TEST_F(RoundStateTest, ServerAdamStepsFromTheRobustRulesOutput) {
+  Make(3, [](CoordinatorOptions& o) {
+    o.aggregation.rule = aggregation::Rule::kMedian;
+    o.server_optimizer = {aggregation::ServerOptimizerKind::kAdam, 0.1, 0.9, 0.9, 0.99, 0.1};
+  });
+  for (int i = 0; i < 3; ++i) Join(i);
+  machine_->Tick();
+  Report(0, 100, 2.0f);
+  Report(1, 100, 3.0f);
+  Report(2, 100, -9000.0f);
+  machine_->Tick();
+  ASSERT_EQ(machine_->committed_round(), 1u);
+  // Median 2, so Δ = 1: m = 0.1, v = 0.99·0.01 + 0.01·1 = 0.0199,
+  // x = 1 + 0.1·0.1/(√0.0199 + 0.1) = 1.0414822. The hostile value never counts.
+  for (const float x : machine_->global()) EXPECT_NEAR(x, 1.0414822f, 1e-6f);
+  const std::string metrics = testing::ReadFile(dir_.File("metrics.jsonl"));
+  EXPECT_NE(metrics.find("\"server_optimizer\":\"adam\""), std::string::npos) << metrics;
+}
+
 TEST_F(RoundStateTest, KrumWaitsForTwoFPlusThreeClientsAndRetriesARoundWithFewerUpdates) {
   Make(6, [](CoordinatorOptions& o) {
     o.federation.min_clients = 1;

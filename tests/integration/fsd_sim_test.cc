@@ -379,6 +379,34 @@ TEST(FsdSimTest, SecureAggregationMatchesThePlaintextRunAndMasksSummariesToo) {
   EXPECT_GT(s.back()["acc"][2].get<double>(), 0.5);
 }
 
+// The server optimizer steps from the unmasked sum as it does from the plain
+// mean: the two runs move the global model alike.
+TEST(FsdSimTest, ServerMomentumAfterSecureAggregationMovesTheModelAsAfterThePlainMean) {
+  testing::TempDir plain, secure;
+  const std::vector<std::string> momentum = {"--set", "aggregation.server_optimizer=momentum",
+                                             "--set", "aggregation.server_momentum=0.5"};
+  auto plain_arguments = SimArguments(plain.path(), 2);
+  plain_arguments.insert(plain_arguments.end(), momentum.begin(), momentum.end());
+  ASSERT_EQ(Wait(Spawn(plain_arguments, plain.File("log.txt"))), kExitOk)
+      << testing::ReadFile(plain.File("log.txt"));
+  auto arguments = SimArguments(secure.path(), 2);
+  arguments.insert(arguments.end(), momentum.begin(), momentum.end());
+  arguments.insert(arguments.end(), {"--set", "secure_aggregation.enabled=true", "--set",
+                                     "secure_aggregation.range=4"});
+  ASSERT_EQ(Wait(Spawn(arguments, secure.File("log.txt"))), kExitOk)
+      << testing::ReadFile(secure.File("log.txt"));
+  const auto p = Metrics(plain.path());
+  const auto s = Metrics(secure.path());
+  ASSERT_EQ(s.size(), 2u);
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    EXPECT_EQ(s[i]["server_optimizer"], "momentum");
+    EXPECT_EQ(s[i]["secure_aggregation"]["survivors"].get<int>(), 3);
+    // Fixed-point rounding aside, the same step: global_change_rms within 2%.
+    EXPECT_NEAR(s[i]["global_change_rms"].get<double>(), p[i]["global_change_rms"].get<double>(),
+                0.02 * p[i]["global_change_rms"].get<double>());
+  }
+}
+
 // faults.dropout_after_upload: seeded clients never answer the unmask
 // request; every round still commits (retried when fewer than t answered),
 // and the injected faults are counted.
