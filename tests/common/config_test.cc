@@ -341,10 +341,15 @@ TEST(ConfigTest, ReadsServerOptimizerProximalTermAndRoundLearningRateSchedule) {
 }
 
 TEST(ConfigTest, ShippedConfigsLoad) {
-  for (const char* name : {"central.toml", "fmnist-sd.toml", "fmnist-fedavg.toml"}) {
+  for (const char* name :
+       {"central.toml", "fmnist-sd.toml", "fmnist-fedavg.toml", "fmnist-best.toml"}) {
     const auto c = LoadConfig(fsd::testing::SourceDir() + "/configs/" + name);
     EXPECT_GE(c.training.epochs, 1) << name;
   }
+  // The main job's recipe: the benchmark task with the cosine round schedule.
+  const auto best = LoadConfig(fsd::testing::SourceDir() + "/configs/fmnist-best.toml");
+  EXPECT_EQ(best.schedule.lr, RoundLrScheduleKind::kCosine);
+  EXPECT_EQ(best.federation.rounds, 20);
 }
 
 TEST(ConfigTest, EveryKeyIsDocumentedInConfigsReadme) {
