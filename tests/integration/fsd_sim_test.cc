@@ -343,18 +343,26 @@ TEST(FsdSimTest, PlaintextSimulationCompletesItsRounds) {
 // The same federation with and without secure aggregation: the coordinator
 // sees only sums, the model and the global soft targets come out the same
 // up to fixed-point rounding, and the masked uploads are packed below fp32.
+// The same federation aggregated in plaintext (into `plain`) and under
+// secure aggregation (into `secure`), `extra` flags for both; each must exit 0.
+void RunPlainAndSecure(const std::string& plain, const std::string& secure, int rounds,
+                       const std::string& config, const std::vector<std::string>& extra = {}) {
+  auto plain_arguments = SimArguments(plain, rounds, config);
+  plain_arguments.insert(plain_arguments.end(), extra.begin(), extra.end());
+  ASSERT_EQ(Wait(Spawn(plain_arguments, plain + "/log.txt")), kExitOk)
+      << testing::ReadFile(plain + "/log.txt");
+  auto secure_arguments = SimArguments(secure, rounds, config);
+  secure_arguments.insert(secure_arguments.end(), extra.begin(), extra.end());
+  // range 4: round 1 moves BatchNorm variances by more than the default ±1.
+  secure_arguments.insert(secure_arguments.end(), {"--set", "secure_aggregation.enabled=true",
+                                                   "--set", "secure_aggregation.range=4"});
+  ASSERT_EQ(Wait(Spawn(secure_arguments, secure + "/log.txt")), kExitOk)
+      << testing::ReadFile(secure + "/log.txt");
+}
+
 TEST(FsdSimTest, SecureAggregationMatchesThePlaintextRunAndMasksSummariesToo) {
   testing::TempDir plain, secure;
-  ASSERT_EQ(
-      Wait(Spawn(SimArguments(plain.path(), 3, "fmnist-sd-global.toml"), plain.File("log.txt"))),
-      kExitOk)
-      << testing::ReadFile(plain.File("log.txt"));
-  auto arguments = SimArguments(secure.path(), 3, "fmnist-sd-global.toml");
-  // range 4: round 1 moves BatchNorm variances by more than the default ±1.
-  arguments.insert(arguments.end(), {"--set", "secure_aggregation.enabled=true", "--set",
-                                     "secure_aggregation.range=4"});
-  ASSERT_EQ(Wait(Spawn(arguments, secure.File("log.txt"))), kExitOk)
-      << testing::ReadFile(secure.File("log.txt"));
+  RunPlainAndSecure(plain.path(), secure.path(), 3, "fmnist-sd-global.toml");
   const auto p = Metrics(plain.path());
   const auto s = Metrics(secure.path());
   ASSERT_EQ(s.size(), 3u);
@@ -383,18 +391,9 @@ TEST(FsdSimTest, SecureAggregationMatchesThePlaintextRunAndMasksSummariesToo) {
 // mean: the two runs move the global model alike.
 TEST(FsdSimTest, ServerMomentumAfterSecureAggregationMovesTheModelAsAfterThePlainMean) {
   testing::TempDir plain, secure;
-  const std::vector<std::string> momentum = {"--set", "aggregation.server_optimizer=momentum",
-                                             "--set", "aggregation.server_momentum=0.5"};
-  auto plain_arguments = SimArguments(plain.path(), 2);
-  plain_arguments.insert(plain_arguments.end(), momentum.begin(), momentum.end());
-  ASSERT_EQ(Wait(Spawn(plain_arguments, plain.File("log.txt"))), kExitOk)
-      << testing::ReadFile(plain.File("log.txt"));
-  auto arguments = SimArguments(secure.path(), 2);
-  arguments.insert(arguments.end(), momentum.begin(), momentum.end());
-  arguments.insert(arguments.end(), {"--set", "secure_aggregation.enabled=true", "--set",
-                                     "secure_aggregation.range=4"});
-  ASSERT_EQ(Wait(Spawn(arguments, secure.File("log.txt"))), kExitOk)
-      << testing::ReadFile(secure.File("log.txt"));
+  RunPlainAndSecure(plain.path(), secure.path(), 2, "fmnist-sd.toml",
+                    {"--set", "aggregation.server_optimizer=momentum", "--set",
+                     "aggregation.server_momentum=0.5"});
   const auto p = Metrics(plain.path());
   const auto s = Metrics(secure.path());
   ASSERT_EQ(s.size(), 2u);
