@@ -86,9 +86,9 @@ int main(int argc, char** argv) {
     double start = ThreadSeconds();
     const auto keys = node.AdvertiseKeys();
     client_s[0] += ThreadSeconds() - start;
-    up[id] += 2 * kKeyBytes;
+    up[id] += 3 * kKeyBytes;  // two public keys and the self-mask commitment
     start = ThreadSeconds();
-    server.AcceptKeys(keys);
+    server.AcceptKeys(keys, node.self_mask_commitment());
     server_s[0] += ThreadSeconds() - start;
   }
   double start = ThreadSeconds();

@@ -65,7 +65,13 @@ void ClientNode::Start(TimePoint now) {
 void ClientNode::Send(const std::vector<std::uint8_t>& frame, TimePoint now) {
   // Non-blocking: with the queue full (coordinator unreachable) the frame is
   // dropped, and the timers send what is needed again.
-  (void)socket_.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+  if (options_.edit_outgoing) {
+    std::vector<std::uint8_t> edited = frame;
+    options_.edit_outgoing(edited);
+    (void)socket_.send(zmq::buffer(edited), zmq::send_flags::dontwait);
+  } else {
+    (void)socket_.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+  }
   last_sent_ = now;
 }
 
@@ -75,7 +81,14 @@ std::vector<LocalRound> ClientNode::Receive(TimePoint now, std::size_t max_frame
   zmq::message_t message;
   for (std::size_t frames = 0;
        frames < max_frames && socket_.recv(message, zmq::recv_flags::dontwait); ++frames) {
-    auto step = session_.OnFrame({message.data<std::uint8_t>(), message.size()});
+    std::span<const std::uint8_t> received(message.data<std::uint8_t>(), message.size());
+    std::vector<std::uint8_t> edited;
+    if (options_.edit_incoming) {
+      edited.assign(received.begin(), received.end());
+      options_.edit_incoming(edited);
+      received = edited;
+    }
+    auto step = session_.OnFrame(received);
     for (const auto& reply : step.replies) Send(reply, now);
     if (step.train) rounds.push_back(std::move(*step.train));
     if (step.rejoin) Send(session_.JoinFrame(), now);

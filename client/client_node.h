@@ -17,6 +17,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <span>
@@ -31,19 +32,25 @@
 namespace fsd::client {
 
 struct ClientNodeOptions {
-  std::string endpoint;  // the coordinator's, e.g. tcp://10.0.0.1:5555
-  bool insecure = false;  // plaintext (debugging only)
+  std::string endpoint;           // the coordinator's, e.g. tcp://10.0.0.1:5555
+  bool insecure = false;          // plaintext (debugging only)
   privacy::CurveKeyPair keys;     // this client's CURVE keypair
   std::string server_public_z85;  // the coordinator's public key
   privacy::SocketLimits limits;
   int heartbeat_ms = 1000;  // ping when nothing was sent for this long; JOIN retry interval
   bool watch_handshake = false;
   int max_handshake_failures = 3;
+  // fsd-sim's protocol attacks (sim/attack.h): a hostile client's own
+  // deviation, editing each frame as it arrives from the coordinator or
+  // before it leaves. Empty: frames pass unchanged.
+  using FrameEditor = std::function<void(std::vector<std::uint8_t>& frame)>;
+  FrameEditor edit_incoming;
+  FrameEditor edit_outgoing;
 };
 
 enum class HandshakeFailure {
-  kKeyRefused,         // the coordinator's ZAP handler refused this client's key
-  kHandshakeAborted,   // closed during the handshake: wrong server key, or not CURVE
+  kKeyRefused,        // the coordinator's ZAP handler refused this client's key
+  kHandshakeAborted,  // closed during the handshake: wrong server key, or not CURVE
 };
 const char* HandshakeFailureText(HandshakeFailure failure);
 

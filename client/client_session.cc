@@ -6,6 +6,7 @@
 #include "common/config/codec_options.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/random/streams.h"
 #include "privacy/dp_release.h"
 #include "privacy/noise_plan.h"
 
@@ -52,7 +53,8 @@ ClientSessionOptions SessionOptionsFromConfig(const config::RunConfig& config, s
 }
 
 ClientSession::ClientSession(ClientSessionOptions options) : options_(std::move(options)) {
-  for (const auto& range : options_.layout) num_values_ = std::max(num_values_, range.offset + range.size);
+  for (const auto& range : options_.layout)
+    num_values_ = std::max(num_values_, range.offset + range.size);
 }
 
 std::vector<std::uint8_t> ClientSession::JoinFrame() const {
@@ -70,7 +72,7 @@ std::vector<std::uint8_t> ClientSession::ByeFrame(const std::string& reason) con
 }
 
 std::optional<std::vector<std::uint8_t>> ClientSession::UpdateFrame(const LocalRound& round,
-                                                                     TrainedRound trained) {
+                                                                    TrainedRound trained) {
   const auto finite = [](const std::vector<float>& values) {
     return std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); });
   };
@@ -131,7 +133,10 @@ std::optional<std::vector<std::uint8_t>> ClientSession::UpdateFrame(const LocalR
   }
   const auto segments = aggregation::KeptPerTensor(options_.layout, mask);
   codec::EncodeOptions uplink = options_.uplink;
-  uplink.seed = round.round * 0x9e3779b97f4a7c15ULL + std::hash<std::string>{}(options_.name);
+  uplink.seed =
+      random::DeriveSeed(options_.uplink.seed, {.name = "uplink-rounding",
+                                                .round = round.round,
+                                                .client = random::ClientNumber(options_.name)});
   update.values = codec::EncodeValues(kept, segments, uplink);
   if (feedback) {
     // What the coordinator will decode; the difference waits for the next upload.
@@ -154,9 +159,10 @@ bool ClientSession::Privatize(std::uint64_t round, std::vector<float>& kept) {
     return false;
   }
   privacy::GaussianNoise noise =
-      dp.seed ? privacy::GaussianNoise::Seeded((*dp.seed * 0x9e3779b97f4a7c15ULL) ^
-                                               std::hash<std::string>{}(options_.name) ^
-                                               (round * 0xbf58476d1ce4e5b9ULL))
+      dp.seed ? privacy::GaussianNoise::Seeded(
+                    random::DeriveSeed(*dp.seed, {.name = "client-dp-noise",
+                                                  .round = round,
+                                                  .client = random::ClientNumber(options_.name)}))
               : privacy::GaussianNoise::Secure();
   const privacy::Clipped clipped =
       privacy::PrivatizeUpdate(kept, reference->second, dp.clip_norm, dp.noise_std, noise);
@@ -169,6 +175,16 @@ bool ClientSession::Privatize(std::uint64_t round, std::vector<float>& kept) {
 
 std::variant<LocalRound, std::string> ClientSession::Decode(std::uint64_t round,
                                                             wire::RoundStart start) {
+  if (start.secure.id != 0 && revealed_round_ != 0 && round <= revealed_round_) {
+    // A second attempt would mask a retrained (or identical) update again:
+    // two unmasked sums over survivor sets that differ by one client give
+    // that client's update exactly (docs/SECURE_AGGREGATION.md).
+    return "secure round " + std::to_string(round) +
+           ": this client already revealed unmask "
+           "shares for round " +
+           std::to_string(revealed_round_) +
+           " and takes part in no other attempt of it or of an earlier round";
+  }
   if (!(start.temperature > 0.0 && start.temperature <= 100.0))
     return "temperature " + std::to_string(start.temperature) + " outside (0, 100]";
   if (!(start.alpha >= 0.0 && start.alpha <= 1.0))
@@ -233,8 +249,8 @@ std::variant<LocalRound, std::string> ClientSession::Decode(std::uint64_t round,
   local.secure = start.secure.id != 0;
   if (start.global_values.count > 0) {
     const aggregation::Mask& mask = local.values_mask;
-    auto kept = codec::DecodeValues(start.global_values,
-                                    aggregation::KeptPerTensor(options_.layout, mask));
+    auto kept =
+        codec::DecodeValues(start.global_values, aggregation::KeptPerTensor(options_.layout, mask));
     if (!kept.ok()) return "global values: " + kept.reject().text;
     if (kept.value().size() != aggregation::KeptCount(mask, num_values_)) {
       return std::to_string(kept.value().size()) + " model values, this sub-network keeps " +
@@ -362,7 +378,9 @@ std::optional<std::vector<std::uint8_t>> ClientSession::OnSecure(std::uint64_t r
       return MaskedFrame(std::move(*masked));
     }
     if (auto* unmask = std::get_if<wire::SecAggUnmask>(&body)) {
-      return wire::EncodeFrame({round, secure_->OnUnmask(*unmask)});
+      auto reveal = secure_->OnUnmask(*unmask);
+      revealed_round_ = std::max(revealed_round_, round);
+      return wire::EncodeFrame({round, std::move(reveal)});
     }
   } catch (const std::exception& e) {
     // DataError (the coordinator broke the protocol) or AuthError (a

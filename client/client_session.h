@@ -21,7 +21,9 @@
 // round trains, and UpdateFrame() returns the masked input once the shares
 // addressed to this client are in (else nothing yet: OnFrame() replies with
 // it when they arrive); see client/secure_client_round.h. A client whose
-// config enables secure aggregation drops any ROUND_START that is not secure.
+// config enables secure aggregation drops any ROUND_START that is not secure,
+// and a client reveals unmask shares for at most one attempt of a round: it
+// drops a secure ROUND_START for a round it (or a later one) revealed for.
 // Thread-safety: one owner thread. Errors: OnFrame never throws on peer input.
 #pragma once
 
@@ -112,10 +114,10 @@ class ClientSession {
   explicit ClientSession(ClientSessionOptions options);
 
   struct Step {
-    std::optional<LocalRound> train;  // train this round, then UpdateFrame()
-    bool rejoin = false;              // send JoinFrame() again
-    bool finished = false;            // the coordinator said BYE
-    std::string reason;               // ... and why (at most 200 bytes of its text)
+    std::optional<LocalRound> train;                 // train this round, then UpdateFrame()
+    bool rejoin = false;                             // send JoinFrame() again
+    bool finished = false;                           // the coordinator said BYE
+    std::string reason;                              // ... and why (at most 200 bytes of its text)
     std::vector<std::vector<std::uint8_t>> replies;  // frames to send now (secure rounds)
   };
 
@@ -166,6 +168,9 @@ class ClientSession {
   std::map<std::uint64_t, std::vector<float>> dp_references_;  // round → global kept values
   std::optional<SecureClientRound> secure_;                    // the secure round in progress
   std::uint64_t secure_rounds_started_ = 0;
+  // The latest round this client revealed unmask shares for (0: none): no
+  // secure round up to it is taken part in again.
+  std::uint64_t revealed_round_ = 0;
   std::vector<float> secure_reference_;  // its global kept values (deltas are from them)
 };
 

@@ -1,6 +1,7 @@
 #include "client/round_worker.h"
 
 #include "common/errors.h"
+#include "common/random/streams.h"
 
 namespace fsd::client {
 
@@ -59,12 +60,15 @@ TrainedRound RoundWorker::Run(const data::Dataset& dataset, std::span<const std:
   SoftTargetAccumulator summary(num_classes_);
   double loss_sum = 0.0;
   for (int epoch = 0; epoch < epochs; ++epoch) {
-    const std::uint64_t seed = training_.seed * 1000003ULL + round.round * 1000ULL + client_index +
-                               static_cast<std::uint64_t>(epoch) * 7919ULL;
+    const std::uint64_t seed =
+        random::DeriveSeed(training_.seed, {.name = "local-shuffle",
+                                            .round = round.round,
+                                            .client = client_index,
+                                            .epoch = static_cast<std::uint64_t>(epoch)});
     const bool last = epoch + 1 == epochs;
-    loss_sum += trainer_.TrainEpoch(dataset, indices, seed, {}, soft_targets,
-                                    last ? &summary : nullptr)
-                    .mean_loss;
+    loss_sum +=
+        trainer_.TrainEpoch(dataset, indices, seed, {}, soft_targets, last ? &summary : nullptr)
+            .mean_loss;
   }
   TrainedRound trained;
   trained.sample_count = static_cast<std::int64_t>(indices.size());

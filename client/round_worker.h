@@ -26,8 +26,9 @@ class RoundWorker {
   RoundWorker(const model::ModelSpec& spec, const config::TrainingConfig& training,
               const config::LossConfig& loss);
 
-  // Shuffling is seeded by (training.seed, round, client_index), so the result
-  // does not depend on which worker runs the client.
+  // Shuffling draws from the stream (training.seed, "local-shuffle", round,
+  // client_index, epoch) (common/random/streams.h), so the result does not
+  // depend on which worker runs the client.
   // `own_weights`: required when round.global_values is empty (distillation
   // only): read as the starting point, replaced by the trained weights, and
   // the result then carries no values.

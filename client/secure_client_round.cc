@@ -32,7 +32,7 @@ std::variant<SecureClientRound, std::string> SecureClientRound::Start(
       kept, classes, start.value_bits, start.value_range, start.logit_range, start.ring_bits};
   // The summary travels unless the round leaves it out (under DP, where only
   // the noised weights may be learned).
-  if (start.length == kept + 1) layout.classes = 0;
+  if (start.length == kept) layout.classes = 0;
   // Every weighted element must fit the ring before the sum.
   unsigned weight_bits = 0;
   while (weight_bits < 32 && (std::uint64_t{1} << weight_bits) <= start.weight) ++weight_bits;
@@ -42,7 +42,7 @@ std::variant<SecureClientRound, std::string> SecureClientRound::Start(
   if (start.length != layout.length())
     return "secure aggregation: a vector of " + text(start.length) + " elements, this model's " +
            text(kept) + " kept values and " + text(classes) + " classes make " +
-           text(layout.length()) + " (or " + text(kept + 1) + " without the summary)";
+           text(layout.length()) + " (or " + text(kept) + " without the summary)";
   std::vector<std::uint32_t> ids;
   for (std::uint32_t id = 1; id <= start.cohort; ++id) ids.push_back(id);
   const privacy::SecAggGraph graph =
@@ -66,7 +66,7 @@ SecureClientRound::SecureClientRound(std::uint64_t round, const wire::SecAggStar
 wire::SecAggKeys SecureClientRound::Keys() {
   const privacy::AdvertisedKeys keys = client_->AdvertiseKeys();
   stage_ = SecureStage::kAdvertised;
-  return {0, keys.encryption_key, keys.mask_key};
+  return {0, keys.encryption_key, keys.mask_key, client_->self_mask_commitment()};
 }
 
 wire::SecAggShares SecureClientRound::OnRoster(const wire::SecAggRoster& roster) {

@@ -16,6 +16,7 @@
 #include "common/metrics/metrics_sink.h"
 #include "common/model/evaluate.h"
 #include "common/progress.h"
+#include "common/random/streams.h"
 #include "common/run_guarded.h"
 #include "common/runtime/process_setup.h"
 
@@ -64,7 +65,9 @@ int Train(const std::string& config_path, const std::string& out_dir, int epochs
     char prefix[64];
     std::snprintf(prefix, sizeof(prefix), "epoch %d/%d", epoch, cfg.training.epochs);
     const auto stats = trainer.TrainEpoch(
-        *splits.train, indices, cfg.training.seed * 1000003ULL + static_cast<std::uint64_t>(epoch),
+        *splits.train, indices,
+        random::DeriveSeed(cfg.training.seed, {.name = "centralized-shuffle",
+                                               .epoch = static_cast<std::uint64_t>(epoch)}),
         [&](std::int64_t step, std::int64_t steps, double loss) {
           char line[160];
           std::snprintf(line, sizeof(line), "%s  step %lld/%lld  loss %.4f", prefix,

@@ -54,6 +54,7 @@ enum ExitCode : int {
   kExitIo = 3,        // file or OS error (IoError)
   kExitData = 4,      // malformed input data (DataError)
   kExitAuth = 5,      // invalid keys or identity (AuthError)
+  kExitDiverged = 6,  // the federation stopped: its global model diverged
 };
 
 namespace internal {

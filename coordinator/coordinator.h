@@ -48,6 +48,8 @@ class Coordinator {
   std::uint64_t committed_round() const { return rounds_.committed_round(); }
   // Why Run() stopped before federation.rounds (the privacy budget); empty otherwise.
   const std::string& stop_reason() const { return rounds_.stop_reason(); }
+  // Whether the run stopped because its global model diverged (exit code 6).
+  bool diverged() const { return rounds_.stop_kind() == RoundStateMachine::StopKind::kDiverged; }
   // Under privacy.dp: {"epsilon", "delta", "privacy_steps"} spent so far; null otherwise.
   nlohmann::json privacy_spent() const { return rounds_.privacy_spent(); }
   std::map<std::string, std::int64_t> reject_counts() const { return rounds_.reject_counts(); }

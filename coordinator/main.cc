@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? fsd::kExitOk : fsd::kExitUsage;
   }
-  return fsd::RunGuarded("fsd-coordinator", [&] {
+  return fsd::RunGuarded("fsd-coordinator", [&]() -> int {
     using namespace fsd;
     if (!bind.empty()) overrides.push_back("transport.bind=" + bind);
     if (rounds > 0) overrides.push_back("federation.rounds=" + std::to_string(rounds));
@@ -121,7 +121,12 @@ int main(int argc, char** argv) {
                               {"rejects", coordinator.reject_counts()}};
     if (!coordinator.stop_reason().empty()) summary["stop_reason"] = coordinator.stop_reason();
     if (const auto& spent = coordinator.privacy_spent(); spent.is_object()) summary.update(spent);
+    summary["diverged"] = coordinator.diverged();
     metrics::WriteJsonFile(out_dir + "/summary.json", summary);
+    if (coordinator.diverged()) {
+      std::fprintf(stderr, "fsd-coordinator: %s\n", coordinator.stop_reason().c_str());
+      return kExitDiverged;
+    }
     return kExitOk;
   });
 }

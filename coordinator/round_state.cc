@@ -2,13 +2,15 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
+#include <limits>
 #include <sstream>
 
 #include "aggregation/aggregate.h"
 #include "aggregation/weighting.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/random/streams.h"
+#include "coordinator/cohort_sampling.h"
 
 namespace fsd::coordinator {
 namespace {
@@ -111,7 +113,8 @@ RoundStateMachine::RoundStateMachine(CoordinatorOptions options,
     mask_ = std::move(checkpoint->mask);
     mask_round_ = checkpoint->mask_round;
     if (!mask_.empty()) {
-      round_mask_ = codec::EncodeBitmask(mask_, options_.downlink.zstd, options_.downlink.zstd_level);
+      round_mask_ =
+          codec::EncodeBitmask(mask_, options_.downlink.zstd, options_.downlink.zstd_level);
     }
     committed_round_ = checkpoint->round;
     try {
@@ -129,9 +132,10 @@ RoundStateMachine::RoundStateMachine(CoordinatorOptions options,
                         (has_account ? "off" : "on") + " would misstate ε: start a new run");
     }
     if (has_account) {
-      account_ = privacy::RdpAccountant(std::move(checkpoint->privacy_orders),
-                                        std::move(checkpoint->privacy_rdp),
-                                        checkpoint->privacy_steps);
+      account_ =
+          privacy::RdpAccountant(std::move(checkpoint->privacy_orders),
+                                 std::move(checkpoint->privacy_rdp), checkpoint->privacy_steps);
+      sampling_draws_ = checkpoint->privacy_steps;  // one step per draw
     }
     FSD_LOG(INFO) << "resuming after round " << committed_round_;
   }
@@ -158,9 +162,9 @@ std::optional<wire::Reject> RoundStateMachine::Screen(const Peer& peer,
     if (!registry_.joined(peer.identity))
       return wire::Reject{RejectCode::kNotAuthorized, "unknown session: JOIN first"};
     if (head->round != current) {
-      return wire::Reject{RejectCode::kStaleRound, "update for round " + std::to_string(head->round) +
-                                                       ", current round is " +
-                                                       std::to_string(current)};
+      return wire::Reject{RejectCode::kStaleRound,
+                          "update for round " + std::to_string(head->round) +
+                              ", current round is " + std::to_string(current)};
     }
     if (phase_ != Phase::kCollecting)
       return wire::Reject{RejectCode::kRoundClosed, "round is not collecting"};
@@ -234,9 +238,9 @@ void RoundStateMachine::OnFrame(const Peer& peer, std::span<const std::uint8_t> 
   wire::Message& message = decoded.value();
   const MessageKind kind = wire::KindOf(message.body);
   if (auto refusal = RefusalFor(phase_, kind)) {
-    return SendReject(peer, *refusal,
-                      std::string(wire::MessageKindName(kind)) + " is not accepted while " +
-                          PhaseName(phase_));
+    return SendReject(
+        peer, *refusal,
+        std::string(wire::MessageKindName(kind)) + " is not accepted while " + PhaseName(phase_));
   }
   switch (kind) {
     case MessageKind::kJoin:
@@ -312,12 +316,11 @@ void RoundStateMachine::OnJoin(const Peer& peer, const wire::Join& join) {
     }
   }
   const bool rejoined = registry_.joined(peer.identity);
-  ClientRecord& record =
-      registry_.Join(peer.identity, peer.routing_id, join.num_samples, join.client_name,
-                     clock_.Now());
+  ClientRecord& record = registry_.Join(peer.identity, peer.routing_id, join.num_samples,
+                                        join.client_name, clock_.Now());
   record.max_exit = join.max_exit;
   FSD_LOG(DEBUG) << "client " << record.name << (rejoined ? " rejoined" : " joined") << " with "
-              << join.num_samples << " samples";
+                 << join.num_samples << " samples";
   if (!rejoined) FSD_LOG(INFO) << "client " << record.name << " joined";
   Send(peer.routing_id,
        {committed_round_, wire::Welcome{wire::kProtocolVersion, options_.schema_fingerprint,
@@ -339,18 +342,19 @@ void RoundStateMachine::OnJoin(const Peer& peer, const wire::Join& join) {
   }
 }
 
-void RoundStateMachine::OnUpdate(const Peer& peer, std::uint64_t round,
-                                 const wire::Update& update, std::size_t frame_bytes) {
+void RoundStateMachine::OnUpdate(const Peer& peer, std::uint64_t round, const wire::Update& update,
+                                 std::size_t frame_bytes) {
   // Screen() already refused unknown sessions, other rounds, unsampled
   // clients and duplicates; the validator checks the contents.
   (void)round;
   const model::Subnetwork subnet = subnets_.at(peer.identity);
   const SubnetView& view = views_.at(subnet);
   const RoundExpectation expectation{distillation_only(), mask_round_, view.segments, view.kept};
-  auto result =
-      validator_.Validate(update, expectation, declared_.at(peer.identity), frame_bytes);
+  auto result = validator_.Validate(update, expectation, declared_.at(peer.identity), frame_bytes);
   if (auto* reject = std::get_if<wire::Reject>(&result)) {
-    SendReject(peer, reject->code, "UPDATE: " + reject->text);
+    // Logged once per attempt, in CloseRound's line, not once per client.
+    SendReject(peer, reject->code, "UPDATE: " + reject->text, /*log=*/false);
+    ++refusals_[reject->code];
     // Each refused UPDATE cost a hash and a decode: after a few, the client
     // is out of this round, and its next UPDATE is refused on its envelope.
     if (++refused_updates_[peer.identity] >= options_.limits.max_refused_updates) {
@@ -433,7 +437,12 @@ void RoundStateMachine::AdvanceSecure() {
       return;
     case Phase::kUnmasking:
       if (!due) return;
-      if (!secure_->Finish()) return RetrySecure(secure_->failure_reason());
+      // Survivors have revealed shares: whatever happens now, this round is
+      // never attempted again (a second sum over the same updates minus one
+      // client would be that client's update).
+      if (!secure_->Finish()) {
+        return Commit(SecondsBetween(round_started_, clock_.Now()), secure_->failure_reason());
+      }
       return Commit(SecondsBetween(round_started_, clock_.Now()));
     case Phase::kWaiting:
       return;
@@ -485,6 +494,7 @@ bool RoundStateMachine::BudgetAllowsNextRound() {
          << dp.delta << " (spent " << account_.Spent(dp.delta).epsilon << " after "
          << account_.steps() << " rounds)";
   stop_reason_ = reason.str();
+  stop_kind_ = StopKind::kPrivacyBudget;
   FSD_LOG(WARNING) << stop_reason_ << "; stopping";
   return false;
 }
@@ -492,7 +502,12 @@ bool RoundStateMachine::BudgetAllowsNextRound() {
 void RoundStateMachine::StartRound() {
   const std::uint64_t round = committed_round_ + 1;
   if (!BudgetAllowsNextRound()) return;
-  const std::vector<std::string> joined = registry_.JoinedByName();
+  // Culprits of secure rounds sit out their exclusion.
+  std::vector<std::string> joined;
+  for (const auto& key : registry_.JoinedByName()) {
+    const auto excluded = excluded_until_.find(key);
+    if (excluded == excluded_until_.end() || excluded->second < round) joined.push_back(key);
+  }
   std::vector<std::string> candidates;
   for (const auto& key : joined) {
     if (!missed_.contains(key)) candidates.push_back(key);
@@ -505,26 +520,35 @@ void RoundStateMachine::StartRound() {
                      << "; sampling them all again";
     missed_.clear();
     candidates = joined;
+    if (candidates.size() < std::max<std::size_t>(1, MinimumUpdates())) {
+      // Excluded culprits aside, too few clients: wait for more to join.
+      FSD_LOG(DEBUG) << "round " << round << ": " << candidates.size()
+                     << " clients may take part; waiting";
+      return;
+    }
   }
   // Seeded by (seed, round, attempt) over clients in name order: a resumed or
   // retried run samples the same way.
-  std::mt19937_64 rng(sampling_seed_ * 1000003ULL + round * 1009ULL + attempt_);
   if (options_.privacy.enabled) {
     // Poisson sampling, as the accountant assumes: each client on its own
     // with probability q; the cohort's size is random, the round waits for all.
-    std::uniform_real_distribution<double> uniform(0.0, 1.0);
-    std::vector<std::string> sampled;
-    for (const auto& key : candidates) {
-      if (uniform(rng) < options_.privacy.sampling_rate) sampled.push_back(key);
-    }
+    std::vector<std::string> sampled =
+        PoissonCohort(candidates, options_.privacy.sampling_rate, sampling_seed_, round, attempt_);
+    // Every draw is a step of the subsampled Gaussian mechanism the
+    // accountant charges, whatever follows it (released, retried, released
+    // as nothing): a client's real inclusion rate per charged step is q.
+    account_.Step(options_.privacy.sampling_rate, options_.privacy.StepNoiseMultiplier());
+    ++sampling_draws_;
     if (sampled.size() < MinimumUpdates()) {
       // A cohort that cannot reach privacy.min_survivors is not asked to
-      // train; the next tick samples again (logged now and then: with few
-      // clients joined this can take many draws).
-      if (attempt_ % 1000 == 0) {
+      // train; the draw stays charged and the next tick samples again
+      // (logged now and then: with few clients joined this can take many
+      // draws, each spending budget).
+      if (attempt_ % 100 == 0) {
         FSD_LOG(INFO) << "round " << round << " attempt " << attempt_ + 1 << ": sampled "
                       << sampled.size() << " clients, privacy.min_survivors is " << MinimumUpdates()
-                      << "; sampling again";
+                      << "; this draw is charged (" << account_.steps()
+                      << " privacy steps), sampling again";
       }
       ++attempt_;
       return;
@@ -541,8 +565,7 @@ void RoundStateMachine::StartRound() {
     target_ = std::min(wanted, candidates.size());
     const auto with_spares = static_cast<std::size_t>(
         std::ceil(static_cast<double>(target_) * (1.0 + options_.federation.over_select) - 1e-9));
-    std::shuffle(candidates.begin(), candidates.end(), rng);
-    candidates.resize(std::min(with_spares, candidates.size()));
+    candidates = UniformCohort(candidates, with_spares, sampling_seed_, round, attempt_);
   }
   selected_ = std::set<std::string>(candidates.begin(), candidates.end());
   sampled_ = selected_.size();
@@ -554,6 +577,7 @@ void RoundStateMachine::StartRound() {
   }
   resends_.clear();
   refused_updates_.clear();
+  refusals_.clear();
   staged_.clear();
   bytes_ = RoundBytes{};
   UpdateMask(round);
@@ -595,14 +619,15 @@ void RoundStateMachine::StartRound() {
     setup.classes = options_.privacy.enabled ? 0 : options_.num_classes;
     setup.mask_round = mask_round_;
     setup.max_train_loss = options_.limits.max_train_loss;
-    setup.graph_seed = sampling_seed_ * 0x9e3779b97f4a7c15ULL + round * 1009ULL + attempt_;
+    setup.graph_seed = random::DeriveSeed(
+        sampling_seed_, {.name = "secagg-graph", .round = round, .attempt = attempt_});
     setup.config = options_.secure_aggregation;
     secure_.emplace(std::move(setup));
     phase_ = Phase::kAdvertising;
     stage_started_ = round_started_;
   }
   FSD_LOG(DEBUG) << "round " << round << " attempt " << attempt_ + 1 << ": sampled "
-              << selected_.size() << " clients, waiting for " << target_;
+                 << selected_.size() << " clients, waiting for " << target_;
   for (const auto& key : selected_) SendRoundStart(key);
 }
 
@@ -746,7 +771,8 @@ void RoundStateMachine::CloseRound() {
                                         : aggregation::RuleName(options_.aggregation.rule)) +
                                    " needs at least " + std::to_string(MinimumUpdates()) + ")"
                              : std::string())
-                     << "; retrying without " << missed_.size() << " client(s) that missed it";
+                     << RefusalSummary() << "; retrying without " << missed_.size()
+                     << " client(s) that missed it";
     ++attempt_;
     selected_.clear();
     staged_.clear();
@@ -857,7 +883,7 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregateSecure() {
     kept = privacy::ReleaseMean(reference, deltas, 0.0, options_.privacy.expected_cohort, none);
     aggregation::ScatterKept(kept, view.mask, global_);
     out.extra["variances_floored"] = FloorVariances(global_, options_.privacy.variances);
-    out.extra.update(ChargePrivacyStep());
+    out.extra.update(PrivacyRecord());
   } else {
     for (std::size_t i = 0; i < kept.size(); ++i) {
       kept[i] = static_cast<float>(reference[i] + sum.weighted_deltas[i] / weight);
@@ -916,14 +942,68 @@ void RoundStateMachine::StepServerOptimizer(std::span<const float> before) {
   server_optimizer_.Step(before, global_, stepped);
 }
 
-void RoundStateMachine::Commit(double collect_s) {
+void RoundStateMachine::Commit(double collect_s, std::optional<std::string> failure) {
   const std::uint64_t round = committed_round_ + 1;
   const std::vector<float> before =
       distillation_only() ? std::vector<float>{} : aggregation::Gather(global_, mask_);
-  const bool stepping = server_optimizer_.kind() != aggregation::ServerOptimizerKind::kNone;
+  const bool stepping =
+      !failure && server_optimizer_.kind() != aggregation::ServerOptimizerKind::kNone;
   const std::vector<float> dense_before = stepping ? global_ : std::vector<float>{};
-  Aggregated aggregated = secure_ ? AggregateSecure() : AggregatePlain();
+  // The last good state, should this round's model diverge.
+  const std::vector<float> last_global = global_;
+  const aggregation::SoftTargetSummary last_soft_state = soft_state_;
+  const aggregation::ServerOptimizerState last_optimizer = server_optimizer_.state();
+  Aggregated aggregated;
+  // Clients that revealed wrong shares: named, and left out of the next rounds.
+  const std::vector<std::string> culprits =
+      secure_ ? secure_->culprits() : std::vector<std::string>{};
+  if (failure) {
+    FSD_LOG(WARNING) << "round " << round << " attempt " << attempt_ + 1 << ": " << *failure
+                     << "; shares were revealed, so the round is not attempted again: model "
+                        "untouched, next round with a new cohort";
+    aggregated.extra = {{"outcome", "failed"}, {"failure", *failure}};
+    // The coordinator may have learned something from the reveals: under
+    // distributed DP the round's draw was charged like any other.
+    if (options_.privacy.enabled) aggregated.extra.update(PrivacyRecord());
+  } else {
+    aggregated = secure_ ? AggregateSecure() : AggregatePlain();
+    aggregated.extra["outcome"] = "committed";
+  }
   if (stepping) StepServerOptimizer(dense_before);
+  if (secure_) {
+    nlohmann::json named = nlohmann::json::array();
+    const int rounds = options_.secure_aggregation.exclude_rounds;
+    for (const auto& key : culprits) {
+      named.push_back(registry_.NameOf(key));
+      excluded_until_[key] = rounds == 0 ? std::numeric_limits<std::uint64_t>::max()
+                                         : round + static_cast<std::uint64_t>(rounds);
+      FSD_LOG(WARNING) << "round " << round << ": client " << registry_.NameOf(key)
+                       << " revealed a wrong unmask share; left out of "
+                       << (rounds == 0 ? std::string("the rest of the run")
+                                       : "the next " + std::to_string(rounds) + " rounds");
+    }
+    aggregated.extra["secure_culprits"] = named;
+  }
+  if (auto divergence = failure ? std::nullopt : DivergenceOf()) {
+    global_ = last_global;
+    soft_state_ = last_soft_state;
+    server_optimizer_.Restore(last_optimizer);
+    // The round is written (with the last good model, and under DP its
+    // charge) either way, so a resumed run does not release it again.
+    aggregated.extra["outcome"] = "rolled_back";
+    aggregated.extra["failure"] = "diverged: " + *divergence;
+    if (options_.federation.on_divergence == config::DivergencePolicy::kStop) {
+      stop_reason_ = "round " + std::to_string(round) + ": the global model diverged (" +
+                     *divergence + "); stopped with the model of round " +
+                     std::to_string(committed_round_) +
+                     " (federation.on_divergence = \"rollback\" goes on from it instead)";
+      stop_kind_ = StopKind::kDiverged;
+      FSD_LOG(ERROR) << stop_reason_;
+    } else {
+      FSD_LOG(WARNING) << "round " << round << ": the global model diverged (" << *divergence
+                       << "); rolled back to the model of round " << committed_round_;
+    }
+  }
   const double loss_sum = aggregated.loss_sum, weight_sum = aggregated.weight_sum,
                max_weight = aggregated.max_weight;
   const std::int64_t sample_sum = aggregated.sample_sum;
@@ -1037,9 +1117,10 @@ nlohmann::json RoundStateMachine::ReleasePrivately(
   const PrivacyOptions& dp = options_.privacy;
   // Simulation: noise from the run's seed (a resumed run reproduces it);
   // deployments: from the CSPRNG.
-  privacy::GaussianNoise noise =
-      dp.seed ? privacy::GaussianNoise::Seeded((*dp.seed ^ 0x6a09e667f3bcc909ULL) * 1000003ULL + round)
-              : privacy::GaussianNoise::Secure();
+  privacy::GaussianNoise noise = dp.seed
+                                     ? privacy::GaussianNoise::Seeded(random::DeriveSeed(
+                                           *dp.seed, {.name = "central-dp-noise", .round = round}))
+                                     : privacy::GaussianNoise::Secure();
   const double reported = static_cast<double>(inputs.size());
   const auto fraction = [&](int clipped) { return reported > 0 ? clipped / reported : 0.0; };
   nlohmann::json record = {{"summary_clip_norm", dp.summary_clip_norm},
@@ -1065,11 +1146,11 @@ nlohmann::json RoundStateMachine::ReleasePrivately(
     record["summary_classes_released"] = release.classes_released;
   }
   // Summaries that are not released are not aggregated at all (soft_state_ stays empty).
-  record.update(ChargePrivacyStep());
+  record.update(PrivacyRecord());
   return record;
 }
 
-nlohmann::json RoundStateMachine::ChargePrivacyStep() {
+nlohmann::json RoundStateMachine::PrivacyRecord() const {
   const PrivacyOptions& dp = options_.privacy;
   nlohmann::json record = {{"dp", dp.distributed ? "distributed" : "central"},
                            {"clip_norm", dp.clip_norm},
@@ -1082,13 +1163,38 @@ nlohmann::json RoundStateMachine::ChargePrivacyStep() {
     record["client_noise_std"] =
         dp.noise_multiplier * dp.clip_norm / std::sqrt(static_cast<double>(dp.min_survivors));
   }
-  account_.Step(dp.sampling_rate, dp.StepNoiseMultiplier());
   const privacy::PrivacySpent spent = account_.Spent(dp.delta);
   record["epsilon"] = spent.epsilon;
   record["epsilon_order"] = spent.order;
   record["delta"] = dp.delta;
   record["privacy_steps"] = account_.steps();
+  record["sampling_draws"] = sampling_draws_;
   return record;
+}
+
+std::string RoundStateMachine::RefusalSummary() const {
+  if (refusals_.empty()) return {};
+  std::ostringstream out;
+  out << "; refused updates:";
+  for (const auto& [code, count] : refusals_)
+    out << " " << wire::RejectCodeName(code) << " x" << count;
+  out << " from " << refused_updates_.size() << " client(s)";
+  return out.str();
+}
+
+std::optional<std::string> RoundStateMachine::DivergenceOf() const {
+  const double limit = options_.limits.max_abs_value;
+  for (std::size_t i = 0; i < global_.size(); ++i) {
+    if (!mask_.empty() && !mask_[i]) continue;
+    const float value = global_[i];
+    if (std::isfinite(value) && std::abs(value) <= limit) continue;
+    std::ostringstream problem;
+    problem << "value " << value << " at position " << i << " of the model"
+            << (std::isfinite(value) ? ", beyond limits.max_abs_value " : ", not finite; limit ")
+            << limit;
+    return problem.str();
+  }
+  return std::nullopt;
 }
 
 nlohmann::json RoundStateMachine::privacy_spent() const {
@@ -1110,10 +1216,16 @@ void RoundStateMachine::Send(const std::string& routing_id, const wire::Message&
   outgoing_.push_back({routing_id, wire::EncodeFrame(message)});
 }
 
-void RoundStateMachine::SendReject(const Peer& peer, RejectCode code, const std::string& text) {
+void RoundStateMachine::SendReject(const Peer& peer, RejectCode code, const std::string& text,
+                                   bool log) {
   ++rejects_[code];
-  FSD_LOG(WARNING) << "rejected a message from " << registry_.NameOf(peer.identity) << ": "
+  if (log) {
+    FSD_LOG(WARNING) << "rejected a message from " << registry_.NameOf(peer.identity) << ": "
+                     << wire::RejectCodeName(code) << " " << text;
+  } else {
+    FSD_LOG(DEBUG) << "rejected a message from " << registry_.NameOf(peer.identity) << ": "
                    << wire::RejectCodeName(code) << " " << text;
+  }
   Send(peer.routing_id, {committed_round_ + 1, wire::Reject{code, text}});
 }
 

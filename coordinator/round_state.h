@@ -117,8 +117,8 @@ class RoundStateMachine {
   // `allowed`: Z85 key → name (empty in plaintext mode). `clock` must outlive
   // the machine. Reads the checkpoint when options.resume asks for it.
   RoundStateMachine(CoordinatorOptions options, std::map<std::string, std::string> allowed,
-                    std::vector<float> initial_global, Evaluator evaluator,
-                    RoundListener listener, const Clock& clock);
+                    std::vector<float> initial_global, Evaluator evaluator, RoundListener listener,
+                    const Clock& clock);
 
   // One frame from `peer`: screened, decoded, validated and acted on.
   void OnFrame(const Peer& peer, std::span<const std::uint8_t> frame);
@@ -136,8 +136,10 @@ class RoundStateMachine {
     return committed_round_ >= static_cast<std::uint64_t>(options_.federation.rounds) ||
            !stop_reason_.empty();
   }
-  // Why the run stopped before its last round (the privacy budget); empty otherwise.
+  // Why the run stopped before its last round; empty otherwise.
+  enum class StopKind { kNone, kPrivacyBudget, kDiverged };
   const std::string& stop_reason() const { return stop_reason_; }
+  StopKind stop_kind() const { return stop_kind_; }
   // Under privacy.dp: {"epsilon", "delta", "privacy_steps"} spent so far; null otherwise.
   nlohmann::json privacy_spent() const;
   Phase phase() const { return phase_; }
@@ -208,16 +210,31 @@ class RoundStateMachine {
   // The server optimizer's step from `before` (the global model the round
   // started from) over the trained, kept coordinates.
   void StepServerOptimizer(std::span<const float> before);
-  // Charges a DP release to the account; its epsilon fields.
-  nlohmann::json ChargePrivacyStep();
-  void Commit(double collect_s);
+  // The DP fields of a round's metrics line: parameters, epsilon spent so
+  // far, privacy_steps and sampling_draws (equal: each draw is charged when drawn).
+  nlohmann::json PrivacyRecord() const;
+  // Why the global model cannot be sent to clients (a kept value that is
+  // not finite or beyond limits.max_abs_value, which the validator would
+  // refuse in every update trained from it); nullopt when it can.
+  std::optional<std::string> DivergenceOf() const;
+  // Ends the round: aggregates, steps the server optimizer, evaluates and
+  // writes the metrics line and checkpoint. With `failure` (a secure round
+  // that failed after survivors revealed their shares) nothing is
+  // aggregated and the model is untouched, but the round still counts: it
+  // is never attempted again, and under distributed DP it is charged.
+  void Commit(double collect_s, std::optional<std::string> failure = std::nullopt);
   // The DP release of a round (global kept values and/or soft targets),
   // charged to the account; returns the round's privacy metrics.
   nlohmann::json ReleasePrivately(std::uint64_t round, std::span<const float> reference,
                                   std::span<const aggregation::WeightedInput> inputs,
                                   std::span<const aggregation::SoftTargetSummary* const> summaries);
   void Send(const std::string& routing_id, const wire::Message& message);
-  void SendReject(const Peer& peer, wire::RejectCode code, const std::string& text);
+  // `log`: a WARNING line per REJECT (refused updates are summed up per
+  // attempt instead, in RefusalSummary()).
+  void SendReject(const Peer& peer, wire::RejectCode code, const std::string& text,
+                  bool log = true);
+  // "; refused updates: CODE xN ... from K client(s)" for this attempt, or "".
+  std::string RefusalSummary() const;
   // Stops the run when the next round's release would exceed the budget.
   bool BudgetAllowsNextRound();
   // The fewest updates the aggregation rule accepts (Krum: 2f + 3): rounds
@@ -241,15 +258,17 @@ class RoundStateMachine {
   std::map<wire::RejectCode, std::int64_t> rejects_;
 
   // What survives rounds (and is checkpointed).
-  std::vector<float> global_;                  // empty in distillation-only mode
+  std::vector<float> global_;                      // empty in distillation-only mode
   aggregation::ServerOptimizer server_optimizer_;  // its moments
-  aggregation::SoftTargetSummary soft_state_;  // aggregated logits so far
-  aggregation::Mask mask_;                     // in force; empty: dense
-  std::uint64_t mask_round_ = 0;               // round that chose mask_ (0: none)
-  codec::Encoded round_mask_;                  // mask_ as a bitmask
+  aggregation::SoftTargetSummary soft_state_;      // aggregated logits so far
+  aggregation::Mask mask_;                         // in force; empty: dense
+  std::uint64_t mask_round_ = 0;                   // round that chose mask_ (0: none)
+  codec::Encoded round_mask_;                      // mask_ as a bitmask
   std::uint64_t committed_round_ = 0;
-  privacy::RdpAccountant account_;  // released DP rounds (empty without privacy.dp)
+  privacy::RdpAccountant account_;   // one step per sampling draw (empty without privacy.dp)
+  std::int64_t sampling_draws_ = 0;  // Poisson draws since the run began (under privacy.dp)
   std::string stop_reason_;
+  StopKind stop_kind_ = StopKind::kNone;
 
   std::uint64_t sampling_seed_ = 0;  // federation.seed, or from the CSPRNG under DP in deployments
 
@@ -260,15 +279,18 @@ class RoundStateMachine {
   std::vector<float> soft_targets_;  // C×C, empty while β = 0 or nothing is aggregated
   double soft_target_entropy_ = 0.0;
   std::map<model::Subnetwork, SubnetView> views_;  // by sub-network, this attempt
-  std::size_t target_ = 0;       // updates the round wants (before over-selection)
-  std::set<std::string> selected_;                  // sampled in this attempt, still present
-  std::size_t sampled_ = 0;                         // sampled in this attempt
-  std::map<std::string, std::int64_t> declared_;    // fixed when first sampled this round
+  std::size_t target_ = 0;                        // updates the round wants (before over-selection)
+  std::set<std::string> selected_;                // sampled in this attempt, still present
+  std::size_t sampled_ = 0;                       // sampled in this attempt
+  std::map<std::string, std::int64_t> declared_;  // fixed when first sampled this round
   std::map<std::string, model::Subnetwork> subnets_;  // likewise
-  std::map<std::string, int> resends_;              // ROUND_START re-sends this attempt
-  std::map<std::string, int> refused_updates_;      // UPDATEs refused this attempt
-  std::map<std::string, Staged> staged_;            // validated, not yet aggregated
+  std::map<std::string, int> resends_;                // ROUND_START re-sends this attempt
+  std::map<std::string, int> refused_updates_;        // UPDATEs refused this attempt
+  std::map<wire::RejectCode, int> refusals_;          // ... by REJECT code
+  std::map<std::string, Staged> staged_;              // validated, not yet aggregated
   std::set<std::string> missed_;  // sampled in an earlier attempt of this round, never reported
+  // Culprits of secure rounds (wrong revealed shares) → the last round they sit out.
+  std::map<std::string, std::uint64_t> excluded_until_;
   std::optional<SecureRound> secure_;  // the secure round in progress
   Clock::TimePoint stage_started_{};   // the current secure stage's start
   Clock::TimePoint round_started_{};

@@ -40,7 +40,8 @@ bool SecAggServer::EnoughLeft(std::size_t left, const char* stage) {
               std::to_string(parameters_.threshold));
 }
 
-void SecAggServer::AcceptKeys(const privacy::AdvertisedKeys& keys) {
+void SecAggServer::AcceptKeys(const privacy::AdvertisedKeys& keys,
+                              const privacy::SelfMaskCommitment& self_mask_commitment) {
   Expect(Stage::kAdvertise, "AcceptKeys");
   if (!cohort_.contains(keys.id)) Refuse(keys.id, "not in this round's cohort");
   if (roster_.contains(keys.id)) Refuse(keys.id, "advertised keys twice");
@@ -53,6 +54,7 @@ void SecAggServer::AcceptKeys(const privacy::AdvertisedKeys& keys) {
   }
   if (keys.encryption_key == keys.mask_key) Refuse(keys.id, "advertised one key for both uses");
   roster_[keys.id] = keys;
+  commitments_[keys.id] = self_mask_commitment;
 }
 
 bool SecAggServer::CloseAdvertise() {
@@ -168,51 +170,68 @@ bool SecAggServer::Finish() {
   sum_.assign(parameters_.length, 0);
   for (const auto& [id, masked] : masked_) privacy::RingAdd(sum_, masked, bits);
   std::vector<std::uint64_t> mask(parameters_.length);
-  try {
-    for (const auto& [owner, keys] : roster_) {
-      if (!sharers_.contains(owner)) continue;
-      const bool survived = masked_.contains(owner);
-      // The shares its neighbours that answered hold.
-      std::vector<privacy::ShamirShare> shares;
-      for (const auto& [responder, answer] : unmasked_) {
-        const auto& held = survived ? answer.self_mask : answer.mask_key;
-        const auto share = held.find(owner);
-        if (share != held.end()) shares.push_back(share->second);
+  std::set<SecAggId> culprits;
+  std::string unreconstructed;  // the first secret that could not be reconstructed
+  for (const auto& [owner, keys] : roster_) {
+    if (!sharers_.contains(owner)) continue;
+    const bool survived = masked_.contains(owner);
+    // The shares its neighbours that answered hold (a share's x is its holder's id).
+    std::vector<privacy::ShamirShare> shares;
+    for (const auto& [responder, answer] : unmasked_) {
+      const auto& held = survived ? answer.self_mask : answer.mask_key;
+      const auto share = held.find(owner);
+      if (share != held.end()) shares.push_back(share->second);
+    }
+    if (shares.size() < static_cast<std::size_t>(threshold)) {
+      sum_.clear();
+      return Fail("only " + std::to_string(shares.size()) + " neighbours of client " +
+                  std::to_string(owner) + " answered, fewer than the threshold " +
+                  std::to_string(threshold));
+    }
+    // A survivor's self-mask seed must match its commitment; a dropped
+    // client's mask key the public key it advertised. Shares off the
+    // verified secret's polynomial name their holders.
+    const auto verify = [&](const privacy::SecretBytes& secret) {
+      return survived ? privacy::CommitToSelfMask(secret, parameters_.round, owner) ==
+                            commitments_.at(owner)
+                      : privacy::AgreementPublicKeyOf(secret) == keys.mask_key;
+    };
+    privacy::VerifiedSecret secret = privacy::CombineVerified(shares, threshold, 32, verify);
+    culprits.insert(secret.wrong.begin(), secret.wrong.end());
+    if (!secret.secret) {
+      if (unreconstructed.empty()) {
+        unreconstructed = std::string(survived ? "the self-mask seed" : "the mask key") +
+                          " of client " + std::to_string(owner) +
+                          " does not reconstruct from its neighbours' shares";
       }
-      if (shares.size() < static_cast<std::size_t>(threshold)) {
-        sum_.clear();
-        return Fail("only " + std::to_string(shares.size()) + " neighbours of client " +
-                    std::to_string(owner) + " answered, fewer than the threshold " +
-                    std::to_string(threshold));
-      }
-      const privacy::SecretBytes secret = privacy::ShamirCombine(shares, threshold, 32);
-      if (survived) {
-        // The survivor's self mask.
-        privacy::ExpandMask(secret, bits, mask);
+      continue;
+    }
+    if (survived) {
+      privacy::ExpandMask(*secret.secret, bits, mask);
+      privacy::RingSubtract(sum_, mask, bits);
+      continue;
+    }
+    // A client that dropped after sharing keys: every survivor's pairwise
+    // mask with it goes.
+    for (const auto survivor : survivors_) {
+      if (!graph_.AreNeighbours(owner, survivor) || survivor == owner) continue;
+      privacy::ExpandMask(privacy::PairwiseMaskSeed(*secret.secret, roster_.at(survivor).mask_key,
+                                                    parameters_.round),
+                          bits, mask);
+      if (privacy::AddsPairwiseMask(survivor, owner)) {
         privacy::RingSubtract(sum_, mask, bits);
-        continue;
-      }
-      // A client that dropped after sharing keys: its mask key must be the
-      // one it advertised; then every survivor's pairwise mask with it goes.
-      if (privacy::AgreementPublicKeyOf(secret) != keys.mask_key) {
-        return Fail("the mask key of client " + std::to_string(owner) +
-                    " reconstructs to another key than it advertised");
-      }
-      for (const auto survivor : survivors_) {
-        if (!graph_.AreNeighbours(owner, survivor) || survivor == owner) continue;
-        privacy::ExpandMask(
-            privacy::PairwiseMaskSeed(secret, roster_.at(survivor).mask_key, parameters_.round),
-            bits, mask);
-        if (privacy::AddsPairwiseMask(survivor, owner)) {
-          privacy::RingSubtract(sum_, mask, bits);
-        } else {
-          privacy::RingAdd(sum_, mask, bits);
-        }
+      } else {
+        privacy::RingAdd(sum_, mask, bits);
       }
     }
-  } catch (const DataError& e) {
+  }
+  culprits_.assign(culprits.begin(), culprits.end());
+  if (!unreconstructed.empty()) {
     sum_.clear();
-    return Fail(std::string("the unmask shares do not reconstruct: ") + e.what());
+    std::string named;
+    for (const auto id : culprits_) named += (named.empty() ? "" : ", ") + std::to_string(id);
+    return Fail(unreconstructed +
+                (named.empty() ? std::string() : " (wrong shares from clients " + named + ")"));
   }
   stage_ = Stage::kDone;
   return true;

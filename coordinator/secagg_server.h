@@ -40,7 +40,9 @@ class SecAggServer {
   SecAggServer(privacy::SecAggParameters parameters, privacy::SecAggGraph graph,
                std::set<privacy::SecAggId> cohort);
 
-  void AcceptKeys(const privacy::AdvertisedKeys& keys);
+  // `self_mask_commitment`: the client's commitment to its self-mask seed.
+  void AcceptKeys(const privacy::AdvertisedKeys& keys,
+                  const privacy::SelfMaskCommitment& self_mask_commitment);
   bool CloseAdvertise();
   // The advertised keys of `id`'s neighbours (itself included).
   std::vector<privacy::AdvertisedKeys> RosterFor(privacy::SecAggId id) const;
@@ -57,10 +59,14 @@ class SecAggServer {
 
   void AcceptUnmask(const privacy::UnmaskShares& shares);
   // Reconstructs and removes the masks: true and sum() when at least
-  // `threshold` survivors answered and every secret reconstructs to the keys
-  // its owner advertised.
+  // `threshold` survivors answered and every secret reconstructs to what its
+  // owner advertised (the mask key's public key, the self-mask seed's
+  // commitment) — from the shares that lie on one polynomial when some do
+  // not (privacy::CombineVerified). Either way culprits() names the clients
+  // whose revealed shares were wrong.
   bool Finish();
   const std::vector<std::uint64_t>& sum() const { return sum_; }
+  const std::vector<privacy::SecAggId>& culprits() const { return culprits_; }
 
   const std::string& failure_reason() const { return failure_reason_; }
 
@@ -76,12 +82,14 @@ class SecAggServer {
   std::set<privacy::SecAggId> cohort_;
   Stage stage_ = Stage::kAdvertise;
   std::map<privacy::SecAggId, privacy::AdvertisedKeys> roster_;             // U1
+  std::map<privacy::SecAggId, privacy::SelfMaskCommitment> commitments_;    // of U1
   std::map<privacy::SecAggId, std::vector<privacy::SealedShares>> shares_;  // by sender
   std::set<privacy::SecAggId> sharers_;                                     // U2
   std::map<privacy::SecAggId, std::vector<std::uint64_t>> masked_;          // by sender
   std::vector<privacy::SecAggId> survivors_;                                // U3
   std::map<privacy::SecAggId, privacy::UnmaskShares> unmasked_;             // by responder
   std::vector<std::uint64_t> sum_;
+  std::vector<privacy::SecAggId> culprits_;  // holders of wrong revealed shares
   std::string failure_reason_;
 };
 

@@ -167,7 +167,7 @@ std::optional<wire::Reject> SecureRound::OnKeys(const std::string& key,
                             std::to_string(IdOf(key))};
   }
   return Guard(key, Stage::kAdvertise, frame_bytes, [&](SecAggId id) {
-    server_.AcceptKeys({id, keys.encryption_key, keys.mask_key});
+    server_.AcceptKeys({id, keys.encryption_key, keys.mask_key}, keys.self_mask_commitment);
   });
 }
 
@@ -261,30 +261,39 @@ bool SecureRound::EndStage(Stage stage, bool (SecAggServer::*close)(), Make make
 }
 
 bool SecureRound::CloseAdvertise(Outbox& out) {
-  return EndStage(Stage::kAdvertise, &SecAggServer::CloseAdvertise, [&](SecAggId id) {
-    wire::SecAggRoster roster;
-    for (const auto& m : server_.RosterFor(id)) {
-      roster.members.push_back({m.id, m.encryption_key, m.mask_key});
-    }
-    return wire::Body(std::move(roster));
-  }, out);
+  return EndStage(
+      Stage::kAdvertise, &SecAggServer::CloseAdvertise,
+      [&](SecAggId id) {
+        wire::SecAggRoster roster;
+        for (const auto& m : server_.RosterFor(id)) {
+          roster.members.push_back({m.id, m.encryption_key, m.mask_key});
+        }
+        return wire::Body(std::move(roster));
+      },
+      out);
 }
 
 bool SecureRound::CloseShareKeys(Outbox& out) {
-  return EndStage(Stage::kShareKeys, &SecAggServer::CloseShareKeys, [&](SecAggId id) {
-    wire::SecAggDelivered delivered;
-    for (auto& share : server_.SharesFor(id)) {
-      delivered.shares.push_back({share.from, std::move(share.sealed)});
-    }
-    return wire::Body(std::move(delivered));
-  }, out);
+  return EndStage(
+      Stage::kShareKeys, &SecAggServer::CloseShareKeys,
+      [&](SecAggId id) {
+        wire::SecAggDelivered delivered;
+        for (auto& share : server_.SharesFor(id)) {
+          delivered.shares.push_back({share.from, std::move(share.sealed)});
+        }
+        return wire::Body(std::move(delivered));
+      },
+      out);
 }
 
 bool SecureRound::CloseMaskedInput(Outbox& out) {
-  return EndStage(Stage::kMaskedInput, &SecAggServer::CloseMaskedInput, [&](SecAggId) {
-    return wire::Body(wire::SecAggUnmask{std::vector<std::uint32_t>(
-        server_.survivors().begin(), server_.survivors().end())});
-  }, out);
+  return EndStage(
+      Stage::kMaskedInput, &SecAggServer::CloseMaskedInput,
+      [&](SecAggId) {
+        return wire::Body(wire::SecAggUnmask{
+            std::vector<std::uint32_t>(server_.survivors().begin(), server_.survivors().end())});
+      },
+      out);
 }
 
 bool SecureRound::Finish() {
@@ -292,17 +301,17 @@ bool SecureRound::Finish() {
   const bool finished = server_.Finish();
   figures_[3].cpu_s += ThreadCpuSeconds() - start;
   if (!finished) return Fail(server_.failure_reason());
-  result_ = privacy::DecodeSecureSum(layout_, server_.sum());
   std::uint64_t announced = 0;
   for (const auto& [key, report] : reports_) announced += report.weight;
-  if (result_.weight != announced) {
-    return Fail("secure aggregation, round " + std::to_string(setup_.round) +
-                ": the survivors' weights add up to " + std::to_string(result_.weight) +
-                ", their announced weights to " + std::to_string(announced) +
-                " (a client masked another weight)");
-  }
+  result_ = privacy::DecodeSecureSum(layout_, server_.sum(), announced);
   stage_ = Stage::kDone;
   return true;
+}
+
+std::vector<std::string> SecureRound::culprits() const {
+  std::vector<std::string> keys;
+  for (const auto id : server_.culprits()) keys.push_back(setup_.cohort[id - 1]);
+  return keys;
 }
 
 std::vector<SecureRound::Report> SecureRound::survivors() const {

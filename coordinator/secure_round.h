@@ -9,8 +9,9 @@
 // seeded run gives the same ids. Each client's integer weight is
 // max(1, round((2^weight_bits − 1) · w / max w)) from the weights the
 // aggregation rule gives the cohort's declarations (uniform: all equal),
-// announced in ROUND_START; the unmasked Σ w must equal the survivors'
-// announced weights, else the round fails (a client masked another weight).
+// announced in ROUND_START; the sum is decoded with the survivors' announced
+// weights. Clients whose revealed shares were wrong are culprits(), whether
+// or not the other shares outvoted them.
 // Thread-safety: one owner thread. Errors: On* return the REJECT for a
 // message that breaks the protocol and change nothing; Close*/Finish return
 // false with failure_reason() when the round cannot go on.
@@ -86,6 +87,8 @@ class SecureRound {
   bool Finish();
 
   const std::string& failure_reason() const { return failure_reason_; }
+  // After Finish() (either way): the keys of clients that revealed wrong shares.
+  std::vector<std::string> culprits() const;
   // After Finish(): the unmasked sum, read back.
   const privacy::SecureSum& result() const { return result_; }
   // The survivors (their masked inputs are in the sum) and what they declared.

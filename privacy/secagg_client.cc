@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/errors.h"
+#include "common/wire/sha256.h"
 #include "privacy/ring_vector.h"
 
 namespace fsd::privacy {
@@ -36,6 +37,14 @@ SecretBytes PairwiseMaskSeed(const SecretBytes& own_mask_secret, const Agreement
                   "fsd secagg pairwise mask, round " + std::to_string(round));
 }
 
+SelfMaskCommitment CommitToSelfMask(const SecretBytes& seed, std::uint64_t round, SecAggId id) {
+  const std::string tag = "fsd secagg self-mask commitment";
+  std::vector<std::uint8_t> header(tag.begin(), tag.end());
+  AppendLittleEndian(header, round, 8);
+  AppendLittleEndian(header, id, 4);
+  return wire::Sha256({header, seed.bytes()});
+}
+
 std::vector<std::uint8_t> ShareAssociatedData(std::uint64_t round, SecAggId from, SecAggId to) {
   const std::string tag = "fsd secagg share";
   std::vector<std::uint8_t> data(tag.begin(), tag.end());
@@ -61,6 +70,8 @@ AdvertisedKeys SecAggClient::AdvertiseKeys() {
   Expect(Stage::kAdvertise, "AdvertiseKeys");
   encryption_keys_ = GenerateAgreementKeyPair();
   mask_keys_ = GenerateAgreementKeyPair();
+  self_mask_seed_ = RandomSecret(kSecretBytes);
+  self_mask_commitment_ = CommitToSelfMask(self_mask_seed_, parameters_.round, self_);
   stage_ = Stage::kShareKeys;
   return {self_, encryption_keys_.public_key, mask_keys_.public_key};
 }
@@ -92,7 +103,6 @@ std::vector<SealedShares> SecAggClient::ShareKeys(std::span<const AdvertisedKeys
   }
   std::vector<std::uint32_t> points;
   for (const auto& [id, member] : roster_) points.push_back(id);
-  self_mask_seed_ = RandomSecret(kSecretBytes);
   const auto seed_shares = ShamirSplit(self_mask_seed_.bytes(), parameters_.threshold, points);
   const auto key_shares = ShamirSplit(mask_keys_.secret_key.bytes(), parameters_.threshold, points);
   std::vector<SealedShares> out;

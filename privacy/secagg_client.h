@@ -9,9 +9,12 @@
 // in the complete graph, k of them under SecAgg+); below, "roster", U2 and
 // the survivors mean the client's neighbours among them, itself included:
 //   AdvertiseKeys  two fresh X25519 public keys: one to encrypt key shares
-//                  between clients (c), one to agree pairwise masks (s).
-//   ShareKeys      given the roster U1 (everyone who advertised): a fresh
-//                  self-mask seed b and Shamir t-of-|U1| shares of b and of
+//                  between clients (c), one to agree pairwise masks (s);
+//                  and a fresh self-mask seed b, committed to (SHA-256,
+//                  self_mask_commitment()) so that the coordinator can tell
+//                  a wrong share of b from a right one.
+//   ShareKeys      given the roster U1 (everyone who advertised): Shamir
+//                  t-of-|U1| shares of b and of
 //                  the s secret key, one pair per roster member (x = its id),
 //                  each sealed with AES-256-GCM under HKDF(X25519(c_self,
 //                  c_peer)) and bound to (round, from, to).
@@ -32,6 +35,7 @@
 // fails authentication. After an error the round is over for this client.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -83,6 +87,12 @@ SecretBytes PairwiseMaskSeed(const SecretBytes& own_mask_secret, const Agreement
                              std::uint64_t round);
 inline bool AddsPairwiseMask(SecAggId self, SecAggId peer) { return peer > self; }
 
+// The commitment to a self-mask seed b of client `id` in `round`:
+// SHA-256(tag ‖ round ‖ id ‖ b). b is 32 random bytes, so the commitment
+// reveals nothing of it; a reconstruction of b is checked against it.
+using SelfMaskCommitment = std::array<std::uint8_t, 32>;
+SelfMaskCommitment CommitToSelfMask(const SecretBytes& seed, std::uint64_t round, SecAggId id);
+
 // The associated data a sealed share is bound to.
 std::vector<std::uint8_t> ShareAssociatedData(std::uint64_t round, SecAggId from, SecAggId to);
 
@@ -93,6 +103,8 @@ class SecAggClient {
   SecAggClient(SecAggParameters parameters, SecAggId self, std::vector<SecAggId> neighbours);
 
   AdvertisedKeys AdvertiseKeys();
+  // After AdvertiseKeys: the commitment to this round's self-mask seed.
+  const SelfMaskCommitment& self_mask_commitment() const { return self_mask_commitment_; }
   std::vector<SealedShares> ShareKeys(std::span<const AdvertisedKeys> roster);
   std::vector<std::uint64_t> MaskInput(std::span<const std::uint64_t> input,
                                        std::span<const SealedShares> received);
@@ -108,6 +120,7 @@ class SecAggClient {
   Stage stage_ = Stage::kAdvertise;
   AgreementKeyPair encryption_keys_, mask_keys_;
   SecretBytes self_mask_seed_;
+  SelfMaskCommitment self_mask_commitment_{};
   std::map<SecAggId, AdvertisedKeys> roster_;  // U1
   std::map<SecAggId, std::pair<ShamirShare, ShamirShare>>
       held_;                                              // from U2: (self-mask, key) shares

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/errors.h"
+#include "common/random/streams.h"
 
 namespace fsd::privacy {
 namespace {
@@ -113,8 +114,10 @@ SecAggGraph SecAggGraph::Harary(const std::vector<std::uint32_t>& ids, int degre
       << "Harary graph of degree " << degree << " on " << ids.size() << " nodes";
   std::vector<std::uint32_t> ring = ids;
   std::sort(ring.begin(), ring.end());
-  std::mt19937_64 rng(seed);
-  std::shuffle(ring.begin(), ring.end(), rng);
+  // Portable draws: a coordinator and its clients on other machines (other
+  // standard libraries) must build the same graph from the seed.
+  random::Engine rng(seed);
+  random::Shuffle(std::span(ring), rng);
   SecAggGraph graph;
   const std::size_t n = ring.size();
   for (std::size_t i = 0; i < n; ++i) {

@@ -29,7 +29,6 @@ SecureInput EncodeSecureInput(const SecureInputLayout& layout, std::span<const f
   FixedPoint::Encoded encoded = values.Encode(deltas);
   input.clamped += encoded.clamped;
   for (const auto u : encoded.values) input.elements.push_back(u * weight);
-  input.elements.push_back(weight);
   for (const auto n : counts) input.elements.push_back(static_cast<std::uint64_t>(n));
   std::vector<std::uint64_t> class_weights(classes, 0);
   for (std::size_t c = 0; c < classes; ++c) {
@@ -51,24 +50,25 @@ SecureInput EncodeSecureInput(const SecureInputLayout& layout, std::span<const f
   return input;
 }
 
-SecureSum DecodeSecureSum(const SecureInputLayout& layout, std::span<const std::uint64_t> sum) {
+SecureSum DecodeSecureSum(const SecureInputLayout& layout, std::span<const std::uint64_t> sum,
+                          std::uint64_t total_weight) {
   FSD_CHECK(sum.size() == layout.length())
       << "secure sum of " << sum.size() << " elements, layout has " << layout.length();
   const std::size_t kept = layout.kept, classes = layout.classes;
   SecureSum out;
-  out.weight = sum[kept];
+  out.weight = total_weight;
   out.weighted_deltas = FixedPoint(layout.bits, layout.range)
                             .DecodeSum(sum.subspan(0, kept), static_cast<std::size_t>(out.weight));
   for (std::size_t c = 0; c < classes; ++c) {
-    out.counts.push_back(static_cast<std::int64_t>(sum[kept + 1 + c]));
-    out.class_weights.push_back(sum[kept + 1 + classes + c]);
+    out.counts.push_back(static_cast<std::int64_t>(sum[kept + c]));
+    out.class_weights.push_back(sum[kept + classes + c]);
   }
   const FixedPoint logits(layout.bits, layout.logit_range);
   out.mean_logits.assign(classes * classes, 0.0);
   for (std::size_t c = 0; c < classes; ++c) {
     const std::uint64_t q = out.class_weights[c];
     if (q == 0) continue;
-    const auto row = logits.DecodeSum(sum.subspan(kept + 1 + 2 * classes + c * classes, classes),
+    const auto row = logits.DecodeSum(sum.subspan(kept + 2 * classes + c * classes, classes),
                                       static_cast<std::size_t>(q));
     for (std::size_t j = 0; j < classes; ++j) {
       out.mean_logits[c * classes + j] = row[j] / static_cast<double>(q);

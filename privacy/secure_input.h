@@ -3,13 +3,15 @@
 // "What is masked"). Every element is an integer in Z_{2^B}:
 //
 //   [0, K)            w · FixedPoint(bits, range)(x_i − g_i) over the K kept values
-//   K                 w, the client's integer weight (the coordinator checks Σ w)
-//   K+1 .. K+C        n_c, the client's samples of class c
-//   K+1+C .. K+2C     q_c = max(1, round(w · n_c / samples)) where n_c > 0, else 0
-//   K+1+2C + c·C + j  q_c · FixedPoint(bits, logit_range)(logit_cj)
+//   K .. K+C          n_c, the client's samples of class c
+//   K+C .. K+2C       q_c = max(1, round(w · n_c / samples)) where n_c > 0, else 0
+//   K+2C + c·C + j    q_c · FixedPoint(bits, logit_range)(logit_cj)
 //
-// Fixed point is the offset encoding of privacy/ring_vector.h, so a weighted
-// sum Σ w·u decodes with DecodeSum(·, Σ w). The ring is wide enough that
+// w is the integer weight the coordinator announced to the client. Fixed
+// point is the offset encoding of privacy/ring_vector.h, so a weighted sum
+// Σ w·u decodes with DecodeSum(·, Σ w), Σ w being the survivors' announced
+// weights: the vector does not carry w (a client that weighs its input
+// otherwise sends another input, which no sum can tell apart). The ring is wide enough that
 // no sum of `cohort` inputs wraps: B = max(bits + weight_bits + ⌈log2 n⌉,
 // ⌈log2(total declared samples + 1)⌉).
 // Thread-safety: free functions and plain values. Errors: InternalError when
@@ -25,13 +27,13 @@ namespace fsd::privacy {
 
 struct SecureInputLayout {
   std::size_t kept = 0;     // K
-  std::size_t classes = 0;  // C; 0: no summary (the vector ends after w)
+  std::size_t classes = 0;  // C; 0: no summary (the vector ends after the deltas)
   unsigned bits = 16;
   double range = 1.0;
   double logit_range = 64.0;
   unsigned ring_bits = 32;  // B
 
-  std::size_t length() const { return kept + 1 + classes * (classes + 2); }
+  std::size_t length() const { return kept + classes * (classes + 2); }
 };
 
 // The ring width a cohort of `cohort` clients with `weight_bits`-bit weights
@@ -53,11 +55,13 @@ SecureInput EncodeSecureInput(const SecureInputLayout& layout, std::span<const f
 // The unmasked ring sum of a cohort's inputs, read back.
 struct SecureSum {
   std::vector<double> weighted_deltas;       // Σ w·(x − g), K values
-  std::uint64_t weight = 0;                  // Σ w
+  std::uint64_t weight = 0;                  // Σ w (announced)
   std::vector<std::int64_t> counts;          // Σ n_c
   std::vector<std::uint64_t> class_weights;  // Σ q_c
   std::vector<double> mean_logits;           // C×C: Σ q_c·logit_c / Σ q_c (0 where Σ q_c = 0)
 };
-SecureSum DecodeSecureSum(const SecureInputLayout& layout, std::span<const std::uint64_t> sum);
+// `total_weight`: the survivors' announced weights, Σ w.
+SecureSum DecodeSecureSum(const SecureInputLayout& layout, std::span<const std::uint64_t> sum,
+                          std::uint64_t total_weight);
 
 }  // namespace fsd::privacy

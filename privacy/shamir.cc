@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <numeric>
 #include <set>
 #include <string>
 
@@ -179,6 +180,93 @@ SecretBytes ShamirCombine(std::span<const ShamirShare> shares, int threshold,
   if (!consistent) throw DataError("Shamir shares: the shares do not lie on one polynomial");
   if (!chunks_valid) throw DataError("Shamir shares: the combined value is not a secret");
   return result;
+}
+
+namespace {
+
+bool WellFormed(const ShamirShare& share, std::size_t chunks) {
+  return share.x != 0 && share.y.size() == chunks &&
+         std::all_of(share.y.begin(), share.y.end(), [](auto y) { return y < kShamirPrime; });
+}
+
+// Whether `share` lies on the polynomials through the `basis` shares.
+bool OnPolynomial(std::span<const ShamirShare> basis, const ShamirShare& share) {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> shifted(basis.size());
+  for (std::size_t c = 0; c < share.y.size(); ++c) {
+    for (std::size_t i = 0; i < basis.size(); ++i) {
+      shifted[i] = {FieldSub(basis[i].x, share.x), basis[i].y[c]};
+    }
+    if (InterpolateAtZero(shifted) != share.y[c]) return false;
+  }
+  return true;
+}
+
+// The next e-combination of [0, n) in lexicographic order; false after the last.
+bool NextCombination(std::vector<std::size_t>& combination, std::size_t n) {
+  const std::size_t e = combination.size();
+  for (std::size_t i = e; i-- > 0;) {
+    if (combination[i] < n - e + i) {
+      ++combination[i];
+      for (std::size_t j = i + 1; j < e; ++j) combination[j] = combination[j - 1] + 1;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+VerifiedSecret CombineVerified(std::span<const ShamirShare> shares, int threshold,
+                               std::size_t secret_size,
+                               const std::function<bool(const SecretBytes&)>& verify) {
+  CheckCounts(threshold, threshold);
+  const std::size_t chunks = ChunkCount(secret_size);
+  const auto t = static_cast<std::size_t>(threshold);
+  VerifiedSecret out;
+  std::vector<ShamirShare> usable;
+  std::set<std::uint32_t> seen;
+  for (const auto& share : shares) {
+    if (WellFormed(share, chunks) && seen.insert(share.x).second) {
+      usable.push_back(share);
+    } else {
+      out.wrong.push_back(share.x);
+    }
+  }
+  const std::size_t m = usable.size();
+  int attempts = 0;
+  // Leave out e of the first t + e shares, e = 0, 1, …: every t-subset that
+  // avoids up to e wrong shares among them, fewest left out first.
+  for (std::size_t e = 0; e + t <= m && attempts < kMaxCombineAttempts; ++e) {
+    std::vector<std::size_t> left_out(e);
+    std::iota(left_out.begin(), left_out.end(), std::size_t{0});
+    do {
+      std::vector<ShamirShare> subset;
+      for (std::size_t i = 0, k = 0; i < t + e; ++i) {
+        if (k < e && left_out[k] == i) {
+          ++k;
+        } else {
+          subset.push_back(usable[i]);
+        }
+      }
+      ++attempts;
+      std::optional<SecretBytes> secret;
+      try {
+        secret = ShamirCombine(subset, threshold, secret_size);
+      } catch (const DataError&) {
+        // Not a secret: some share of the subset is wrong.
+      }
+      if (secret && verify(*secret)) {
+        for (const auto& share : usable) {
+          if (!OnPolynomial(subset, share)) out.wrong.push_back(share.x);
+        }
+        std::sort(out.wrong.begin(), out.wrong.end());
+        out.secret = std::move(secret);
+        return out;
+      }
+    } while (attempts < kMaxCombineAttempts && NextCombination(left_out, t + e));
+  }
+  std::sort(out.wrong.begin(), out.wrong.end());
+  return out;
 }
 
 }  // namespace fsd::privacy

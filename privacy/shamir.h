@@ -18,6 +18,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <span>
 #include <utility>
 #include <vector>
@@ -57,5 +59,22 @@ std::vector<ShamirShare> ShamirSplit(std::span<const std::uint8_t> secret, int t
 
 SecretBytes ShamirCombine(std::span<const ShamirShare> shares, int threshold,
                           std::size_t secret_size);
+
+// Reconstruction that tolerates wrong shares, for a secret that can be
+// checked (`verify`: against a public key or a commitment). Tries t-subsets
+// of `shares`, leaving out first none, then one, then two… shares (at most
+// kMaxCombineAttempts subsets), until `verify` accepts a secret; then every
+// share is checked against that secret's polynomial and the points of those
+// off it (or malformed) are named. With e wrong shares among m, the secret
+// is found whenever m − e ≥ t and the search reaches a subset without them
+// (always for e = 1). Never throws on share contents.
+inline constexpr int kMaxCombineAttempts = 4096;
+struct VerifiedSecret {
+  std::optional<SecretBytes> secret;  // nullopt: no subset tried verifies
+  std::vector<std::uint32_t> wrong;   // x of the shares that are not on its polynomial
+};
+VerifiedSecret CombineVerified(std::span<const ShamirShare> shares, int threshold,
+                               std::size_t secret_size,
+                               const std::function<bool(const SecretBytes&)>& verify);
 
 }  // namespace fsd::privacy

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "common/errors.h"
+#include "common/random/streams.h"
+#include "common/wire/frame.h"
 #include "sim/simulation.h"
 
 namespace fsd::sim {
@@ -30,6 +32,10 @@ const char* KindName(config::AttackKind kind) {
       return "label_flip";
     case config::AttackKind::kLogitPoison:
       return "logit_poison";
+    case config::AttackKind::kBadShare:
+      return "bad_share";
+    case config::AttackKind::kBadWeight:
+      return "bad_weight";
   }
   return "unknown";
 }
@@ -81,6 +87,8 @@ std::vector<float> AttackedValues(config::AttackKind kind, double factor,
     case config::AttackKind::kAlie:
     case config::AttackKind::kLabelFlip:
     case config::AttackKind::kLogitPoison:
+    case config::AttackKind::kBadShare:
+    case config::AttackKind::kBadWeight:
       break;
   }
   throw InternalError(std::string("AttackedValues does not handle ") + KindName(kind));
@@ -130,13 +138,13 @@ void PoisonSummary(aggregation::SoftTargetSummary& summary, double factor) {
 }
 
 Attack::Attack(config::AttackConfig config, std::size_t num_clients, std::uint64_t seed)
-    : config_(config), num_clients_(num_clients) {
+    : config_(config), num_clients_(num_clients), seed_(seed) {
   FSD_CHECK(static_cast<std::size_t>(config_.clients) <= num_clients)
       << config_.clients << " attackers among " << num_clients << " clients";
   std::vector<std::size_t> order(num_clients);
   std::iota(order.begin(), order.end(), 0);
-  std::mt19937_64 rng(seed * 7919ULL + 0xA77AC4ULL);
-  std::shuffle(order.begin(), order.end(), rng);
+  random::Engine rng = random::StreamEngine(seed, {.name = "attackers"});
+  random::Shuffle(std::span(order), rng);
   attackers_.insert(order.begin(), order.begin() + config_.clients);
 }
 
@@ -165,8 +173,10 @@ void Attack::Apply(std::size_t client, const client::LocalRound& round,
     case config::AttackKind::kZero:
     case config::AttackKind::kRandom:
       // Pruned coordinates do not travel (the session sends kept values only).
-      trained.values = AttackedValues(config_.kind, config_.factor, round.global_values,
-                                      trained.values, round.round * 1000003ULL + client);
+      trained.values = AttackedValues(
+          config_.kind, config_.factor, round.global_values, trained.values,
+          random::DeriveSeed(seed_,
+                             {.name = "attack-values", .round = round.round, .client = client}));
       break;
     case config::AttackKind::kLogitPoison:
       PoisonSummary(trained.summary, config_.factor);
@@ -174,8 +184,52 @@ void Attack::Apply(std::size_t client, const client::LocalRound& round,
     case config::AttackKind::kLabelFlip:  // trained on flipped labels already
     case config::AttackKind::kAlie:
       break;
+    case config::AttackKind::kBadShare:  // on the wire: FrameEditors
+    case config::AttackKind::kBadWeight:
+      return;
   }
   Log(round.round, client);
+}
+
+void Attack::InstallFrameEditors(std::size_t client, client::ClientNodeOptions& node) const {
+  if (!IsAttacker(client)) return;
+  // Edits one decoded frame in place; frames that do not decode pass unchanged.
+  const auto editor = [this, client](auto edit) {
+    return [this, client, edit](std::vector<std::uint8_t>& frame) {
+      auto decoded = wire::DecodeFrame(frame, {});
+      if (!decoded.ok() || !Attacks(client, decoded.value().round)) return;
+      wire::Message message = std::move(decoded.value());
+      if (!edit(message.body)) return;
+      frame = wire::EncodeFrame(message);
+      Log(message.round, client);
+    };
+  };
+  switch (config_.kind) {
+    case config::AttackKind::kBadShare:
+      // One wrong Shamir share in the reveal.
+      node.edit_outgoing = editor([](wire::Body& body) {
+        auto* reveal = std::get_if<wire::SecAggReveal>(&body);
+        if (reveal == nullptr) return false;
+        auto& shares = reveal->self_mask.empty() ? reveal->mask_key : reveal->self_mask;
+        if (shares.empty() || shares.front().y.empty()) return false;
+        shares.front().y.front() ^= 1;
+        return true;
+      });
+      break;
+    case config::AttackKind::kBadWeight: {
+      // Masks with its announced weight + factor.
+      const auto extra = static_cast<std::uint32_t>(std::llround(config_.factor));
+      node.edit_incoming = editor([extra](wire::Body& body) {
+        auto* start = std::get_if<wire::RoundStart>(&body);
+        if (start == nullptr || start->secure.id == 0) return false;
+        start->secure.weight += extra;
+        return true;
+      });
+      break;
+    }
+    default:
+      break;
+  }
 }
 
 void Attack::ApplyCoordinated(std::uint64_t round, std::span<const std::size_t> clients,

@@ -20,6 +20,11 @@
 //   label_flip    trains on labels c → C − 1 − c (data poisoning)
 //   logit_poison  honest weights; every summary row c has its logits for c and
 //                 (c + 1) mod C exchanged and scaled by factor
+//   bad_share     (secure aggregation) trains honestly, then reveals one
+//                 wrong Shamir share when asked to unmask (a colluding
+//                 client trying to make the round fail and be retried)
+//   bad_weight    (secure aggregation) masks its input with its announced
+//                 weight + factor
 // Attackers may also declare attack.declared_samples at JOIN and claim them
 // in every UPDATE (from round 1, whatever start_round). Every injected attack
 // is logged per round (InjectedIn) for metrics.jsonl. In distillation-only
@@ -40,6 +45,7 @@
 #include <vector>
 
 #include "aggregation/soft_targets.h"
+#include "client/client_node.h"
 #include "client/client_session.h"
 #include "common/config/config.h"
 
@@ -83,6 +89,10 @@ class Attack {
   // but alie; label_flip only claims its declared samples here).
   void Apply(std::size_t client, const client::LocalRound& round,
              client::TrainedRound& trained) const;
+  // bad_share and bad_weight deviate from the secure-aggregation protocol
+  // itself: the frame editors an attacker's node runs (nothing for other
+  // kinds or honest clients).
+  void InstallFrameEditors(std::size_t client, client::ClientNodeOptions& node) const;
   // alie: replaces the round's attackers' results (all of the same round) by
   // the coordinated attack; `clients` names them.
   void ApplyCoordinated(std::uint64_t round, std::span<const std::size_t> clients,
@@ -97,6 +107,7 @@ class Attack {
 
   config::AttackConfig config_;
   std::size_t num_clients_;
+  std::uint64_t seed_;  // the run's: attackers and their values draw from its streams
   std::set<std::size_t> attackers_;
   mutable std::mutex log_mutex_;
   mutable std::map<std::uint64_t, std::set<std::size_t>> log_;

@@ -14,7 +14,7 @@ ClientPool::ClientPool(std::vector<std::int64_t> shard_sizes, std::size_t checke
     : shard_sizes_(std::move(shard_sizes)),
       make_node_(std::move(make_node)),
       faults_(faults),
-      rng_(seed * 0x9e3779b97f4a7c15ULL + 0x5eed),
+      rng_(random::StreamEngine(seed, {.name = "check-in-churn"})),
       eligible_after_(shard_sizes_.size(), 0),
       back_at_(shard_sizes_.size()),
       incarnations_(shard_sizes_.size(), 0) {
@@ -87,7 +87,7 @@ void ClientPool::Refill(TimePoint now) {
   // the hub).
   for (int passes = 0; churn() && online_.size() + restarts_.size() < checked_in_ &&
                        !offline_.empty() && passes < 64;) {
-    const auto at = static_cast<std::size_t>(rng_() % offline_.size());
+    const auto at = static_cast<std::size_t>(random::UniformBelow(rng_, offline_.size()));
     const std::size_t client = offline_[at];
     if (eligible_after_[client] > committed && back_at_[client] > now) {
       ++passes;

@@ -36,6 +36,7 @@
 #include <zmq.hpp>
 
 #include "client/client_node.h"
+#include "common/random/streams.h"
 #include "sim/faults.h"
 #include "sim/worker_pool.h"
 
@@ -110,7 +111,7 @@ class ClientPool {
   std::size_t checked_in_;
   MakeNode make_node_;
   const FaultPlan& faults_;
-  std::mt19937_64 rng_;
+  random::Engine rng_;
 
   std::map<std::size_t, Online> online_;
   std::vector<std::size_t> offline_;           // clients that may be drawn to check in

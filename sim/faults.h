@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <string_view>
 #include <vector>
 
 #include "common/config/config.h"
@@ -38,7 +39,8 @@ class FaultPlan {
   double offline_s() const { return faults_.offline_s; }
 
  private:
-  double Draw(std::uint64_t salt, std::size_t client, std::uint64_t round,
+  // Uniform in [0, 1) from the stream of `fault` for (client, round, delivery).
+  double Draw(std::string_view fault, std::size_t client, std::uint64_t round,
               std::uint64_t delivery) const;
 
   config::FaultsConfig faults_;

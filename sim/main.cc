@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? fsd::kExitOk : fsd::kExitUsage;
   }
-  return fsd::RunGuarded("fsd-sim", [&] {
+  return fsd::RunGuarded("fsd-sim", [&]() -> int {
     using namespace fsd;
     if (rounds > 0) overrides.push_back("federation.rounds=" + std::to_string(rounds));
     if (clients > 0) overrides.push_back("federation.clients=" + std::to_string(clients));
@@ -124,10 +124,15 @@ int main(int argc, char** argv) {
           static_cast<long long>(summary["train_jobs"].get<std::int64_t>()), out_dir.c_str());
       return kExitOk;
     }
+    // A diverged federation's figures are printed, then it exits with 6.
+    const int exit_code = summary.value("diverged", false) ? kExitDiverged : kExitOk;
+    if (exit_code != kExitOk) {
+      std::fprintf(stderr, "fsd-sim: %s\n", summary["stop_reason"].get<std::string>().c_str());
+    }
     if (summary["rounds"].get<int>() == 0) {
       std::printf("\nno round was committed%s%s\n", summary.contains("stop_reason") ? ": " : "",
                   summary.value("stop_reason", "").c_str());
-      return kExitOk;
+      return exit_code;
     }
     std::printf("\nrounds %d  final acc per exit %s  mean of last 3 rounds %s  last 5 %s\n",
                 summary["rounds"].get<int>(), summary["final_acc"].dump().c_str(),
@@ -147,9 +152,10 @@ int main(int argc, char** argv) {
                   summary["privacy_steps"].get<int>(), summary.contains("stop_reason") ? "; " : "",
                   summary.value("stop_reason", "").c_str());
     }
-    std::printf("wrote %s/metrics.jsonl, summary.json, rounds.tsv, accuracy.png, bytes.png, "
-                "schedule.png%s\n",
-                out_dir.c_str(), summary.contains("epsilon") ? ", privacy.png" : "");
-    return kExitOk;
+    std::printf(
+        "wrote %s/metrics.jsonl, summary.json, rounds.tsv, accuracy.png, bytes.png, "
+        "schedule.png%s\n",
+        out_dir.c_str(), summary.contains("epsilon") ? ", privacy.png" : "");
+    return exit_code;
   });
 }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/errors.h"
+#include "common/random/streams.h"
 
 namespace fsd::sim {
 
@@ -32,8 +33,8 @@ std::vector<int> AssignMaxExits(const std::vector<config::ExitProfile>& profiles
   // (nor the partition's order).
   std::vector<std::size_t> order(clients);
   std::iota(order.begin(), order.end(), std::size_t{0});
-  std::mt19937_64 rng(seed ^ 0x68657465726f67ULL);
-  std::shuffle(order.begin(), order.end(), rng);
+  random::Engine rng = random::StreamEngine(seed, {.name = "heterogeneity-profiles"});
+  random::Shuffle(std::span(order), rng);
   std::size_t next = 0;
   for (std::size_t p = 0; p < profiles.size(); ++p) {
     for (std::size_t c = 0; c < counts[p] && next < clients; ++c)

@@ -155,6 +155,14 @@ nlohmann::json Simulation::Run() {
   const config::RunConfig& cfg = options_.config;
   const SimulationRole role = options_.role;
   const bool runs_coordinator = role != SimulationRole::kClients;
+  // DP noise from federation.seed makes a one-process run reproducible, and
+  // its ε holds only against someone who does not know the seed.
+  const bool seeded_privacy = role == SimulationRole::kAll;
+  if (seeded_privacy && cfg.privacy.dp != config::DpMode::kOff) {
+    FSD_LOG(WARNING) << "privacy.dp: this simulation draws its sampling and noise from "
+                        "federation.seed (reproducible); its epsilon assumes the seed is secret. "
+                        "Multi-process roles and deployments draw them from OpenSSL's CSPRNG";
+  }
   const bool runs_clients = role != SimulationRole::kCoordinator;
   const auto wall_start = Clock::now();
   const int workers = cfg.sim.workers > 0
@@ -223,11 +231,14 @@ nlohmann::json Simulation::Run() {
                                         << 20;
         node.limits.handshake_ms = cfg.transport.handshake_ms;
         node.heartbeat_ms = cfg.transport.heartbeat_ms;
+        attack.InstallFrameEditors(k, node);
         const auto samples = attack.DeclaredSamples(k, fed.shard_sizes[k]);
         auto session = client::SessionOptionsFromConfig(cfg, ClientName(k), samples, fed.schema);
         session.max_exit = static_cast<std::uint32_t>(fed.max_exits[k]);
-        // Distributed DP noise from the run's seed, like the coordinator's in central mode.
-        if (session.local_dp) session.local_dp->seed = cfg.federation.seed;
+        // Distributed DP noise: in one process from the run's seed (a
+        // reproducible run); client pools in other processes draw it from
+        // the CSPRNG, as deployed clients do.
+        if (session.local_dp && seeded_privacy) session.local_dp->seed = cfg.federation.seed;
         return client::ClientNode(context, client::ClientSession(std::move(session)),
                                   std::move(node));
       },
@@ -246,8 +257,9 @@ nlohmann::json Simulation::Run() {
   if (runs_coordinator) {
     auto coordinator_options =
         coordinator::OptionsFromConfig(cfg, fed.schema, options_.out_dir, options_.resume);
-    // Reproducible runs: client sampling and DP noise from the run's seed.
-    coordinator_options.privacy.seed = cfg.federation.seed;
+    // Reproducible runs: client sampling and DP noise from the run's seed
+    // in one process; a coordinator of a multi-process run uses the CSPRNG.
+    if (seeded_privacy) coordinator_options.privacy.seed = cfg.federation.seed;
     if (!options_.endpoint.empty()) coordinator_options.transport.bind = options_.endpoint;
     // A round starts once the clients checked in have joined (or the
     // config's federation.min_clients, if fewer).
@@ -308,10 +320,9 @@ nlohmann::json Simulation::Run() {
   std::optional<client::ClientStateStore> states;
   if (distillation_only && runs_clients) {
     const std::string state_dir = options_.out_dir + "/client-state";
-    const bool resuming =
-        options_.resume == coordinator::ResumeMode::kResume ||
-        (options_.resume == coordinator::ResumeMode::kResumeIfPresent &&
-         std::filesystem::exists(options_.out_dir + "/checkpoint.bin"));
+    const bool resuming = options_.resume == coordinator::ResumeMode::kResume ||
+                          (options_.resume == coordinator::ResumeMode::kResumeIfPresent &&
+                           std::filesystem::exists(options_.out_dir + "/checkpoint.bin"));
     if (!resuming) std::filesystem::remove_all(state_dir);  // a new run starts fresh
     states.emplace(state_dir, fed.schema.fingerprint(), fed.initial.size());
   }
@@ -409,6 +420,7 @@ nlohmann::json Simulation::Run() {
   summary["wall_s"] = wall_s;
   summary["rejects"] = coordinator->reject_counts();
   if (!coordinator->stop_reason().empty()) summary["stop_reason"] = coordinator->stop_reason();
+  summary["diverged"] = coordinator->diverged();
   if (distillation_only && runs_clients) {
     // No global model: report every client's own model on the test set.
     std::vector<double> mean;

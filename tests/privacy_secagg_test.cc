@@ -148,6 +148,28 @@ TEST(ShamirTest, HandWorkedPolynomialAndInterpolation) {
   EXPECT_EQ(InterpolateAtZero(other), 1234u);
 }
 
+TEST(ShamirTest, CombineVerifiedOutvotesWrongSharesAndNamesThem) {
+  const SecretBytes secret = RandomSecret(32);
+  auto shares = ShamirSplit(secret.bytes(), 6, 10);
+  const auto is_secret = [&](const SecretBytes& candidate) { return candidate == secret; };
+  auto honest = CombineVerified(shares, 6, 32, is_secret);
+  ASSERT_TRUE(honest.secret);
+  EXPECT_EQ(*honest.secret, secret);
+  EXPECT_TRUE(honest.wrong.empty());
+  // Two wrong shares among the first six, one malformed: found and named.
+  shares[0].y[1] ^= 1;
+  shares[4].y[0] = FieldAdd(shares[4].y[0], 1);
+  shares[8].y.pop_back();
+  const auto outvoted = CombineVerified(shares, 6, 32, is_secret);
+  ASSERT_TRUE(outvoted.secret);
+  EXPECT_EQ(*outvoted.secret, secret);
+  EXPECT_EQ(outvoted.wrong, (std::vector<std::uint32_t>{1, 5, 9}));
+  // Too many wrong shares to leave t right ones: no secret, never a wrong one.
+  for (int i = 1; i < 4; ++i) shares[i].y[0] ^= 2;
+  const auto lost = CombineVerified(shares, 6, 32, is_secret);
+  EXPECT_FALSE(lost.secret);
+}
+
 TEST(ShamirTest, AnyThresholdSharesGiveTheSecretBack) {
   const SecretBytes secret = RandomSecret(32);
   const auto shares = ShamirSplit(secret.bytes(), 6, 10);

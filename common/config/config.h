@@ -58,9 +58,10 @@ struct TrainingConfig {
   // FedProx (Li et al. 2020): μ of the proximal term μ/2·‖w − w_round‖² toward
   // the weights the round started from, on the trained, kept coordinates; 0 = off.
   double proximal_mu = 0.0;
-  std::uint64_t seed = 0;      // shuffling seed; same seed, same batches
-  int threads = 1;             // torch intra-op threads; parallelism comes from workers
-  int eval_batch_size = 128;   // samples per evaluation pass (activations stay under the 32 MiB mmap threshold)
+  std::uint64_t seed = 0;  // shuffling seed; same seed, same batches
+  int threads = 1;         // torch intra-op threads; parallelism comes from workers
+  int eval_batch_size =
+      128;  // samples per evaluation pass (activations stay under the 32 MiB mmap threshold)
 };
 
 // [loss]: self-distillation (DESIGN.md, SelfDistillationLoss).
@@ -80,17 +81,19 @@ struct LossConfig {
 
 enum class PartitionKind { kFile, kIid, kDirichlet, kShards };
 
+// What a round whose new global model diverged does (federation.on_divergence).
+enum class DivergencePolicy { kStop, kRollback };
+
 // What clients share each round.
 enum class FederationMode {
   kWeights,       // weights and soft-target summaries (fedsd, fedavg)
   kDistillation,  // summaries only: each client keeps its own weights (federated distillation)
 };
 
-
 // [federation]: who takes part and how rounds run (fsd-sim, fsd-coordinator).
 struct FederationConfig {
-  int rounds = 20;            // rounds to run
-  int clients = 10;           // simulated clients (fsd-sim); must match a partition file's lines
+  int rounds = 20;   // rounds to run
+  int clients = 10;  // simulated clients (fsd-sim); must match a partition file's lines
   // Clients that must have joined before the first round starts (0 = `clients`).
   int min_clients = 0;
   // The cohort: ceil(fraction × enrolled clients), sampled each round
@@ -107,8 +110,8 @@ struct FederationConfig {
   std::string partition_file;
   double dirichlet_alpha = 0.5;
   int shards_per_client = 2;
-  std::uint64_t seed = 42;    // partition and client sampling
-  bool checkpoint = true;     // write DIR/checkpoint.bin after every round (for --resume)
+  std::uint64_t seed = 42;  // partition and client sampling
+  bool checkpoint = true;   // write DIR/checkpoint.bin after every round (for --resume)
   // "weights": clients upload weights + soft-target summary and train from the
   // global model; "distillation": summaries only, clients keep their own
   // weights between rounds (persisted per client) and learn from each other
@@ -123,6 +126,11 @@ struct FederationConfig {
   // the fraction-based count, and close the round as soon as k reported
   // (the slowest are not waited for). 0 = sample exactly k.
   double over_select = 0.0;
+  // What a round whose committed model is not finite or leaves
+  // limits.max_abs_value does: "stop" the run (exit code 6, summary.json's
+  // stop_reason names the round; the checkpoint keeps the last good model),
+  // or "rollback" to the last good model and go on with the next round.
+  DivergencePolicy on_divergence = DivergencePolicy::kStop;
 };
 
 enum class AggregationRule { kFedAvg, kMedian, kTrimmedMean, kKrum, kMultiKrum };
@@ -201,7 +209,9 @@ enum class AttackKind {
   kRandom,
   kAlie,
   kLabelFlip,
-  kLogitPoison
+  kLogitPoison,
+  kBadShare,   // secure aggregation: one wrong Shamir share in the unmask reveal
+  kBadWeight,  // secure aggregation: masks with its announced weight + factor
 };
 
 // [attack]: hostile enrolled clients in fsd-sim (robustness experiments).
@@ -283,6 +293,9 @@ struct SecureAggregationConfig {
   // The key stages and the unmask stage close after this long (the masked
   // inputs wait for federation.round_deadline_s, as updates do).
   double stage_deadline_s = 30.0;
+  // A client that revealed a wrong share is left out of this many of the
+  // following rounds; 0: of the rest of the run.
+  int exclude_rounds = 0;
 };
 
 enum class TemperatureScheduleKind { kConstant, kLinear, kCosine, kStep, kAdaptive };
@@ -336,8 +349,8 @@ struct CompressionConfig {
   ValueCodec uplink = ValueCodec::kFp32;
   // Coordinator → client values; the coordinator's own copy stays fp32.
   ValueCodec downlink = ValueCodec::kFp32;
-  bool zstd = false;           // zstd over every encoded value section and mask
-  int zstd_level = 3;          // 1 (fast) .. 19 (small)
+  bool zstd = false;                 // zstd over every encoded value section and mask
+  int zstd_level = 3;                // 1 (fast) .. 19 (small)
   bool stochastic_rounding = false;  // int8: unbiased rounding instead of nearest
   // Quantized uploads: keep each client's quantization error and add it to
   // its next upload, so errors do not accumulate in the global model.
@@ -368,10 +381,10 @@ struct TransportConfig {
   std::string bind = "tcp://127.0.0.1:*";
   // Plaintext instead of CURVE: debugging only, prints a warning.
   bool insecure = false;
-  int heartbeat_ms = 1000;          // a client pings when idle this long
-  double client_timeout_s = 30.0;   // a silent client is dropped from its round after this
-  int max_message_mb = 80;          // ZMQ_MAXMSGSIZE and the decoder's frame limit
-  int handshake_ms = 5000;          // ZMQ_HANDSHAKE_IVL
+  int heartbeat_ms = 1000;         // a client pings when idle this long
+  double client_timeout_s = 30.0;  // a silent client is dropped from its round after this
+  int max_message_mb = 80;         // ZMQ_MAXMSGSIZE and the decoder's frame limit
+  int handshake_ms = 5000;         // ZMQ_HANDSHAKE_IVL
   // Coordinator: inbound frames queued per connection (ZMQ_RCVHWM); a round
   // needs a handful, so a flooding client fills its own queue and loses
   // messages, not the coordinator's memory. (Outbound replies: 1000.)

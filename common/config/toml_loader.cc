@@ -238,11 +238,12 @@ void CheckAggregation(const RunConfig& config, const std::string& origin) {
       std::ceil(config.federation.fraction * config.federation.clients - 1e-9));
   const std::int64_t needed = 2 * static_cast<std::int64_t>(a.byzantine) + 3;
   if (cohort < needed) {
-    throw ConfigError(origin + ": aggregation.byzantine: krum and multi_krum tolerate f = " +
-                      std::to_string(a.byzantine) + " hostile clients only with at least 2f + 3 = " +
-                      std::to_string(needed) + " updates per round, but federation.clients × " +
-                      "federation.fraction gives " + std::to_string(cohort) +
-                      "; lower aggregation.byzantine or sample more clients");
+    throw ConfigError(
+        origin +
+        ": aggregation.byzantine: krum and multi_krum tolerate f = " + std::to_string(a.byzantine) +
+        " hostile clients only with at least 2f + 3 = " + std::to_string(needed) +
+        " updates per round, but federation.clients × " + "federation.fraction gives " +
+        std::to_string(cohort) + "; lower aggregation.byzantine or sample more clients");
   }
   if (a.krum_selected > cohort) {
     throw ConfigError(origin + ": aggregation.krum_selected: must be at most the round's " +
@@ -527,11 +528,13 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   federation.Integer("shards_per_client", f.shards_per_client, 1, 1000);
   federation.Seed("seed", f.seed);
   federation.Bool("checkpoint", f.checkpoint);
-  federation.Choice("mode", f.mode,
-                    {{"weights", FederationMode::kWeights},
-                     {"distillation", FederationMode::kDistillation}});
+  federation.Choice(
+      "mode", f.mode,
+      {{"weights", FederationMode::kWeights}, {"distillation", FederationMode::kDistillation}});
   federation.Integer("max_samples_per_client", f.max_samples_per_client, 1, 1'000'000'000);
   federation.Real("over_select", f.over_select, 0.0, 10.0);
+  federation.Choice("on_divergence", f.on_divergence,
+                    {{"stop", DivergencePolicy::kStop}, {"rollback", DivergencePolicy::kRollback}});
   federation.Finish();
 
   SectionReader aggregation(root, "aggregation", origin, known_keys);
@@ -643,7 +646,8 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   pruning.Integer("start_round", pr.start_round, 1, 100'000);
   pruning.Integer("end_round", pr.end_round, 1, 100'000);
   pruning.Integer("every", pr.every, 1, 100'000);
-  pruning.Choice("scope", pr.scope, {{"global", PruneScope::kGlobal}, {"layer", PruneScope::kLayer}});
+  pruning.Choice("scope", pr.scope,
+                 {{"global", PruneScope::kGlobal}, {"layer", PruneScope::kLayer}});
   pruning.Real("min_keep", pr.min_keep, 0.0, 1.0, /*min_open=*/true);
   pruning.Finish();
   if (pr.final_sparsity > 0.0 && pr.end_round < pr.start_round) {
@@ -689,7 +693,9 @@ RunConfig Read(const toml::table* root, const std::string& origin,
                  {"random", AttackKind::kRandom},
                  {"alie", AttackKind::kAlie},
                  {"label_flip", AttackKind::kLabelFlip},
-                 {"logit_poison", AttackKind::kLogitPoison}});
+                 {"logit_poison", AttackKind::kLogitPoison},
+                 {"bad_share", AttackKind::kBadShare},
+                 {"bad_weight", AttackKind::kBadWeight}});
   attack.Real("factor", at.factor, 0.0, 1e6);
   attack.Integer("start_round", at.start_round, 1, 1'000'000);
   attack.Real("declared_samples", at.declared_samples, 0.0, 1e9);
@@ -728,8 +734,16 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   secure.Real("dropout_rate", sa.dropout_rate, 0.0, 0.9);
   secure.Real("adversarial_rate", sa.adversarial_rate, 0.0, 0.5);
   secure.Real("stage_deadline_s", sa.stage_deadline_s, 0.0, 86400.0, /*min_open=*/true);
+  secure.Integer("exclude_rounds", sa.exclude_rounds, 0, 1'000'000);
   secure.Finish();
   CheckSecureAggregation(config, origin);
+  const bool protocol_attack =
+      config.attack.kind == AttackKind::kBadShare || config.attack.kind == AttackKind::kBadWeight;
+  if (config.attack.clients > 0 && protocol_attack && !config.secure_aggregation.enabled) {
+    throw ConfigError(origin +
+                      ": attack.kind: bad_share and bad_weight attack secure aggregation; "
+                      "set secure_aggregation.enabled = true");
+  }
   SectionReader faults(root, "faults", origin, known_keys);
   auto& fc = config.faults;
   faults.Real("dropout_before_train", fc.dropout_before_train, 0.0, 1.0);

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "common/errors.h"
+#include "common/random/streams.h"
 
 namespace fsd::data {
 namespace {
@@ -28,8 +29,8 @@ std::vector<std::int64_t> Iota(std::int64_t n) {
 Partition PartitionIid(std::int64_t num_samples, int num_clients, std::uint64_t seed) {
   CheckClients(num_clients);
   std::vector<std::int64_t> order = Iota(num_samples);
-  std::mt19937_64 rng(seed);
-  std::shuffle(order.begin(), order.end(), rng);
+  random::Engine rng = random::StreamEngine(seed, {.name = "partition-iid"});
+  random::Shuffle(std::span(order), rng);
   Partition partition(num_clients);
   for (int k = 0; k < num_clients; ++k) {
     const auto begin = num_samples * k / num_clients;
@@ -45,7 +46,9 @@ Partition PartitionDirichlet(std::span<const std::int64_t> labels, int num_class
   if (!(alpha > 0.0)) {
     throw ConfigError("Dirichlet alpha is " + std::to_string(alpha) + ", must be > 0");
   }
-  std::mt19937_64 rng(seed);
+  random::Engine rng = random::StreamEngine(seed, {.name = "partition-dirichlet"});
+  // (std::gamma_distribution is libstdc++'s algorithm: another standard
+  // library draws other shares from the same seed.)
   std::gamma_distribution<double> gamma(alpha, 1.0);
   Partition partition(num_clients);
   for (int c = 0; c < num_classes; ++c) {
@@ -53,13 +56,13 @@ Partition PartitionDirichlet(std::span<const std::int64_t> labels, int num_class
     for (std::size_t i = 0; i < labels.size(); ++i) {
       if (labels[i] == c) members.push_back(static_cast<std::int64_t>(i));
     }
-    std::shuffle(members.begin(), members.end(), rng);
+    random::Shuffle(std::span(members), rng);
     std::vector<double> share(num_clients);
     double total = 0.0;
     for (double& s : share) total += (s = gamma(rng));
     if (total <= 0.0) {  // all draws underflowed (tiny alpha): give the class to one client
       share.assign(num_clients, 0.0);
-      share[rng() % num_clients] = 1.0;
+      share[random::UniformBelow(rng, static_cast<std::uint64_t>(num_clients))] = 1.0;
       total = 1.0;
     }
     // Cut points from the cumulative shares, as numpy's split of the reference.
@@ -91,8 +94,8 @@ Partition PartitionShards(std::span<const std::int64_t> labels, int num_clients,
   std::stable_sort(order.begin(), order.end(),
                    [&](std::int64_t a, std::int64_t b) { return labels[a] < labels[b]; });
   std::vector<std::int64_t> shard_ids = Iota(num_shards);
-  std::mt19937_64 rng(seed);
-  std::shuffle(shard_ids.begin(), shard_ids.end(), rng);
+  random::Engine rng = random::StreamEngine(seed, {.name = "partition-shards"});
+  random::Shuffle(std::span(shard_ids), rng);
   const auto n = static_cast<std::int64_t>(order.size());
   Partition partition(num_clients);
   for (std::int64_t s = 0; s < num_shards; ++s) {

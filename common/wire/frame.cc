@@ -8,9 +8,9 @@
 #include <sstream>
 #include <streambuf>
 
+#include "common/codec/encoded.h"
 #include "common/errors.h"
 #include "common/wire/sha256.h"
-#include "common/codec/encoded.h"
 
 namespace fsd::wire {
 namespace {
@@ -91,10 +91,10 @@ class PayloadReader {
                                      " entries, limit " + std::to_string(limits_.max_classes))};
     }
     if (size * sizeof(std::int64_t) > buffer_.remaining()) {
-      throw PayloadReject{Refuse(RejectCode::kMalformed,
-                                 std::string(field) + " claims " + std::to_string(size) +
-                                     " entries, " + std::to_string(buffer_.remaining()) +
-                                     " bytes remain")};
+      throw PayloadReject{Refuse(RejectCode::kMalformed, std::string(field) + " claims " +
+                                                             std::to_string(size) + " entries, " +
+                                                             std::to_string(buffer_.remaining()) +
+                                                             " bytes remain")};
     }
     out.resize(static_cast<std::size_t>(size));
     for (auto& value : out) archive_(value);
@@ -229,6 +229,7 @@ void Fields(Io& io, M& m) {
     io(m.id);
     io.Key(m.encryption_key);
     io.Key(m.mask_key);
+    io.Key(m.self_mask_commitment);
   } else if constexpr (std::is_same_v<T, SecAggRoster>) {
     io.Records(m.members, "SECAGG_ROSTER.members", 68, [&](auto& member) {
       io(member.id);
@@ -406,8 +407,7 @@ Decoded<Message> DecodeChecked(std::span<const std::uint8_t> frame, const WireLi
   const auto kind = static_cast<MessageKind>(kind_number);
   if (ReadLe<std::uint32_t>(head + kFlagsAt) != 0 ||
       ReadLe<std::uint32_t>(head + kReservedAt) != 0) {
-    return Refuse(RejectCode::kMalformed,
-                  "flags and reserved envelope fields must be 0");
+    return Refuse(RejectCode::kMalformed, "flags and reserved envelope fields must be 0");
   }
   const std::uint64_t payload_bytes = ReadLe<std::uint32_t>(head + kPayloadAt);
   std::uint64_t remaining = frame.size() - kEnvelopeBytes;
@@ -476,8 +476,7 @@ Decoded<Message> DecodeChecked(std::span<const std::uint8_t> frame, const WireLi
     }
     if (stored > remaining) {
       return Refuse(RejectCode::kMalformed, name + " announces " + std::to_string(stored) +
-                                                " bytes, " + std::to_string(remaining) +
-                                                " follow");
+                                                " bytes, " + std::to_string(remaining) + " follow");
     }
     // max_values (< 2^40) times 4 cannot overflow.
     if (section.floats != nullptr && stored != count * sizeof(float)) {
@@ -617,7 +616,8 @@ std::optional<EnvelopeHead> PeekEnvelope(std::span<const std::uint8_t> frame) {
   if (frame.size() < kEnvelopeBytes) return std::nullopt;
   const std::uint8_t* head = frame.data();
   if (ReadLe<std::uint32_t>(head + kMagicAt) != kMagic) return std::nullopt;
-  return EnvelopeHead{ReadLe<std::uint16_t>(head + kVersionAt), ReadLe<std::uint16_t>(head + kKindAt),
+  return EnvelopeHead{ReadLe<std::uint16_t>(head + kVersionAt),
+                      ReadLe<std::uint16_t>(head + kKindAt),
                       ReadLe<std::uint64_t>(head + kRoundAt)};
 }
 
@@ -628,9 +628,9 @@ std::vector<std::uint8_t> EncodeFrame(const Message& message) {
   const auto sections = SectionsOf(message.body);
   std::size_t section_bytes = 0;
   for (const auto& section : sections) {
-    section_bytes += kTensorHeaderBytes + (section.floats != nullptr
-                                               ? section.floats->size() * sizeof(float)
-                                               : section.encoded->bytes.size());
+    section_bytes +=
+        kTensorHeaderBytes + (section.floats != nullptr ? section.floats->size() * sizeof(float)
+                                                        : section.encoded->bytes.size());
   }
   FSD_CHECK(payload.size() <= UINT32_MAX) << "payload of " << payload.size() << " bytes";
 
@@ -646,9 +646,9 @@ std::vector<std::uint8_t> EncodeFrame(const Message& message) {
   std::uint8_t* at = head + kEnvelopeBytes + payload.size();
   for (const auto& section : sections) {
     const bool floats = section.floats != nullptr;
-    const std::uint8_t* data =
-        floats ? reinterpret_cast<const std::uint8_t*>(section.floats->data())
-               : section.encoded->bytes.data();
+    const std::uint8_t* data = floats
+                                   ? reinterpret_cast<const std::uint8_t*>(section.floats->data())
+                                   : section.encoded->bytes.data();
     const std::size_t size =
         floats ? section.floats->size() * sizeof(float) : section.encoded->bytes.size();
     WriteLe<std::uint32_t>(at, floats ? static_cast<std::uint32_t>(codec::Dtype::kFp32)

@@ -16,11 +16,11 @@
 
 namespace fsd::wire {
 
-// Version 6: ROUND_START.lr_factor (docs/PROTOCOL.md, "Version history");
-// versions 1 to 5 are retired.
-inline constexpr std::uint16_t kProtocolVersion = 6;
-inline constexpr std::uint16_t kMinSupportedVersion = 6;
-inline constexpr std::uint16_t kMaxSupportedVersion = 6;
+// Version 7: SECAGG_KEYS' self-mask commitment, no weight in the masked
+// vector (docs/PROTOCOL.md, "Version history"); versions 1 to 6 are retired.
+inline constexpr std::uint16_t kProtocolVersion = 7;
+inline constexpr std::uint16_t kMinSupportedVersion = 7;
+inline constexpr std::uint16_t kMaxSupportedVersion = 7;
 
 enum class MessageKind : std::uint16_t {
   kJoin = 1,
@@ -172,16 +172,30 @@ struct Bye {
 using X25519Key = std::array<std::uint8_t, 32>;
 
 // Client → coordinator, and one entry of SECAGG_ROSTER.
+using Sha256Commitment = std::array<std::uint8_t, 32>;
+
 struct SecAggKeys {
   std::uint32_t id = 0;  // 0 from a client (the coordinator knows who sent it)
   X25519Key encryption_key{};
   X25519Key mask_key{};
+  // SHA-256 commitment to the client's self-mask seed b (privacy/secagg_client.h),
+  // which lets the coordinator check b's reconstruction share by share. Kept
+  // by the coordinator, not relayed in rosters.
+  Sha256Commitment self_mask_commitment{};
   bool operator==(const SecAggKeys&) const = default;
+};
+
+// A neighbour's advertised keys, as relayed in a roster.
+struct SecAggRosterMember {
+  std::uint32_t id = 0;
+  X25519Key encryption_key{};
+  X25519Key mask_key{};
+  bool operator==(const SecAggRosterMember&) const = default;
 };
 
 // Coordinator → client: the keys of its neighbours that advertised (itself included).
 struct SecAggRoster {
-  std::vector<SecAggKeys> members;
+  std::vector<SecAggRosterMember> members;
   bool operator==(const SecAggRoster&) const = default;
 };
 

@@ -30,7 +30,7 @@ std::vector<std::uint8_t> RoundStartFrame(bool secure, double lr_factor = 1.0) {
   start.global_values =
       codec::EncodeValues(std::vector<float>(kDim, 0.5f), std::vector<std::uint64_t>{kDim}, {});
   if (secure) {
-    start.secure = {1, 3, 2, 0, 7, 28, 16, 1.0, 64.0, 255, kDim + 1 + kClasses * (kClasses + 2)};
+    start.secure = {1, 3, 2, 0, 7, 28, 16, 1.0, 64.0, 255, kDim + kClasses * (kClasses + 2)};
   }
   return wire::EncodeFrame({1, start});
 }

@@ -113,7 +113,7 @@ std::vector<Golden> Goldens() {
        Message{4, Reject{RejectCode::kStaleRound, "update for round 2, current round is 3"}}},
       {"heartbeat", Message{9, Heartbeat{}}},
       {"bye", Message{0, Bye{"shutting down"}}},
-      {"secagg_keys", Message{4, SecAggKeys{0, Key(1), Key(2)}}},
+      {"secagg_keys", Message{4, SecAggKeys{0, Key(1), Key(2), Key(3)}}},
       {"secagg_roster", Message{4, SecAggRoster{{{1, Key(3), Key(4)}, {2, Key(5), Key(6)}}}}},
       {"secagg_shares", Message{4, SecAggShares{{{2, Sealed(1)}, {3, Sealed(2)}}}}},
       {"secagg_delivered", Message{4, SecAggDelivered{{{1, Sealed(3)}}}}},

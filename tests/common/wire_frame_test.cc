@@ -108,7 +108,7 @@ TEST(WireFrameTest, EnvelopeLayoutIsFixed) {
   const auto frame = EncodeFrame(Message{7, Heartbeat{}});
   ASSERT_GE(frame.size(), kEnvelopeBytes);
   EXPECT_EQ(std::string(frame.begin(), frame.begin() + 4), "FSD1");
-  EXPECT_EQ(frame[4], 6);                       // version, little-endian
+  EXPECT_EQ(frame[4], 7);                       // version, little-endian
   EXPECT_EQ(frame[6], 6);                       // kind HEARTBEAT
   EXPECT_EQ(frame[16], 7);                      // round
   EXPECT_EQ(frame.size(), kEnvelopeBytes + 1);  // payload: Cereal's one endianness byte
@@ -130,9 +130,9 @@ TEST(WireFrameTest, RejectsEnvelopeWithUnknownMagic) {
 
 TEST(WireFrameTest, RejectsUnsupportedVersionNamingBothRanges) {
   auto frame = EncodeFrame(SampleMessages()[0]);
-  Put<std::uint16_t>(frame, 4, 5);  // versions 1 to 5 are retired
+  Put<std::uint16_t>(frame, 4, 6);  // versions 1 to 6 are retired
   EXPECT_EQ(CodeOf(frame), RejectCode::kUnsupportedVersion);
-  EXPECT_NE(DecodeFrame(frame, {}).reject().text.find("version 5, this side speaks 6..6"),
+  EXPECT_NE(DecodeFrame(frame, {}).reject().text.find("version 6, this side speaks 7..7"),
             std::string::npos);
 }
 

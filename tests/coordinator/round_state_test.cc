@@ -47,9 +47,8 @@ class RoundStateTest : public ::testing::Test {
     if (adjust) adjust(options);
     std::map<std::string, std::string> allowed;
     for (int i = 0; i < clients; ++i) allowed[Key(i)] = "client-" + std::to_string(i);
-    machine_ = std::make_unique<RoundStateMachine>(options, allowed,
-                                                   std::vector<float>(kDim, 1.0f), nullptr,
-                                                   nullptr, clock_);
+    machine_ = std::make_unique<RoundStateMachine>(options, allowed, std::vector<float>(kDim, 1.0f),
+                                                   nullptr, nullptr, clock_);
   }
 
   void Deliver(const Peer& peer, const wire::Message& message) {
@@ -723,6 +722,53 @@ TEST_F(RoundStateTest, ServerMomentumStepsTrainedValuesOnlyAndResumesItsState) {
   }
 }
 
+// Every update is within limits.max_abs_value = 4.5, but server momentum
+// takes the model of round 2 to 5 (round 1: x = 3, m = 2; round 2: Δ = 1,
+// m = 2, x = 5), which would have every later update refused.
+void DivergingMomentum(CoordinatorOptions& o) {
+  o.server_optimizer = {aggregation::ServerOptimizerKind::kMomentum, 1.0, 0.5};
+  o.limits.max_abs_value = 4.5;
+}
+
+TEST_F(RoundStateTest, DivergedModelStopsTheRunWithTheLastGoodModel) {
+  Make(1, DivergingMomentum);
+  Join(0);
+  for (const float value : {3.0f, 4.0f}) {
+    machine_->Tick();
+    Report(0, 100, value, machine_->committed_round() + 1);
+    machine_->Tick();
+  }
+  EXPECT_TRUE(machine_->done());
+  EXPECT_EQ(machine_->stop_kind(), RoundStateMachine::StopKind::kDiverged);
+  EXPECT_NE(machine_->stop_reason().find("round 2: the global model diverged"), std::string::npos)
+      << machine_->stop_reason();
+  EXPECT_EQ(machine_->committed_round(), 2u);
+  EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 3.0f));
+  const std::string metrics = testing::ReadFile(dir_.File("metrics.jsonl"));
+  EXPECT_NE(metrics.find("\"outcome\":\"rolled_back\""), std::string::npos) << metrics;
+  // The checkpoint holds the last good model too.
+  Make(1, DivergingMomentum, ResumeMode::kResume);
+  EXPECT_EQ(machine_->committed_round(), 2u);
+  EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 3.0f));
+}
+
+TEST_F(RoundStateTest, DivergedModelRollsBackAndTheRunGoesOnWhenAskedTo) {
+  Make(1, [](CoordinatorOptions& o) {
+    DivergingMomentum(o);
+    o.federation.on_divergence = config::DivergencePolicy::kRollback;
+  });
+  Join(0);
+  for (const float value : {3.0f, 4.0f, 3.0f}) {
+    machine_->Tick();
+    Report(0, 100, value, machine_->committed_round() + 1);
+    machine_->Tick();
+  }
+  EXPECT_EQ(machine_->stop_kind(), RoundStateMachine::StopKind::kNone);
+  ASSERT_EQ(machine_->committed_round(), 3u);
+  // Round 3 steps from round 1's model and momentum: Δ = 0, m = 1, x = 4.
+  EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 4.0f));
+}
+
 TEST_F(RoundStateTest, RoundStartAnnouncesTheScheduledLearningRateFactor) {
   Make(1, [](CoordinatorOptions& o) {
     // Warm-up round 1: 1/2; then cosine over rounds 2..3: 1, (1 + cos(π/2))/2.
@@ -793,7 +839,8 @@ class PrivateRoundTest : public RoundStateTest {
   std::vector<nlohmann::json> Metrics() {
     std::vector<nlohmann::json> records;
     std::istringstream lines(testing::ReadFile(dir_.File("metrics.jsonl")));
-    for (std::string line; std::getline(lines, line);) records.push_back(nlohmann::json::parse(line));
+    for (std::string line; std::getline(lines, line);)
+      records.push_back(nlohmann::json::parse(line));
     return records;
   }
 };
@@ -818,7 +865,8 @@ TEST_F(PrivateRoundTest, ReleasesTheClippedMeanOverTheExpectedCohortAndChargesTh
   EXPECT_LE(record["contribution_norm_max"].get<double>(), 1.0 + 1e-6);
   EXPECT_EQ(record["privacy_steps"], 1);
   EXPECT_EQ(record["variances_floored"], 0);  // the test model has no BatchNorm
-  EXPECT_DOUBLE_EQ(record["epsilon"].get<double>(), privacy::EpsilonAfter(1.0, 0.01, 1, 1e-5).epsilon);
+  EXPECT_DOUBLE_EQ(record["epsilon"].get<double>(),
+                   privacy::EpsilonAfter(1.0, 0.01, 1, 1e-5).epsilon);
 }
 
 TEST_F(PrivateRoundTest, PoissonCohortsVaryAndAnEmptyOneReleasesNoiseAlone) {
@@ -881,11 +929,13 @@ TEST_F(PrivateRoundTest, StopsBeforeTheRoundThatWouldExceedTheBudgetAndResumesTh
 }
 
 TEST_F(PrivateRoundTest, ResumeRefusesToMixRoundsWithAndWithoutDp) {
-  Make(1, [](CoordinatorOptions& o) { o.aggregation.weighting = aggregation::Weighting::kUniform; });
+  Make(1,
+       [](CoordinatorOptions& o) { o.aggregation.weighting = aggregation::Weighting::kUniform; });
   Join(0);
   RunRound(2.0f);
   ASSERT_EQ(machine_->committed_round(), 1u);
-  EXPECT_THROW(Make(1, [](CoordinatorOptions& o) { Private(o, 1.0, 1.0); }, ResumeMode::kResume),
+  EXPECT_THROW(Make(
+                   1, [](CoordinatorOptions& o) { Private(o, 1.0, 1.0); }, ResumeMode::kResume),
                ConfigError);
 }
 
@@ -925,7 +975,7 @@ TEST_F(PrivateRoundTest, DistributedRoundWithFewerReportsThanMinSurvivorsIsNotRe
   machine_->Tick();
   EXPECT_EQ(machine_->committed_round(), 0u) << "2 reports carry 2/3 of the noise";
   EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 1.0f));
-  EXPECT_EQ(machine_->privacy_spent()["privacy_steps"], 0);
+  EXPECT_EQ(machine_->privacy_spent()["privacy_steps"], 1) << "the draw is charged";
   // Two clients left cannot make a cohort of 3: nobody is asked to train.
   Sent();
   machine_->Tick();
@@ -941,7 +991,33 @@ TEST_F(PrivateRoundTest, DistributedRoundWithFewerReportsThanMinSurvivorsIsNotRe
   machine_->Tick();
   EXPECT_EQ(machine_->committed_round(), 1u);
   EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 2.0f));
-  EXPECT_EQ(machine_->privacy_spent()["privacy_steps"], 1);
+  EXPECT_EQ(machine_->privacy_spent()["privacy_steps"], 2);
+  EXPECT_EQ(Metrics().back()["sampling_draws"], 2);
+}
+
+// A Poisson draw smaller than min_survivors is released as nothing and drawn
+// again: it is still a step, or a client's real inclusion rate per charged
+// step would exceed q.
+TEST_F(PrivateRoundTest, EveryDrawIsChargedIncludingThoseTooSmallToRelease) {
+  Make(6, [](CoordinatorOptions& o) {
+    Private(o, 0.5, 1.0);
+    o.privacy.distributed = true;
+    o.privacy.min_survivors = 4;  // P(|S| >= 4) = 22/64 per draw
+    o.federation.rounds = 6;
+  });
+  for (int i = 0; i < 6; ++i) Join(i);
+  while (!machine_->done()) RunRound(2.0f);
+  std::int64_t draws = 0;
+  bool redrawn = false;
+  for (const auto& record : Metrics()) {
+    draws += record["attempts"].get<std::int64_t>();
+    redrawn = redrawn || record["attempts"] > 1;
+    EXPECT_EQ(record["sampling_draws"], draws) << record.dump();
+    EXPECT_EQ(record["privacy_steps"], draws) << record.dump();
+  }
+  EXPECT_TRUE(redrawn) << "no draw was too small: the test shows nothing";
+  EXPECT_DOUBLE_EQ(machine_->privacy_spent()["epsilon"].get<double>(),
+                   privacy::EpsilonAfter(0.5, 1.0, static_cast<int>(draws), 1e-5).epsilon);
 }
 
 }  // namespace

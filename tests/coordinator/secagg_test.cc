@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <random>
 
 #include "common/errors.h"
@@ -42,12 +43,19 @@ class SecAggRound {
                                              std::set<SecAggId>(ids.begin(), ids.end()));
   }
 
-  // Runs the round; true when the server released a sum.
-  bool Run(int drop, DropStage stage) {
+  static void Advertise(SecAggServer& server, SecAggClient& client) {
+    const auto keys = client.AdvertiseKeys();
+    server.AcceptKeys(keys, client.self_mask_commitment());
+  }
+
+  // Runs the round; true when the server released a sum. `tamper` may edit
+  // an answer to the unmask request before the server takes it.
+  bool Run(int drop, DropStage stage,
+           const std::function<void(privacy::UnmaskShares&)>& tamper = {}) {
     const auto active = [&](SecAggId id, DropStage from) {
       return !(id > clients_.size() - static_cast<std::size_t>(drop) && stage <= from);
     };
-    for (auto& [id, client] : clients_) server_->AcceptKeys(client.AdvertiseKeys());
+    for (auto& [id, client] : clients_) Advertise(*server_, client);
     if (!server_->CloseAdvertise()) return false;
     for (auto& [id, client] : clients_) {
       if (active(id, DropStage::kAfterAdvertising)) {
@@ -65,6 +73,7 @@ class SecAggRound {
     for (auto& [id, client] : clients_) {
       if (!summed_.contains(id)) continue;
       auto answer = client.Unmask(server_->survivors());
+      if (tamper) tamper(answer);
       if (active(id, std::max(stage, DropStage::kAfterMaskedInput))) server_->AcceptUnmask(answer);
     }
     return server_->Finish();
@@ -72,7 +81,7 @@ class SecAggRound {
 
   // The first two stages with every client taking part.
   bool ShareKeysAmongAll() {
-    for (auto& [id, client] : clients_) server_->AcceptKeys(client.AdvertiseKeys());
+    for (auto& [id, client] : clients_) Advertise(*server_, client);
     if (!server_->CloseAdvertise()) return false;
     for (auto& [id, client] : clients_) {
       server_->AcceptShares(id, client.ShareKeys(server_->RosterFor(id)));
@@ -240,20 +249,56 @@ TEST(SecAggTest, TamperedShareIsDetectedAndNamed) {
   EXPECT_THROW(round.clients_.at(2).MaskInput(round.inputs_[2], relabelled), AuthError);
 }
 
+// A colluding client reveals a wrong share: the other shares outvote it, the
+// sum is still exact, and the client is named.
+TEST(SecAggTest, WrongSelfMaskShareIsNamedAndTheSumStillComesOut) {
+  SecAggRound round(10, 6);
+  ASSERT_TRUE(round.Run(0, DropStage::kAfterAdvertising, [](privacy::UnmaskShares& answer) {
+    if (answer.from == 3) answer.self_mask.at(5).y[0] ^= 1;
+  })) << round.server_->failure_reason();
+  EXPECT_EQ(round.server_->sum(), round.PlainSum());
+  EXPECT_EQ(round.server_->culprits(), std::vector<SecAggId>{3});
+}
+
+TEST(SecAggTest, WrongMaskKeyShareOfADroppedClientIsNamed) {
+  SecAggRound round(10, 6);
+  // Clients 9 and 10 drop after sharing keys: the others reveal shares of their mask keys.
+  ASSERT_TRUE(round.Run(2, DropStage::kAfterSharingKeys, [](privacy::UnmaskShares& answer) {
+    if (answer.from == 1 || answer.from == 4) answer.mask_key.at(10).y[2] ^= 7;
+  })) << round.server_->failure_reason();
+  EXPECT_EQ(round.server_->sum(), round.PlainSum());
+  EXPECT_EQ(round.server_->culprits(), (std::vector<SecAggId>{1, 4}));
+}
+
+// With exactly t answers a wrong share cannot be told from the right ones:
+// the round fails (never a wrong sum) and names nobody.
+TEST(SecAggTest, WrongShareAmongExactlyThresholdAnswersFailsTheRound) {
+  SecAggRound round(6, 6);
+  EXPECT_FALSE(round.Run(0, DropStage::kAfterAdvertising, [](privacy::UnmaskShares& answer) {
+    if (answer.from == 2) answer.self_mask.at(1).y[0] ^= 1;
+  }));
+  EXPECT_NE(round.server_->failure_reason().find("self-mask seed of client 1 does not reconstruct"),
+            std::string::npos)
+      << round.server_->failure_reason();
+  EXPECT_TRUE(round.server_->sum().empty());
+  EXPECT_TRUE(round.server_->culprits().empty());
+}
+
 TEST(SecAggTest, ServerRefusesMessagesThatBreakTheProtocolAndKeepsGoing) {
   SecAggRound round(6, 4);
   auto& server = *round.server_;
   auto& one = round.clients_.at(1);
   const auto keys = one.AdvertiseKeys();
-  server.AcceptKeys(keys);
-  EXPECT_THROW(server.AcceptKeys(keys), DataError);  // twice
+  const auto commitment = one.self_mask_commitment();
+  server.AcceptKeys(keys, commitment);
+  EXPECT_THROW(server.AcceptKeys(keys, commitment), DataError);  // twice
   auto stranger = keys;
   stranger.id = 99;
-  EXPECT_THROW(server.AcceptKeys(stranger), DataError);  // not in the cohort
+  EXPECT_THROW(server.AcceptKeys(stranger, commitment), DataError);  // not in the cohort
   auto copycat = round.clients_.at(2).AdvertiseKeys();
   copycat.mask_key = keys.mask_key;
-  EXPECT_THROW(server.AcceptKeys(copycat), DataError);  // someone else's key
-  for (SecAggId id = 3; id <= 6; ++id) server.AcceptKeys(round.clients_.at(id).AdvertiseKeys());
+  EXPECT_THROW(server.AcceptKeys(copycat, commitment), DataError);  // someone else's key
+  for (SecAggId id = 3; id <= 6; ++id) SecAggRound::Advertise(server, round.clients_.at(id));
   ASSERT_TRUE(server.CloseAdvertise());
   EXPECT_EQ(server.RosterFor(1).size(), 5u);
   auto shares = one.ShareKeys(server.RosterFor(1));

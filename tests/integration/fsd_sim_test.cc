@@ -378,7 +378,9 @@ TEST(FsdSimTest, SecureAggregationMatchesThePlaintextRunAndMasksSummariesToo) {
     EXPECT_TRUE(s[i]["rejects"].empty()) << s[i].dump();
     EXPECT_EQ(s[i]["secagg_clamped"].get<int>(), 0);
     EXPECT_LT(s[i]["bytes_up"].get<double>(), p[i]["bytes_up"].get<double>());
-    EXPECT_NEAR(s[i]["acc"][2].get<double>(), p[i]["acc"][2].get<double>(), 0.03);
+    // Fixed point at 16 bits over ±4 moves each round's model by ~1e-4 per
+    // value; three rounds of training amplify that to a few of the 600 test images.
+    EXPECT_NEAR(s[i]["acc"][2].get<double>(), p[i]["acc"][2].get<double>(), 0.05);
   }
   // Round 2 on trains with global soft targets aggregated from masked summaries.
   EXPECT_TRUE(s[2]["soft_targets_sent"].get<bool>());
@@ -541,7 +543,10 @@ TEST(FsdSimTest, CrashedClientsRestartRejoinTheirRoundAndReport) {
   auto arguments = SimArguments(out.path(), 3);
   arguments.insert(arguments.end(),
                    {"--set", "faults.crash_rate=0.5", "--set", "faults.restart_after_s=0.3",
-                    "--set", "federation.round_deadline_s=120"});
+                    "--set", "federation.round_deadline_s=120",
+                    // A client may crash on several deliveries in a row (p = 0.5 each):
+                    // enough re-sends that every one gets its round again.
+                    "--set", "limits.max_round_start_resends=20"});
   ASSERT_EQ(Wait(Spawn(arguments, out.File("log.txt"))), kExitOk)
       << testing::ReadFile(out.File("log.txt"));
   const auto records = Metrics(out.path());
@@ -595,7 +600,10 @@ TEST(FsdSimTest, MedianOutvotesAHostileClientThatScalesItsUpdate) {
     arguments.insert(
         arguments.end(),
         {"--set", "attack.clients=1", "--set", "attack.kind=scale", "--set", "attack.factor=100",
-         "--set", "limits.max_abs_value=1e30", "--set", "aggregation.rule=" + rule});
+         "--set", "limits.max_abs_value=1e30", "--set", "aggregation.rule=" + rule,
+         // IID shards: two rounds of the median over five non-IID clients
+         // learn too little to tell the rules apart.
+         "--set", "federation.partition=iid"});
     ASSERT_EQ(Wait(Spawn(arguments, out.File("log.txt"))), kExitOk)
         << testing::ReadFile(out.File("log.txt"));
     const auto records = Metrics(out.path());
@@ -666,12 +674,12 @@ TEST(FsdSimTest, CentralDpRunStopsAtItsBudgetAndResumesTheSameAccount) {
   const double four = privacy::EpsilonAfter(q, step, 4, delta).epsilon;
   testing::TempDir out;
   auto arguments = SimArguments(out.path(), 6, "fmnist-sd.toml", 6);
-  arguments.insert(arguments.end(),
-                   {"--set", "federation.fraction=0.5", "--set", "aggregation.weighting=uniform",
-                    "--set", "loss.beta=0.3", "--set", "privacy.dp=central", "--set",
-                    "privacy.noise_multiplier=1.0", "--set", "privacy.summary_noise_multiplier=1.0",
-                    "--set", "privacy.clip_norm=2.0", "--set",
-                    "privacy.target_epsilon=" + std::to_string(0.5 * (three + four))});
+  arguments.insert(
+      arguments.end(),
+      {"--set", "federation.fraction=0.5", "--set", "aggregation.weighting=uniform", "--set",
+       "loss.beta=0.3", "--set", "privacy.dp=central", "--set", "privacy.noise_multiplier=1.0",
+       "--set", "privacy.summary_noise_multiplier=1.0", "--set", "privacy.clip_norm=2.0", "--set",
+       "privacy.target_epsilon=" + std::to_string(0.5 * (three + four))});
   ASSERT_EQ(Wait(Spawn(arguments, out.File("log.txt"))), kExitOk)
       << testing::ReadFile(out.File("log.txt"));
   const auto records = Metrics(out.path());
@@ -717,8 +725,13 @@ TEST(FsdSimTest, DistributedDpReleasesTheClientsNoiseSummedOverTheCohort) {
   const auto records = Metrics(out.path());
   ASSERT_EQ(records.size(), 4u);
   double previous = 0.0;
+  std::int64_t draws = 0;
   for (const auto& r : records) {
     EXPECT_EQ(r["dp"], "distributed");
+    // Every draw is charged, those too small for min_survivors too.
+    draws += r["attempts"].get<std::int64_t>();
+    EXPECT_EQ(r["sampling_draws"], draws);
+    EXPECT_EQ(r["privacy_steps"], draws);
     EXPECT_EQ(r["min_survivors"], 2);
     const int reported = r["clients_reported"].get<int>();
     EXPECT_GE(reported, 2) << r.dump();
@@ -727,7 +740,7 @@ TEST(FsdSimTest, DistributedDpReleasesTheClientsNoiseSummedOverTheCohort) {
     EXPECT_GT(r["epsilon"].get<double>(), previous);
     previous = r["epsilon"].get<double>();
   }
-  EXPECT_NEAR(previous, privacy::EpsilonAfter(0.5, 1.0, 4, 1e-5).epsilon, previous * 1e-9);
+  EXPECT_NEAR(previous, privacy::EpsilonAfter(0.5, 1.0, draws, 1e-5).epsilon, previous * 1e-9);
 }
 
 TEST(FsdSimTest, PartitionFileWithWrongClientCountIsAConfigError) {

@@ -186,7 +186,9 @@ class SecureAggregationDropTest : public SecureAggregationTest,
 // k < n − t + 1: the round completes in its first attempt with exactly the
 // masked inputs the coordinator received; k = 5 (fewer than t = 6 left):
 // that attempt fails without touching the model and the retry, without the
-// five, commits their mean.
+// five, commits their mean — except when the five fell silent after their
+// masked inputs: asked to unmask, only the other five reveal, so the round
+// is over, failed, model untouched, and never attempted again.
 TEST_P(SecureAggregationDropTest, GlobalModelIsTheMeanOfExactlyTheMaskedInputsUsed) {
   const auto [stage, k] = GetParam();
   Start();
@@ -195,12 +197,20 @@ TEST_P(SecureAggregationDropTest, GlobalModelIsTheMeanOfExactlyTheMaskedInputsUs
   ASSERT_TRUE(Drive(drops));
   const bool completes = kClients - k >= kThreshold;
   const bool masked_in = stage == Drop::kAfterMaskedInput || stage == Drop::kDuringUnmasking;
+  const auto record = LastRecord();
+  EXPECT_EQ(record["round"], 1);
+  if (!completes && masked_in) {
+    EXPECT_EQ(record["outcome"], "failed");
+    EXPECT_EQ(record["attempts"], 1);
+    EXPECT_EQ(record["clients_reported"], 0);
+    for (const float value : coordinator_->global()) EXPECT_EQ(value, 1.0f);
+    return;
+  }
   std::vector<int> used;
   for (int i = 0; i < kClients; ++i) {
     if ((completes && masked_in) || !drops.contains(i)) used.push_back(i);
   }
-  const auto record = LastRecord();
-  EXPECT_EQ(record["round"], 1);
+  EXPECT_EQ(record["outcome"], "committed");
   EXPECT_EQ(record["attempts"], completes ? 1 : 2);
   EXPECT_EQ(record["clients_reported"], used.size());
   EXPECT_EQ(record["secure_aggregation"]["survivors"], used.size());

@@ -1,0 +1,60 @@
+// Cohort draws: Poisson inclusion at exactly q per draw, which is what the
+// accountant charges when every draw is a step.
+#include "coordinator/cohort_sampling.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+
+namespace fsd::coordinator {
+namespace {
+
+std::vector<std::string> Candidates(int n) {
+  std::vector<std::string> names;
+  for (int i = 0; i < n; ++i) names.push_back("client-" + std::to_string(i));
+  return names;
+}
+
+TEST(CohortSamplingTest, PoissonInclusionRateOver100000DrawsIsQ) {
+  constexpr double q = 0.3;
+  constexpr int kDraws = 100'000, kMinSurvivors = 3;
+  const auto candidates = Candidates(10);
+  int included = 0, released = 0, included_when_released = 0;
+  for (int attempt = 0; attempt < kDraws; ++attempt) {
+    const auto cohort = PoissonCohort(candidates, q, 42, 1, static_cast<std::uint64_t>(attempt));
+    const bool in = !cohort.empty() && cohort.front() == "client-0";
+    included += in;
+    if (cohort.size() >= kMinSurvivors) {
+      ++released;
+      included_when_released += in;
+    }
+  }
+  // Per draw: q within 4 standard errors (sqrt(q(1 − q)/n) = 0.00145).
+  const double sigma = std::sqrt(q * (1 - q) / kDraws);
+  EXPECT_NEAR(static_cast<double>(included) / kDraws, q, 4 * sigma);
+  // Per released draw — what charging only released rounds assumed to be q —
+  // it is far above: the bias every charged draw removes.
+  EXPECT_GT(static_cast<double>(included_when_released) / released, q + 0.05);
+}
+
+TEST(CohortSamplingTest, DrawsDependOnRoundAndAttemptAndRepeatForTheSameOnes) {
+  const auto candidates = Candidates(50);
+  std::set<std::vector<std::string>> cohorts;
+  for (std::uint64_t round = 1; round <= 5; ++round) {
+    for (std::uint64_t attempt = 0; attempt < 5; ++attempt) {
+      cohorts.insert(UniformCohort(candidates, 10, 7, round, attempt));
+      EXPECT_EQ(UniformCohort(candidates, 10, 7, round, attempt),
+                UniformCohort(candidates, 10, 7, round, attempt));
+      EXPECT_EQ(PoissonCohort(candidates, 0.2, 7, round, attempt),
+                PoissonCohort(candidates, 0.2, 7, round, attempt));
+    }
+  }
+  EXPECT_EQ(cohorts.size(), 25u);
+  const auto cohort = UniformCohort(candidates, 10, 7, 1, 0);
+  EXPECT_EQ(std::set<std::string>(cohort.begin(), cohort.end()).size(), 10u);
+  EXPECT_EQ(UniformCohort(candidates, 80, 7, 1, 0).size(), 50u);
+}
+
+}  // namespace
+}  // namespace fsd::coordinator

@@ -1,0 +1,237 @@
+// A whole secure round without sockets: the RoundStateMachine and real
+// ClientSessions (as fsd-client and fsd-sim run them) exchange frames in one
+// thread, time from a ManualClock. A client's outgoing frames can be
+// tampered with, which is how a colluding client is played: the round must
+// never be unmasked twice over the same inputs.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "client/client_session.h"
+#include "coordinator/round_state.h"
+#include "tests/testing/temp_dir.h"
+
+namespace fsd::coordinator {
+namespace {
+
+constexpr std::uint64_t kFingerprint = 0x5ec0ULL;
+constexpr std::size_t kDim = 16;
+constexpr std::size_t kClasses = 2;
+constexpr int kClients = 6;
+
+std::string Key(int i) { return "key-" + std::to_string(i); }
+std::string Route(int i) { return "route-" + std::to_string(i); }
+
+// Client i's delta on value j.
+float DeltaOf(int client, std::size_t j) {
+  return 0.01f * static_cast<float>(client + 1) * (static_cast<float>(j % 5) - 2.0f);
+}
+
+class SecureRoundMachineTest : public ::testing::Test {
+ protected:
+  // Edits a frame client i is about to send; returns false to drop it.
+  using Tamper = std::function<bool(int client, wire::Message& message)>;
+
+  void Make(int rounds, const std::function<void(CoordinatorOptions&)>& adjust = {}) {
+    CoordinatorOptions options;
+    options.federation.rounds = rounds;
+    options.federation.clients = kClients;
+    options.federation.quorum = 0.5;
+    options.federation.round_deadline_s = 60.0;
+    options.transport.client_timeout_s = 600.0;
+    options.schema_fingerprint = kFingerprint;
+    options.num_classes = kClasses;
+    options.out_dir = dir_.path();
+    options.secure_aggregation.enabled = true;
+    options.secure_aggregation.threshold = 4;
+    options.secure_aggregation.stage_deadline_s = 5.0;
+    if (adjust) adjust(options);
+    std::map<std::string, std::string> allowed;
+    for (int i = 0; i < kClients; ++i) allowed[Key(i)] = "client-" + std::to_string(i);
+    machine_ = std::make_unique<RoundStateMachine>(options, allowed, std::vector<float>(kDim, 1.0f),
+                                                   nullptr, nullptr, clock_);
+    for (int i = 0; i < kClients; ++i) {
+      client::ClientSessionOptions session;
+      session.name = "client-" + std::to_string(i);
+      session.num_samples = 100;
+      session.schema_fingerprint = kFingerprint;
+      session.layout = {{0, kDim, false}};
+      session.num_classes = kClasses;
+      session.require_secure = true;
+      sessions_.emplace_back(std::move(session));
+      Send(i, sessions_.back().JoinFrame());
+    }
+  }
+
+  void Send(int i, const std::vector<std::uint8_t>& frame) {
+    if (tamper_) {
+      auto decoded = wire::DecodeFrame(frame, {});
+      ASSERT_TRUE(decoded.ok());
+      wire::Message message = decoded.value();
+      if (!tamper_(i, message)) return;
+      machine_->OnFrame({Key(i), Route(i)}, wire::EncodeFrame(message));
+      return;
+    }
+    machine_->OnFrame({Key(i), Route(i)}, frame);
+  }
+
+  // Hands the machine's frames to the sessions, trains (global + DeltaOf)
+  // and answers, until the run is done; the clock moves when nothing does.
+  void Run() {
+    for (int step = 0; step < 10000 && !machine_->done(); ++step) {
+      machine_->Tick();
+      auto outgoing = machine_->TakeOutgoing();
+      if (outgoing.empty()) {
+        clock_.Advance(std::chrono::seconds(1));
+        continue;
+      }
+      for (auto& out : outgoing) {
+        const int i = std::stoi(out.routing_id.substr(out.routing_id.find('-') + 1));
+        auto decoded = wire::DecodeFrame(out.frame, {});
+        ASSERT_TRUE(decoded.ok());
+        if (wire::KindOf(decoded.value().body) == wire::MessageKind::kRoundStart) {
+          round_starts_[i].push_back(out.frame);
+        }
+        auto result = sessions_[i].OnFrame(out.frame);
+        for (const auto& reply : result.replies) Send(i, reply);
+        if (result.train) {
+          client::TrainedRound trained;
+          trained.sample_count = 100;
+          trained.train_loss = 0.5;
+          trained.values = result.train->global_values;
+          for (std::size_t j = 0; j < kDim; ++j) trained.values[j] += DeltaOf(i, j);
+          trained.summary = {{40, 60}, {1.0f, -1.0f, -0.5f, 1.5f}};
+          if (auto frame = sessions_[i].UpdateFrame(*result.train, std::move(trained))) {
+            Send(i, *frame);
+          }
+        }
+      }
+    }
+    ASSERT_TRUE(machine_->done());
+  }
+
+  std::vector<nlohmann::json> Records() const {
+    std::ifstream in(dir_.path() + "/metrics.jsonl");
+    std::vector<nlohmann::json> records;
+    for (std::string line; std::getline(in, line);) records.push_back(nlohmann::json::parse(line));
+    return records;
+  }
+
+  testing::TempDir dir_;
+  ManualClock clock_;
+  std::unique_ptr<RoundStateMachine> machine_;
+  std::vector<client::ClientSession> sessions_;
+  std::map<int, std::vector<std::vector<std::uint8_t>>> round_starts_;  // by client
+  Tamper tamper_;
+};
+
+// Clients 3, 4 and 5 fall silent when asked to unmask round 1: three
+// reveals, fewer than t = 4, after the other three revealed theirs.
+bool SilentInRoundOneUnmask(int client, wire::Message& message) {
+  return !(client >= 3 && message.round == 1 &&
+           std::holds_alternative<wire::SecAggReveal>(message.body));
+}
+
+TEST_F(SecureRoundMachineTest, RoundWhoseRevealFailsIsNeverAttemptedAgain) {
+  Make(/*rounds=*/2);
+  tamper_ = SilentInRoundOneUnmask;
+  Run();
+  const auto records = Records();
+  ASSERT_EQ(records.size(), 2u);
+  // Round 1 reached unmasking and failed: counted, model untouched, not retried.
+  EXPECT_EQ(records[0]["round"], 1);
+  EXPECT_EQ(records[0]["outcome"], "failed");
+  EXPECT_NE(records[0]["failure"].get<std::string>().find("fewer than the threshold"),
+            std::string::npos);
+  EXPECT_EQ(records[0]["attempts"], 1);
+  EXPECT_EQ(records[0]["clients_reported"], 0);
+  EXPECT_EQ(records[0]["global_change_rms"], 0.0);
+  EXPECT_EQ(records[0]["secure_culprits"], nlohmann::json::array());
+  // Round 2 is a new round with every client and commits their mean.
+  EXPECT_EQ(records[1]["round"], 2);
+  EXPECT_EQ(records[1]["outcome"], "committed");
+  EXPECT_EQ(records[1]["clients_reported"], kClients);
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_EQ(round_starts_[i].size(), 2u) << "client " << i;
+    for (int r = 0; r < 2; ++r) {
+      EXPECT_EQ(wire::DecodeFrame(round_starts_[i][r], {}).value().round, r + 1u);
+    }
+  }
+  double mean = 0.0;
+  for (int i = 0; i < kClients; ++i) mean += DeltaOf(i, 0) / kClients;
+  EXPECT_NEAR(machine_->global()[0], 1.0 + mean, 1e-4);
+}
+
+// Client 0 reveals wrong self-mask shares in round 1.
+bool BadShareInRoundOne(int client, wire::Message& message) {
+  auto* reveal = std::get_if<wire::SecAggReveal>(&message.body);
+  if (client == 0 && reveal != nullptr && message.round == 1) {
+    for (auto& share : reveal->self_mask) share.y[0] ^= 1;
+  }
+  return true;
+}
+
+TEST_F(SecureRoundMachineTest, WrongShareIsOutvotedAndItsSenderExcluded) {
+  Make(/*rounds=*/2);
+  tamper_ = BadShareInRoundOne;
+  Run();
+  const auto records = Records();
+  ASSERT_EQ(records.size(), 2u);
+  // Five right shares per secret outvote client 0's: round 1 commits the
+  // exact mean of all six, and names client 0.
+  EXPECT_EQ(records[0]["outcome"], "committed");
+  EXPECT_EQ(records[0]["clients_reported"], kClients);
+  EXPECT_EQ(records[0]["secure_culprits"], nlohmann::json::array({"client-0"}));
+  // Round 2 goes on without it.
+  EXPECT_EQ(records[1]["outcome"], "committed");
+  EXPECT_EQ(records[1]["clients_selected"], kClients - 1);
+  EXPECT_EQ(records[1]["secure_culprits"], nlohmann::json::array());
+  EXPECT_EQ(round_starts_[0].size(), 1u);
+  double mean1 = 0.0, mean2 = 0.0;
+  for (int i = 0; i < kClients; ++i) mean1 += DeltaOf(i, 0) / kClients;
+  for (int i = 1; i < kClients; ++i) mean2 += DeltaOf(i, 0) / (kClients - 1);
+  EXPECT_NEAR(machine_->global()[0], 1.0 + mean1 + mean2, 1e-4);
+}
+
+TEST_F(SecureRoundMachineTest, ClientThatRevealedRefusesAnotherAttemptOfTheRound) {
+  Make(/*rounds=*/1);
+  Run();
+  ASSERT_EQ(Records().size(), 1u);
+  ASSERT_EQ(round_starts_[2].size(), 1u);
+  // A coordinator that asks again for round 1 (the same ROUND_START, as a
+  // retry would send) gets nothing: no training, no keys.
+  const auto again = sessions_[2].OnFrame(round_starts_[2][0]);
+  EXPECT_FALSE(again.train);
+  EXPECT_TRUE(again.replies.empty());
+}
+
+TEST_F(SecureRoundMachineTest, FailedRevealIsChargedUnderDistributedDp) {
+  Make(/*rounds=*/2, [](CoordinatorOptions& options) {
+    options.privacy.enabled = true;
+    options.privacy.distributed = true;
+    options.privacy.weights = true;
+    options.privacy.sampling_rate = 1.0;
+    options.privacy.expected_cohort = kClients;
+    options.privacy.min_survivors = 4;
+    options.privacy.noise_multiplier = 1.0;
+    options.privacy.clip_norm = 1.0;
+    options.privacy.delta = 1e-5;
+    options.privacy.seed = 7;
+    options.aggregation.weighting = aggregation::Weighting::kUniform;
+  });
+  tamper_ = SilentInRoundOneUnmask;
+  Run();
+  const auto records = Records();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0]["outcome"], "failed");
+  EXPECT_EQ(records[0]["privacy_steps"], 1);
+  EXPECT_EQ(records[0]["sampling_draws"], 1);
+  EXPECT_GT(records[0]["epsilon"].get<double>(), 0.0);
+  EXPECT_EQ(records[1]["outcome"], "committed");
+  EXPECT_EQ(records[1]["privacy_steps"], 2);
+}
+
+}  // namespace
+}  // namespace fsd::coordinator
