@@ -42,7 +42,16 @@ ClientSessionOptions SessionOptionsFromConfig(const config::RunConfig& config, s
                             config.federation.fraction, config.federation.rounds, dp.delta});
     options.local_dp =
         LocalDp{dp.clip_norm, plan.noise_multiplier * dp.clip_norm / std::sqrt(dp.min_survivors),
-                std::nullopt};
+                std::nullopt, static_cast<std::uint32_t>(dp.min_survivors)};
+  }
+  const auto& sa = config.secure_aggregation;
+  options.secure_requirements.min_threshold =
+      sa.min_threshold > 0.0 ? sa.min_threshold : sa.threshold;
+  if (options.local_dp) {
+    options.secure_requirements.min_range =
+        privacy::SecureRangeFor(options.local_dp->clip_norm, options.local_dp->noise_std);
+    options.secure_requirements.summary_allowed = false;
+    options.secure_requirements.min_survivors = options.local_dp->min_survivors;
   }
   // Decoder limits: transport.max_message_mb, and sections as large as the model.
   options.limits.max_message_bytes = static_cast<std::uint64_t>(config.transport.max_message_mb)
@@ -260,8 +269,9 @@ std::variant<LocalRound, std::string> ClientSession::Decode(std::uint64_t round,
     aggregation::Scatter(kept.value(), mask, local.global_values);
     secure_.reset();
     if (start.secure.id != 0) {
-      auto secure = SecureClientRound::Start(round, start.secure, kept.value().size(),
-                                             options_.num_classes, options_.limits.max_records);
+      auto secure =
+          SecureClientRound::Start(round, start.secure, kept.value().size(), options_.num_classes,
+                                   options_.limits.max_records, options_.secure_requirements);
       if (auto* problem = std::get_if<std::string>(&secure)) return *problem;
       secure_.emplace(std::move(std::get<SecureClientRound>(secure)));
       ++secure_rounds_started_;

@@ -86,6 +86,7 @@ struct LocalDp {
   // Simulation: noise seeded from (seed, client name, round), reproducible;
   // nullopt (deployments): drawn from OpenSSL's CSPRNG.
   std::optional<std::uint64_t> seed;
+  std::uint32_t min_survivors = 1;  // t
 };
 
 struct ClientSessionOptions {
@@ -98,7 +99,8 @@ struct ClientSessionOptions {
   codec::EncodeOptions uplink;  // how UPDATE values are encoded
   bool error_feedback = false;  // carry quantization error into the next upload
   std::optional<LocalDp> local_dp;
-  bool require_secure = false;  // take part only in secure rounds
+  bool require_secure = false;             // take part only in secure rounds
+  SecureRequirements secure_requirements;  // what it requires of a secure round
   wire::WireLimits limits;
 };
 

@@ -1,5 +1,7 @@
 #include "client/secure_client_round.h"
 
+#include <cmath>
+
 #include "common/errors.h"
 #include "privacy/ring_vector.h"
 #include "privacy/secagg_graph.h"
@@ -8,7 +10,7 @@ namespace fsd::client {
 
 std::variant<SecureClientRound, std::string> SecureClientRound::Start(
     std::uint64_t round, const wire::SecAggStart& start, std::size_t kept, std::size_t classes,
-    std::uint64_t max_records) {
+    std::uint64_t max_records, const SecureRequirements& requirements) {
   const auto text = [](auto value) { return std::to_string(value); };
   if (start.cohort < 2 || start.cohort > max_records)
     return "secure aggregation: cohort " + text(start.cohort) + " outside 2.." + text(max_records);
@@ -28,11 +30,28 @@ std::variant<SecureClientRound, std::string> SecureClientRound::Start(
            text(start.value_bits) + "..64";
   if (!(start.value_range > 0.0) || !(start.logit_range > 0.0))
     return "secure aggregation: the fixed-point ranges must be positive";
+  // What this client requires, whatever the coordinator asks.
+  const double floor = requirements.min_threshold;
+  const std::uint32_t least =
+      floor == 0.0   ? (start.degree == 0 ? neighbourhood / 2 + 1 : 2)
+      : floor <= 1.0 ? static_cast<std::uint32_t>(std::ceil(floor * neighbourhood - 1e-9))
+                     : static_cast<std::uint32_t>(floor);
+  if (start.threshold < least)
+    return "secure aggregation: threshold " + text(start.threshold) + " of a neighbourhood of " +
+           text(neighbourhood) + " is below this client's " + text(least) +
+           " (secure_aggregation.min_threshold): fewer colluders could reconstruct its secrets";
+  if (start.value_range < requirements.min_range)
+    return "secure aggregation: range " + std::to_string(start.value_range) +
+           " would clamp this client's noised values; it needs at least " +
+           std::to_string(requirements.min_range) + " (privacy.clip_norm + 6.11 x its noise std)";
   privacy::SecureInputLayout layout{
       kept, classes, start.value_bits, start.value_range, start.logit_range, start.ring_bits};
   // The summary travels unless the round leaves it out (under DP, where only
   // the noised weights may be learned).
   if (start.length == kept) layout.classes = 0;
+  if (layout.classes > 0 && !requirements.summary_allowed)
+    return "secure aggregation: the round asks for the soft-target summary, which this client's "
+           "distributed DP does not noise (privacy.dp = \"distributed\")";
   // Every weighted element must fit the ring before the sum.
   unsigned weight_bits = 0;
   while (weight_bits < 32 && (std::uint64_t{1} << weight_bits) <= start.weight) ++weight_bits;
@@ -49,7 +68,9 @@ std::variant<SecureClientRound, std::string> SecureClientRound::Start(
       start.degree == 0
           ? privacy::SecAggGraph::Complete(ids)
           : privacy::SecAggGraph::Harary(ids, static_cast<int>(start.degree), start.graph_seed);
-  return SecureClientRound(round, start, layout, graph.Neighbours(start.id));
+  SecureClientRound secure(round, start, layout, graph.Neighbours(start.id));
+  secure.min_survivors_ = requirements.min_survivors;
+  return secure;
 }
 
 SecureClientRound::SecureClientRound(std::uint64_t round, const wire::SecAggStart& start,
@@ -122,6 +143,11 @@ std::optional<wire::SecAggMasked> SecureClientRound::MaskIfReady() {
 }
 
 wire::SecAggReveal SecureClientRound::OnUnmask(const wire::SecAggUnmask& unmask) {
+  if (unmask.survivors.size() < min_survivors_) {
+    throw DataError("an unmask request naming " + std::to_string(unmask.survivors.size()) +
+                    " survivors, fewer than this client's privacy.min_survivors " +
+                    std::to_string(min_survivors_) + ": their noise would not add up");
+  }
   const privacy::UnmaskShares shares = client_->Unmask(unmask.survivors);
   wire::SecAggReveal out;
   for (const auto& [owner, share] : shares.self_mask)

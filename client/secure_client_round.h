@@ -25,6 +25,25 @@
 
 namespace fsd::client {
 
+// What this client itself requires of a secure round, from its own config,
+// whatever the coordinator announces (a coordinator that asks for less is
+// refused by name).
+struct SecureRequirements {
+  // The least threshold: a fraction in (0, 1] of the neighbourhood or a count
+  // > 1 (secure_aggregation.min_threshold); 0: more than half of the
+  // neighbourhood on a complete graph (two disjoint survivor sets cannot
+  // both reach it), 2 on a sparse one (Bell et al.'s t is smaller by design).
+  double min_threshold = 0.0;
+  // Under distributed DP: the least fixed-point range that clamps this
+  // client's noised values with probability below 1e-9
+  // (privacy::SecureRangeFor), the summary stays out of the masked vector
+  // (it carries no noise), and an unmask naming fewer survivors than
+  // privacy.min_survivors is refused (their noise would not add up).
+  double min_range = 0.0;
+  bool summary_allowed = true;
+  std::uint32_t min_survivors = 0;
+};
+
 // How far a client got in a secure round (for logs and tests).
 enum class SecureStage { kAdvertised, kSharedKeys, kDelivered, kMasked, kRevealed };
 
@@ -32,10 +51,9 @@ class SecureClientRound {
  public:
   // `kept`: the kept values of the round's mask; `classes`: the model's C;
   // `max_records`: the decoder's list limit (the cohort must fit it).
-  static std::variant<SecureClientRound, std::string> Start(std::uint64_t round,
-                                                            const wire::SecAggStart& start,
-                                                            std::size_t kept, std::size_t classes,
-                                                            std::uint64_t max_records);
+  static std::variant<SecureClientRound, std::string> Start(
+      std::uint64_t round, const wire::SecAggStart& start, std::size_t kept, std::size_t classes,
+      std::uint64_t max_records, const SecureRequirements& requirements = {});
 
   std::uint64_t round() const { return round_; }
   SecureStage stage() const { return stage_; }
@@ -62,6 +80,7 @@ class SecureClientRound {
   std::optional<wire::SecAggMasked> MaskIfReady();
 
   std::uint64_t round_ = 0;
+  std::uint32_t min_survivors_ = 0;
   wire::SecAggStart start_;
   privacy::SecureInputLayout layout_;
   std::unique_ptr<privacy::SecAggClient> client_;

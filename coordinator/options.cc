@@ -4,6 +4,8 @@
 
 #include "common/config/codec_options.h"
 #include "common/errors.h"
+#include "common/log.h"
+#include "privacy/dp_release.h"
 #include "privacy/noise_plan.h"
 
 namespace fsd::coordinator {
@@ -194,9 +196,9 @@ CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
   options.downlink = config::EncodeOptionsFor(config.compression.downlink, config.compression);
   const auto& pruning = config.pruning;
   if (pruning.final_sparsity > 0.0) {
-    options.sparsity = aggregation::SparsitySchedule(pruning.initial_sparsity,
-                                                     pruning.final_sparsity, pruning.start_round,
-                                                     pruning.end_round, pruning.every);
+    options.sparsity =
+        aggregation::SparsitySchedule(pruning.initial_sparsity, pruning.final_sparsity,
+                                      pruning.start_round, pruning.end_round, pruning.every);
   }
   options.mask_scope = pruning.scope == config::PruneScope::kLayer
                            ? aggregation::MaskScope::kPerLayer
@@ -204,6 +206,20 @@ CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
   options.min_keep = pruning.min_keep;
   options.privacy = PrivacyOptionsFrom(config);
   options.secure_aggregation = config.secure_aggregation;
+  if (options.secure_aggregation.enabled && options.privacy.distributed) {
+    // The clients' noise must fit the ring's fixed point: a clamp would
+    // bias the noised sum (privacy/dp_release.h, SecureRangeFor).
+    const auto& dp = options.privacy;
+    const double needed = privacy::SecureRangeFor(
+        dp.clip_norm, dp.noise_multiplier * dp.clip_norm / std::sqrt(dp.min_survivors));
+    double& range = options.secure_aggregation.range;
+    if (range < needed) {
+      FSD_LOG(INFO) << "secure_aggregation.range raised from " << range << " to " << needed
+                    << " (clip_norm + 6.11 x each client's noise std): a clamp then has "
+                       "probability below 1e-9 per coordinate";
+      range = needed;
+    }
+  }
   for (const auto& entry : schema.entries()) {
     if (entry.is_buffer && entry.name.ends_with("running_var")) {
       options.privacy.variances.push_back({static_cast<std::uint64_t>(entry.offset),

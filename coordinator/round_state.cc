@@ -911,6 +911,12 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregateSecure() {
     }
     soft_state_ = std::move(next);
   }
+  out.extra["secure_aggregation"] = SecureRecord(out.reported, clamped);
+  out.extra["secagg_clamped"] = clamped;
+  return out;
+}
+
+nlohmann::json RoundStateMachine::SecureRecord(std::size_t survivors, std::uint64_t clamped) const {
   const auto& figures = secure_->figures();
   static constexpr const char* kStageNames[] = {"advertise", "share_keys", "masked_input",
                                                 "unmask"};
@@ -920,15 +926,13 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregateSecure() {
                               {"bytes_up", figures[i].bytes_up},
                               {"coordinator_cpu_s", figures[i].cpu_s}};
   }
-  out.extra["secure_aggregation"] = {{"cohort", secure_->cohort_size()},
-                                     {"threshold", secure_->threshold()},
-                                     {"graph_degree", secure_->degree()},
-                                     {"ring_bits", secure_->ring_bits()},
-                                     {"survivors", out.reported},
-                                     {"clamped", clamped},
-                                     {"stages", stages}};
-  out.extra["secagg_clamped"] = clamped;
-  return out;
+  return {{"cohort", secure_->cohort_size()},
+          {"threshold", secure_->threshold()},
+          {"graph_degree", secure_->degree()},
+          {"ring_bits", secure_->ring_bits()},
+          {"survivors", survivors},
+          {"clamped", clamped},
+          {"stages", stages}};
 }
 
 void RoundStateMachine::StepServerOptimizer(std::span<const float> before) {
@@ -961,7 +965,8 @@ void RoundStateMachine::Commit(double collect_s, std::optional<std::string> fail
     FSD_LOG(WARNING) << "round " << round << " attempt " << attempt_ + 1 << ": " << *failure
                      << "; shares were revealed, so the round is not attempted again: model "
                         "untouched, next round with a new cohort";
-    aggregated.extra = {{"outcome", "failed"}, {"failure", *failure}};
+    aggregated.extra = {
+        {"outcome", "failed"}, {"failure", *failure}, {"secure_aggregation", SecureRecord(0, 0)}};
     // The coordinator may have learned something from the reveals: under
     // distributed DP the round's draw was charged like any other.
     if (options_.privacy.enabled) aggregated.extra.update(PrivacyRecord());

@@ -25,7 +25,8 @@
 //                kUnmasking, or a retry below the quorum or the threshold.
 //   kUnmasking   SECAGG_REVEAL. When every survivor present answered, or at
 //                the stage deadline: unmask, aggregate, commit → kWaiting;
-//                a round that cannot be unmasked is retried, model untouched.
+//                a round that cannot be unmasked is committed as failed,
+//                model untouched, and never retried.
 // Before a frame is hashed and decoded, cheap checks run on its envelope and
 // sender (an UPDATE from a client that may not send one now is refused
 // without hashing its bytes).
@@ -46,9 +47,16 @@
 // Differential privacy (privacy.dp = "central", coordinator/private_release.h):
 // the cohort is a Poisson sample (possibly empty: the round then releases
 // noise alone), the release is the clipped, noised mean over the expected
-// cohort, each released round is charged to an RdpAccountant kept in the
-// checkpoint, and no round opens whose release would take ε past
-// privacy.target_epsilon: the run stops, and stop_reason() says why.
+// cohort, every sampling draw is charged (when drawn) to an RdpAccountant
+// kept in the checkpoint — released, retried or released as nothing — and
+// no draw is made that would take ε past privacy.target_epsilon: the run
+// stops, and stop_reason() says why.
+//
+// A secure round that fails after its unmask request is committed as failed
+// (model untouched, never retried); clients that revealed wrong shares are
+// named in the metrics and excluded for secure_aggregation.exclude_rounds.
+// A committed model that is not finite or beyond limits.max_abs_value is
+// rolled back, and by federation.on_divergence the run stops (stop_kind()).
 //
 // Determinism: sampling is seeded by (seed, round, attempt) over clients
 // ordered by name, and updates are summed in name order, so a seeded run
@@ -207,6 +215,9 @@ class RoundStateMachine {
   };
   Aggregated AggregatePlain();
   Aggregated AggregateSecure();
+  // The metrics of the secure round in progress: its parameters, and the
+  // clients, bytes and CPU of each stage.
+  nlohmann::json SecureRecord(std::size_t survivors, std::uint64_t clamped) const;
   // The server optimizer's step from `before` (the global model the round
   // started from) over the trained, kept coordinates.
   void StepServerOptimizer(std::span<const float> before);

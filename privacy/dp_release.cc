@@ -148,4 +148,9 @@ std::vector<float> ReleaseMean(std::span<const float> reference, std::span<const
   return out;
 }
 
+double SecureRangeFor(double clip_norm, double noise_std) {
+  constexpr double kTwoSidedQuantile = 6.1094102048693975;  // P(|N(0, 1)| > q) = 1e-9
+  return clip_norm + kTwoSidedQuantile * noise_std;
+}
+
 }  // namespace fsd::privacy

@@ -72,6 +72,12 @@ Clipped ClipInto(std::span<const float> values, std::span<const float> reference
 Clipped PrivatizeUpdate(std::span<float> values, std::span<const float> reference, double clip_norm,
                         double noise_std, GaussianNoise& noise);
 
+// The smallest fixed-point range (secure aggregation's ±range) that clamps a
+// privatized coordinate — at most clip_norm in magnitude before its
+// N(0, noise_std²) noise — with probability below 1e-9:
+// clip_norm + Φ⁻¹(1 − 5·10⁻¹⁰) · noise_std, Φ⁻¹(1 − 5·10⁻¹⁰) = 6.1094.
+double SecureRangeFor(double clip_norm, double noise_std);
+
 // One client's soft-target summary as one record: its C×C mean-logit rows
 // (rows of classes it has no samples of count as zero) scaled jointly to
 // Frobenius norm ≤ clip_norm and added to `row_sum`, and its per-class

@@ -293,6 +293,10 @@ struct SecureAggregationConfig {
   // The key stages and the unmask stage close after this long (the masked
   // inputs wait for federation.round_deadline_s, as updates do).
   double stage_deadline_s = 30.0;
+  // A client's own floor on the threshold it accepts (same forms as
+  // threshold); 0: its config's threshold when set, else more than half of
+  // a complete graph's cohort (client/secure_client_round.h).
+  double min_threshold = 0.0;
   // A client that revealed a wrong share is left out of this many of the
   // following rounds; 0: of the rest of the run.
   int exclude_rounds = 0;

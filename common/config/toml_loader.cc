@@ -735,6 +735,7 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   secure.Real("adversarial_rate", sa.adversarial_rate, 0.0, 0.5);
   secure.Real("stage_deadline_s", sa.stage_deadline_s, 0.0, 86400.0, /*min_open=*/true);
   secure.Integer("exclude_rounds", sa.exclude_rounds, 0, 1'000'000);
+  secure.Real("min_threshold", sa.min_threshold, 0.0, 1e6);
   secure.Finish();
   CheckSecureAggregation(config, origin);
   const bool protocol_attack =

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/errors.h"
+
 namespace fsd::client {
 namespace {
 
@@ -11,8 +13,9 @@ constexpr std::uint64_t kFingerprint = 0xabcULL;
 constexpr std::size_t kDim = 12;
 constexpr std::size_t kClasses = 2;
 
-ClientSession MakeSession(bool require_secure = false) {
+ClientSession MakeSession(bool require_secure = false, SecureRequirements requirements = {}) {
   ClientSessionOptions options;
+  options.secure_requirements = requirements;
   options.name = "c";
   options.num_samples = 10;
   options.schema_fingerprint = kFingerprint;
@@ -24,15 +27,30 @@ ClientSession MakeSession(bool require_secure = false) {
   return session;
 }
 
-std::vector<std::uint8_t> RoundStartFrame(bool secure, double lr_factor = 1.0) {
+wire::SecAggStart SecureBlock(std::uint32_t cohort = 3, std::uint32_t threshold = 2,
+                              double range = 1.0, bool summary = true) {
+  return {1,
+          cohort,
+          threshold,
+          0,
+          7,
+          28,
+          16,
+          range,
+          64.0,
+          255,
+          kDim + (summary ? kClasses * (kClasses + 2) : 0)};
+}
+
+std::vector<std::uint8_t> RoundStartFrame(bool secure, double lr_factor = 1.0,
+                                          std::uint64_t round = 1,
+                                          const wire::SecAggStart& block = SecureBlock()) {
   wire::RoundStart start;
   start.lr_factor = lr_factor;
   start.global_values =
       codec::EncodeValues(std::vector<float>(kDim, 0.5f), std::vector<std::uint64_t>{kDim}, {});
-  if (secure) {
-    start.secure = {1, 3, 2, 0, 7, 28, 16, 1.0, 64.0, 255, kDim + kClasses * (kClasses + 2)};
-  }
-  return wire::EncodeFrame({1, start});
+  if (secure) start.secure = block;
+  return wire::EncodeFrame({round, start});
 }
 
 TrainedRound Trained() {
@@ -95,6 +113,38 @@ TEST(ClientSessionTest, TrainsAtTheAnnouncedLearningRateFactorAndDropsOneOutOfRa
   EXPECT_EQ(step.train->lr_factor, 0.25);
   for (const double bad : {0.0, -1.0, 101.0}) {
     EXPECT_FALSE(session.OnFrame(RoundStartFrame(/*secure=*/false, bad)).train) << bad;
+  }
+}
+
+// The client checks what a secure round asks against its own config.
+TEST(ClientSessionTest, RefusesASecureRoundWithAThresholdBelowItsOwnFloor) {
+  ClientSession session = MakeSession();
+  // Complete graph of 10, default floor: more than half (6).
+  EXPECT_FALSE(session.OnFrame(RoundStartFrame(true, 1.0, 1, SecureBlock(10, 5))).train);
+  EXPECT_TRUE(session.OnFrame(RoundStartFrame(true, 1.0, 2, SecureBlock(10, 6))).train);
+  ClientSession lenient = MakeSession(false, {.min_threshold = 0.3});
+  EXPECT_TRUE(lenient.OnFrame(RoundStartFrame(true, 1.0, 1, SecureBlock(10, 3))).train);
+  EXPECT_FALSE(lenient.OnFrame(RoundStartFrame(true, 1.0, 2, SecureBlock(10, 2))).train);
+}
+
+TEST(ClientSessionTest, UnderDistributedDpRefusesARangeThatClampsItsNoiseAndASummary) {
+  const SecureRequirements dp{.min_range = 2.5, .summary_allowed = false, .min_survivors = 3};
+  ClientSession session = MakeSession(false, dp);
+  EXPECT_FALSE(session.OnFrame(RoundStartFrame(true, 1.0, 1, SecureBlock(3, 2, 1.0, false))).train);
+  EXPECT_FALSE(session.OnFrame(RoundStartFrame(true, 1.0, 2, SecureBlock(3, 2, 2.5, true))).train);
+  EXPECT_TRUE(session.OnFrame(RoundStartFrame(true, 1.0, 3, SecureBlock(3, 2, 2.5, false))).train);
+}
+
+TEST(ClientSessionTest, RefusesAnUnmaskNamingFewerSurvivorsThanItsMinSurvivors) {
+  auto started =
+      SecureClientRound::Start(1, SecureBlock(6, 4), kDim, kClasses, 4096, {.min_survivors = 5});
+  ASSERT_TRUE(std::holds_alternative<SecureClientRound>(started));
+  auto& secure = std::get<SecureClientRound>(started);
+  try {
+    secure.OnUnmask(wire::SecAggUnmask{{1, 2, 3, 4}});
+    ADD_FAILURE() << "answered an unmask of 4 survivors";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("min_survivors 5"), std::string::npos) << e.what();
   }
 }
 

@@ -409,8 +409,8 @@ TEST(FsdSimTest, ServerMomentumAfterSecureAggregationMovesTheModelAsAfterThePlai
 }
 
 // faults.dropout_after_upload: seeded clients never answer the unmask
-// request; every round still commits (retried when fewer than t answered),
-// and the injected faults are counted.
+// request; every round commits, or fails when fewer than t answered (and is
+// not retried: the others had revealed), and the injected faults are counted.
 TEST(FsdSimTest, ClientsDroppingAfterTheirMaskedInputAreCountedAndRoundsStillCommit) {
   testing::TempDir out;
   auto arguments = SimArguments(out.path(), 3);
@@ -425,10 +425,42 @@ TEST(FsdSimTest, ClientsDroppingAfterTheirMaskedInputAreCountedAndRoundsStillCom
   for (const auto& r : records) {
     dropped += r["faults_dropped_after_upload"].get<int>();
     const auto& sa = r["secure_aggregation"];
-    EXPECT_GE(sa["stages"]["unmask"]["clients"].get<int>(), sa["threshold"].get<int>());
+    const bool committed = r["outcome"] == "committed";
+    EXPECT_EQ(sa["stages"]["unmask"]["clients"].get<int>() >= sa["threshold"].get<int>(), committed)
+        << r.dump();
     EXPECT_EQ(r["clients_reported"], sa["survivors"]);
+    EXPECT_EQ(r["attempts"], 1) << "no failed reveal is retried";
   }
   EXPECT_GT(dropped, 0);
+}
+
+// attack.kind = "bad_share": one of six clients reveals a wrong share in
+// round 1. The other shares outvote it (t = 4 of 6), the round commits, the
+// client is named and sits out the rest of the run; no round is retried.
+TEST(FsdSimTest, ClientThatRevealsAWrongShareIsOutvotedNamedAndExcluded) {
+  testing::TempDir out;
+  auto arguments = SimArguments(out.path(), 3, "fmnist-sd.toml", 6);
+  arguments.insert(arguments.end(), {"--set", "secure_aggregation.enabled=true", "--set",
+                                     "secure_aggregation.range=4", "--set", "attack.clients=1",
+                                     "--set", "attack.kind=bad_share"});
+  ASSERT_EQ(Wait(Spawn(arguments, out.File("log.txt"))), kExitOk)
+      << testing::ReadFile(out.File("log.txt"));
+  const auto records = Metrics(out.path());
+  ASSERT_EQ(records.size(), 3u);
+  ASSERT_EQ(records[0]["secure_culprits"].size(), 1u) << records[0].dump();
+  const auto culprit = records[0]["secure_culprits"][0].get<std::string>();
+  EXPECT_EQ(records[0]["attackers"], nlohmann::json::array({culprit}));
+  for (const auto& r : records) {
+    EXPECT_EQ(r["outcome"], "committed") << r.dump();
+    EXPECT_EQ(r["attempts"], 1);
+    EXPECT_EQ(r["attack"], "bad_share");
+  }
+  EXPECT_EQ(records[0]["clients_reported"], 6);
+  for (std::size_t i = 1; i < records.size(); ++i) {
+    EXPECT_EQ(records[i]["clients_selected"], 5) << "the culprit sits out";
+    EXPECT_EQ(records[i]["secure_culprits"], nlohmann::json::array());
+  }
+  EXPECT_GT(records.back()["acc"][2].get<double>(), 0.5);
 }
 
 // Cross-device check-in: 60 registered clients, 12 checked in at a time, a
