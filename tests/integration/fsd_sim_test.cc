@@ -463,6 +463,28 @@ TEST(FsdSimTest, ClientThatRevealsAWrongShareIsOutvotedNamedAndExcluded) {
   EXPECT_GT(records.back()["acc"][2].get<double>(), 0.5);
 }
 
+// A federation whose server step drives the model past limits.max_abs_value
+// (every later update would be refused): the round is rolled back, the run
+// stops with exit code 6, and summary.json says which round.
+TEST(FsdSimTest, DivergedFederationStopsWithItsExitCodeAndNamesTheRound) {
+  testing::TempDir out;
+  auto arguments = SimArguments(out.path(), 3);
+  arguments.insert(arguments.end(),
+                   {"--set", "aggregation.server_optimizer=momentum", "--set",
+                    "aggregation.server_lr=1000", "--set", "limits.max_abs_value=4"});
+  ASSERT_EQ(Wait(Spawn(arguments, out.File("log.txt"))), kExitDiverged)
+      << testing::ReadFile(out.File("log.txt"));
+  const auto summary = nlohmann::json::parse(testing::ReadFile(out.File("summary.json")));
+  EXPECT_TRUE(summary["diverged"].get<bool>());
+  EXPECT_NE(summary["stop_reason"].get<std::string>().find("round 1: the global model diverged"),
+            std::string::npos)
+      << summary.dump();
+  const auto records = Metrics(out.path());
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0]["outcome"], "rolled_back");
+  EXPECT_EQ(records[0]["global_change_rms"], 0.0);
+}
+
 // Cross-device check-in: 60 registered clients, 12 checked in at a time, a
 // cohort of 6 (fraction 0.1 of the population) sampled among them; clients
 // that uploaded check out and others check in.
