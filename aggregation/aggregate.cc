@@ -12,7 +12,7 @@ namespace {
 
 // The robust count of a class: the rule applied to the reporters' counts,
 // times the number of reporters (so "mean" gives the plain sum).
-std::int64_t CombinedCount(SummaryRule rule, double trim_fraction,
+std::int64_t CombinedCount(SummaryRule rule, double trim_fraction, double max_weight_ratio,
                            const std::vector<std::int64_t>& counts) {
   std::vector<double> values(counts.begin(), counts.end());
   double per_client = 0.0;
@@ -21,6 +21,12 @@ std::int64_t CombinedCount(SummaryRule rule, double trim_fraction,
       std::int64_t sum = 0;
       for (const auto count : counts) sum += count;
       return sum;
+    }
+    case SummaryRule::kClippedMean: {
+      const double cap = max_weight_ratio * Median(values);
+      double sum = 0.0;
+      for (const double count : values) sum += std::min(count, cap);
+      return std::max<std::int64_t>(1, std::llround(sum));
     }
     case SummaryRule::kMedian:
       per_client = Median(values);
@@ -35,6 +41,41 @@ std::int64_t CombinedCount(SummaryRule rule, double trim_fraction,
     }
   }
   return std::max<std::int64_t>(1, std::llround(per_client * static_cast<double>(counts.size())));
+}
+
+// The clipped mean of one class's rows (AggregateSummaries): each row clipped
+// to ρ = clip_factor × the median distance from the coordinate-wise median
+// row, then their mean under weights capped at max_weight_ratio × the median
+// weight.
+std::vector<float> ClippedMean(std::span<const WeightedInput> rows, double clip_factor,
+                               double max_weight_ratio) {
+  std::vector<WeightedInput> votes;
+  std::vector<double> weights;
+  for (const auto& row : rows) {
+    votes.push_back({row.values, 1.0});
+    weights.push_back(row.weight);
+  }
+  const std::vector<float> center = CoordinateMedian(votes);
+  std::vector<double> distances;
+  for (const auto& row : rows) distances.push_back(DeltaNorm(row.values, center));
+  const double radius = clip_factor * Median(distances);
+  const double cap = max_weight_ratio * Median(weights);
+  std::vector<std::vector<float>> clipped;
+  clipped.reserve(rows.size());
+  std::vector<WeightedInput> bounded;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    // A zero radius (at least half the rows equal the center) clips every
+    // other row onto the center, which ClipDelta cannot do: place it there.
+    if (radius > 0.0) {
+      clipped.push_back(ClipDelta(rows[i].values, center, radius));
+    } else {
+      clipped.push_back(distances[i] > 0.0
+                            ? center
+                            : std::vector<float>(rows[i].values.begin(), rows[i].values.end()));
+    }
+    bounded.push_back({clipped.back(), std::min(rows[i].weight, cap)});
+  }
+  return WeightedMean(bounded);
 }
 
 }  // namespace
@@ -63,13 +104,28 @@ const char* SummaryRuleName(SummaryRule rule) {
       return "median";
     case SummaryRule::kTrimmedMean:
       return "trimmed_mean";
+    case SummaryRule::kClippedMean:
+      return "clipped_mean";
   }
   return "unknown";
 }
 
 std::size_t MinimumInputs(const AggregationOptions& options) {
-  const bool krum = options.rule == Rule::kKrum || options.rule == Rule::kMultiKrum;
-  return krum ? KrumMinimumInputs(options.byzantine) : 1;
+  switch (options.rule) {
+    case Rule::kKrum:
+    case Rule::kMultiKrum:
+      return KrumMinimumInputs(options.byzantine);
+    case Rule::kTrimmedMean: {
+      FSD_CHECK(options.trim_fraction > 0.0) << "trimmed_mean with trim_fraction 0 trims nothing";
+      std::size_t n = 3;
+      while (TrimCount(n, options.trim_fraction) < 1) ++n;  // n <= ⌈1/β⌉ + 1
+      return n;
+    }
+    case Rule::kFedAvg:
+    case Rule::kMedian:
+      return 1;
+  }
+  return 1;
 }
 
 std::vector<float> Aggregate(const AggregationOptions& options, std::span<const float> reference,
@@ -101,6 +157,13 @@ std::vector<float> Aggregate(const AggregationOptions& options, std::span<const 
       }
     }
     inputs = clipped_inputs;
+  }
+
+  // One vote per client for the rules whose weighted form breaks down by weight.
+  std::vector<WeightedInput> votes;
+  if (options.one_vote && (options.rule == Rule::kMedian || options.rule == Rule::kTrimmedMean)) {
+    for (const auto& input : inputs) votes.push_back({input.values, 1.0});
+    inputs = votes;
   }
 
   switch (options.rule) {
@@ -156,7 +219,8 @@ SoftTargetSummary AggregateSummaries(const AggregationOptions& options,
       // The robust rules give every reporter of the class one vote: a client
       // can put all of its weight on one class, and would own that class's
       // weighted median.
-      const bool one_vote = options.summary_rule != SummaryRule::kMean;
+      const bool one_vote = options.summary_rule == SummaryRule::kMedian ||
+                            options.summary_rule == SummaryRule::kTrimmedMean;
       rows.push_back({std::span(summaries[i]->mean_logits).subspan(c * classes, classes),
                       one_vote ? 1.0 : class_weights[i][c]});
       counts.push_back(summaries[i]->counts[c]);
@@ -181,9 +245,13 @@ SoftTargetSummary AggregateSummaries(const AggregationOptions& options,
       case SummaryRule::kTrimmedMean:
         combined = TrimmedMean(rows, options.trim_fraction);
         break;
+      case SummaryRule::kClippedMean:
+        combined = ClippedMean(rows, options.summary_clip_factor, options.max_weight_ratio);
+        break;
     }
     std::copy(combined.begin(), combined.end(), row);
-    out.counts[c] = CombinedCount(options.summary_rule, options.trim_fraction, counts);
+    out.counts[c] = CombinedCount(options.summary_rule, options.trim_fraction,
+                                  options.max_weight_ratio, counts);
   }
   return out;
 }

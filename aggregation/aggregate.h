@@ -6,15 +6,17 @@
 //
 // Pipeline for model values: optional clipping of every client's delta from
 // the round's global values (fixed L2 bound, or the round's median delta norm
-// × clip_factor), then the rule. Weighted forms: fedavg (weighted mean),
-// median (weighted median), trimmed_mean (weighted mean of the untrimmed),
-// multi_krum (weighted mean of the selected); krum returns one client's vector
-// and has no weighted form. A weighted median breaks down when the attackers
-// hold half of the weight (not half of the clients): under capped weighting
-// with ratio r, f attackers that inflate their declarations can hold up to
-// f·r / (f·r + n − f) of it — use uniform weighting for the full breakdown
-// point. All rules see kept coordinates only, so pruned coordinates stay
-// exactly zero after Scatter (aggregation/sparsity.h).
+// × clip_factor), then the rule. fedavg is the weighted mean and multi_krum
+// the weighted mean of the selected (the selection itself is unweighted, so
+// weights cannot buy a hostile vector its place); krum returns one client's
+// vector. median and trimmed_mean give every client one vote unless
+// `one_vote` is off: a weighted median breaks down when the attackers hold
+// half of the *weight*, and under capped weighting with ratio r, f attackers
+// that inflate their declarations hold up to f·r / (f·r + n − f) of it (a
+// fifth of the cohort owns the median at r = 4). trimmed_mean needs a cohort
+// large enough to trim one value from each side (MinimumInputs). All rules
+// see kept coordinates only, so pruned coordinates stay exactly zero after
+// Scatter (aggregation/sparsity.h).
 // Thread-safety: free functions. Errors: InternalError on inputs that break a
 // stated precondition (callers check MinimumInputs first).
 #pragma once
@@ -32,7 +34,7 @@
 namespace fsd::aggregation {
 
 enum class Rule { kFedAvg, kMedian, kTrimmedMean, kKrum, kMultiKrum };
-enum class SummaryRule { kMean, kMedian, kTrimmedMean };
+enum class SummaryRule { kMean, kMedian, kTrimmedMean, kClippedMean };
 enum class ClipMode { kOff, kFixed, kMedian };
 
 struct AggregationOptions {
@@ -40,6 +42,8 @@ struct AggregationOptions {
   // How much each client counts (aggregation/weighting.h).
   Weighting weighting = Weighting::kCapped;
   double max_weight_ratio = 4.0;  // kCapped: a client weighs at most this × the round's median
+  // kMedian and kTrimmedMean count every client once, whatever its weight.
+  bool one_vote = true;
   // Soft targets: also cap each class at max_weight_ratio × that class's
   // median weight (aggregation/weighting.h ClassWeights).
   bool cap_per_class = false;
@@ -50,13 +54,18 @@ struct AggregationOptions {
   double clip_norm = 0.0;    // kFixed: the L2 bound of a client's delta
   double clip_factor = 1.0;  // kMedian: the bound is the round's median delta norm × this
   SummaryRule summary_rule = SummaryRule::kMean;
+  // kClippedMean: rows are clipped to this × the median distance of the
+  // class's rows from their coordinate-wise median row.
+  double summary_clip_factor = 2.0;
 };
 
 const char* RuleName(Rule rule);
 const char* SummaryRuleName(SummaryRule rule);
 
-// The fewest updates a round needs under `options` (2f + 3 for Krum and
-// multi-Krum, else 1): fewer, and the round is not aggregated.
+// The fewest updates a round needs under `options`: 2f + 3 for Krum and
+// multi-Krum; for trimmed_mean the smallest n that trims at least one value
+// from each side (TrimCount(n, β) >= 1, so at least 3; REQUIRES β > 0);
+// else 1. Fewer, and the round is not aggregated.
 std::size_t MinimumInputs(const AggregationOptions& options);
 
 // What a round's aggregation did, for metrics.
@@ -107,11 +116,23 @@ AggregateReport AggregateBySubnetwork(const AggregationOptions& options,
 //                 count is the median count × the number of reporters;
 //   trimmed_mean  per logit, trimmed as TrimmedMean with trim_fraction, one
 //                 vote per reporter; the count is the trimmed mean count × the
-//                 number of reporters.
-// The robust rules ignore weights because a client can put all of its weight
-// on one class (reporting all its samples there) and would then own that
-// class's weighted median; with one vote each, fewer than half of a class's
-// reporters cannot move it beyond the honest rows' range. A class nobody
+//                 number of reporters;
+//   clipped_mean  every row clipped (L2) to within ρ = summary_clip_factor ×
+//                 the median distance of the rows from their coordinate-wise
+//                 median row m, then the mean weighted as "mean" but with each
+//                 class weight capped at max_weight_ratio × the class's median
+//                 weight; the count is the sum of the counts, each capped at
+//                 max_weight_ratio × the median count.
+// median and trimmed_mean ignore weights because a client can put all of its
+// weight on one class (reporting all its samples there) and would then own
+// that class's weighted median; with one vote each, fewer than half of a
+// class's reporters cannot move it beyond the honest rows' range — but the
+// class experts (clients holding most of a class on a non-IID split) count
+// no more than a client that saw the class twice. clipped_mean keeps the
+// experts' weight and bounds every reporter instead: while fewer than half
+// of a class's reporters are hostile, m and ρ are set by honest rows, and a
+// hostile row moves the class's row by at most its capped weight share × ρ
+// (plus what it moves m), however far it lies. A class nobody
 // reported keeps its row and count from `previous` (when it has them), else a
 // zero row with count 0.
 SoftTargetSummary AggregateSummaries(const AggregationOptions& options,

@@ -147,8 +147,8 @@ int main(int argc, char** argv) {
     const std::size_t n = partition.size();
     for (const int f : byzantine) {
       if (f < 1 || 2 * static_cast<std::size_t>(f) + 3 > n) {
-        throw ConfigError("--byzantine " + std::to_string(f) + ": Krum needs 1 <= f and 2f + 3 <= " +
-                          std::to_string(n) + " clients");
+        throw ConfigError("--byzantine " + std::to_string(f) +
+                          ": Krum needs 1 <= f and 2f + 3 <= " + std::to_string(n) + " clients");
       }
     }
 
@@ -256,7 +256,8 @@ int main(int argc, char** argv) {
         }
         std::printf("\n");
         for (const SummaryRule summary_rule :
-             {SummaryRule::kMean, SummaryRule::kMedian, SummaryRule::kTrimmedMean}) {
+             {SummaryRule::kMean, SummaryRule::kMedian, SummaryRule::kTrimmedMean,
+              SummaryRule::kClippedMean}) {
           AggregationOptions options;
           options.summary_rule = summary_rule;
           options.trim_fraction = trim_fraction;
@@ -273,12 +274,14 @@ int main(int argc, char** argv) {
       }
       std::printf(
           "\nSoft-target summaries, f = %d: ‖agg − honest‖ / ‖honest‖ of the mean logits\n\n"
-          "| attack | mean | median | trimmed_mean |\n|---|---|---|---|\n",
+          "| attack | mean | median | trimmed_mean | clipped_mean |\n|---|---|---|---|---|\n",
           f);
       for (const auto& row : table["rows"]) {
-        std::printf("| %s | %.3g | %.3g | %.3g |\n", row["attack"].get<std::string>().c_str(),
-                    row["summary"]["mean"].get<double>(), row["summary"]["median"].get<double>(),
-                    row["summary"]["trimmed_mean"].get<double>());
+        std::printf("| %s | %.3g | %.3g | %.3g | %.3g |\n",
+                    row["attack"].get<std::string>().c_str(), row["summary"]["mean"].get<double>(),
+                    row["summary"]["median"].get<double>(),
+                    row["summary"]["trimmed_mean"].get<double>(),
+                    row["summary"]["clipped_mean"].get<double>());
       }
       report["tables"].push_back(table);
     }

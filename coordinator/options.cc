@@ -130,7 +130,12 @@ aggregation::AggregationOptions AggregationOptionsFrom(const config::Aggregation
     case config::SummaryRule::kTrimmedMean:
       options.summary_rule = aggregation::SummaryRule::kTrimmedMean;
       break;
+    case config::SummaryRule::kClippedMean:
+      options.summary_rule = aggregation::SummaryRule::kClippedMean;
+      break;
   }
+  options.one_vote = config.robust_votes == config::RobustVotes::kOnePerClient;
+  options.summary_clip_factor = config.summary_clip_factor;
   options.max_weight_ratio = config.max_weight_ratio;
   options.cap_per_class = config.cap_per_class;
   options.trim_fraction = config.trim_fraction;

@@ -63,6 +63,45 @@ TEST(TrimmedMeanTest, DropsTheFloorOfBetaNFromEachSide) {
   EXPECT_THROW(TrimCount(4, 0.5), InternalError);
 }
 
+TEST(AggregateTest, MedianAndTrimmedMeanGiveEveryClientOneVoteUnlessToldToWeigh) {
+  // Three honest clients at 0, one attacker at 10 declaring 4× their samples:
+  // by weight it holds 4/7 of the round and owns the median.
+  const Round round({{0, 0, 0, 10}}, {1, 1, 1, 4});
+  const std::vector<float> reference = {0};
+  AggregationOptions options;
+  options.trim_fraction = 0.25;
+  for (const Rule rule : {Rule::kMedian, Rule::kTrimmedMean}) {
+    options.rule = rule;
+    options.one_vote = true;
+    EXPECT_EQ(Aggregate(options, reference, round.inputs), (std::vector<float>{0}))
+        << RuleName(rule);
+    options.one_vote = false;
+    EXPECT_GT(Aggregate(options, reference, round.inputs).front(), 4.0f) << RuleName(rule);
+  }
+  // Multi-Krum's selection is unweighted, so its mean keeps the weights.
+  options.rule = Rule::kMultiKrum;
+  options.one_vote = true;
+  options.byzantine = 0;
+  const Round close({{1, 2, 2}}, {1, 1, 2});
+  EXPECT_FLOAT_EQ(Aggregate(options, reference, close.inputs).front(), (1 + 2 + 4) / 4.0f);
+}
+
+TEST(AggregateTest, TrimmedMeanNeedsACohortThatTrimsOneFromEachSide) {
+  AggregationOptions options;
+  options.rule = Rule::kTrimmedMean;
+  for (const auto& [beta, needed] : std::vector<std::pair<double, std::size_t>>{
+           {0.2, 5}, {0.1, 10}, {0.25, 4}, {0.4, 3}, {0.49, 3}, {0.15, 7}}) {
+    options.trim_fraction = beta;
+    EXPECT_EQ(MinimumInputs(options), needed) << beta;
+    EXPECT_EQ(TrimCount(needed, beta), 1u) << beta;
+    EXPECT_EQ(TrimCount(needed - 1, beta), 0u) << beta;
+  }
+  options.trim_fraction = 0.0;
+  EXPECT_THROW(MinimumInputs(options), InternalError);
+  options.rule = Rule::kMedian;
+  EXPECT_EQ(MinimumInputs(options), 1u);
+}
+
 TEST(TrimmedMeanTest, KeptValuesAreWeightedByTheirClients) {
   const Round round({{1, 2, 3, 10}}, {1, 1, 3, 1});
   EXPECT_EQ(TrimmedMean(round.inputs, 0.25), (std::vector<float>{(2 + 3 * 3) / 4.0f}));
@@ -207,6 +246,38 @@ TEST(AggregateSummariesTest, MedianAndTrimmedMeanResistOnePoisonedRowAndCount) {
   const auto trimmed = Combine(SummaryRule::kTrimmedMean, summaries, {}, 0.2);
   EXPECT_FLOAT_EQ(trimmed.mean_logits[0], 8.0f / 3);
   EXPECT_EQ(trimmed.counts[0], 50);
+}
+
+TEST(AggregateSummariesTest, ClippedMeanKeepsTheExpertsWeightWhenNoRowIsFar) {
+  // Class 0 logits 2, 3, 4, 5 from 1, 2, 3, 4 samples: the median row is 3.5,
+  // every row within 2 × the median distance (1), so nothing is clipped and
+  // the result is the count-weighted mean 4 — where the median says 3.5.
+  const std::vector<SoftTargetSummary> summaries = {TwoClasses(1, 0, 2, 0), TwoClasses(2, 0, 3, 0),
+                                                    TwoClasses(3, 0, 4, 0), TwoClasses(4, 0, 5, 0)};
+  const auto clipped = Combine(SummaryRule::kClippedMean, summaries);
+  EXPECT_FLOAT_EQ(clipped.mean_logits[0], 4.0f);
+  EXPECT_EQ(clipped.counts[0], 10);
+  EXPECT_FLOAT_EQ(Combine(SummaryRule::kMean, summaries).mean_logits[0], 4.0f);
+  EXPECT_FLOAT_EQ(Combine(SummaryRule::kMedian, summaries).mean_logits[0], 3.5f);
+}
+
+TEST(AggregateSummariesTest, ClippedMeanBoundsAFarRowWithAnInflatedCount) {
+  // As in the median test: 2, 2, 4, 4 from 10 samples each and −50 from 1000.
+  // Median row 2, distances 0, 0, 2, 2, 52 → radius 2 × 2 = 4: the poisoned
+  // row is clipped to −2 and its weight capped at 4 × 10, so the class's row
+  // is (10·2 + 10·2 + 10·4 + 10·4 + 40·(−2)) / 80 = 0.5 and its count
+  // 10 + 10 + 10 + 10 + 40 = 80.
+  const std::vector<SoftTargetSummary> summaries = {
+      TwoClasses(10, 0, 2, 0), TwoClasses(10, 0, 2, 0), TwoClasses(10, 0, 4, 0),
+      TwoClasses(10, 0, 4, 0), TwoClasses(1000, 5, -50, 7)};
+  const auto clipped = Combine(SummaryRule::kClippedMean, summaries);
+  EXPECT_FLOAT_EQ(clipped.mean_logits[0], 0.5f);
+  EXPECT_EQ(clipped.counts[0], 80);
+  EXPECT_EQ(clipped.mean_logits[3], 7.0f);  // class 1: its only reporter
+  // However far the row: the same bound.
+  auto farther = summaries;
+  farther.back() = TwoClasses(1000, 5, -5e6f, 7);
+  EXPECT_FLOAT_EQ(Combine(SummaryRule::kClippedMean, farther).mean_logits[0], 0.5f);
 }
 
 // Two exits: stage 1 (2 values), head 1 (1), stage 2 (2), head 2 (1).

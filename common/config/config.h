@@ -136,7 +136,8 @@ struct FederationConfig {
 enum class AggregationRule { kFedAvg, kMedian, kTrimmedMean, kKrum, kMultiKrum };
 enum class ServerOptimizerKind { kNone, kMomentum, kAdam, kYogi, kAdagrad };
 enum class ClientWeighting { kSamples, kUniform, kCapped };
-enum class SummaryRule { kMean, kMedian, kTrimmedMean };
+enum class SummaryRule { kMean, kMedian, kTrimmedMean, kClippedMean };
+enum class RobustVotes { kOnePerClient, kByWeight };
 
 // [aggregation]: how the coordinator combines the round's updates
 // (aggregation/aggregate.h, aggregation/weighting.h).
@@ -152,6 +153,10 @@ struct AggregationConfig {
   // "capped" (samples, at most max_weight_ratio × the round's median).
   ClientWeighting weighting = ClientWeighting::kCapped;
   double max_weight_ratio = 4.0;  // "capped" only; >= 1
+  // "median" and "trimmed_mean": "one_per_client" (every client counts once:
+  // their breakdown point is a share of the clients) or "by_weight" (the
+  // weighting above: a weighted median falls to half of the weight).
+  RobustVotes robust_votes = RobustVotes::kOnePerClient;
   // Soft targets: also cap each class's weight at max_weight_ratio × that
   // class's median weight, so a client cannot concentrate its weight on one
   // class; off by default, because on a non-IID split it also caps the
@@ -168,8 +173,11 @@ struct AggregationConfig {
   bool clip_median = false;
   double clip_factor = 1.0;
   // Soft-target summaries, per class and logit over the clients that report
-  // the class: "mean", "median", "trimmed_mean" (with trim_fraction).
+  // the class: "mean", "median", "trimmed_mean" (with trim_fraction),
+  // "clipped_mean" (rows clipped to summary_clip_factor × their median
+  // distance from the median row, then a mean with capped class weights).
   SummaryRule summary_rule = SummaryRule::kMean;
+  double summary_clip_factor = 2.0;
   // After the rule, how the global model moves (aggregation/server_optimizer.h):
   // "none" (to the rule's output), "momentum" (FedAvgM), "adam", "yogi",
   // "adagrad" (Reddi et al. 2021), with server_lr η, server_momentum μ,

@@ -232,10 +232,28 @@ void CheckAggregation(const RunConfig& config, const std::string& origin) {
                       ": aggregation.server_optimizer: must be \"none\" with federation.mode = "
                       "\"distillation\": there is no global model to step");
   }
-  const bool krum = a.rule == AggregationRule::kKrum || a.rule == AggregationRule::kMultiKrum;
-  if (!krum) return;
   const auto cohort = static_cast<std::int64_t>(
       std::ceil(config.federation.fraction * config.federation.clients - 1e-9));
+  if (a.rule == AggregationRule::kTrimmedMean) {
+    // ⌊β·n⌋ >= 1 and n >= 3: a trimmed mean that trims nothing is the mean.
+    const auto needed = std::max<std::int64_t>(
+        3, static_cast<std::int64_t>(std::ceil(1.0 / std::max(a.trim_fraction, 1e-9) - 1e-9)));
+    if (a.trim_fraction <= 0.0) {
+      throw ConfigError(origin +
+                        ": aggregation.trim_fraction: must be > 0 with aggregation.rule = "
+                        "\"trimmed_mean\" (0 trims nothing: that is fedavg)");
+    }
+    if (cohort < needed) {
+      std::ostringstream message;
+      message << origin << ": aggregation.trim_fraction: trimmed_mean with trim_fraction "
+              << a.trim_fraction << " trims one update from each side only among at least "
+              << needed << " updates, but federation.clients × federation.fraction gives " << cohort
+              << "; raise aggregation.trim_fraction or sample more clients";
+      throw ConfigError(message.str());
+    }
+  }
+  const bool krum = a.rule == AggregationRule::kKrum || a.rule == AggregationRule::kMultiKrum;
+  if (!krum) return;
   const std::int64_t needed = 2 * static_cast<std::int64_t>(a.byzantine) + 3;
   if (cohort < needed) {
     throw ConfigError(
@@ -550,6 +568,9 @@ RunConfig Read(const toml::table* root, const std::string& origin,
                       {"uniform", ClientWeighting::kUniform},
                       {"capped", ClientWeighting::kCapped}});
   aggregation.Real("max_weight_ratio", a.max_weight_ratio, 1.0, 1e9);
+  aggregation.Choice(
+      "robust_votes", a.robust_votes,
+      {{"one_per_client", RobustVotes::kOnePerClient}, {"by_weight", RobustVotes::kByWeight}});
   aggregation.Bool("cap_per_class", a.cap_per_class);
   aggregation.Real("trim_fraction", a.trim_fraction, 0.0, 0.499);
   aggregation.Integer("byzantine", a.byzantine, 0, 100'000);
@@ -559,7 +580,9 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   aggregation.Choice("summary_rule", a.summary_rule,
                      {{"mean", SummaryRule::kMean},
                       {"median", SummaryRule::kMedian},
-                      {"trimmed_mean", SummaryRule::kTrimmedMean}});
+                      {"trimmed_mean", SummaryRule::kTrimmedMean},
+                      {"clipped_mean", SummaryRule::kClippedMean}});
+  aggregation.Real("summary_clip_factor", a.summary_clip_factor, 0.0, 1e6, /*min_open=*/true);
   aggregation.Choice("server_optimizer", a.server_optimizer,
                      {{"none", ServerOptimizerKind::kNone},
                       {"momentum", ServerOptimizerKind::kMomentum},

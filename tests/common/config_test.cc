@@ -78,7 +78,7 @@ TEST(ConfigTest, SyntaxErrorNamesTheLine) {
 TEST(ConfigTest, OverridesReplaceFileValuesAndObeyValidation) {
   const RunConfig c =
       ParseConfig("[training]\nepochs = 5\n", "x",
-                       {"training.epochs=2", "loss.teacher=ensemble", "data.dir=/tmp/x y"});
+                  {"training.epochs=2", "loss.teacher=ensemble", "data.dir=/tmp/x y"});
   EXPECT_EQ(c.training.epochs, 2);
   EXPECT_EQ(c.loss.teacher, Teacher::kEnsemble);
   EXPECT_EQ(c.data.dir, "/tmp/x y");
@@ -128,9 +128,40 @@ TEST(ConfigTest, RefusesKrumWhenTheCohortCannotReachTwoFPlusThree) {
             std::string::npos);
 }
 
+TEST(ConfigTest, RefusesATrimmedMeanThatWouldTrimNothing) {
+  // 10 clients, all sampled: β = 0.1 trims one of 10; β = 0.05 would need 20.
+  EXPECT_EQ(ErrorOf("[aggregation]\nrule = \"trimmed_mean\"\ntrim_fraction = 0.1\n"), "no error");
+  const std::string e = ErrorOf("[aggregation]\nrule = \"trimmed_mean\"\ntrim_fraction = 0.05\n");
+  EXPECT_NE(e.find("aggregation.trim_fraction: trimmed_mean with trim_fraction 0.05 trims one "
+                   "update from each side only among at least 20 updates, but "
+                   "federation.clients × federation.fraction gives 10"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(ErrorOf("[aggregation]\nrule = \"trimmed_mean\"\ntrim_fraction = 0\n")
+                .find("aggregation.trim_fraction: must be > 0"),
+            std::string::npos);
+}
+
+TEST(ConfigTest, ReadsRobustVotesAndTheClippedMeanSummaryRule) {
+  const RunConfig defaults = ParseConfig("", "x");
+  EXPECT_EQ(defaults.aggregation.robust_votes, RobustVotes::kOnePerClient);
+  const RunConfig c = ParseConfig(
+      "[aggregation]\nrobust_votes = \"by_weight\"\nsummary_rule = \"clipped_mean\"\n"
+      "summary_clip_factor = 3\n",
+      "x");
+  EXPECT_EQ(c.aggregation.robust_votes, RobustVotes::kByWeight);
+  EXPECT_EQ(c.aggregation.summary_rule, SummaryRule::kClippedMean);
+  EXPECT_DOUBLE_EQ(c.aggregation.summary_clip_factor, 3.0);
+  EXPECT_NE(
+      ErrorOf("[aggregation]\nrobust_votes = \"some\"\n")
+          .find("aggregation.robust_votes: must be one of: one_per_client, by_weight; got some"),
+      std::string::npos)
+      << ErrorOf("[aggregation]\nrobust_votes = \"some\"\n");
+}
+
 TEST(ConfigTest, DistillationOnlyRefusesAttacksOnWeights) {
-  const std::string e = ErrorOf(
-      "[federation]\nmode = \"distillation\"\n[attack]\nclients = 1\nkind = \"scale\"\n");
+  const std::string e =
+      ErrorOf("[federation]\nmode = \"distillation\"\n[attack]\nclients = 1\nkind = \"scale\"\n");
   EXPECT_NE(e.find("attack.kind: with federation.mode = \"distillation\" no weights travel"),
             std::string::npos)
       << e;
@@ -260,7 +291,8 @@ TEST(ConfigTest, PrivacyRefusesWhatItsGuaranteeCannotCover) {
                     "[loss]\nbeta = 0.3\n"),
             "no error");
   refused("[privacy]\ndp = \"local\"\n", "privacy.dp: must be one of: off, central, distributed");
-  refused(dp + uniform + "[federation]\ncheckpoint = false\n", "federation.checkpoint: must be true");
+  refused(dp + uniform + "[federation]\ncheckpoint = false\n",
+          "federation.checkpoint: must be true");
   refused(dp + uniform + "[federation]\nclients = 10\nfraction = 0.05\n",
           "federation.fraction: federation.fraction × federation.clients");
   refused(dp + uniform + "summary_rule = \"median\"\n[loss]\nbeta = 0.3\n",
@@ -300,7 +332,8 @@ TEST(ConfigTest, DistributedDpNeedsMinSurvivorsWithinTheCohortAndReleasesWeights
 TEST(ConfigTest, SummariesAreReleasedWithBetaTheAdaptiveScheduleOrDistillation) {
   EXPECT_FALSE(ReleasesSummaries(ParseConfig("", "t")));
   EXPECT_TRUE(ReleasesSummaries(ParseConfig("[loss]\nbeta = 0.1\n", "t")));
-  EXPECT_TRUE(ReleasesSummaries(ParseConfig("[schedule]\nbeta = \"linear\"\nbeta_end = 0.5\n", "t")));
+  EXPECT_TRUE(
+      ReleasesSummaries(ParseConfig("[schedule]\nbeta = \"linear\"\nbeta_end = 0.5\n", "t")));
   EXPECT_FALSE(ReleasesSummaries(ParseConfig("[schedule]\nbeta = \"linear\"\n", "t")));
   EXPECT_TRUE(ReleasesSummaries(ParseConfig("[schedule]\ntemperature = \"adaptive\"\n", "t")));
   EXPECT_TRUE(ReleasesSummaries(ParseConfig("[federation]\nmode = \"distillation\"\n", "t")));
