@@ -88,6 +88,20 @@ int main(int argc, char** argv) {
                    "fsd-client: distributed DP: every update clipped to %g and noised with std "
                    "%g per value (CSPRNG)\n",
                    session_options.local_dp->clip_norm, session_options.local_dp->noise_std);
+      if (session_options.local_dp->summary_clip_norm > 0.0) {
+        std::fprintf(stderr,
+                     "fsd-client: distributed DP: the soft-target summary leaves as a record "
+                     "clipped to %g and noised with std %g per value; sample count and loss "
+                     "are withheld\n",
+                     session_options.local_dp->summary_clip_norm,
+                     session_options.local_dp->summary_noise_std);
+      }
+    }
+    if (session_options.ledger && session_options.ledger->target_epsilon > 0.0) {
+      std::fprintf(stderr,
+                   "fsd-client: privacy ledger: takes part until its own epsilon would pass %g "
+                   "at delta %g\n",
+                   session_options.ledger->target_epsilon, session_options.ledger->delta);
     }
     client::ClientSession session(std::move(session_options));
     // Distillation-only rounds continue from this client's own weights.
@@ -150,12 +164,14 @@ int main(int argc, char** argv) {
         // A re-sent ROUND_START of the round in training is not trained twice.
         if (!in_training || round.round > in_training->round) pending = std::move(round);
       }
-      if (training &&
-          training->wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      if (training && training->wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
         client::TrainedRound trained = training->get();  // rethrows a training failure
-        std::fprintf(stderr, "round %llu: trained on %lld samples, loss %.4f\n",
+        std::fprintf(stderr, "round %llu: trained on %lld samples, loss %.4f",
                      static_cast<unsigned long long>(in_training->round),
                      static_cast<long long>(trained.sample_count), trained.train_loss);
+        if (const auto epsilon = node.session().privacy_epsilon())
+          std::fprintf(stderr, ", own privacy ledger: epsilon %.3f", *epsilon);
+        std::fprintf(stderr, "\n");
         node.SendUpdate(*in_training, std::move(trained), Clock::now());
         training.reset();
         in_training.reset();

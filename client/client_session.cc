@@ -19,6 +19,12 @@ bool IsQuantized(const codec::EncodeOptions& options) {
   return options.dtype != codec::Dtype::kFp32;
 }
 
+// The factor a private summary record is scaled by in a secure round (0: no record).
+double PrivateSummaryScale(const LocalDp& dp, std::size_t num_classes) {
+  if (dp.summary_clip_norm <= 0.0) return 0.0;
+  return privacy::SecureSummaryScale(dp.clip_norm, dp.summary_clip_norm, num_classes);
+}
+
 }  // namespace
 
 ClientSessionOptions SessionOptionsFromConfig(const config::RunConfig& config, std::string name,
@@ -35,21 +41,40 @@ ClientSessionOptions SessionOptionsFromConfig(const config::RunConfig& config, s
   options.error_feedback = config.compression.error_feedback;
   options.require_secure = config.secure_aggregation.enabled;
   const auto& dp = config.privacy;
-  if (dp.dp == config::DpMode::kDistributed) {
-    // The same multiplier the coordinator accounts for (privacy/noise_plan.h).
+  if (dp.dp != config::DpMode::kOff) {
+    // The same multipliers the coordinator accounts for (privacy/noise_plan.h).
+    const bool weights = config.federation.mode == config::FederationMode::kWeights;
+    const bool summaries = config::ReleasesSummaries(config);
     const privacy::NoisePlan plan =
-        privacy::PlanNoise({true, dp.noise_multiplier, false, 0.0, dp.target_epsilon,
+        privacy::PlanNoise({weights, weights ? dp.noise_multiplier : 0.0, summaries,
+                            summaries ? dp.summary_noise_multiplier : 0.0, dp.target_epsilon,
                             config.federation.fraction, config.federation.rounds, dp.delta});
-    options.local_dp =
-        LocalDp{dp.clip_norm, plan.noise_multiplier * dp.clip_norm / std::sqrt(dp.min_survivors),
-                std::nullopt, static_cast<std::uint32_t>(dp.min_survivors)};
+    options.ledger = LedgerOptions{config.federation.fraction, privacy::StepNoiseMultiplier(plan),
+                                   dp.target_epsilon, dp.delta};
+    if (dp.dp == config::DpMode::kDistributed) {
+      const double share = 1.0 / std::sqrt(static_cast<double>(dp.min_survivors));
+      LocalDp local{dp.clip_norm, plan.noise_multiplier * dp.clip_norm * share, std::nullopt,
+                    static_cast<std::uint32_t>(dp.min_survivors)};
+      if (summaries) {
+        local.summary_clip_norm = dp.summary_clip_norm;
+        local.summary_noise_std =
+            plan.summary_multiplier *
+            privacy::SummarySensitivity(dp.summary_clip_norm,
+                                        static_cast<std::size_t>(config.data.num_classes)) *
+            share;
+      }
+      options.local_dp = local;
+    }
   }
   const auto& sa = config.secure_aggregation;
   options.secure_requirements.min_threshold =
       sa.min_threshold > 0.0 ? sa.min_threshold : sa.threshold;
   if (options.local_dp) {
-    options.secure_requirements.min_range =
-        privacy::SecureRangeFor(options.local_dp->clip_norm, options.local_dp->noise_std);
+    options.secure_requirements.min_range = privacy::SecureRangeFor(
+        options.local_dp->clip_norm,
+        std::max(options.local_dp->noise_std,
+                 PrivateSummaryScale(*options.local_dp, options.num_classes) *
+                     options.local_dp->summary_noise_std));
     options.secure_requirements.summary_allowed = false;
     options.secure_requirements.min_survivors = options.local_dp->min_survivors;
   }
@@ -64,12 +89,21 @@ ClientSessionOptions SessionOptionsFromConfig(const config::RunConfig& config, s
 ClientSession::ClientSession(ClientSessionOptions options) : options_(std::move(options)) {
   for (const auto& range : options_.layout)
     num_values_ = std::max(num_values_, range.offset + range.size);
+  if (options_.ledger) ledger_.emplace(*options_.ledger);
+}
+
+std::size_t ClientSession::PrivateRecordLength() const {
+  const std::size_t classes = options_.num_classes;
+  const bool record = options_.local_dp && options_.local_dp->summary_clip_norm > 0.0;
+  return record ? classes * classes + classes : 0;
 }
 
 std::vector<std::uint8_t> ClientSession::JoinFrame() const {
-  return wire::EncodeFrame({0, wire::Join{wire::kMinSupportedVersion, wire::kMaxSupportedVersion,
-                                          options_.schema_fingerprint, options_.num_samples,
-                                          options_.name, options_.max_exit}});
+  // Under distributed DP the sample count stays with the client (weights are uniform).
+  const std::int64_t declared = options_.local_dp ? 1 : options_.num_samples;
+  return wire::EncodeFrame(
+      {0, wire::Join{wire::kMinSupportedVersion, wire::kMaxSupportedVersion,
+                     options_.schema_fingerprint, declared, options_.name, options_.max_exit}});
 }
 
 std::vector<std::uint8_t> ClientSession::HeartbeatFrame() const {
@@ -92,18 +126,28 @@ std::optional<std::vector<std::uint8_t>> ClientSession::UpdateFrame(const LocalR
     return std::nullopt;
   }
   wire::Update update;
-  update.sample_count = trained.sample_count;
-  update.train_loss = trained.train_loss;
-  update.summary_counts = std::move(trained.summary.counts);
-  update.summary_logits = std::move(trained.summary.mean_logits);
   update.mask_round = round.mask_round;
+  std::optional<privacy::PrivateSummary> private_summary;
+  if (options_.local_dp) {
+    // Nothing exact leaves the client: the counts, loss and summary stay here.
+    update.withheld = wire::kWithheldSampleCount | wire::kWithheldTrainLoss;
+  } else {
+    update.sample_count = trained.sample_count;
+    update.train_loss = trained.train_loss;
+    update.summary_counts = std::move(trained.summary.counts);
+    update.summary_logits = std::move(trained.summary.mean_logits);
+  }
   if (trained.values.empty()) {  // distillation only: no weights
     update.values = codec::Encoded{};
     return wire::EncodeFrame({round.round, std::move(update)});
   }
   const aggregation::Mask& mask = round.values_mask;
   std::vector<float> kept = aggregation::Gather(trained.values, mask);
-  if (options_.local_dp && !Privatize(round.round, kept)) return std::nullopt;
+  if (options_.local_dp) {
+    auto privatized = Privatize(round.round, kept, trained.summary);
+    if (!privatized) return std::nullopt;
+    private_summary = std::move(*privatized);
+  }
   if (round.secure && !(secure_ && secure_->round() == round.round)) {
     FSD_LOG(WARNING) << options_.name << ": round " << round.round
                      << " is secure and this client is out of its protocol; nothing sent";
@@ -123,9 +167,17 @@ std::optional<std::vector<std::uint8_t>> ClientSession::UpdateFrame(const LocalR
       return std::nullopt;
     }
     for (std::size_t i = 0; i < kept.size(); ++i) kept[i] -= secure_reference_[i];
+    if (private_summary) {
+      // The private record rides with the deltas, scaled to their clip norm
+      // (privacy::SecureSummaryScale), so one fixed-point range fits both.
+      const double scale = PrivateSummaryScale(*options_.local_dp, options_.num_classes);
+      for (const float v : private_summary->rows) kept.push_back(static_cast<float>(v * scale));
+      for (const float v : private_summary->presence) kept.push_back(static_cast<float>(v * scale));
+    }
     try {
-      auto masked = secure_->SetInput(kept, update.summary_counts, update.summary_logits,
-                                      update.sample_count, update.train_loss, update.mask_round);
+      auto masked =
+          secure_->SetInput(kept, update.summary_counts, update.summary_logits, update.sample_count,
+                            update.train_loss, update.withheld, update.mask_round);
       if (!masked) return std::nullopt;  // sent when the shares arrive
       return MaskedFrame(std::move(*masked));
     } catch (const std::exception& e) {
@@ -139,6 +191,10 @@ std::optional<std::vector<std::uint8_t>> ClientSession::UpdateFrame(const LocalR
   if (feedback && residual_.size() == trained.values.size()) {
     const std::vector<float> carried = aggregation::Gather(residual_, mask);
     for (std::size_t i = 0; i < kept.size(); ++i) kept[i] += carried[i];
+  }
+  if (private_summary) {
+    update.private_summary_rows = std::move(private_summary->rows);
+    update.private_summary_presence = std::move(private_summary->presence);
   }
   const auto segments = aggregation::KeptPerTensor(options_.layout, mask);
   codec::EncodeOptions uplink = options_.uplink;
@@ -159,13 +215,23 @@ std::optional<std::vector<std::uint8_t>> ClientSession::UpdateFrame(const LocalR
   return wire::EncodeFrame({round.round, std::move(update)});
 }
 
-bool ClientSession::Privatize(std::uint64_t round, std::vector<float>& kept) {
+std::optional<std::optional<privacy::PrivateSummary>> ClientSession::Privatize(
+    std::uint64_t round, std::vector<float>& kept, const aggregation::SoftTargetSummary& summary) {
   const LocalDp& dp = *options_.local_dp;
   const auto reference = dp_references_.find(round);
   if (reference == dp_references_.end() || reference->second.size() != kept.size()) {
     FSD_LOG(ERROR) << options_.name << ": no global values of round " << round
                    << " to privatize against; no update sent";
-    return false;
+    return std::nullopt;
+  }
+  const std::size_t classes = options_.num_classes;
+  const bool summary_released = dp.summary_clip_norm > 0.0;
+  if (summary_released &&
+      (summary.counts.size() != classes || summary.mean_logits.size() != classes * classes)) {
+    FSD_LOG(ERROR) << options_.name << ": round " << round << " produced a summary of "
+                   << summary.counts.size() << " classes, the model has " << classes
+                   << "; no update sent";
+    return std::nullopt;
   }
   privacy::GaussianNoise noise =
       dp.seed ? privacy::GaussianNoise::Seeded(
@@ -179,7 +245,9 @@ bool ClientSession::Privatize(std::uint64_t round, std::vector<float>& kept) {
   FSD_LOG(DEBUG) << options_.name << ": round " << round << " delta norm " << clipped.norm
                  << (clipped.clipped(dp.clip_norm) ? " clipped to " : " within ") << dp.clip_norm
                  << ", noise std " << dp.noise_std << " per value";
-  return true;
+  if (!summary_released) return std::optional<privacy::PrivateSummary>{};
+  return std::optional<privacy::PrivateSummary>{privacy::PrivatizeSummary(
+      summary.mean_logits, summary.counts, dp.summary_clip_norm, dp.summary_noise_std, noise)};
 }
 
 std::variant<LocalRound, std::string> ClientSession::Decode(std::uint64_t round,
@@ -193,6 +261,13 @@ std::variant<LocalRound, std::string> ClientSession::Decode(std::uint64_t round,
            "shares for round " +
            std::to_string(revealed_round_) +
            " and takes part in no other attempt of it or of an earlier round";
+  }
+  if (ledger_) {
+    auto admitted = ledger_->Admit(round, start.dp);
+    if (auto* problem = std::get_if<std::string>(&admitted)) return *problem;
+    const auto& spent = std::get<PrivacyLedger::Admitted>(admitted);
+    FSD_LOG(DEBUG) << options_.name << ": round " << round << ": epsilon " << spent.epsilon
+                   << " after " << spent.steps << " privacy steps (this client's own ledger)";
   }
   if (!(start.temperature > 0.0 && start.temperature <= 100.0))
     return "temperature " + std::to_string(start.temperature) + " outside (0, 100]";
@@ -269,9 +344,9 @@ std::variant<LocalRound, std::string> ClientSession::Decode(std::uint64_t round,
     aggregation::Scatter(kept.value(), mask, local.global_values);
     secure_.reset();
     if (start.secure.id != 0) {
-      auto secure =
-          SecureClientRound::Start(round, start.secure, kept.value().size(), options_.num_classes,
-                                   options_.limits.max_records, options_.secure_requirements);
+      auto secure = SecureClientRound::Start(
+          round, start.secure, kept.value().size() + PrivateRecordLength(), options_.num_classes,
+          options_.limits.max_records, options_.secure_requirements);
       if (auto* problem = std::get_if<std::string>(&secure)) return *problem;
       secure_.emplace(std::move(std::get<SecureClientRound>(secure)));
       ++secure_rounds_started_;
@@ -320,6 +395,12 @@ ClientSession::Step ClientSession::OnFrame(std::span<const std::uint8_t> frame) 
       auto local = Decode(message.round, std::move(start));
       if (auto* problem = std::get_if<std::string>(&local)) {
         FSD_LOG(WARNING) << name << ": dropped ROUND_START " << message.round << ": " << *problem;
+        if (ledger_ && ledger_->exhausted()) {
+          // Its own budget is spent: it takes part in nothing more.
+          step.replies.push_back(ByeFrame("privacy budget spent"));
+          step.finished = true;
+          step.reason = problem->substr(0, 200);
+        }
         break;
       }
       step.train = std::move(std::get<LocalRound>(local));

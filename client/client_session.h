@@ -37,12 +37,14 @@
 
 #include "aggregation/soft_targets.h"
 #include "aggregation/sparsity.h"
+#include "client/privacy_ledger.h"
 #include "client/secure_client_round.h"
 #include "common/codec/values.h"
 #include "common/config/config.h"
 #include "common/model/flat_params.h"
 #include "common/model/layout.h"
 #include "common/wire/frame.h"
+#include "privacy/dp_release.h"
 
 namespace fsd::client {
 
@@ -76,10 +78,15 @@ struct TrainedRound {
   aggregation::SoftTargetSummary summary;
 };
 
-// Distributed DP (privacy.dp = "distributed"): the client itself clips the
-// delta of its kept values from the round's global values to clip_norm and
-// adds N(0, noise_std²) to each (privacy::PrivatizeUpdate) before encoding,
-// so the coordinator never sees the unclipped or noise-free update.
+// Distributed DP (privacy.dp = "distributed"): nothing exact leaves the
+// client. It clips the delta of its kept values from the round's global
+// values to clip_norm and adds N(0, noise_std²) to each
+// (privacy::PrivatizeUpdate) before encoding; when the run releases
+// soft-target summaries it sends its summary as a private record
+// (privacy::PrivatizeSummary: rows clipped to summary_clip_norm, presence
+// 0/1, N(0, summary_noise_std²) on each), else no summary; it withholds its
+// sample count and training loss, and declares 1 sample at JOIN (weights
+// are uniform under DP).
 struct LocalDp {
   double clip_norm = 1.0;
   double noise_std = 0.0;  // z·S/√t: t reports together carry the noise z·S
@@ -87,6 +94,8 @@ struct LocalDp {
   // nullopt (deployments): drawn from OpenSSL's CSPRNG.
   std::optional<std::uint64_t> seed;
   std::uint32_t min_survivors = 1;  // t
+  double summary_clip_norm = 0.0;   // S₂; 0: the run releases no summaries
+  double summary_noise_std = 0.0;   // z₂·sqrt(S₂² + C)/√t
 };
 
 struct ClientSessionOptions {
@@ -99,6 +108,9 @@ struct ClientSessionOptions {
   codec::EncodeOptions uplink;  // how UPDATE values are encoded
   bool error_feedback = false;  // carry quantization error into the next upload
   std::optional<LocalDp> local_dp;
+  // Under any DP: the client's own ledger (client/privacy_ledger.h); every
+  // ROUND_START must carry a privacy block it admits.
+  std::optional<LedgerOptions> ledger;
   bool require_secure = false;             // take part only in secure rounds
   SecureRequirements secure_requirements;  // what it requires of a secure round
   wire::WireLimits limits;
@@ -138,6 +150,10 @@ class ClientSession {
   Step OnFrame(std::span<const std::uint8_t> frame);
 
   bool welcomed() const { return welcomed_; }
+  // Under DP: ε by this client's own ledger after the last round it admitted.
+  std::optional<double> privacy_epsilon() const {
+    return ledger_ ? std::optional<double>(ledger_->epsilon()) : std::nullopt;
+  }
   std::int64_t rejects_received() const { return rejects_received_; }
   std::uint64_t num_values() const { return num_values_; }
   // How far this client got in the current secure round (nullopt: none).
@@ -150,10 +166,16 @@ class ClientSession {
   void AbandonSecureRound() { secure_.reset(); }
 
  private:
-  // Distributed DP on the kept values of `round` (options_.local_dp),
-  // against the global values this session decoded for it; false (logged)
-  // when it has none.
-  bool Privatize(std::uint64_t round, std::vector<float>& kept);
+  // Distributed DP (options_.local_dp), against the global values this
+  // session decoded for `round`: clips and noises `kept` against the round's global
+  // values, and returns the private summary record when the run releases
+  // summaries (an empty optional inside when it does not); nullopt when the
+  // round cannot be privatized (logged).
+  std::optional<std::optional<privacy::PrivateSummary>> Privatize(
+      std::uint64_t round, std::vector<float>& kept, const aggregation::SoftTargetSummary& summary);
+  // Elements the private summary record adds to a secure round's vector
+  // (C² + C under distributed DP with summaries released, else 0).
+  std::size_t PrivateRecordLength() const;
   // The decoded round, or why this client cannot train on `start`.
   std::variant<LocalRound, std::string> Decode(std::uint64_t round, wire::RoundStart start);
   // The answer to a SECAGG_* message of the current secure round, if any.
@@ -173,6 +195,7 @@ class ClientSession {
   // The latest round this client revealed unmask shares for (0: none): no
   // secure round up to it is taken part in again.
   std::uint64_t revealed_round_ = 0;
+  std::optional<PrivacyLedger> ledger_;
   std::vector<float> secure_reference_;  // its global kept values (deltas are from them)
 };
 

@@ -40,7 +40,8 @@ std::variant<SecureClientRound, std::string> SecureClientRound::Start(
     return "secure aggregation: threshold " + text(start.threshold) + " of a neighbourhood of " +
            text(neighbourhood) + " is below this client's " + text(least) +
            " (secure_aggregation.min_threshold): fewer colluders could reconstruct its secrets";
-  if (start.value_range < requirements.min_range)
+  // (The relative slack absorbs rounding: both sides compute the same bound.)
+  if (start.value_range < requirements.min_range * (1.0 - 1e-9))
     return "secure aggregation: range " + std::to_string(start.value_range) +
            " would clamp this client's noised values; it needs at least " +
            std::to_string(requirements.min_range) + " (privacy.clip_norm + 6.11 x its noise std)";
@@ -111,12 +112,10 @@ std::optional<wire::SecAggMasked> SecureClientRound::OnDelivered(
   return MaskIfReady();
 }
 
-std::optional<wire::SecAggMasked> SecureClientRound::SetInput(std::span<const float> deltas,
-                                                              std::span<const std::int64_t> counts,
-                                                              std::span<const float> mean_logits,
-                                                              std::int64_t sample_count,
-                                                              double train_loss,
-                                                              std::uint64_t mask_round) {
+std::optional<wire::SecAggMasked> SecureClientRound::SetInput(
+    std::span<const float> deltas, std::span<const std::int64_t> counts,
+    std::span<const float> mean_logits, std::int64_t sample_count, double train_loss,
+    std::uint32_t withheld, std::uint64_t mask_round) {
   if (pending_) throw DataError("secure aggregation: a second input for one round");
   const bool summary = layout_.classes > 0;
   pending_input_ = privacy::EncodeSecureInput(
@@ -124,8 +123,10 @@ std::optional<wire::SecAggMasked> SecureClientRound::SetInput(std::span<const fl
       summary ? mean_logits : std::span<const float>{}, sample_count);
   pending_ = wire::SecAggMasked{sample_count,
                                 train_loss,
+                                withheld,
                                 mask_round,
                                 static_cast<std::uint64_t>(pending_input_->clamped),
+                                {},
                                 {}};
   return MaskIfReady();
 }
@@ -134,6 +135,8 @@ std::optional<wire::SecAggMasked> SecureClientRound::MaskIfReady() {
   if (!delivered_ || !pending_input_) return std::nullopt;
   const auto masked = client_->MaskInput(pending_input_->elements, *delivered_);
   wire::SecAggMasked out = *pending_;
+  const auto& disputed = client_->disputed();
+  out.disputed.assign(disputed.begin(), disputed.end());
   out.masked = codec::Encoded{codec::Dtype::kRing, false, masked.size(),
                               privacy::PackBits(masked, start_.ring_bits)};
   pending_input_.reset();  // the plain input is not needed again

@@ -62,13 +62,15 @@ class SecureClientRound {
   wire::SecAggShares OnRoster(const wire::SecAggRoster& roster);
   // The masked input, when the trained input is already in.
   std::optional<wire::SecAggMasked> OnDelivered(const wire::SecAggDelivered& delivered);
-  // The trained input: `deltas` = kept values − the round's global values.
-  // The masked input, when the shares are already in.
+  // The trained input: `deltas` = kept values − the round's global values
+  // (under distributed DP followed by the scaled private summary record);
+  // `withheld` (wire::kWithheld*) says which of sample_count and train_loss
+  // are not sent. The masked input, when the shares are already in.
   std::optional<wire::SecAggMasked> SetInput(std::span<const float> deltas,
                                              std::span<const std::int64_t> counts,
                                              std::span<const float> mean_logits,
                                              std::int64_t sample_count, double train_loss,
-                                             std::uint64_t mask_round);
+                                             std::uint32_t withheld, std::uint64_t mask_round);
   wire::SecAggReveal OnUnmask(const wire::SecAggUnmask& unmask);
   // Whether the trained input is in (a retried round may train twice; the
   // first result counts).

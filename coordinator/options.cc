@@ -214,9 +214,13 @@ CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
   if (options.secure_aggregation.enabled && options.privacy.distributed) {
     // The clients' noise must fit the ring's fixed point: a clamp would
     // bias the noised sum (privacy/dp_release.h, SecureRangeFor).
+    // The private summary records ride scaled to the deltas' clip norm
+    // (privacy::SecureSummaryScale): their noise std becomes z₂·S/√t.
     const auto& dp = options.privacy;
+    const double multiplier =
+        std::max(dp.noise_multiplier, dp.summaries ? dp.summary_noise_multiplier : 0.0);
     const double needed = privacy::SecureRangeFor(
-        dp.clip_norm, dp.noise_multiplier * dp.clip_norm / std::sqrt(dp.min_survivors));
+        dp.clip_norm, multiplier * dp.clip_norm / std::sqrt(dp.min_survivors));
     double& range = options.secure_aggregation.range;
     if (range < needed) {
       FSD_LOG(INFO) << "secure_aggregation.range raised from " << range << " to " << needed

@@ -6,15 +6,14 @@
 
 #include "aggregation/robust.h"
 #include "common/errors.h"
+#include "privacy/noise_plan.h"
 #include "privacy/rdp_accountant.h"
 
 namespace fsd::coordinator {
 
 double PrivacyOptions::StepNoiseMultiplier() const {
-  if (weights && summaries) {
-    return privacy::CombinedNoiseMultiplier(noise_multiplier, summary_noise_multiplier);
-  }
-  return weights ? noise_multiplier : summary_noise_multiplier;
+  return privacy::StepNoiseMultiplier(
+      {weights ? noise_multiplier : 0.0, summaries ? summary_noise_multiplier : 0.0});
 }
 
 WeightRelease ReleaseWeights(const PrivacyOptions& options, std::span<const float> reference,
@@ -60,22 +59,38 @@ SummaryRelease ReleaseSummaries(const PrivacyOptions& options,
                                 std::size_t num_classes,
                                 const aggregation::SoftTargetSummary& previous,
                                 privacy::GaussianNoise& noise) {
-  FSD_CHECK(options.enabled && options.summaries) << "summaries are not released under DP";
+  FSD_CHECK(options.enabled && options.summaries && !options.distributed)
+      << "central summaries are not released";
   const std::size_t classes = num_classes;
   std::vector<double> row_sum(classes * classes, 0.0), presence(classes, 0.0);
-  SummaryRelease release;
+  int clipped = 0;
   for (const auto* summary : summaries) {
-    const privacy::Clipped clipped = privacy::ClipSummaryInto(
+    const privacy::Clipped clip = privacy::ClipSummaryInto(
         summary->mean_logits, summary->counts, options.summary_clip_norm, row_sum, presence);
-    release.clipped += clipped.clipped(options.summary_clip_norm) ? 1 : 0;
+    clipped += clip.clipped(options.summary_clip_norm) ? 1 : 0;
   }
   const double noise_std = options.summary_noise_multiplier *
                            privacy::SummarySensitivity(options.summary_clip_norm, classes);
   privacy::AddNoise(row_sum, noise_std, noise);
   privacy::AddNoise(presence, noise_std, noise);
+  SummaryRelease release = ReleaseSummarySums(options, row_sum, presence, previous);
+  release.clipped = clipped;
+  return release;
+}
+
+SummaryRelease ReleaseSummarySums(const PrivacyOptions& options, std::span<const double> row_sum,
+                                  std::span<const double> presence,
+                                  const aggregation::SoftTargetSummary& previous) {
+  FSD_CHECK(options.enabled && options.summaries) << "summaries are not released under DP";
+  const std::size_t classes = presence.size();
+  FSD_CHECK(row_sum.size() == classes * classes)
+      << row_sum.size() << " row sums for " << classes << " classes";
+  const double noise_std = options.summary_noise_multiplier *
+                           privacy::SummarySensitivity(options.summary_clip_norm, classes);
   // Below the floor a class's mean would be mostly noise (or divide by ~0).
   const double floor = std::max(1.0, noise_std);
   const bool has_previous = previous.num_classes() == classes;
+  SummaryRelease release;
   auto& out = release.summary;
   out.counts.assign(classes, 0);
   out.mean_logits.assign(classes * classes, 0.0f);

@@ -55,7 +55,7 @@ struct PrivacyOptions {
   // releases no round with fewer than min_survivors reports.
   bool distributed = false;
   int min_survivors = 0;
-  double target_epsilon = 0.0;            // 0: no budget
+  double target_epsilon = 0.0;  // 0: no budget
   double delta = 1e-5;
   // Where the model's BatchNorm running variances sit in the flat vector
   // (FloorVariances).
@@ -99,13 +99,25 @@ struct SummaryRelease {
   int classes_released = 0;  // classes whose noisy presence reached the floor
 };
 
-// The noisy per-class means described above; classes below the floor keep
-// `previous` (when it has num_classes classes) or stay empty (count 0).
-// REQUIRES: options.enabled && options.summaries; summaries of num_classes classes.
+// Central: the noisy per-class means described above from the clients' exact
+// summaries; classes below the floor keep `previous` (when it has
+// num_classes classes) or stay empty (count 0).
+// REQUIRES: options.enabled && options.summaries && !options.distributed;
+// summaries of num_classes classes.
 SummaryRelease ReleaseSummaries(const PrivacyOptions& options,
                                 std::span<const aggregation::SoftTargetSummary* const> summaries,
                                 std::size_t num_classes,
                                 const aggregation::SoftTargetSummary& previous,
                                 privacy::GaussianNoise& noise);
+
+// The same release from sums that already carry the noise: the row sums
+// (C×C) and presence sums (C) of the clients' records — under distributed DP
+// each client's record is privacy::PrivatizeSummary's, so the sums carry
+// noise of std z₂·sqrt(S₂² + C) once min_survivors of them are in. `clipped`
+// stays 0 (the clients clipped). REQUIRES: options.enabled && options.summaries,
+// row_sum.size() == presence.size()².
+SummaryRelease ReleaseSummarySums(const PrivacyOptions& options, std::span<const double> row_sum,
+                                  std::span<const double> presence,
+                                  const aggregation::SoftTargetSummary& previous);
 
 }  // namespace fsd::coordinator

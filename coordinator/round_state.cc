@@ -349,7 +349,12 @@ void RoundStateMachine::OnUpdate(const Peer& peer, std::uint64_t round, const wi
   (void)round;
   const model::Subnetwork subnet = subnets_.at(peer.identity);
   const SubnetView& view = views_.at(subnet);
-  const RoundExpectation expectation{distillation_only(), mask_round_, view.segments, view.kept};
+  const RoundExpectation expectation{distillation_only(),
+                                     mask_round_,
+                                     view.segments,
+                                     view.kept,
+                                     options_.privacy.distributed,
+                                     options_.privacy.distributed && options_.privacy.summaries};
   auto result = validator_.Validate(update, expectation, declared_.at(peer.identity), frame_bytes);
   if (auto* reject = std::get_if<wire::Reject>(&result)) {
     // Logged once per attempt, in CloseRound's line, not once per client.
@@ -407,7 +412,64 @@ void RoundStateMachine::SendSecure(SecureRound::Outbox outbox, Phase next) {
   stage_started_ = clock_.Now();
 }
 
+std::set<std::string> Disputants(const std::vector<std::pair<std::string, std::string>>& disputes) {
+  // Every dispute has a hostile side (an honest client reports a seal that
+  // did not open; honest senders' seals open), so the excluded set must
+  // cover every dispute. Greedily: the client in the most disputes goes
+  // first (an attacker that seals garbage for many neighbours, or accuses
+  // many, is alone in all of them); a dispute that stands alone cannot be
+  // decided, and both sides go.
+  std::map<std::string, std::set<std::string>> against;
+  for (const auto& [a, b] : disputes) {
+    against[a].insert(b);
+    against[b].insert(a);
+  }
+  std::set<std::string> out;
+  while (true) {
+    auto most = against.end();
+    for (auto it = against.begin(); it != against.end(); ++it) {
+      if (most == against.end() || it->second.size() > most->second.size()) most = it;
+    }
+    if (most == against.end() || most->second.empty()) break;
+    if (most->second.size() == 1) {  // only pairs left
+      for (const auto& [key, others] : against)
+        if (!others.empty()) out.insert(key);
+      break;
+    }
+    out.insert(most->first);
+    for (const auto& other : most->second) against[other].erase(most->first);
+    most->second.clear();
+  }
+  return out;
+}
+
+void RoundStateMachine::Exclude(const std::string& key, std::uint64_t round,
+                                const std::string& why) {
+  const int rounds = options_.secure_aggregation.exclude_rounds;
+  excluded_until_[key] = rounds == 0 ? std::numeric_limits<std::uint64_t>::max()
+                                     : round + static_cast<std::uint64_t>(rounds);
+  FSD_LOG(WARNING) << "round " << round << ": client " << registry_.NameOf(key) << " " << why
+                   << "; left out of "
+                   << (rounds == 0 ? std::string("the rest of the run")
+                                   : "the next " + std::to_string(rounds) + " rounds");
+}
+
+nlohmann::json RoundStateMachine::ExcludeDisputants(std::uint64_t round) {
+  const auto disputes = secure_->disputes();
+  nlohmann::json named = nlohmann::json::array();
+  for (const auto& [accuser, accused] : disputes) {
+    named.push_back(
+        {{"accuser", registry_.NameOf(accuser)}, {"accused", registry_.NameOf(accused)}});
+  }
+  for (const auto& key : Disputants(disputes)) {
+    Exclude(key, round, "is party to a dispute over sealed key shares it cannot win");
+  }
+  return named;
+}
+
 void RoundStateMachine::RetrySecure(const std::string& reason) {
+  // A dispute stands whether or not the attempt goes on.
+  ExcludeDisputants(committed_round_ + 1);
   const auto incomplete = secure_->Incomplete();
   for (const auto& key : incomplete) missed_.insert(key);
   FSD_LOG(WARNING) << "round " << committed_round_ + 1 << " attempt " << attempt_ + 1 << ": "
@@ -614,9 +676,13 @@ void RoundStateMachine::StartRound() {
     }
     setup.weights = aggregation::ClientWeights(options_.aggregation.weighting, samples,
                                                options_.aggregation.max_weight_ratio);
-    setup.kept = SharedView().kept;
-    // Under DP only the noised weights may be learned: no summary in the sum.
+    // Under DP only what the clients noised may be learned: no exact summary
+    // in the sum, but their private summary records after the deltas
+    // (privacy::SecureSummaryScale) when summaries are released.
+    setup.kept = SharedView().kept + PrivateRecordLength();
     setup.classes = options_.privacy.enabled ? 0 : options_.num_classes;
+    if (options_.privacy.distributed)
+      setup.withheld = wire::kWithheldSampleCount | wire::kWithheldTrainLoss;
     setup.mask_round = mask_round_;
     setup.max_train_loss = options_.limits.max_train_loss;
     setup.graph_seed = random::DeriveSeed(
@@ -692,6 +758,11 @@ void RoundStateMachine::SendRoundStart(const std::string& key) {
   if (!distillation_only()) start.global_values = views_.at(subnet).values;
   start.soft_targets = soft_targets_;
   if (secure_) start.secure = secure_->StartFor(key);
+  if (options_.privacy.enabled) {
+    // What each client's own ledger checks and counts (client/privacy_ledger.h).
+    start.dp = {static_cast<std::uint64_t>(account_.steps()), options_.privacy.sampling_rate,
+                options_.privacy.StepNoiseMultiplier()};
+  }
   if (mask_round_ != 0 && record->mask_round_sent != mask_round_) {
     start.mask = round_mask_;
     record->mask_round_sent = mask_round_;
@@ -791,13 +862,16 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregatePlain() {
   for (const auto& [key, staged] : staged_) ordered.emplace_back(staged.name + "\n" + key, &staged);
   std::sort(ordered.begin(), ordered.end());
   std::vector<std::int64_t> samples;
-  for (const auto& [order, staged] : ordered) samples.push_back(staged->update.sample_count);
+  // (Withheld counts under distributed DP, where weighting is uniform.)
+  for (const auto& [order, staged] : ordered)
+    samples.push_back(staged->update.withheld ? 1 : staged->update.sample_count);
   const std::vector<double> weights = aggregation::ClientWeights(
       options_.aggregation.weighting, samples, options_.aggregation.max_weight_ratio);
   Aggregated out;
   // Soft-target summaries describe the main exit: those of clients that
   // trained a shallower sub-network (their own deepest exit) are not aggregated.
   std::vector<const aggregation::SoftTargetSummary*> summaries;
+  std::vector<const StagedUpdate*> private_records;
   std::vector<std::vector<std::int64_t>> class_counts;
   std::vector<double> summary_weights;
   std::vector<std::int64_t> summary_samples;
@@ -812,6 +886,7 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregatePlain() {
       partial.push_back({update.kept, &views_.at(staged.subnet).mask, weights[i]});
     if (staged.subnet.exit == exits) {
       summaries.push_back(&update.summary);
+      private_records.push_back(&update);
       class_counts.push_back(update.summary.counts);
       summary_weights.push_back(weights[i]);
       summary_samples.push_back(update.sample_count);
@@ -820,6 +895,7 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregatePlain() {
     out.loss_sum += update.train_loss * weights[i];
     out.weight_sum += weights[i];
     out.sample_sum += update.sample_count;
+    out.withheld = update.withheld;
     out.names.push_back(staged.name);
     if (weights[i] > out.max_weight) {
       out.max_weight = weights[i];
@@ -831,7 +907,7 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregatePlain() {
     const std::vector<float> reference = distillation_only()
                                              ? std::vector<float>{}
                                              : aggregation::Gather(global_, SharedView().mask);
-    out.extra = ReleasePrivately(round, reference, inputs, summaries);
+    out.extra = ReleasePrivately(round, reference, inputs, summaries, private_records);
   } else {
     // Every tensor over the clients that trained it; pruned coordinates stay exactly zero.
     if (!distillation_only()) {
@@ -857,6 +933,7 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregateSecure() {
   const std::vector<float> reference = aggregation::Gather(global_, view.mask);
   Aggregated out;
   std::uint64_t clamped = 0;
+  out.withheld = options_.privacy.distributed;
   for (const auto& report : secure_->survivors()) {
     out.loss_sum += report.train_loss * report.weight;
     out.weight_sum += report.weight;
@@ -877,12 +954,27 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregateSecure() {
     // Σ w·Δ / w is the sum of the privatized deltas; released over the
     // expected cohort, as without secure aggregation.
     const double each = weight / static_cast<double>(out.reported);
-    std::vector<double> deltas(sum.weighted_deltas.size());
+    std::vector<double> deltas(reference.size());
     for (std::size_t i = 0; i < deltas.size(); ++i) deltas[i] = sum.weighted_deltas[i] / each;
     privacy::GaussianNoise none = privacy::GaussianNoise::Seeded(0);
     kept = privacy::ReleaseMean(reference, deltas, 0.0, options_.privacy.expected_cohort, none);
     aggregation::ScatterKept(kept, view.mask, global_);
     out.extra["variances_floored"] = FloorVariances(global_, options_.privacy.variances);
+    if (PrivateRecordLength() > 0) {
+      // The private summary records' sum follows the deltas, scaled.
+      const std::size_t classes = options_.num_classes;
+      const auto& dp = options_.privacy;
+      const double scale = privacy::SecureSummaryScale(dp.clip_norm, dp.summary_clip_norm, classes);
+      std::vector<double> rows(classes * classes), presence(classes);
+      const std::size_t base = reference.size();
+      for (std::size_t i = 0; i < rows.size(); ++i)
+        rows[i] = sum.weighted_deltas[base + i] / each / scale;
+      for (std::size_t c = 0; c < classes; ++c)
+        presence[c] = sum.weighted_deltas[base + rows.size() + c] / each / scale;
+      SummaryRelease release = ReleaseSummarySums(dp, rows, presence, soft_state_);
+      soft_state_ = std::move(release.summary);
+      out.extra["summary_classes_released"] = release.classes_released;
+    }
     out.extra.update(PrivacyRecord());
   } else {
     for (std::size_t i = 0; i < kept.size(); ++i) {
@@ -977,17 +1069,12 @@ void RoundStateMachine::Commit(double collect_s, std::optional<std::string> fail
   if (stepping) StepServerOptimizer(dense_before);
   if (secure_) {
     nlohmann::json named = nlohmann::json::array();
-    const int rounds = options_.secure_aggregation.exclude_rounds;
     for (const auto& key : culprits) {
       named.push_back(registry_.NameOf(key));
-      excluded_until_[key] = rounds == 0 ? std::numeric_limits<std::uint64_t>::max()
-                                         : round + static_cast<std::uint64_t>(rounds);
-      FSD_LOG(WARNING) << "round " << round << ": client " << registry_.NameOf(key)
-                       << " revealed a wrong unmask share; left out of "
-                       << (rounds == 0 ? std::string("the rest of the run")
-                                       : "the next " + std::to_string(rounds) + " rounds");
+      Exclude(key, round, "revealed a wrong unmask share");
     }
     aggregated.extra["secure_culprits"] = named;
+    aggregated.extra["secure_disputes"] = ExcludeDisputants(round);
   }
   if (auto divergence = failure ? std::nullopt : DivergenceOf()) {
     global_ = last_global;
@@ -1035,7 +1122,8 @@ void RoundStateMachine::Commit(double collect_s, std::optional<std::string> fail
   nlohmann::json record = {
       {"round", round},
       {"acc", accuracy},
-      {"loss", weight_sum > 0.0 ? nlohmann::json(loss_sum / weight_sum) : nlohmann::json()},
+      {"loss", weight_sum > 0.0 && !aggregated.withheld ? nlohmann::json(loss_sum / weight_sum)
+                                                        : nlohmann::json()},
       {"temperature", temperature_},
       {"alpha", alpha_},
       {"beta", beta_},
@@ -1060,7 +1148,7 @@ void RoundStateMachine::Commit(double collect_s, std::optional<std::string> fail
       {"clients_unreported", unreported_},
       {"target", target_},
       {"quorum", Quorum()},
-      {"samples", sample_sum},
+      {"samples", aggregated.withheld ? nlohmann::json() : nlohmann::json(sample_sum)},
       {"weighting", aggregation::WeightingName(options_.aggregation.weighting)},
       {"max_weight_share",
        weight_sum > 0.0 ? nlohmann::json(max_weight / weight_sum) : nlohmann::json()},
@@ -1118,7 +1206,8 @@ void RoundStateMachine::Commit(double collect_s, std::optional<std::string> fail
 nlohmann::json RoundStateMachine::ReleasePrivately(
     std::uint64_t round, std::span<const float> reference,
     std::span<const aggregation::WeightedInput> inputs,
-    std::span<const aggregation::SoftTargetSummary* const> summaries) {
+    std::span<const aggregation::SoftTargetSummary* const> summaries,
+    std::span<const StagedUpdate* const> private_records) {
   const PrivacyOptions& dp = options_.privacy;
   // Simulation: noise from the run's seed (a resumed run reproduces it);
   // deployments: from the CSPRNG.
@@ -1143,7 +1232,18 @@ nlohmann::json RoundStateMachine::ReleasePrivately(
       record["contribution_norm_max"] = release.max_added_norm;
     }
   }
-  if (dp.summaries) {
+  if (dp.summaries && dp.distributed) {
+    // The clients clipped and noised their records; the sums carry the noise.
+    const std::size_t classes = options_.num_classes;
+    std::vector<double> rows(classes * classes, 0.0), presence(classes, 0.0);
+    for (const StagedUpdate* update : private_records) {
+      for (std::size_t i = 0; i < rows.size(); ++i) rows[i] += update->private_rows[i];
+      for (std::size_t c = 0; c < classes; ++c) presence[c] += update->private_presence[c];
+    }
+    SummaryRelease release = ReleaseSummarySums(dp, rows, presence, soft_state_);
+    soft_state_ = std::move(release.summary);
+    record["summary_classes_released"] = release.classes_released;
+  } else if (dp.summaries) {
     SummaryRelease release =
         ReleaseSummaries(dp, summaries, options_.num_classes, soft_state_, noise);
     soft_state_ = std::move(release.summary);
@@ -1153,6 +1253,12 @@ nlohmann::json RoundStateMachine::ReleasePrivately(
   // Summaries that are not released are not aggregated at all (soft_state_ stays empty).
   record.update(PrivacyRecord());
   return record;
+}
+
+std::size_t RoundStateMachine::PrivateRecordLength() const {
+  const std::size_t classes = options_.num_classes;
+  const bool records = options_.privacy.distributed && options_.privacy.summaries;
+  return records ? classes * classes + classes : 0;
 }
 
 nlohmann::json RoundStateMachine::PrivacyRecord() const {
@@ -1165,8 +1271,13 @@ nlohmann::json RoundStateMachine::PrivacyRecord() const {
                            {"expected_cohort", dp.expected_cohort}};
   if (dp.distributed) {
     record["min_survivors"] = dp.min_survivors;
-    record["client_noise_std"] =
-        dp.noise_multiplier * dp.clip_norm / std::sqrt(static_cast<double>(dp.min_survivors));
+    const double share = 1.0 / std::sqrt(static_cast<double>(dp.min_survivors));
+    record["client_noise_std"] = dp.noise_multiplier * dp.clip_norm * share;
+    if (dp.summaries) {
+      record["client_summary_noise_std"] =
+          dp.summary_noise_multiplier *
+          privacy::SummarySensitivity(dp.summary_clip_norm, options_.num_classes) * share;
+    }
   }
   const privacy::PrivacySpent spent = account_.Spent(dp.delta);
   record["epsilon"] = spent.epsilon;

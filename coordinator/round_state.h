@@ -120,6 +120,12 @@ const char* PhaseName(Phase phase);
 // the REJECT code they get.
 std::optional<wire::RejectCode> RefusalFor(Phase phase, wire::MessageKind kind);
 
+// Who leaves a round's disputes over sealed key shares (accuser, accused):
+// a smallest set found greedily that takes part in every dispute — the
+// client in the most disputes first, both sides of a dispute that stands
+// alone (ExcludeDisputants, docs/SECURE_AGGREGATION.md).
+std::set<std::string> Disputants(const std::vector<std::pair<std::string, std::string>>& disputes);
+
 class RoundStateMachine {
  public:
   // `allowed`: Z85 key → name (empty in plaintext mode). `clock` must outlive
@@ -208,6 +214,9 @@ class RoundStateMachine {
     double loss_sum = 0.0, weight_sum = 0.0, max_weight = 0.0;
     std::string heaviest;
     std::int64_t sample_sum = 0;
+    // Distributed DP: the clients withheld their sample counts and losses
+    // (the metrics line then says null for both).
+    bool withheld = false;
     std::size_t reported = 0;
     std::vector<std::string> names;  // aggregated clients, in summation order
     aggregation::AggregateReport report;
@@ -218,6 +227,12 @@ class RoundStateMachine {
   // The metrics of the secure round in progress: its parameters, and the
   // clients, bytes and CPU of each stage.
   nlohmann::json SecureRecord(std::size_t survivors, std::uint64_t clamped) const;
+  // Leaves `key` out of the rounds after `round` for
+  // secure_aggregation.exclude_rounds (0: the rest of the run), logging why.
+  void Exclude(const std::string& key, std::uint64_t round, const std::string& why);
+  // Both sides of every dispute of the secure round in progress excluded;
+  // returns them as [{"accuser", "accused"}] for metrics.
+  nlohmann::json ExcludeDisputants(std::uint64_t round);
   // The server optimizer's step from `before` (the global model the round
   // started from) over the trained, kept coordinates.
   void StepServerOptimizer(std::span<const float> before);
@@ -234,11 +249,16 @@ class RoundStateMachine {
   // aggregated and the model is untouched, but the round still counts: it
   // is never attempted again, and under distributed DP it is charged.
   void Commit(double collect_s, std::optional<std::string> failure = std::nullopt);
-  // The DP release of a round (global kept values and/or soft targets),
-  // charged to the account; returns the round's privacy metrics.
+  // Elements the clients' private summary records add to a secure round's
+  // vector under distributed DP with summaries released (C² + C), else 0.
+  std::size_t PrivateRecordLength() const;
+  // The DP release of a round (global kept values and/or soft targets; the
+  // exact `summaries` under central DP, the clients' `private_records` under
+  // distributed DP); returns the round's privacy metrics.
   nlohmann::json ReleasePrivately(std::uint64_t round, std::span<const float> reference,
                                   std::span<const aggregation::WeightedInput> inputs,
-                                  std::span<const aggregation::SoftTargetSummary* const> summaries);
+                                  std::span<const aggregation::SoftTargetSummary* const> summaries,
+                                  std::span<const StagedUpdate* const> private_records);
   void Send(const std::string& routing_id, const wire::Message& message);
   // `log`: a WARNING line per REJECT (refused updates are summed up per
   // attempt instead, in RefusalSummary()).

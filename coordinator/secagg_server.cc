@@ -112,7 +112,8 @@ std::vector<privacy::SealedShares> SecAggServer::SharesFor(SecAggId to) const {
   return out;
 }
 
-void SecAggServer::AcceptMaskedInput(SecAggId from, std::vector<std::uint64_t> masked) {
+void SecAggServer::AcceptMaskedInput(SecAggId from, std::vector<std::uint64_t> masked,
+                                     const std::set<SecAggId>& disputed) {
   Expect(Stage::kMaskedInput, "AcceptMaskedInput");
   if (!sharers_.contains(from)) Refuse(from, "sent a masked input without sharing keys");
   if (masked_.contains(from)) Refuse(from, "sent its masked input twice");
@@ -125,7 +126,14 @@ void SecAggServer::AcceptMaskedInput(SecAggId from, std::vector<std::uint64_t> m
                                [&](std::uint64_t v) { return (v >> bits) != 0; })) {
     Refuse(from, "sent a value outside the ring of " + std::to_string(bits) + " bits");
   }
+  for (const auto id : disputed) {
+    if (id == from || !sharers_.contains(id) || !graph_.AreNeighbours(from, id)) {
+      Refuse(from, "disputes the shares of client " + std::to_string(id) +
+                       ", who sent it none (not a neighbour in U2)");
+    }
+  }
   masked_[from] = std::move(masked);
+  if (!disputed.empty()) disputes_[from] = disputed;
 }
 
 bool SecAggServer::CloseMaskedInput() {
@@ -143,8 +151,10 @@ void SecAggServer::AcceptUnmask(const privacy::UnmaskShares& shares) {
   // Exactly, over its neighbours in U2: a self-mask share of every survivor,
   // a key share of every one that is not.
   std::size_t self_mask = 0, mask_key = 0;
+  const auto disputed = disputes_.find(from);
   for (const auto id : graph_.Neighbours(from)) {
     if (!sharers_.contains(id)) continue;
+    if (disputed != disputes_.end() && disputed->second.contains(id)) continue;  // holds none
     const bool survived = masked_.contains(id);
     const auto& wanted = survived ? shares.self_mask : shares.mask_key;
     const auto& unwanted = survived ? shares.mask_key : shares.self_mask;

@@ -53,7 +53,10 @@ class SecAggServer {
   // The shares addressed to a member of U2, from the other members of U2.
   std::vector<privacy::SealedShares> SharesFor(privacy::SecAggId to) const;
 
-  void AcceptMaskedInput(privacy::SecAggId from, std::vector<std::uint64_t> masked);
+  // `disputed`: the neighbours in U2 whose sealed shares failed to open at
+  // `from` (privacy::SecAggClient::disputed); it reveals nothing for them.
+  void AcceptMaskedInput(privacy::SecAggId from, std::vector<std::uint64_t> masked,
+                         const std::set<privacy::SecAggId>& disputed = {});
   bool CloseMaskedInput();
   const std::vector<privacy::SecAggId>& survivors() const { return survivors_; }
 
@@ -67,6 +70,12 @@ class SecAggServer {
   bool Finish();
   const std::vector<std::uint64_t>& sum() const { return sum_; }
   const std::vector<privacy::SecAggId>& culprits() const { return culprits_; }
+  // Survivors and the senders whose shares they dispute: the coordinator
+  // relayed the sealed bytes and cannot open them, so it cannot tell which
+  // of the two lies.
+  const std::map<privacy::SecAggId, std::set<privacy::SecAggId>>& disputes() const {
+    return disputes_;
+  }
 
   const std::string& failure_reason() const { return failure_reason_; }
 
@@ -86,6 +95,7 @@ class SecAggServer {
   std::map<privacy::SecAggId, std::vector<privacy::SealedShares>> shares_;  // by sender
   std::set<privacy::SecAggId> sharers_;                                     // U2
   std::map<privacy::SecAggId, std::vector<std::uint64_t>> masked_;          // by sender
+  std::map<privacy::SecAggId, std::set<privacy::SecAggId>> disputes_;       // accuser → accused
   std::vector<privacy::SecAggId> survivors_;                                // U3
   std::map<privacy::SecAggId, privacy::UnmaskShares> unmasked_;             // by responder
   std::vector<std::uint64_t> sum_;

@@ -132,8 +132,9 @@ bool SecureRound::Waiting(const std::set<std::string>& present) const {
 }
 
 std::size_t SecureRound::masked_frame_bytes() const {
-  // Envelope, payload (marker byte + i64 + f64 + u64 + u64), section header, packed elements.
-  return wire::kEnvelopeBytes + 1 + 32 + wire::kTensorHeaderBytes +
+  // Envelope, payload (marker byte + i64 + f64 + u32 + u64 + u64 + the disputed
+  // list, at most one id per cohort member), section header, packed elements.
+  return wire::kEnvelopeBytes + 1 + 36 + 8 + 4 * setup_.cohort.size() + wire::kTensorHeaderBytes +
          (layout_.length() * layout_.ring_bits + 7) / 8;
 }
 
@@ -187,12 +188,20 @@ std::optional<wire::Reject> SecureRound::OnMasked(const std::string& key,
   const auto refuse = [](RejectCode code, std::string text) {
     return wire::Reject{code, "SECAGG_MASKED: " + std::move(text)};
   };
-  if (masked.sample_count < 1 || masked.sample_count > declared) {
+  if (masked.withheld != setup_.withheld) {
+    return refuse(RejectCode::kInvalidValue,
+                  setup_.withheld != 0 ? "under privacy.dp = \"distributed\" the masked input "
+                                         "withholds its sample_count and train_loss"
+                                       : "withholds fields, which only privacy.dp = "
+                                         "\"distributed\" does");
+  }
+  if (setup_.withheld == 0 && (masked.sample_count < 1 || masked.sample_count > declared)) {
     return refuse(RejectCode::kLimitExceeded, "sample_count " +
                                                   std::to_string(masked.sample_count) +
                                                   " outside 1.." + std::to_string(declared));
   }
-  if (!(masked.train_loss >= 0.0 && masked.train_loss <= setup_.max_train_loss)) {
+  if (setup_.withheld == 0 &&
+      !(masked.train_loss >= 0.0 && masked.train_loss <= setup_.max_train_loss)) {
     return refuse(RejectCode::kInvalidValue, "train_loss outside [0, limits.max_train_loss]");
   }
   if (masked.mask_round != setup_.mask_round) {
@@ -209,10 +218,15 @@ std::optional<wire::Reject> SecureRound::OnMasked(const std::string& key,
                                                    " elements, the round's vector has " +
                                                    std::to_string(layout_.length()));
   }
+  const std::set<privacy::SecAggId> disputed(masked.disputed.begin(), masked.disputed.end());
+  if (disputed.size() != masked.disputed.size()) {
+    return refuse(RejectCode::kInvalidValue, "the disputed list repeats an id");
+  }
   auto result = Guard(key, Stage::kMaskedInput, frame_bytes, [&](SecAggId id) {
     // UnpackBits checks the exact size and the zero padding (DataError).
     server_.AcceptMaskedInput(
-        id, privacy::UnpackBits(masked.masked.bytes, layout_.ring_bits, layout_.length()));
+        id, privacy::UnpackBits(masked.masked.bytes, layout_.ring_bits, layout_.length()),
+        disputed);
   });
   if (!result) {
     reports_[key] = {key, weights_[IdOf(key) - 1], masked.sample_count, masked.train_loss,
@@ -312,6 +326,15 @@ std::vector<std::string> SecureRound::culprits() const {
   std::vector<std::string> keys;
   for (const auto id : server_.culprits()) keys.push_back(setup_.cohort[id - 1]);
   return keys;
+}
+
+std::vector<std::pair<std::string, std::string>> SecureRound::disputes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [accuser, accused] : server_.disputes()) {
+    for (const auto id : accused)
+      out.emplace_back(setup_.cohort[accuser - 1], setup_.cohort[id - 1]);
+  }
+  return out;
 }
 
 std::vector<SecureRound::Report> SecureRound::survivors() const {

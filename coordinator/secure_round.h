@@ -43,6 +43,9 @@ struct SecureRoundSetup {
   std::size_t classes = 0;
   std::uint64_t mask_round = 0;
   double max_train_loss = 1e6;
+  // Under distributed DP (wire::kWithheld* bits): the fields every masked
+  // input must withhold; 0 = it must send them.
+  std::uint32_t withheld = 0;
   std::uint64_t graph_seed = 0;
   config::SecureAggregationConfig config;
 };
@@ -89,14 +92,18 @@ class SecureRound {
   const std::string& failure_reason() const { return failure_reason_; }
   // After Finish() (either way): the keys of clients that revealed wrong shares.
   std::vector<std::string> culprits() const;
+  // The (accuser, accused) keys of every dispute so far: a survivor whose
+  // copy of the accused's sealed shares failed to open (SECAGG_MASKED's
+  // disputed list). The coordinator cannot tell which of the two lies.
+  std::vector<std::pair<std::string, std::string>> disputes() const;
   // After Finish(): the unmasked sum, read back.
   const privacy::SecureSum& result() const { return result_; }
   // The survivors (their masked inputs are in the sum) and what they declared.
   struct Report {
     std::string key;
     std::uint32_t weight = 0;
-    std::int64_t sample_count = 0;
-    double train_loss = 0.0;
+    std::int64_t sample_count = 0;  // 0 when withheld
+    double train_loss = 0.0;        // 0 when withheld
     std::uint64_t clamped = 0;
   };
   std::vector<Report> survivors() const;

@@ -12,10 +12,13 @@ namespace {
 using wire::RejectCode;
 
 // Bytes of an UPDATE's soft-target summary on the wire: the count list in the
-// payload (u64 size + C × i64) and tensor section 1 (header + C² × f32).
+// payload (u64 size + C × i64) and tensor sections 1 to 3 (header + f32 each).
 std::int64_t SummaryWireBytes(const wire::Update& update) {
-  return static_cast<std::int64_t>(8 + update.summary_counts.size() * 8 +
-                                   wire::kTensorHeaderBytes + update.summary_logits.size() * 4);
+  return static_cast<std::int64_t>(
+      8 + update.summary_counts.size() * 8 + 3 * wire::kTensorHeaderBytes +
+      (update.summary_logits.size() + update.private_summary_rows.size() +
+       update.private_summary_presence.size()) *
+          4);
 }
 
 std::string Number(double value) {
@@ -26,21 +29,54 @@ std::string Number(double value) {
 
 }  // namespace
 
-std::variant<StagedUpdate, wire::Reject> UpdateValidator::Validate(
-    const wire::Update& update, const RoundExpectation& round, std::int64_t declared_samples,
-    std::size_t frame_bytes) const {
+std::variant<StagedUpdate, wire::Reject> UpdateValidator::Validate(const wire::Update& update,
+                                                                   const RoundExpectation& round,
+                                                                   std::int64_t declared_samples,
+                                                                   std::size_t frame_bytes) const {
   const auto reject = [](RejectCode code, std::string text) {
     return wire::Reject{code, std::move(text)};
   };
-  if (update.sample_count <= 0 || update.sample_count > declared_samples) {
+  constexpr std::uint32_t kAllWithheld = wire::kWithheldSampleCount | wire::kWithheldTrainLoss;
+  if (round.distributed_dp) {
+    // Under distributed DP the coordinator is not trusted with anything exact.
+    if (update.withheld != kAllWithheld || !update.summary_counts.empty()) {
+      return reject(RejectCode::kInvalidValue,
+                    "under privacy.dp = \"distributed\" an update withholds its sample_count and "
+                    "train_loss and carries no exact summary");
+    }
+    const std::size_t classes = limits_.num_classes;
+    const std::size_t presences = update.private_summary_presence.size();
+    if (round.private_summary ? presences != classes : presences != 0) {
+      return reject(RejectCode::kSchemaMismatch,
+                    "private summary of " + std::to_string(presences) + " classes, the round " +
+                        (round.private_summary ? "needs " + std::to_string(classes)
+                                               : std::string("releases no summaries")));
+    }
+    for (const auto* values : {&update.private_summary_rows, &update.private_summary_presence}) {
+      for (const float v : *values) {
+        if (std::fabs(v) > limits_.max_abs_logit) {
+          return reject(RejectCode::kInvalidValue,
+                        "private summary value " + Number(v) +
+                            ", limit |v| <= " + Number(limits_.max_abs_logit));
+        }
+      }
+    }
+  } else if (update.withheld != 0 || !update.private_summary_presence.empty()) {
+    return reject(RejectCode::kInvalidValue,
+                  "an update withholds fields or sends a private summary only under privacy.dp = "
+                  "\"distributed\"");
+  }
+  if (!round.distributed_dp &&
+      (update.sample_count <= 0 || update.sample_count > declared_samples)) {
     return reject(RejectCode::kLimitExceeded,
                   "sample_count " + std::to_string(update.sample_count) + " outside 1.." +
                       std::to_string(declared_samples) + " declared for this round");
   }
-  if (!(update.train_loss >= 0.0 && update.train_loss <= limits_.max_train_loss)) {
+  if (!round.distributed_dp &&
+      !(update.train_loss >= 0.0 && update.train_loss <= limits_.max_train_loss)) {
     return reject(RejectCode::kInvalidValue, "train_loss " + Number(update.train_loss) +
-                                                 " outside [0, " +
-                                                 Number(limits_.max_train_loss) + "]");
+                                                 " outside [0, " + Number(limits_.max_train_loss) +
+                                                 "]");
   }
   if (update.mask_round != round.mask_round) {
     return reject(RejectCode::kSchemaMismatch,
@@ -50,6 +86,9 @@ std::variant<StagedUpdate, wire::Reject> UpdateValidator::Validate(
   StagedUpdate staged;
   staged.sample_count = update.sample_count;
   staged.train_loss = update.train_loss;
+  staged.withheld = round.distributed_dp;
+  staged.private_rows = update.private_summary_rows;
+  staged.private_presence = update.private_summary_presence;
   if (round.distillation_only) {
     if (update.values.count != 0) {
       return reject(RejectCode::kSchemaMismatch,
@@ -74,25 +113,27 @@ std::variant<StagedUpdate, wire::Reject> UpdateValidator::Validate(
     staged.kept = std::move(kept.value());
   }
   staged.summary = {update.summary_counts, update.summary_logits};
-  if (auto problem =
-          aggregation::CheckSummary(staged.summary, limits_.num_classes, update.sample_count)) {
-    using Kind = aggregation::SummaryProblem::Kind;
-    switch (problem->kind) {
-      case Kind::kClassCount:
-        return reject(RejectCode::kSchemaMismatch, problem->text);
-      case Kind::kNegativeCount:
-        return reject(RejectCode::kInvalidValue, problem->text);
-      case Kind::kTooManySamples:
-        return reject(RejectCode::kLimitExceeded, problem->text);
-      case Kind::kNonFinite:
-        return reject(RejectCode::kNonFinite, problem->text);
+  if (!round.distributed_dp) {  // (under distributed DP nothing exact arrived)
+    if (auto problem =
+            aggregation::CheckSummary(staged.summary, limits_.num_classes, update.sample_count)) {
+      using Kind = aggregation::SummaryProblem::Kind;
+      switch (problem->kind) {
+        case Kind::kClassCount:
+          return reject(RejectCode::kSchemaMismatch, problem->text);
+        case Kind::kNegativeCount:
+          return reject(RejectCode::kInvalidValue, problem->text);
+        case Kind::kTooManySamples:
+          return reject(RejectCode::kLimitExceeded, problem->text);
+        case Kind::kNonFinite:
+          return reject(RejectCode::kNonFinite, problem->text);
+      }
     }
-  }
-  for (const float logit : staged.summary.mean_logits) {
-    if (std::fabs(logit) > limits_.max_abs_logit) {
-      return reject(RejectCode::kInvalidValue, "summary logit " + Number(logit) +
-                                                   ", limit |logit| <= " +
-                                                   Number(limits_.max_abs_logit));
+    for (const float logit : staged.summary.mean_logits) {
+      if (std::fabs(logit) > limits_.max_abs_logit) {
+        return reject(RejectCode::kInvalidValue,
+                      "summary logit " + Number(logit) +
+                          ", limit |logit| <= " + Number(limits_.max_abs_logit));
+      }
     }
   }
   staged.bytes = static_cast<std::int64_t>(frame_bytes);

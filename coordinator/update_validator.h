@@ -2,7 +2,9 @@
 // client, after the wire decoder's structural ones — sample count within the
 // client's declaration for the round, the mask in force, the values' count,
 // codec and magnitude, the soft-target summary's shape, counts, finiteness
-// and magnitude, and the reported loss. A valid update becomes a
+// and magnitude, and the reported loss — or, under distributed DP, that
+// the client withheld its sample count and loss and sent its summary only
+// as a private record of the right shape. A valid update becomes a
 // StagedUpdate (decoded, ready to aggregate); anything else a typed Reject
 // naming the field and the limit. Nothing here touches the global model.
 // Thread-safety: const methods on plain values; safe to share.
@@ -20,10 +22,14 @@ namespace fsd::coordinator {
 
 // A validated update, decoded.
 struct StagedUpdate {
-  std::int64_t sample_count = 0;
-  double train_loss = 0.0;
-  std::vector<float> kept;  // kept values in flat order; empty in distillation-only mode
-  aggregation::SoftTargetSummary summary;
+  std::int64_t sample_count = 0;  // 0 when withheld
+  double train_loss = 0.0;        // 0 when withheld
+  bool withheld = false;          // sample count and loss were not sent
+  std::vector<float> kept;        // kept values in flat order; empty in distillation-only mode
+  aggregation::SoftTargetSummary summary;  // exact (empty under distributed DP)
+  // Distributed DP: the private summary record (C×C rows, C presences),
+  // noised by the client; empty when the run releases no summaries.
+  std::vector<float> private_rows, private_presence;
   std::int64_t bytes = 0, weight_bytes = 0, summary_bytes = 0;  // on the wire
 };
 
@@ -37,9 +43,14 @@ struct ValidationLimits {
 // What the round expects of every update.
 struct RoundExpectation {
   bool distillation_only = false;
-  std::uint64_t mask_round = 0;            // the mask in force (0: none)
-  std::vector<std::uint64_t> segments;     // kept values per tensor under that mask
-  std::uint64_t kept_count = 0;            // their sum
+  std::uint64_t mask_round = 0;         // the mask in force (0: none)
+  std::vector<std::uint64_t> segments;  // kept values per tensor under that mask
+  std::uint64_t kept_count = 0;         // their sum
+  // Distributed DP: nothing exact may arrive — sample count and loss
+  // withheld, no exact summary — and the private summary record is required
+  // when `private_summary`, absent otherwise. Without it neither may appear.
+  bool distributed_dp = false;
+  bool private_summary = false;
 };
 
 class UpdateValidator {

@@ -153,4 +153,21 @@ double SecureRangeFor(double clip_norm, double noise_std) {
   return clip_norm + kTwoSidedQuantile * noise_std;
 }
 
+PrivateSummary PrivatizeSummary(std::span<const float> rows, std::span<const std::int64_t> counts,
+                                double clip_norm, double noise_std, GaussianNoise& noise) {
+  const std::size_t classes = counts.size();
+  std::vector<double> row_sum(classes * classes, 0.0), presence(classes, 0.0);
+  PrivateSummary out;
+  out.clipped = ClipSummaryInto(rows, counts, clip_norm, row_sum, presence);
+  AddNoise(row_sum, noise_std, noise);
+  AddNoise(presence, noise_std, noise);
+  out.rows.assign(row_sum.begin(), row_sum.end());
+  out.presence.assign(presence.begin(), presence.end());
+  return out;
+}
+
+double SecureSummaryScale(double clip_norm, double summary_clip_norm, std::size_t num_classes) {
+  return clip_norm / SummarySensitivity(summary_clip_norm, num_classes);
+}
+
 }  // namespace fsd::privacy

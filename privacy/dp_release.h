@@ -90,6 +90,25 @@ Clipped ClipSummaryInto(std::span<const float> rows, std::span<const std::int64_
                         std::span<double> presence_sum);
 double SummarySensitivity(double clip_norm, std::size_t num_classes);
 
+// Distributed DP, one client's summary share: its record (ClipSummaryInto:
+// rows clipped jointly to clip_norm, presence 0/1) plus N(0, noise_std²) on
+// every value — what leaves the client in place of its counts and mean logits.
+struct PrivateSummary {
+  std::vector<float> rows;      // C×C
+  std::vector<float> presence;  // C
+  Clipped clipped;
+};
+// REQUIRES: rows.size() == counts.size()², clip_norm > 0, noise_std >= 0.
+PrivateSummary PrivatizeSummary(std::span<const float> rows, std::span<const std::int64_t> counts,
+                                double clip_norm, double noise_std, GaussianNoise& noise);
+
+// In a secure round under distributed DP the private summary record rides
+// in the masked vector after the deltas, multiplied by this factor,
+// clip_norm / sqrt(summary_clip_norm² + C), so that its norm before noise is
+// at most clip_norm like a delta's and one fixed-point range fits both; the
+// coordinator divides the decoded sum by it.
+double SecureSummaryScale(double clip_norm, double summary_clip_norm, std::size_t num_classes);
+
 // Adds N(0, noise_std²) to every value. REQUIRES: noise_std >= 0.
 void AddNoise(std::span<double> values, double noise_std, GaussianNoise& noise);
 

@@ -58,4 +58,11 @@ NoisePlan PlanNoise(const NoiseRequest& request) {
   return plan;
 }
 
+double StepNoiseMultiplier(const NoisePlan& plan) {
+  if (plan.noise_multiplier > 0.0 && plan.summary_multiplier > 0.0) {
+    return CombinedNoiseMultiplier(plan.noise_multiplier, plan.summary_multiplier);
+  }
+  return plan.noise_multiplier > 0.0 ? plan.noise_multiplier : plan.summary_multiplier;
+}
+
 }  // namespace fsd::privacy

@@ -38,4 +38,8 @@ struct NoisePlan {
 
 NoisePlan PlanNoise(const NoiseRequest& request);
 
+// The multiplier one round of `plan` is charged with: z, z₂, or
+// (z⁻² + z₂⁻²)^(−1/2) when both parts are released.
+double StepNoiseMultiplier(const NoisePlan& plan);
+
 }  // namespace fsd::privacy

@@ -132,17 +132,22 @@ std::vector<std::uint64_t> SecAggClient::MaskInput(std::span<const std::uint64_t
   for (const auto& shares : received) {
     if (shares.to != self_)
       Violation(self_, "received shares addressed to " + std::to_string(shares.to));
-    if (shares.from == self_ || !roster_.contains(shares.from) || held_.contains(shares.from)) {
+    if (shares.from == self_ || !roster_.contains(shares.from) || held_.contains(shares.from) ||
+        disputed_.contains(shares.from)) {
       Violation(self_, "received shares from client " + std::to_string(shares.from) +
                            ", who is not a roster member or sent twice");
     }
     const SecretBytes key = AgreeKey(encryption_keys_.secret_key,
                                      roster_.at(shares.from).encryption_key, kShareKeyInfo);
-    const SecretBytes plain =
-        Open(key, ShareAssociatedData(parameters_.round, shares.from, self_), shares.sealed);
+    SecretBytes plain;
+    try {
+      plain = Open(key, ShareAssociatedData(parameters_.round, shares.from, self_), shares.sealed);
+    } catch (const AuthError&) {
+      // Its sender (or whoever altered it) broke the seal: disputed, not fatal.
+    }
     if (plain.size() != 2 * kShareValues * 8) {
-      Violation(self_, "shares from client " + std::to_string(shares.from) + " hold " +
-                           std::to_string(plain.size()) + " bytes");
+      disputed_.insert(shares.from);
+      continue;
     }
     ShamirShare seed_share{self_, {}}, key_share{self_, {}};
     for (std::size_t i = 0; i < kShareValues; ++i) {
@@ -161,7 +166,10 @@ std::vector<std::uint64_t> SecAggClient::MaskInput(std::span<const std::uint64_t
   std::vector<std::uint64_t> mask(input.size());
   ExpandMask(self_mask_seed_, bits, mask);
   RingAdd(masked, mask, bits);
-  for (const auto& [peer, shares] : held_) {
+  // Every sender in U2 — a disputed one too, since it masked with this client.
+  std::set<SecAggId> masked_with = disputed_;
+  for (const auto& [peer, shares] : held_) masked_with.insert(peer);
+  for (const auto peer : masked_with) {
     if (peer == self_) continue;
     ExpandMask(
         PairwiseMaskSeed(mask_keys_.secret_key, roster_.at(peer).mask_key, parameters_.round), bits,
@@ -185,7 +193,7 @@ UnmaskShares SecAggClient::Unmask(std::span<const SecAggId> survivors) {
   std::set<SecAggId> survived;
   for (const auto id : survivors) {
     if (!neighbours_.contains(id)) continue;
-    if (!held_.contains(id)) {
+    if (!held_.contains(id) && !disputed_.contains(id)) {
       Violation(self_, "survivor " + std::to_string(id) + " never shared keys with this client");
     }
     if (!survived.insert(id).second) Violation(self_, "the survivors list repeats an id");

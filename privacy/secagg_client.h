@@ -22,17 +22,21 @@
 //                  and itself are U2): y = x + PRG(b) + Σ_{u∈U2, u≠self}
 //                  ±PRG(HKDF(X25519(s_self, s_u))) in Z_{2^B}, + for u > self,
 //                  − for u < self, so the pairwise masks cancel in the sum.
+//                  A share that fails authentication (or holds the wrong
+//                  number of bytes) is disputed, not fatal: its sender is
+//                  still masked with (its peers did), this client holds no
+//                  share of its secrets, and disputed() names it — so one
+//                  hostile client cannot knock its neighbours out of a round.
 //   Unmask         given the survivors U3 (who sent masked inputs): the
 //                  b share of every survivor and the s-key share of every
 //                  member of U2 that is not a survivor — never both for one
-//                  client. A second request that would reveal the other
-//                  share of anyone is refused; the same request again gets
-//                  the same answer.
+//                  client (nothing for a disputed sender). A second request that would reveal the
+//                  other share of anyone is refused; the same request again gets the same answer.
 // Thread-safety: one owner thread. Errors: DataError naming the problem for
 // anything the coordinator or a peer sent that breaks the protocol (stage
 // out of order, fewer than threshold members, unknown or duplicate ids,
-// keys reused, inconsistent unmask requests); AuthError when a sealed share
-// fails authentication. After an error the round is over for this client.
+// keys reused, inconsistent unmask requests). After an error the round is
+// over for this client.
 #pragma once
 
 #include <array>
@@ -109,6 +113,8 @@ class SecAggClient {
   std::vector<std::uint64_t> MaskInput(std::span<const std::uint64_t> input,
                                        std::span<const SealedShares> received);
   UnmaskShares Unmask(std::span<const SecAggId> survivors);
+  // After MaskInput: the senders whose sealed shares failed to open.
+  const std::set<SecAggId>& disputed() const { return disputed_; }
 
  private:
   enum class Stage { kAdvertise, kShareKeys, kMaskInput, kUnmask, kDone };
@@ -124,6 +130,7 @@ class SecAggClient {
   std::map<SecAggId, AdvertisedKeys> roster_;  // U1
   std::map<SecAggId, std::pair<ShamirShare, ShamirShare>>
       held_;                                              // from U2: (self-mask, key) shares
+  std::set<SecAggId> disputed_;                           // in U2, but their shares did not open
   std::optional<std::set<SecAggId>> answered_survivors_;  // the one unmask request answered
 };
 

@@ -20,7 +20,7 @@ SecureInput EncodeSecureInput(const SecureInputLayout& layout, std::span<const f
                               std::span<const float> mean_logits, std::int64_t samples) {
   const std::size_t classes = layout.classes;
   FSD_CHECK(deltas.size() == layout.kept && counts.size() == classes &&
-            mean_logits.size() == classes * classes && weight >= 1 && samples > 0)
+            mean_logits.size() == classes * classes && weight >= 1 && (classes == 0 || samples > 0))
       << "secure input of " << deltas.size() << " deltas, " << counts.size() << " classes";
   const FixedPoint values(layout.bits, layout.range);
   const FixedPoint logits(layout.bits, layout.logit_range);

@@ -47,7 +47,8 @@ struct SecureInput {
 };
 
 // A client's input: `deltas` (K values), its weight, its summary (`counts`
-// of C classes, C×C `mean_logits`), trained on `samples` samples.
+// of C classes, C×C `mean_logits`), trained on `samples` samples (> 0 when
+// C > 0; unused, and may be 0, without a summary).
 SecureInput EncodeSecureInput(const SecureInputLayout& layout, std::span<const float> deltas,
                               std::uint32_t weight, std::span<const std::int64_t> counts,
                               std::span<const float> mean_logits, std::int64_t samples);

@@ -36,6 +36,8 @@ const char* KindName(config::AttackKind kind) {
       return "bad_share";
     case config::AttackKind::kBadWeight:
       return "bad_weight";
+    case config::AttackKind::kBadSeal:
+      return "bad_seal";
   }
   return "unknown";
 }
@@ -89,6 +91,7 @@ std::vector<float> AttackedValues(config::AttackKind kind, double factor,
     case config::AttackKind::kLogitPoison:
     case config::AttackKind::kBadShare:
     case config::AttackKind::kBadWeight:
+    case config::AttackKind::kBadSeal:
       break;
   }
   throw InternalError(std::string("AttackedValues does not handle ") + KindName(kind));
@@ -186,6 +189,7 @@ void Attack::Apply(std::size_t client, const client::LocalRound& round,
       break;
     case config::AttackKind::kBadShare:  // on the wire: FrameEditors
     case config::AttackKind::kBadWeight:
+    case config::AttackKind::kBadSeal:
       return;
   }
   Log(round.round, client);
@@ -213,6 +217,16 @@ void Attack::InstallFrameEditors(std::size_t client, client::ClientNodeOptions& 
         auto& shares = reveal->self_mask.empty() ? reveal->mask_key : reveal->self_mask;
         if (shares.empty() || shares.front().y.empty()) return false;
         shares.front().y.front() ^= 1;
+        return true;
+      });
+      break;
+    case config::AttackKind::kBadSeal:
+      // The sealed shares for its first neighbour do not open there.
+      node.edit_outgoing = editor([](wire::Body& body) {
+        auto* shares = std::get_if<wire::SecAggShares>(&body);
+        if (shares == nullptr || shares->shares.empty() || shares->shares.front().sealed.empty())
+          return false;
+        shares->shares.front().sealed.back() ^= 1;  // the GCM tag
         return true;
       });
       break;

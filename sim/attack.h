@@ -25,6 +25,9 @@
 //                 client trying to make the round fail and be retried)
 //   bad_weight    (secure aggregation) masks its input with its announced
 //                 weight + factor
+//   bad_seal      (secure aggregation) trains honestly, but the sealed key
+//                 shares it sends its first neighbour do not open (one
+//                 ciphertext byte flipped): a dispute, both sides excluded
 // Attackers may also declare attack.declared_samples at JOIN and claim them
 // in every UPDATE (from round 1, whatever start_round). Every injected attack
 // is logged per round (InjectedIn) for metrics.jsonl. In distillation-only
@@ -89,7 +92,7 @@ class Attack {
   // but alie; label_flip only claims its declared samples here).
   void Apply(std::size_t client, const client::LocalRound& round,
              client::TrainedRound& trained) const;
-  // bad_share and bad_weight deviate from the secure-aggregation protocol
+  // bad_share, bad_weight and bad_seal deviate from the secure-aggregation protocol
   // itself: the frame editors an attacker's node runs (nothing for other
   // kinds or honest clients).
   void InstallFrameEditors(std::size_t client, client::ClientNodeOptions& node) const;

@@ -220,6 +220,7 @@ enum class AttackKind {
   kLogitPoison,
   kBadShare,   // secure aggregation: one wrong Shamir share in the unmask reveal
   kBadWeight,  // secure aggregation: masks with its announced weight + factor
+  kBadSeal,    // secure aggregation: one sealed key share its recipient cannot open
 };
 
 // [attack]: hostile enrolled clients in fsd-sim (robustness experiments).

@@ -310,18 +310,11 @@ void CheckPrivacy(const RunConfig& config, const std::string& origin) {
   }
   const bool weights = config.federation.mode == FederationMode::kWeights;
   if (p.dp == DpMode::kDistributed) {
-    // Clients add the noise to their model deltas; per-class presence counts
-    // would have to travel as noisy reals, which UPDATE does not carry.
+    // Clients add the noise to their model deltas and summary records.
     if (!weights) {
       fail("federation.mode",
-           "must be \"weights\" with privacy.dp = \"distributed\": it covers model deltas "
-           "only (use privacy.dp = \"central\" for distillation mode)");
-    }
-    if (ReleasesSummaries(config)) {
-      fail("privacy.dp",
-           "\"distributed\" covers model deltas only, and this run releases soft-target "
-           "summaries (loss.beta or schedule.beta > 0, or the adaptive temperature schedule): "
-           "use \"central\", or turn the summaries off");
+           "must be \"weights\" with privacy.dp = \"distributed\" (use privacy.dp = "
+           "\"central\" for distillation mode)");
     }
     const double expected_cohort = config.federation.fraction * config.federation.clients;
     if (p.min_survivors < 1 || p.min_survivors > expected_cohort + 1e-9) {
@@ -718,7 +711,8 @@ RunConfig Read(const toml::table* root, const std::string& origin,
                  {"label_flip", AttackKind::kLabelFlip},
                  {"logit_poison", AttackKind::kLogitPoison},
                  {"bad_share", AttackKind::kBadShare},
-                 {"bad_weight", AttackKind::kBadWeight}});
+                 {"bad_weight", AttackKind::kBadWeight},
+                 {"bad_seal", AttackKind::kBadSeal}});
   attack.Real("factor", at.factor, 0.0, 1e6);
   attack.Integer("start_round", at.start_round, 1, 1'000'000);
   attack.Real("declared_samples", at.declared_samples, 0.0, 1e9);
@@ -761,12 +755,13 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   secure.Real("min_threshold", sa.min_threshold, 0.0, 1e6);
   secure.Finish();
   CheckSecureAggregation(config, origin);
-  const bool protocol_attack =
-      config.attack.kind == AttackKind::kBadShare || config.attack.kind == AttackKind::kBadWeight;
+  const bool protocol_attack = config.attack.kind == AttackKind::kBadShare ||
+                               config.attack.kind == AttackKind::kBadWeight ||
+                               config.attack.kind == AttackKind::kBadSeal;
   if (config.attack.clients > 0 && protocol_attack && !config.secure_aggregation.enabled) {
     throw ConfigError(origin +
-                      ": attack.kind: bad_share and bad_weight attack secure aggregation; "
-                      "set secure_aggregation.enabled = true");
+                      ": attack.kind: bad_share, bad_weight and bad_seal attack secure "
+                      "aggregation; set secure_aggregation.enabled = true");
   }
   SectionReader faults(root, "faults", origin, known_keys);
   auto& fc = config.faults;

@@ -213,8 +213,9 @@ void Fields(Io& io, M& m) {
     auto& s = m.secure;
     io(s.id, s.cohort, s.threshold, s.degree, s.graph_seed, s.ring_bits, s.value_bits,
        s.value_range, s.logit_range, s.weight, s.length);
+    io(m.dp.steps, m.dp.sampling_rate, m.dp.noise_multiplier);
   } else if constexpr (std::is_same_v<T, Update>) {
-    io(m.sample_count, m.train_loss);
+    io(m.sample_count, m.train_loss, m.withheld);
     io.Counts(m.summary_counts, "UPDATE.summary_counts");
     io(m.mask_round);
   } else if constexpr (std::is_same_v<T, Reject>) {
@@ -242,7 +243,8 @@ void Fields(Io& io, M& m) {
       io.Bytes(share.sealed, "SECAGG sealed share");
     });
   } else if constexpr (std::is_same_v<T, SecAggMasked>) {
-    io(m.sample_count, m.train_loss, m.mask_round, m.clamped);
+    io(m.sample_count, m.train_loss, m.withheld, m.mask_round, m.clamped);
+    io.Records(m.disputed, "SECAGG_MASKED.disputed", 4, [&](auto& id) { io(id); });
   } else if constexpr (std::is_same_v<T, SecAggUnmask>) {
     io.Records(m.survivors, "SECAGG_UNMASK.survivors", 4, [&](auto& id) { io(id); });
   } else if constexpr (std::is_same_v<T, SecAggReveal>) {
@@ -279,7 +281,11 @@ std::vector<SectionRef<std::is_const_v<B>>> SectionsOf(B& body) {
   }
   if (auto* u = std::get_if<Update>(&body)) {
     return {{nullptr, &u->values, codec::Dtype::kFp32, false, "UPDATE.values"},
-            {&u->summary_logits, nullptr, codec::Dtype::kFp32, false, "UPDATE.summary_logits"}};
+            {&u->summary_logits, nullptr, codec::Dtype::kFp32, false, "UPDATE.summary_logits"},
+            {&u->private_summary_rows, nullptr, codec::Dtype::kFp32, false,
+             "UPDATE.private_summary_rows"},
+            {&u->private_summary_presence, nullptr, codec::Dtype::kFp32, false,
+             "UPDATE.private_summary_presence"}};
   }
   if (auto* m = std::get_if<SecAggMasked>(&body)) {
     return {{nullptr, &m->masked, codec::Dtype::kRing, true, "SECAGG_MASKED.masked"}};
@@ -344,10 +350,11 @@ std::optional<Reject> CheckFinite(const Body& body) {
   if (const auto* r = std::get_if<RoundStart>(&body)) {
     if (!std::isfinite(r->temperature) || !std::isfinite(r->alpha) || !std::isfinite(r->beta) ||
         !std::isfinite(r->lr_factor) || !std::isfinite(r->secure.value_range) ||
-        !std::isfinite(r->secure.logit_range)) {
+        !std::isfinite(r->secure.logit_range) || !std::isfinite(r->dp.sampling_rate) ||
+        !std::isfinite(r->dp.noise_multiplier)) {
       return Refuse(RejectCode::kNonFinite,
-                    "ROUND_START temperature, alpha, beta, lr_factor or a secure-aggregation "
-                    "range is not finite");
+                    "ROUND_START temperature, alpha, beta, lr_factor, a secure-aggregation "
+                    "range or a privacy figure is not finite");
     }
     if (!AllFinite(r->soft_targets))
       return Refuse(RejectCode::kNonFinite, "ROUND_START soft_targets hold NaN or Inf");
@@ -361,6 +368,23 @@ std::optional<Reject> CheckFinite(const Body& body) {
       return Refuse(RejectCode::kNonFinite, "UPDATE train_loss is not finite");
     if (!AllFinite(u->summary_logits))
       return Refuse(RejectCode::kNonFinite, "UPDATE summary_logits hold NaN or Inf");
+    if (!AllFinite(u->private_summary_rows) || !AllFinite(u->private_summary_presence))
+      return Refuse(RejectCode::kNonFinite, "UPDATE private summary holds NaN or Inf");
+  }
+  return std::nullopt;
+}
+
+// Withheld fields are 0, and only known bits are set.
+std::optional<Reject> CheckWithheld(std::uint32_t withheld, std::int64_t sample_count,
+                                    double train_loss, const char* kind) {
+  if ((withheld & ~kWithheldKnownBits) != 0) {
+    return Refuse(RejectCode::kMalformed, std::string(kind) + " withheld has unknown bits " +
+                                              std::to_string(withheld & ~kWithheldKnownBits));
+  }
+  if (((withheld & kWithheldSampleCount) != 0 && sample_count != 0) ||
+      ((withheld & kWithheldTrainLoss) != 0 && train_loss != 0.0)) {
+    return Refuse(RejectCode::kMalformed,
+                  std::string(kind) + " withholds sample_count or train_loss but sends a value");
   }
   return std::nullopt;
 }
@@ -373,6 +397,24 @@ std::optional<Reject> CheckShapes(const Body& body) {
                     "UPDATE summary has " + std::to_string(u->summary_counts.size()) +
                         " class counts but " + std::to_string(u->summary_logits.size()) +
                         " logits; needs counts squared");
+    }
+    const std::size_t presence = u->private_summary_presence.size();
+    if (!IsSquareOf(u->private_summary_rows.size(), presence)) {
+      return Refuse(RejectCode::kMalformed, "UPDATE private summary has " +
+                                                std::to_string(presence) + " presences but " +
+                                                std::to_string(u->private_summary_rows.size()) +
+                                                " row values; needs presences squared");
+    }
+    if (presence > 0 && !u->summary_counts.empty()) {
+      return Refuse(RejectCode::kMalformed, "UPDATE carries both an exact and a private summary");
+    }
+    if (auto reject = CheckWithheld(u->withheld, u->sample_count, u->train_loss, "UPDATE")) {
+      return reject;
+    }
+  }
+  if (const auto* m = std::get_if<SecAggMasked>(&body)) {
+    if (auto reject = CheckWithheld(m->withheld, m->sample_count, m->train_loss, "SECAGG_MASKED")) {
+      return reject;
     }
   }
   return std::nullopt;

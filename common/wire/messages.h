@@ -16,11 +16,20 @@
 
 namespace fsd::wire {
 
-// Version 7: SECAGG_KEYS' self-mask commitment, no weight in the masked
-// vector (docs/PROTOCOL.md, "Version history"); versions 1 to 6 are retired.
-inline constexpr std::uint16_t kProtocolVersion = 7;
-inline constexpr std::uint16_t kMinSupportedVersion = 7;
-inline constexpr std::uint16_t kMaxSupportedVersion = 7;
+// Version 8: ROUND_START's privacy block, UPDATE's and SECAGG_MASKED's
+// withheld fields, UPDATE's private summary sections, SECAGG_MASKED's
+// disputed senders (docs/PROTOCOL.md, "Version history"); versions 1 to 7
+// are retired.
+inline constexpr std::uint16_t kProtocolVersion = 8;
+inline constexpr std::uint16_t kMinSupportedVersion = 8;
+inline constexpr std::uint16_t kMaxSupportedVersion = 8;
+
+// Bits of UPDATE.withheld and SECAGG_MASKED.withheld: fields a client does
+// not send (their value on the wire is then 0), as under distributed DP,
+// where nothing exact leaves a client. Other bits are malformed.
+inline constexpr std::uint32_t kWithheldSampleCount = 1;
+inline constexpr std::uint32_t kWithheldTrainLoss = 2;
+inline constexpr std::uint32_t kWithheldKnownBits = kWithheldSampleCount | kWithheldTrainLoss;
 
 enum class MessageKind : std::uint16_t {
   kJoin = 1,
@@ -99,6 +108,16 @@ struct SecAggStart {
   bool operator==(const SecAggStart&) const = default;
 };
 
+// ROUND_START's privacy block: what the coordinator states about the
+// round's differentially private release (all 0 when privacy.dp is off), so
+// that a client keeps its own ledger (client/privacy_ledger.h).
+struct DpStart {
+  std::uint64_t steps = 0;        // accountant steps charged so far, this draw included
+  double sampling_rate = 0.0;     // q of the Poisson sample
+  double noise_multiplier = 0.0;  // the multiplier each step is charged with
+  bool operator==(const DpStart&) const = default;
+};
+
 // Coordinator → client: train on these values and answer with UPDATE (or,
 // in a secure round, with the SECAGG_* dialog).
 struct RoundStart {
@@ -128,6 +147,7 @@ struct RoundStart {
   // vector, sent only to clients that do not have it yet (else count 0).
   codec::Encoded mask{codec::Dtype::kBitmask, false, 0, {}};
   SecAggStart secure;  // payload, after mask_round
+  DpStart dp;          // payload, after secure
   bool operator==(const RoundStart&) const = default;
 };
 
@@ -135,6 +155,7 @@ struct RoundStart {
 struct Update {
   std::int64_t sample_count = 0;
   double train_loss = 0.0;
+  std::uint32_t withheld = 0;  // kWithheld* bits: those fields are 0 and mean nothing
   // Soft-target summary: per class c, the number of samples n_c (payload,
   // at most WireLimits::max_classes entries) ...
   std::vector<std::int64_t> summary_counts;
@@ -147,6 +168,13 @@ struct Update {
   // ... and tensor section 1: the C×C mean deepest-exit logits (row c over the
   // class-c samples; zeros where n_c = 0). Decoding checks C² = this size.
   std::vector<float> summary_logits;
+  // Under distributed DP the summary travels privatized instead (the exact
+  // sections above empty): tensor section 2, the C×C rows clipped jointly
+  // (privacy::ClipSummaryInto) plus Gaussian noise, and tensor section 3,
+  // the C per-class presences (1 or 0) plus Gaussian noise. Both empty, or
+  // C² and C values.
+  std::vector<float> private_summary_rows;
+  std::vector<float> private_summary_presence;
   bool operator==(const Update&) const = default;
 };
 
@@ -222,11 +250,16 @@ struct SecAggDelivered {
 struct SecAggMasked {
   std::int64_t sample_count = 0;
   double train_loss = 0.0;
+  std::uint32_t withheld = 0;  // kWithheld* bits, as in UPDATE
   std::uint64_t mask_round = 0;
   std::uint64_t clamped = 0;  // elements the client clamped to the fixed-point range
   // Tensor section 0: dtype ring (5), SecAggStart::length elements of
   // ring_bits each, packed LSB first.
   codec::Encoded masked{codec::Dtype::kRing, false, 0, {}};
+  // Payload, after clamped: the neighbours whose sealed shares failed to
+  // open at this client (privacy::SecAggClient::disputed); it masked with
+  // them but holds no share of their secrets. At most WireLimits::max_records ids.
+  std::vector<std::uint32_t> disputed;
   bool operator==(const SecAggMasked&) const = default;
 };
 

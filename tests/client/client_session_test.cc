@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "common/errors.h"
+#include "privacy/rdp_accountant.h"
 
 namespace fsd::client {
 namespace {
@@ -13,8 +14,10 @@ constexpr std::uint64_t kFingerprint = 0xabcULL;
 constexpr std::size_t kDim = 12;
 constexpr std::size_t kClasses = 2;
 
-ClientSession MakeSession(bool require_secure = false, SecureRequirements requirements = {}) {
+ClientSession MakeSession(bool require_secure = false, SecureRequirements requirements = {},
+                          std::optional<LedgerOptions> ledger = std::nullopt) {
   ClientSessionOptions options;
+  options.ledger = ledger;
   options.secure_requirements = requirements;
   options.name = "c";
   options.num_samples = 10;
@@ -44,9 +47,11 @@ wire::SecAggStart SecureBlock(std::uint32_t cohort = 3, std::uint32_t threshold 
 
 std::vector<std::uint8_t> RoundStartFrame(bool secure, double lr_factor = 1.0,
                                           std::uint64_t round = 1,
-                                          const wire::SecAggStart& block = SecureBlock()) {
+                                          const wire::SecAggStart& block = SecureBlock(),
+                                          const wire::DpStart& dp = {}) {
   wire::RoundStart start;
   start.lr_factor = lr_factor;
+  start.dp = dp;
   start.global_values =
       codec::EncodeValues(std::vector<float>(kDim, 0.5f), std::vector<std::uint64_t>{kDim}, {});
   if (secure) start.secure = block;
@@ -146,6 +151,26 @@ TEST(ClientSessionTest, RefusesAnUnmaskNamingFewerSurvivorsThanItsMinSurvivors) 
   } catch (const DataError& e) {
     EXPECT_NE(std::string(e.what()).find("min_survivors 5"), std::string::npos) << e.what();
   }
+}
+
+TEST(ClientSessionTest, ClientUnderDpTrainsWhileItsLedgerAdmitsThenSaysByeForGood) {
+  // Budget: ε after 3 steps at q = 0.5, z = 1.
+  const LedgerOptions own{0.5, 1.0, privacy::EpsilonAfter(0.5, 1.0, 3, 1e-5).epsilon, 1e-5};
+  ClientSession session = MakeSession(false, {}, own);
+  // No privacy block: refused, but the client stays.
+  auto step = session.OnFrame(RoundStartFrame(false, 1.0, 1));
+  EXPECT_FALSE(step.train);
+  EXPECT_FALSE(step.finished);
+  for (std::uint64_t round = 1; round <= 3; ++round) {
+    step = session.OnFrame(RoundStartFrame(false, 1.0, round, SecureBlock(), {round, 0.5, 1.0}));
+    EXPECT_TRUE(step.train) << round;
+  }
+  step = session.OnFrame(RoundStartFrame(false, 1.0, 4, SecureBlock(), {4, 0.5, 1.0}));
+  EXPECT_FALSE(step.train);
+  EXPECT_TRUE(step.finished);
+  EXPECT_NE(step.reason.find("privacy budget: round 4"), std::string::npos) << step.reason;
+  ASSERT_EQ(step.replies.size(), 1u);
+  EXPECT_EQ(KindOf(step.replies[0]), wire::MessageKind::kBye);
 }
 
 }  // namespace

@@ -154,7 +154,7 @@ TEST(ConfigTest, ReadsRobustVotesAndTheClippedMeanSummaryRule) {
   EXPECT_DOUBLE_EQ(c.aggregation.summary_clip_factor, 3.0);
   EXPECT_NE(
       ErrorOf("[aggregation]\nrobust_votes = \"some\"\n")
-          .find("aggregation.robust_votes: must be one of: one_per_client, by_weight; got some"),
+          .find("aggregation.robust_votes: must be one of: one_per_client, by_weight; got 'some'"),
       std::string::npos)
       << ErrorOf("[aggregation]\nrobust_votes = \"some\"\n");
 }
@@ -304,7 +304,7 @@ TEST(ConfigTest, PrivacyRefusesWhatItsGuaranteeCannotCover) {
   refused(dp + "delta = 0.5\n" + uniform, "privacy.delta: must be a number in (0, 0.1]");
 }
 
-TEST(ConfigTest, DistributedDpNeedsMinSurvivorsWithinTheCohortAndReleasesWeightsOnly) {
+TEST(ConfigTest, DistributedDpNeedsMinSurvivorsWithinTheCohortAndWeightsMode) {
   const std::string dp =
       "[privacy]\ndp = \"distributed\"\nnoise_multiplier = 1.0\nmin_survivors = 3\n";
   const std::string cohort =
@@ -320,8 +320,10 @@ TEST(ConfigTest, DistributedDpNeedsMinSurvivorsWithinTheCohortAndReleasesWeights
           "to the expected cohort");
   refused("[privacy]\ndp = \"distributed\"\nnoise_multiplier = 1.0\nmin_survivors = 6\n" + cohort,
           "got 6");
-  refused(dp + cohort + "[loss]\nbeta = 0.3\n",
-          "privacy.dp: \"distributed\" covers model deltas only");
+  // Summaries travel as the clients' private records: given a multiplier, or both from ε.
+  EXPECT_EQ(ErrorOf(dp + "summary_noise_multiplier = 2.0\n" + cohort + "[loss]\nbeta = 0.3\n"),
+            "no error");
+  refused(dp + cohort + "[loss]\nbeta = 0.3\n", "privacy.summary_noise_multiplier");
   refused(dp + cohort + "mode = \"distillation\"\n", "federation.mode: must be \"weights\"");
   // The central refusals hold too.
   refused(dp + "[federation]\nclients = 10\nfraction = 0.5\n", "aggregation.weighting");

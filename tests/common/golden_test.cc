@@ -48,7 +48,7 @@ std::vector<std::uint8_t> Sealed(std::uint8_t fill) {
 }
 
 Update UpdateWith(const codec::Encoded& values) {
-  return Update{512, 0.731, {300, 212}, 4, values, {4.0f, -1.0f, 0.5f, 2.0f}};
+  return Update{512, 0.731, 0, {300, 212}, 4, values, {4.0f, -1.0f, 0.5f, 2.0f}, {}, {}};
 }
 
 std::vector<Golden> Goldens() {
@@ -67,7 +67,8 @@ std::vector<Golden> Goldens() {
                              codec::EncodeValues(kValues, kSegments, Codec(codec::Dtype::kFp32)),
                              {0.75f, 0.25f, 0.5f, 0.5f},
                              codec::EncodeBitmask(kMask, false),
-                             SecAggStart{}}}},
+                             SecAggStart{},
+                             DpStart{}}}},
       {"round_start_secure",
        Message{4, RoundStart{2.5,
                              0.5,
@@ -80,7 +81,8 @@ std::vector<Golden> Goldens() {
                              codec::EncodeValues(kValues, kSegments, Codec(codec::Dtype::kFp32)),
                              {},
                              codec::EncodeBitmask(kMask, false),
-                             SecAggStart{3, 10, 6, 0, 0x5eed, 31, 16, 1.0, 64.0, 255, 121}}}},
+                             SecAggStart{3, 10, 6, 0, 0x5eed, 31, 16, 1.0, 64.0, 255, 121},
+                             DpStart{12, 0.1, 1.25}}}},
       {"round_start_fp16_mask_zstd",
        Message{4, RoundStart{1.0,
                              0.5,
@@ -93,12 +95,23 @@ std::vector<Golden> Goldens() {
                              codec::EncodeValues(kValues, kSegments, Codec(codec::Dtype::kFp16)),
                              {},
                              codec::EncodeBitmask(kMask, true),
-                             SecAggStart{}}},
+                             SecAggStart{},
+                             DpStart{}}},
        true},
       {"update_fp32",
        Message{4, UpdateWith(codec::EncodeValues(kValues, kSegments, Codec(codec::Dtype::kFp32)))}},
       {"update_fp16",
        Message{4, UpdateWith(codec::EncodeValues(kValues, kSegments, Codec(codec::Dtype::kFp16)))}},
+      {"update_private",
+       Message{4, Update{0,
+                         0.0,
+                         kWithheldSampleCount | kWithheldTrainLoss,
+                         {},
+                         4,
+                         codec::EncodeValues(kValues, kSegments, Codec(codec::Dtype::kFp32)),
+                         {},
+                         {3.5f, -0.25f, 0.125f, 2.0f},
+                         {0.875f, 1.5f}}}},
       {"update_int8",
        Message{4, UpdateWith(codec::EncodeValues(kValues, kSegments, Codec(codec::Dtype::kInt8)))}},
       {"update_int8_zstd",
@@ -118,18 +131,25 @@ std::vector<Golden> Goldens() {
       {"secagg_shares", Message{4, SecAggShares{{{2, Sealed(1)}, {3, Sealed(2)}}}}},
       {"secagg_delivered", Message{4, SecAggDelivered{{{1, Sealed(3)}}}}},
       {"secagg_masked",
-       Message{4, SecAggMasked{512, 0.731, 4, 2,
-                               codec::Encoded{codec::Dtype::kRing,
-                                              false,
-                                              5,
-                                              {0xff, 0x0f, 0x00, 0xa5, 0x5a, 0x01, 0x00}}}}},
+       Message{4,
+               SecAggMasked{
+                   512,
+                   0.731,
+                   0,
+                   4,
+                   2,
+                   codec::Encoded{
+                       codec::Dtype::kRing, false, 5, {0xff, 0x0f, 0x00, 0xa5, 0x5a, 0x01, 0x00}},
+                   {3}}}},
       {"secagg_unmask", Message{4, SecAggUnmask{{1, 2, 5}}}},
       {"secagg_reveal",
        Message{4, SecAggReveal{{{1, 2, {11, 12, 13, 14, 15}}}, {{5, 2, {21, 22, 23, 24, 25}}}}}},
   };
 }
 
-std::string PathOf(const std::string& name) { return std::string(FSD_GOLDEN_DIR) + "/" + name + ".bin"; }
+std::string PathOf(const std::string& name) {
+  return std::string(FSD_GOLDEN_DIR) + "/" + name + ".bin";
+}
 
 std::vector<std::uint8_t> Read(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -148,7 +168,8 @@ TEST(GoldenFrameTest, EveryGoldenFileDecodesToItsMessageAndReencodesByteForByte)
     for (const auto& golden : Goldens()) {
       const auto frame = EncodeFrame(golden.message);
       std::ofstream(std::string(out) + "/" + golden.name + ".bin", std::ios::binary)
-          .write(reinterpret_cast<const char*>(frame.data()), static_cast<std::streamsize>(frame.size()));
+          .write(reinterpret_cast<const char*>(frame.data()),
+                 static_cast<std::streamsize>(frame.size()));
     }
     GTEST_SKIP() << "wrote the golden files to " << out;
   }

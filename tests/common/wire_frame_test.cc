@@ -36,14 +36,27 @@ std::vector<Message> SampleMessages() {
                             Fp32({1.0f, -2.5f, 3.25f, 0.0f}),
                             {0.75f, 0.25f, 0.5f, 0.5f},
                             codec::EncodeBitmask(std::vector<std::uint8_t>{1, 0, 1, 1, 0}, false),
-                            SecAggStart{2, 5, 3, 2, 77, 27, 16, 0.5, 32.0, 100, 9}}},
+                            SecAggStart{2, 5, 3, 2, 77, 27, 16, 0.5, 32.0, 100, 9},
+                            DpStart{12, 0.25, 1.5}}},
       Message{3, Update{512,
                         0.731,
+                        0,
                         {300, 212},
                         2,
                         codec::EncodeValues(std::vector<float>{0.5f, 0.25f, -1.0f}, segments,
                                             int8_zstd),
-                        {4.0f, -1.0f, 0.5f, 2.0f}}},
+                        {4.0f, -1.0f, 0.5f, 2.0f},
+                        {},
+                        {}}},
+      Message{3, Update{0,
+                        0.0,
+                        kWithheldSampleCount | kWithheldTrainLoss,
+                        {},
+                        2,
+                        codec::EncodeValues(std::vector<float>{0.5f, 0.25f, -1.0f}, segments, {}),
+                        {},
+                        {1.5f, -0.5f, 0.25f, 3.0f},
+                        {0.75f, 1.25f}}},
       Message{3, Reject{RejectCode::kStaleRound, "update for round 2, current round is 3"}},
       Message{9, Heartbeat{}},
       Message{0, Bye{"shutting down"}},
@@ -51,8 +64,13 @@ std::vector<Message> SampleMessages() {
       Message{3, SecAggRoster{{{1, X25519Key{7}, X25519Key{8}}, {4, X25519Key{9}, X25519Key{10}}}}},
       Message{3, SecAggShares{{{4, std::vector<std::uint8_t>(108, 0x33)}}}},
       Message{3, SecAggDelivered{{{1, std::vector<std::uint8_t>(108, 0x44)}}}},
-      Message{3, SecAggMasked{100, 0.25, 2, 0,
-                              codec::Encoded{codec::Dtype::kRing, false, 3, {1, 2, 3, 4, 5}}}},
+      Message{3, SecAggMasked{100,
+                              0.25,
+                              0,
+                              2,
+                              0,
+                              codec::Encoded{codec::Dtype::kRing, false, 3, {1, 2, 3, 4, 5}},
+                              {2, 5}}},
       Message{3, SecAggUnmask{{1, 2, 4}}},
       Message{3, SecAggReveal{{{1, 4, {1, 2, 3, 4, 5}}}, {{2, 4, {6, 7, 8, 9, 10}}}}},
   };
@@ -108,7 +126,7 @@ TEST(WireFrameTest, EnvelopeLayoutIsFixed) {
   const auto frame = EncodeFrame(Message{7, Heartbeat{}});
   ASSERT_GE(frame.size(), kEnvelopeBytes);
   EXPECT_EQ(std::string(frame.begin(), frame.begin() + 4), "FSD1");
-  EXPECT_EQ(frame[4], 7);                       // version, little-endian
+  EXPECT_EQ(frame[4], 8);                       // version, little-endian
   EXPECT_EQ(frame[6], 6);                       // kind HEARTBEAT
   EXPECT_EQ(frame[16], 7);                      // round
   EXPECT_EQ(frame.size(), kEnvelopeBytes + 1);  // payload: Cereal's one endianness byte
@@ -130,9 +148,9 @@ TEST(WireFrameTest, RejectsEnvelopeWithUnknownMagic) {
 
 TEST(WireFrameTest, RejectsUnsupportedVersionNamingBothRanges) {
   auto frame = EncodeFrame(SampleMessages()[0]);
-  Put<std::uint16_t>(frame, 4, 6);  // versions 1 to 6 are retired
+  Put<std::uint16_t>(frame, 4, 7);  // versions 1 to 7 are retired
   EXPECT_EQ(CodeOf(frame), RejectCode::kUnsupportedVersion);
-  EXPECT_NE(DecodeFrame(frame, {}).reject().text.find("version 6, this side speaks 7..7"),
+  EXPECT_NE(DecodeFrame(frame, {}).reject().text.find("version 7, this side speaks 8..8"),
             std::string::npos);
 }
 
@@ -171,43 +189,88 @@ TEST(WireFrameTest, RejectsTensorSectionOnKindWithoutTensor) {
 
 TEST(WireFrameTest, RejectsDigestMismatchOnFlippedTensorByte) {
   auto frame = EncodeFrame(SampleMessages()[3]);
-  frame.back() ^= 0x01;
+  // The last byte of the summary logits (two empty private sections follow).
+  frame[frame.size() - 2 * kTensorHeaderBytes - 1] ^= 0x01;
   EXPECT_EQ(CodeOf(frame), RejectCode::kDigestMismatch);
 }
 
 TEST(WireFrameTest, RejectsNaNAndInfInKeptValues) {
   for (float bad : {std::nanf(""), std::numeric_limits<float>::infinity()}) {
-    Message summary{3, Update{10, 0.5, {10}, 0, {}, {bad}}};
+    Message summary{3, Update{10, 0.5, 0, {10}, 0, {}, {bad}, {}, {}}};
     EXPECT_EQ(CodeOf(EncodeFrame(summary)), RejectCode::kNonFinite);
-    Message targets{3, RoundStart{3.0, 0.5, 0.1, 1, 0, 0, 0, 1.0, {}, {bad}, NoMask(), {}}};
+    Message targets{3, RoundStart{3.0, 0.5, 0.1, 1, 0, 0, 0, 1.0, {}, {bad}, NoMask(), {}, {}}};
     EXPECT_EQ(CodeOf(EncodeFrame(targets)), RejectCode::kNonFinite);
   }
-  Message start{3, RoundStart{std::nan(""), 0.5, 0.0, 1, 0, 0, 0, 1.0, {}, {}, NoMask(), {}}};
+  Message start{3, RoundStart{std::nan(""), 0.5, 0.0, 1, 0, 0, 0, 1.0, {}, {}, NoMask(), {}, {}}};
   EXPECT_EQ(CodeOf(EncodeFrame(start)), RejectCode::kNonFinite);
-  Message factor{3, RoundStart{3.0, 0.5, 0.0, 1, 0, 0, 0, std::nan(""), {}, {}, NoMask(), {}}};
+  Message factor{3, RoundStart{3.0, 0.5, 0.0, 1, 0, 0, 0, std::nan(""), {}, {}, NoMask(), {}, {}}};
   EXPECT_EQ(CodeOf(EncodeFrame(factor)), RejectCode::kNonFinite);
 }
 
 TEST(WireFrameTest, RejectsSummaryWhoseLogitsAreNotCountsSquared) {
-  const auto frame = EncodeFrame(Message{3, Update{10, 0.5, {5, 5}, 0, {}, {1.0f, 2.0f, 3.0f}}});
+  const auto frame =
+      EncodeFrame(Message{3, Update{10, 0.5, 0, {5, 5}, 0, {}, {1.0f, 2.0f, 3.0f}, {}, {}}});
   EXPECT_EQ(CodeOf(frame), RejectCode::kMalformed);
   EXPECT_NE(DecodeFrame(frame, {}).reject().text.find("2 class counts but 3 logits"),
             std::string::npos);
 }
 
+TEST(WireFrameTest, WithheldFieldsAreZeroAndOnlyKnownBitsAreSet) {
+  const auto code = [](Update update) { return CodeOf(EncodeFrame(Message{3, update})); };
+  Update unknown_bit{0, 0.0, 4, {}, 0, {}, {}, {}, {}};
+  EXPECT_EQ(code(unknown_bit), RejectCode::kMalformed);
+  EXPECT_NE(DecodeFrame(EncodeFrame(Message{3, unknown_bit}), {})
+                .reject()
+                .text.find("UPDATE withheld has unknown bits 4"),
+            std::string::npos);
+  EXPECT_EQ(code(Update{10, 0.0, kWithheldSampleCount, {}, 0, {}, {}, {}, {}}),
+            RejectCode::kMalformed);
+  EXPECT_EQ(code(Update{0, 0.5, kWithheldTrainLoss, {}, 0, {}, {}, {}, {}}),
+            RejectCode::kMalformed);
+  EXPECT_TRUE(
+      DecodeFrame(
+          EncodeFrame(Message{3, Update{0, 0.0, kWithheldKnownBits, {}, 0, {}, {}, {}, {}}}), {})
+          .ok());
+  const Message masked{3, SecAggMasked{7,
+                                       0.0,
+                                       kWithheldSampleCount,
+                                       0,
+                                       0,
+                                       codec::Encoded{codec::Dtype::kRing, false, 0, {}},
+                                       {}}};
+  EXPECT_EQ(CodeOf(EncodeFrame(masked)), RejectCode::kMalformed);
+}
+
+TEST(WireFrameTest, RejectsAPrivateSummaryOfTheWrongShapeOrBesideAnExactOne) {
+  const auto reject_text = [](Update update) {
+    return DecodeFrame(EncodeFrame(Message{3, update}), {}).reject().text;
+  };
+  EXPECT_NE(reject_text(Update{0, 0.0, kWithheldKnownBits, {}, 0, {}, {}, {1, 2, 3}, {0.5f, 1.0f}})
+                .find("private summary has 2 presences but 3 row values"),
+            std::string::npos);
+  EXPECT_NE(reject_text(Update{5, 0.5, 0, {5}, 0, {}, {1.0f}, {1.0f}, {1.0f}})
+                .find("both an exact and a private summary"),
+            std::string::npos);
+  Update nan_presence{0, 0.0, kWithheldKnownBits, {}, 0, {}, {}, {1.0f}, {std::nanf("")}};
+  EXPECT_EQ(CodeOf(EncodeFrame(Message{3, nan_presence})), RejectCode::kNonFinite);
+}
+
 TEST(WireFrameTest, RejectsSummaryCountListBombs) {
   for (const auto size : kBombs) {
-    auto frame = EncodeFrame(Message{3, Update{10, 0.5, {5, 5}, 0, {}, {1.0f, 2.0f, 3.0f, 4.0f}}});
-    // Payload: endianness byte, i64 sample_count, f64 train_loss, then the count list's size tag.
-    Put<std::uint64_t>(frame, kEnvelopeBytes + 1 + 8 + 8, size);
+    auto frame = EncodeFrame(
+        Message{3, Update{10, 0.5, 0, {5, 5}, 0, {}, {1.0f, 2.0f, 3.0f, 4.0f}, {}, {}}});
+    // Payload: endianness byte, i64 sample_count, f64 train_loss, u32 withheld, then the count
+    // list's size tag.
+    Put<std::uint64_t>(frame, kEnvelopeBytes + 1 + 8 + 8 + 4, size);
     Resign(frame);
     EXPECT_EQ(CodeOf(frame), RejectCode::kLimitExceeded) << size;
   }
 }
 
 TEST(WireFrameTest, RejectsSummaryCountListBeyondRemainingBytes) {
-  auto frame = EncodeFrame(Message{3, Update{10, 0.5, {5, 5}, 0, {}, {1.0f, 2.0f, 3.0f, 4.0f}}});
-  Put<std::uint64_t>(frame, kEnvelopeBytes + 1 + 8 + 8, 1000);  // within the limit
+  auto frame =
+      EncodeFrame(Message{3, Update{10, 0.5, 0, {5, 5}, 0, {}, {1.0f, 2.0f, 3.0f, 4.0f}, {}, {}}});
+  Put<std::uint64_t>(frame, kEnvelopeBytes + 1 + 8 + 8 + 4, 1000);  // within the limit
   Resign(frame);
   EXPECT_EQ(CodeOf(frame), RejectCode::kMalformed);
   EXPECT_NE(DecodeFrame(frame, {}).reject().text.find("UPDATE.summary_counts claims 1000"),
@@ -240,7 +303,8 @@ TEST(WireFrameTest, RejectsSealedShareSizeBombs) {
 
 TEST(WireFrameTest, RingSectionTakesOnlyTheRingDtypeWithoutFlags) {
   const Message masked{
-      3, SecAggMasked{100, 0.25, 2, 0, codec::Encoded{codec::Dtype::kRing, false, 3, {1, 2, 3}}}};
+      3, SecAggMasked{
+             100, 0.25, 0, 2, 0, codec::Encoded{codec::Dtype::kRing, false, 3, {1, 2, 3}}, {}}};
   auto frame = EncodeFrame(masked);
   const std::size_t section = frame.size() - kTensorHeaderBytes - 3;
   Put<std::uint32_t>(frame, section, static_cast<std::uint32_t>(codec::Dtype::kFp32));
@@ -287,7 +351,7 @@ TEST(WireFrameTest, RejectsValueDtypeInTheMaskSectionAndUnknownFlags) {
 }
 
 TEST(WireFrameTest, RoundTripsDistillationOnlyUpdateWithoutValues) {
-  const Message message{4, Update{7, 0.25, {3, 4}, 0, {}, {1.0f, 0.0f, 0.0f, 1.0f}}};
+  const Message message{4, Update{7, 0.25, 0, {3, 4}, 0, {}, {1.0f, 0.0f, 0.0f, 1.0f}, {}, {}}};
   const auto decoded = DecodeFrame(EncodeFrame(message), {});
   ASSERT_TRUE(decoded.ok()) << decoded.reject().text;
   EXPECT_EQ(decoded.value(), message);
@@ -298,7 +362,8 @@ TEST(WireFrameTest, RejectsTensorElementCountBombs) {
     // Both tensor sections of an UPDATE: values, then summary logits (4 floats).
     const Message message = SampleMessages()[3];
     const auto valid = EncodeFrame(message);
-    const std::size_t logits_section = valid.size() - kTensorHeaderBytes - 4 * sizeof(float);
+    // Two empty private summary sections follow the logits.
+    const std::size_t logits_section = valid.size() - 3 * kTensorHeaderBytes - 4 * sizeof(float);
     const std::size_t values_section =
         logits_section - kTensorHeaderBytes - std::get<Update>(message.body).values.bytes.size();
     for (const std::size_t section : {values_section, logits_section}) {

@@ -45,6 +45,7 @@ class RoundStateTest : public ::testing::Test {
     options.out_dir = dir_.path();
     options.resume = resume;
     if (adjust) adjust(options);
+    distributed_ = options.privacy.distributed;
     std::map<std::string, std::string> allowed;
     for (int i = 0; i < clients; ++i) allowed[Key(i)] = "client-" + std::to_string(i);
     machine_ = std::make_unique<RoundStateMachine>(options, allowed, std::vector<float>(kDim, 1.0f),
@@ -89,16 +90,34 @@ class RoundStateTest : public ::testing::Test {
   static wire::Update MakeUpdate(std::int64_t samples, float value) {
     return wire::Update{samples,
                         0.5,
+                        0,
                         {samples / 2, samples - samples / 2},
                         0,
                         codec::EncodeValues(std::vector<float>(kDim, value), {}, {}),
-                        {1.0f, 0.0f, 0.0f, 1.0f}};
+                        {1.0f, 0.0f, 0.0f, 1.0f},
+                        {},
+                        {}};
+  }
+
+  // MakeUpdate as a client of this machine sends it: under distributed DP
+  // with its sample count, loss and summary withheld.
+  wire::Update UpdateFor(std::int64_t samples, float value) const {
+    wire::Update update = MakeUpdate(samples, value);
+    if (distributed_) {
+      update.sample_count = 0;
+      update.train_loss = 0.0;
+      update.withheld = wire::kWithheldSampleCount | wire::kWithheldTrainLoss;
+      update.summary_counts.clear();
+      update.summary_logits.clear();
+    }
+    return update;
   }
 
   void Report(int i, std::int64_t samples, float value, std::uint64_t round = 1) {
-    Deliver(PeerOf(i), {round, MakeUpdate(samples, value)});
+    Deliver(PeerOf(i), {round, UpdateFor(samples, value)});
   }
 
+  bool distributed_ = false;
   testing::TempDir dir_;
   ManualClock clock_;
   std::unique_ptr<RoundStateMachine> machine_;
@@ -143,6 +162,20 @@ const PhaseKindCase kPhaseTable[] = {
     {Phase::kUnmasking, MessageKind::kJoin, std::nullopt},
     {Phase::kUnmasking, MessageKind::kBye, std::nullopt},
 };
+
+TEST(DisputantsTest, TheClientInMostDisputesGoesAloneAndALonePairGoesTogether) {
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  // One client that sealed garbage for three neighbours (or accused three).
+  EXPECT_EQ(Disputants(Pairs{{"a", "x"}, {"b", "x"}, {"c", "x"}}), std::set<std::string>{"x"});
+  EXPECT_EQ(Disputants(Pairs{{"x", "a"}, {"x", "b"}}), std::set<std::string>{"x"});
+  // A chain: the middle one is in both.
+  EXPECT_EQ(Disputants(Pairs{{"a", "b"}, {"c", "b"}}), std::set<std::string>{"b"});
+  // Alone, a dispute cannot be decided.
+  EXPECT_EQ(Disputants(Pairs{{"a", "b"}}), (std::set<std::string>{"a", "b"}));
+  EXPECT_EQ(Disputants(Pairs{{"a", "b"}, {"c", "d"}, {"e", "d"}}),
+            (std::set<std::string>{"a", "b", "d"}));
+  EXPECT_TRUE(Disputants(Pairs{}).empty());
+}
 
 TEST(RoundPhaseTableTest, EveryPhaseListsWhatItAcceptsAndRefusesTheRest) {
   for (const auto& c : kPhaseTable) {
@@ -829,7 +862,7 @@ class PrivateRoundTest : public RoundStateTest {
       for (const auto& m : messages) {
         if (std::holds_alternative<wire::RoundStart>(m.body)) {
           const int client = std::stoi(route.substr(6, route.size() - 7));  // "route-<i>a"
-          Deliver(PeerOf(client), {m.round, MakeUpdate(100, value)});
+          Deliver(PeerOf(client), {m.round, UpdateFor(100, value)});
         }
       }
     }

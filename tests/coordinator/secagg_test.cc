@@ -236,17 +236,51 @@ TEST(SecAggTest, ClientRefusesARosterItCannotTrust) {
   }
 }
 
-TEST(SecAggTest, TamperedShareIsDetectedAndNamed) {
+// A sealed share that does not open (tampered in transit, or sealed wrong by
+// its sender) is disputed, not fatal: the recipient still masks with its
+// sender, reveals nothing for it, and the sum comes out — also when the
+// accused drops and its mask key is rebuilt without the accuser's share.
+TEST(SecAggTest, ShareThatDoesNotOpenIsDisputedAndTheSumStillComesOut) {
+  for (const bool accused_drops : {false, true}) {
+    SCOPED_TRACE(accused_drops ? "the accused drops" : "the accused survives");
+    SecAggRound round(6, 4);
+    ASSERT_TRUE(round.ShareKeysAmongAll()) << round.server_->failure_reason();
+    auto delivered = round.Delivered(1);
+    ASSERT_EQ(delivered.size(), 5u);
+    const SecAggId accused = delivered[2].from;
+    delivered[2].sealed[20] ^= 0x40;
+    for (auto& [id, client] : round.clients_) {
+      if (accused_drops && id == accused) continue;
+      const auto masked =
+          client.MaskInput(round.inputs_[id], id == 1 ? delivered : round.Delivered(id));
+      round.server_->AcceptMaskedInput(id, masked, client.disputed());
+      round.summed_.insert(id);
+    }
+    EXPECT_EQ(round.clients_.at(1).disputed(), std::set<SecAggId>{accused});
+    EXPECT_TRUE(round.clients_.at(2).disputed().empty());
+    ASSERT_TRUE(round.server_->CloseMaskedInput());
+    for (const auto id : round.summed_) {
+      const auto answer = round.clients_.at(id).Unmask(round.server_->survivors());
+      if (id == 1) {  // nothing for the disputed sender
+        EXPECT_FALSE(answer.self_mask.contains(accused));
+        EXPECT_FALSE(answer.mask_key.contains(accused));
+      }
+      round.server_->AcceptUnmask(answer);
+    }
+    ASSERT_TRUE(round.server_->Finish()) << round.server_->failure_reason();
+    EXPECT_EQ(round.server_->sum(), round.PlainSum());
+    const std::map<SecAggId, std::set<SecAggId>> disputes = {{1, {accused}}};
+    EXPECT_EQ(round.server_->disputes(), disputes);
+  }
+}
+
+TEST(SecAggTest, ServerRefusesADisputeOfAClientThatSentNoShares) {
   SecAggRound round(6, 4);
   ASSERT_TRUE(round.ShareKeysAmongAll()) << round.server_->failure_reason();
-  auto delivered = round.Delivered(1);
-  ASSERT_EQ(delivered.size(), 5u);
-  delivered[2].sealed[20] ^= 0x40;  // the coordinator flips a bit of 4's share for 1
-  EXPECT_THROW(round.clients_.at(1).MaskInput(round.inputs_[1], delivered), AuthError);
-  // A share relabelled as coming from another client fails as well (bound to from/to).
-  auto relabelled = round.Delivered(2);
-  std::swap(relabelled[0].from, relabelled[1].from);
-  EXPECT_THROW(round.clients_.at(2).MaskInput(round.inputs_[2], relabelled), AuthError);
+  const auto masked = round.clients_.at(1).MaskInput(round.inputs_[1], round.Delivered(1));
+  EXPECT_THROW(round.server_->AcceptMaskedInput(1, masked, {1}), DataError);  // itself
+  EXPECT_THROW(round.server_->AcceptMaskedInput(1, masked, {9}), DataError);  // not in U2
+  round.server_->AcceptMaskedInput(1, masked, {2});  // a neighbour in U2: accepted
 }
 
 // A colluding client reveals a wrong share: the other shares outvote it, the

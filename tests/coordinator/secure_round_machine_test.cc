@@ -34,7 +34,8 @@ class SecureRoundMachineTest : public ::testing::Test {
   // Edits a frame client i is about to send; returns false to drop it.
   using Tamper = std::function<bool(int client, wire::Message& message)>;
 
-  void Make(int rounds, const std::function<void(CoordinatorOptions&)>& adjust = {}) {
+  void Make(int rounds, const std::function<void(CoordinatorOptions&)>& adjust = {},
+            const std::function<void(client::ClientSessionOptions&)>& adjust_session = {}) {
     CoordinatorOptions options;
     options.federation.rounds = rounds;
     options.federation.clients = kClients;
@@ -60,6 +61,7 @@ class SecureRoundMachineTest : public ::testing::Test {
       session.layout = {{0, kDim, false}};
       session.num_classes = kClasses;
       session.require_secure = true;
+      if (adjust_session) adjust_session(session);
       sessions_.emplace_back(std::move(session));
       Send(i, sessions_.back().JoinFrame());
     }
@@ -195,6 +197,39 @@ TEST_F(SecureRoundMachineTest, WrongShareIsOutvotedAndItsSenderExcluded) {
   EXPECT_NEAR(machine_->global()[0], 1.0 + mean1 + mean2, 1e-4);
 }
 
+// Client 2 seals garbage for its first neighbour (client 0) in round 1.
+bool BadSealInRoundOne(int client, wire::Message& message) {
+  auto* shares = std::get_if<wire::SecAggShares>(&message.body);
+  if (client == 2 && message.round == 1 && shares != nullptr && !shares->shares.empty()) {
+    shares->shares.front().sealed.back() ^= 1;
+  }
+  return true;
+}
+
+TEST_F(SecureRoundMachineTest, ShareThatDoesNotOpenIsDisputedTheRoundCommitsAndBothSidesSitOut) {
+  Make(/*rounds=*/2);
+  tamper_ = BadSealInRoundOne;
+  Run();
+  const auto records = Records();
+  ASSERT_EQ(records.size(), 2u);
+  // Client 0 could not open client 2's shares, yet masked with it: the round
+  // commits the exact mean of all six, and names the dispute.
+  EXPECT_EQ(records[0]["outcome"], "committed");
+  EXPECT_EQ(records[0]["clients_reported"], kClients);
+  EXPECT_EQ(records[0]["secure_disputes"],
+            nlohmann::json::parse(R"([{"accuser": "client-0", "accused": "client-2"}])"));
+  EXPECT_EQ(records[0]["secure_culprits"], nlohmann::json::array());
+  // A dispute that stands alone cannot be decided: both sit out round 2.
+  EXPECT_EQ(records[1]["outcome"], "committed");
+  EXPECT_EQ(records[1]["clients_selected"], kClients - 2);
+  EXPECT_EQ(round_starts_[0].size(), 1u);
+  EXPECT_EQ(round_starts_[2].size(), 1u);
+  double mean1 = 0.0, mean2 = 0.0;
+  for (int i = 0; i < kClients; ++i) mean1 += DeltaOf(i, 0) / kClients;
+  for (int i : {1, 3, 4, 5}) mean2 += DeltaOf(i, 0) / (kClients - 2);
+  EXPECT_NEAR(machine_->global()[0], 1.0 + mean1 + mean2, 1e-4);
+}
+
 TEST_F(SecureRoundMachineTest, ClientThatRevealedRefusesAnotherAttemptOfTheRound) {
   Make(/*rounds=*/1);
   Run();
@@ -208,19 +243,25 @@ TEST_F(SecureRoundMachineTest, ClientThatRevealedRefusesAnotherAttemptOfTheRound
 }
 
 TEST_F(SecureRoundMachineTest, FailedRevealIsChargedUnderDistributedDp) {
-  Make(/*rounds=*/2, [](CoordinatorOptions& options) {
-    options.privacy.enabled = true;
-    options.privacy.distributed = true;
-    options.privacy.weights = true;
-    options.privacy.sampling_rate = 1.0;
-    options.privacy.expected_cohort = kClients;
-    options.privacy.min_survivors = 4;
-    options.privacy.noise_multiplier = 1.0;
-    options.privacy.clip_norm = 1.0;
-    options.privacy.delta = 1e-5;
-    options.privacy.seed = 7;
-    options.aggregation.weighting = aggregation::Weighting::kUniform;
-  });
+  Make(/*rounds=*/2,
+       [](CoordinatorOptions& options) {
+         options.privacy.enabled = true;
+         options.privacy.distributed = true;
+         options.privacy.weights = true;
+         options.privacy.sampling_rate = 1.0;
+         options.privacy.expected_cohort = kClients;
+         options.privacy.min_survivors = 4;
+         options.privacy.noise_multiplier = 1.0;
+         options.privacy.clip_norm = 1.0;
+         options.privacy.delta = 1e-5;
+         options.privacy.seed = 7;
+         options.aggregation.weighting = aggregation::Weighting::kUniform;
+       },
+       [](client::ClientSessionOptions& session) {
+         // Each client's share of the noise: z·S/√t.
+         session.local_dp = client::LocalDp{1.0, 0.5, 3, 4};
+         session.ledger = client::LedgerOptions{1.0, 1.0, 0.0, 1e-5};
+       });
   tamper_ = SilentInRoundOneUnmask;
   Run();
   const auto records = Records();

@@ -101,18 +101,20 @@ class CoordinatorTest : public ::testing::Test {
   // A valid update: every value `value`; the summary splits the samples over
   // both classes with mean logits `logit` on the diagonal, 0 elsewhere.
   static wire::Update MakeUpdate(std::int64_t samples, float value, float logit = 1.0f,
-                                std::size_t kept = kDim) {
+                                 std::size_t kept = kDim) {
     return wire::Update{samples,
                         0.5,
+                        0,
                         {samples / 2, samples - samples / 2},
                         0,
                         codec::EncodeValues(std::vector<float>(kept, value), {}, {}),
-                        {logit, 0.0f, 0.0f, logit}};
+                        {logit, 0.0f, 0.0f, logit},
+                        {},
+                        {}};
   }
 
   static std::vector<float> Values(const wire::RoundStart& start, std::size_t kept = kDim) {
-    const auto decoded =
-        codec::DecodeValues(start.global_values, std::vector<std::uint64_t>{kept});
+    const auto decoded = codec::DecodeValues(start.global_values, std::vector<std::uint64_t>{kept});
     EXPECT_TRUE(decoded.ok()) << decoded.reject().text;
     return decoded.ok() ? decoded.value() : std::vector<float>{};
   }
@@ -174,8 +176,8 @@ TEST_F(CoordinatorTest, RejectsEveryBadMessageAndAggregatesOnlyTheValidUpdate) {
   auto bad_scale = MakeUpdate(10, 9.0f);
   codec::EncodeOptions int8;
   int8.dtype = codec::Dtype::kInt8;
-  bad_scale.values = codec::EncodeValues(std::vector<float>(kDim, 9.0f),
-                                         std::vector<std::uint64_t>{kDim}, int8);
+  bad_scale.values =
+      codec::EncodeValues(std::vector<float>(kDim, 9.0f), std::vector<std::uint64_t>{kDim}, int8);
   const float negative = -1.0f;
   std::memcpy(bad_scale.values.bytes.data() + 4, &negative, 4);
   Send(client, {1, bad_scale});
@@ -258,8 +260,9 @@ TEST_F(CoordinatorTest, SendsSoftTargetsFromCountWeightedLogitsAtTheScheduledTem
   EXPECT_EQ(coordinator_->soft_state().counts, (std::vector<std::int64_t>{200, 200}));
   EXPECT_EQ(coordinator_->soft_state().mean_logits, (std::vector<float>{1.0f, 0.0f, 0.0f, 1.0f}));
   const std::string metrics = testing::ReadFile(dir_.File("metrics.jsonl"));
-  // 2 updates × (8 + 2·8 count bytes + 24 header + 4·4 logit bytes).
-  EXPECT_NE(metrics.find("\"bytes_up_summary\":128"), std::string::npos) << metrics;
+  // 2 updates × (8 + 2·8 count bytes + 3 × 24 section headers (logits and the
+  // two empty private sections) + 4·4 logit bytes).
+  EXPECT_NE(metrics.find("\"bytes_up_summary\":224"), std::string::npos) << metrics;
 }
 
 TEST_F(CoordinatorTest, DistillationOnlyRoundsCarryNoWeightsAndRefuseUploadedWeights) {
@@ -382,9 +385,8 @@ TEST_F(CoordinatorTest, PrunesByMagnitudeSendsTheMaskOnceAndKeepsPrunedValuesZer
 TEST_F(CoordinatorTest, StallingClientIsLeftOutOfTheRoundsRetry) {
   // c is sampled, keeps its connection alive, and never reports: the round
   // misses its quorum (1.0) at the 1 s deadline and is retried with a and b only.
-  Start(/*clients=*/3, /*quorum=*/1.0, 30.0, [](CoordinatorOptions& options) {
-    options.federation.round_deadline_s = 1.0;
-  });
+  Start(/*clients=*/3, /*quorum=*/1.0, 30.0,
+        [](CoordinatorOptions& options) { options.federation.round_deadline_s = 1.0; });
   std::vector<zmq::socket_t> sockets;
   for (int i = 0; i < 3; ++i) {
     sockets.push_back(Connect(i));
@@ -436,9 +438,8 @@ TEST_F(CoordinatorTest, FiniteButAbsurdValuesAreRefusedAndNeverAggregated) {
 
 TEST_F(CoordinatorTest, OneKeyHoldsAtMostTheConfiguredLiveConnections) {
   // Three CURVE connections with the same client key; the limit is 2.
-  Start(/*clients=*/2, /*quorum=*/1.0, 30.0, [](CoordinatorOptions& options) {
-    options.limits.max_connections_per_key = 2;
-  });
+  Start(/*clients=*/2, /*quorum=*/1.0, 30.0,
+        [](CoordinatorOptions& options) { options.limits.max_connections_per_key = 2; });
   std::vector<zmq::socket_t> same_key;
   for (int i = 0; i < 3; ++i) {
     same_key.push_back(Connect(0));

@@ -108,7 +108,8 @@ TEST(FsdSimTest, GlobalSoftTargetsFollowTheAdaptiveTemperature) {
     const auto& r = records[i];
     EXPECT_DOUBLE_EQ(r["beta"].get<double>(), 0.3);
     // Per client: count list (8 + 10·8) + logits section (24 + 100·4) = 512 bytes.
-    EXPECT_EQ(r["bytes_up_summary"].get<std::int64_t>(), 3 * 512);
+    // Per UPDATE: 8 + 10·8 count bytes, 3 × 24 section headers, 100·4 logit bytes.
+    EXPECT_EQ(r["bytes_up_summary"].get<std::int64_t>(), 3 * 560);
     if (i == 0) continue;
     EXPECT_TRUE(r["soft_targets_sent"].get<bool>());
     const double t = r["temperature"].get<double>();
@@ -134,8 +135,9 @@ TEST(FsdSimTest, DistillationOnlyClientsKeepTheirOwnWeightsAndUploadOnlySummarie
   for (const auto& r : records) {
     EXPECT_TRUE(r["acc"].empty());  // no global model
     // Three UPDATEs of summary + envelope + payload, no weights.
-    EXPECT_LT(r["bytes_up"].get<std::int64_t>(), 3 * 700) << r.dump();
-    EXPECT_EQ(r["bytes_up_summary"].get<std::int64_t>(), 3 * 512);
+    EXPECT_LT(r["bytes_up"].get<std::int64_t>(), 3 * 720) << r.dump();
+    // Per UPDATE: 8 + 10·8 count bytes, 3 × 24 section headers, 100·4 logit bytes.
+    EXPECT_EQ(r["bytes_up_summary"].get<std::int64_t>(), 3 * 560);
   }
   for (int k = 0; k < 3; ++k) {
     EXPECT_TRUE(std::filesystem::exists(
