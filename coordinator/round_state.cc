@@ -137,6 +137,8 @@ RoundStateMachine::RoundStateMachine(CoordinatorOptions options,
                                  std::move(checkpoint->privacy_rdp), checkpoint->privacy_steps);
       sampling_draws_ = checkpoint->privacy_steps;  // one step per draw
     }
+    // Secure-aggregation culprits and disputants stay out across a restart.
+    for (auto& [key, through] : checkpoint->excluded) excluded_until_[key] = through;
     FSD_LOG(INFO) << "resuming after round " << committed_round_;
   }
   // Under DP, who is sampled must not be predictable from the (public) config.
@@ -1188,6 +1190,9 @@ void RoundStateMachine::Commit(double collect_s, std::optional<std::string> fail
     checkpoint.privacy_steps = account_.steps();
     checkpoint.privacy_orders = account_.orders();
     checkpoint.privacy_rdp = account_.rdp();
+  }
+  for (const auto& [key, through] : excluded_until_) {
+    if (through > committed_round_) checkpoint.excluded.emplace_back(key, through);
   }
   store_.Commit(record, checkpoint);
   if (listener_) listener_(record);

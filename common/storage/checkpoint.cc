@@ -10,8 +10,11 @@
 namespace fsd::storage {
 namespace {
 
-constexpr char kMagic[8] = {'F', 'S', 'D', 'C', 'K', 'P', 'T', '5'};
+constexpr char kMagic[8] = {'F', 'S', 'D', 'C', 'K', 'P', 'T', '6'};
+constexpr char kMagicV5[8] = {'F', 'S', 'D', 'C', 'K', 'P', 'T', '5'};
 constexpr char kMagicV4[8] = {'F', 'S', 'D', 'C', 'K', 'P', 'T', '4'};
+constexpr std::uint64_t kMaxExcluded = 1'000'000;
+constexpr std::uint64_t kMaxKeyBytes = 256;
 constexpr std::uint8_t kMaxServerOptimizer = 4;  // aggregation::ServerOptimizerKind::kAdagrad
 constexpr char kRetiredPrefix[7] = {'F', 'S', 'D', 'C', 'K', 'P', 'T'};
 
@@ -33,20 +36,27 @@ void WriteCheckpoint(const std::string& path, const Checkpoint& checkpoint) {
   out.Put(checkpoint.server_optimizer);
   out.PutArray<float>(checkpoint.server_m);
   out.PutArray<float>(checkpoint.server_v);
+  out.Put(static_cast<std::uint64_t>(checkpoint.excluded.size()));
+  for (const auto& [key, through] : checkpoint.excluded) {
+    out.PutArray<std::uint8_t>(std::vector<std::uint8_t>(key.begin(), key.end()));
+    out.Put(through);
+  }
   WriteSealedFile(path, out.bytes());
 }
 
 Checkpoint ReadCheckpoint(const std::string& path, std::uint64_t max_values,
                           std::uint64_t max_classes) {
   constexpr std::uint64_t kMaxOrders = 1024;
-  const std::uint64_t max_bytes =
-      64 + max_values * 13 + max_classes * 8 + max_classes * max_classes * 4 + 48 + kMaxOrders * 16;
+  const std::uint64_t max_bytes = 64 + max_values * 13 + max_classes * 8 +
+                                  max_classes * max_classes * 4 + 56 + kMaxOrders * 16 +
+                                  kMaxExcluded * (16 + kMaxKeyBytes);
   const auto body = ReadSealedFile(path, max_bytes);
   ByteReader in(body, path);
   char magic[8];
   for (char& c : magic) c = in.Get<char>();
   const bool v4 = std::memcmp(magic, kMagicV4, 8) == 0;
-  if (!v4 && std::memcmp(magic, kMagic, 8) != 0) {
+  const bool v5 = std::memcmp(magic, kMagicV5, 8) == 0;
+  if (!v4 && !v5 && std::memcmp(magic, kMagic, 8) != 0) {
     if (std::memcmp(magic, kRetiredPrefix, 7) == 0) {
       throw DataError(path + ": checkpoint of an earlier format (" + std::string(magic, 8) +
                       "); start a new run");
@@ -69,6 +79,18 @@ Checkpoint ReadCheckpoint(const std::string& path, std::uint64_t max_values,
     checkpoint.server_optimizer = in.Get<std::uint8_t>();
     checkpoint.server_m = in.GetArray<float>(max_values, "server optimizer first moment");
     checkpoint.server_v = in.GetArray<float>(max_values, "server optimizer second moment");
+  }
+  if (!v4 && !v5) {
+    const auto excluded = in.Get<std::uint64_t>();
+    if (excluded > kMaxExcluded || excluded > in.remaining() / 16) {
+      throw DataError(path + ": " + std::to_string(excluded) + " excluded clients, limit " +
+                      std::to_string(kMaxExcluded));
+    }
+    for (std::uint64_t i = 0; i < excluded; ++i) {
+      const auto key = in.GetArray<std::uint8_t>(kMaxKeyBytes, "excluded client key");
+      checkpoint.excluded.emplace_back(std::string(key.begin(), key.end()),
+                                       in.Get<std::uint64_t>());
+    }
   }
   in.ExpectEnd();
   if (checkpoint.server_optimizer > kMaxServerOptimizer) {

@@ -3,21 +3,25 @@
 // it had never stopped — the last committed round, the global model vector,
 // the aggregated soft-target logits and the sparsity mask — as a sealed file
 // (common/storage/sealed_file.h: atomic write, SHA-256 verified on load).
-// Body: "FSDCKPT5" | u64 round | u64 schema fingerprint | u64 n | n × f32 global
+// Body: "FSDCKPT6" | u64 round | u64 schema fingerprint | u64 n | n × f32 global
 //       | u64 C | C × i64 class counts | u64 C² | C² × f32 mean logits
 //       | u64 mask round | u64 m | m × u8 mask (m = 0: dense, else m = n)
 //       | i64 privacy steps | u64 K | K × f64 RDP orders | u64 K | K × f64 RDP
 //       (K = 0: no differential-privacy account)
 //       | u8 server optimizer | u64 p | p × f32 m | u64 q | q × f32 v
-//       (aggregation/server_optimizer.h: its kind and moments; p = q = 0 for "none").
-// FSDCKPT4 files (the same without the server optimizer) are read as "none";
-// files of the earlier formats FSDCKPT1/2/3 are refused by name.
+//       (aggregation/server_optimizer.h: its kind and moments; p = q = 0 for "none")
+//       | u64 e | e × (u64 k | k × u8 client key | u64 excluded through round)
+//       (secure-aggregation exclusions: culprits and disputants, e ≤ 10⁶, k ≤ 256).
+// FSDCKPT5 files (the same without exclusions) are read with none, FSDCKPT4
+// files (also without the server optimizer) as "none"; files of the earlier
+// formats FSDCKPT1/2/3 are refused by name.
 // Thread-safety: free functions. Errors: IoError (file access), DataError
 // (not a checkpoint, corrupt, truncated, over the limits), naming the file.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace fsd::storage {
@@ -40,6 +44,9 @@ struct Checkpoint {
   std::uint8_t server_optimizer = 0;
   std::vector<float> server_m;
   std::vector<float> server_v;
+  // Clients left out of secure rounds (coordinator/round_state.h), by key:
+  // excluded through that round (UINT64_MAX: the rest of the run).
+  std::vector<std::pair<std::string, std::uint64_t>> excluded;
 };
 
 void WriteCheckpoint(const std::string& path, const Checkpoint& checkpoint);

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 
 #include "common/errors.h"
@@ -25,7 +27,8 @@ Checkpoint Sample() {
           {0.25, 0.5},
           2,
           {0.5f, 0.0f, -0.25f},
-          {1e-6f, 1e-6f, 0.125f}};
+          {1e-6f, 1e-6f, 0.125f},
+          {{"key-a", 12}, {"key-b", UINT64_MAX}}};
 }
 
 TEST(AtomicFileTest, WritesMode0600AndNeverFollowsAPlantedTempSymlink) {
@@ -59,6 +62,51 @@ TEST(CheckpointTest, RoundTripsEveryField) {
   EXPECT_EQ(read.server_optimizer, 2);
   EXPECT_EQ(read.server_m, Sample().server_m);
   EXPECT_EQ(read.server_v, Sample().server_v);
+  EXPECT_EQ(read.excluded, Sample().excluded);
+}
+
+TEST(CheckpointTest, ReadsTheFormatBeforeExclusionsWithNone) {
+  testing::TempDir dir;
+  const Checkpoint sample = Sample();
+  ByteWriter v5;  // FSDCKPT5: every field up to the server optimizer
+  v5.Bytes("FSDCKPT5", 8);
+  v5.Put(sample.round);
+  v5.Put(sample.schema_fingerprint);
+  v5.PutArray<float>(sample.global);
+  v5.PutArray<std::int64_t>(sample.class_counts);
+  v5.PutArray<float>(sample.mean_logits);
+  v5.Put(sample.mask_round);
+  v5.PutArray<std::uint8_t>(sample.mask);
+  v5.Put(sample.privacy_steps);
+  v5.PutArray<double>(sample.privacy_orders);
+  v5.PutArray<double>(sample.privacy_rdp);
+  v5.Put(sample.server_optimizer);
+  v5.PutArray<float>(sample.server_m);
+  v5.PutArray<float>(sample.server_v);
+  WriteSealedFile(dir.File("c.bin"), v5.bytes());
+  const auto read = ReadCheckpoint(dir.File("c.bin"), 100, 10);
+  EXPECT_EQ(read.server_v, sample.server_v);
+  EXPECT_TRUE(read.excluded.empty());
+}
+
+TEST(CheckpointTest, RefusesAnExclusionListBomb) {
+  testing::TempDir dir;
+  auto sample = Sample();
+  sample.excluded.clear();
+  WriteCheckpoint(dir.File("c.bin"), sample);
+  // The exclusion count is the body's last u64: claim 2^40 entries.
+  ByteWriter body;
+  auto unsealed = ReadSealedFile(dir.File("c.bin"), 1 << 20);
+  std::uint64_t bomb = std::uint64_t{1} << 40;
+  std::memcpy(unsealed.data() + unsealed.size() - 8, &bomb, 8);
+  body.Bytes(unsealed.data(), unsealed.size());
+  WriteSealedFile(dir.File("c.bin"), body.bytes());
+  try {
+    ReadCheckpoint(dir.File("c.bin"), 100, 10);
+    ADD_FAILURE() << "read an exclusion list of 2^40 entries";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("excluded clients, limit"), std::string::npos) << e.what();
+  }
 }
 
 TEST(CheckpointTest, ReadsTheFormerFormatAsRunWithoutAServerOptimizer) {
@@ -128,7 +176,8 @@ TEST(CheckpointTest, RefusesCorruptionOversizeAndInconsistentContent) {
   bad.privacy_orders[0] = 1.0;  // orders are > 1
   WriteCheckpoint(path, bad);
   EXPECT_THROW(ReadCheckpoint(path, 100, 10), DataError);
-  testing::WriteFile(path, "FSDCKPT3 and then some bytes that are long enough to pass the size checks");
+  testing::WriteFile(path,
+                     "FSDCKPT3 and then some bytes that are long enough to pass the size checks");
   EXPECT_THROW(ReadCheckpoint(path, 100, 10), DataError);
 }
 

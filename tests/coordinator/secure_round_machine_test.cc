@@ -53,6 +53,8 @@ class SecureRoundMachineTest : public ::testing::Test {
     for (int i = 0; i < kClients; ++i) allowed[Key(i)] = "client-" + std::to_string(i);
     machine_ = std::make_unique<RoundStateMachine>(options, allowed, std::vector<float>(kDim, 1.0f),
                                                    nullptr, nullptr, clock_);
+    sessions_.clear();
+    round_starts_.clear();
     for (int i = 0; i < kClients; ++i) {
       client::ClientSessionOptions session;
       session.name = "client-" + std::to_string(i);
@@ -228,6 +230,22 @@ TEST_F(SecureRoundMachineTest, ShareThatDoesNotOpenIsDisputedTheRoundCommitsAndB
   for (int i = 0; i < kClients; ++i) mean1 += DeltaOf(i, 0) / kClients;
   for (int i : {1, 3, 4, 5}) mean2 += DeltaOf(i, 0) / (kClients - 2);
   EXPECT_NEAR(machine_->global()[0], 1.0 + mean1 + mean2, 1e-4);
+}
+
+TEST_F(SecureRoundMachineTest, CulpritStaysExcludedWhenTheCoordinatorRestarts) {
+  Make(/*rounds=*/1);
+  tamper_ = BadShareInRoundOne;
+  Run();
+  ASSERT_EQ(Records().front()["secure_culprits"], nlohmann::json::array({"client-0"}));
+  // A new coordinator resumes from the checkpoint: client 0 is still out.
+  tamper_ = {};
+  Make(/*rounds=*/2, [](CoordinatorOptions& options) { options.resume = ResumeMode::kResume; });
+  Run();
+  const auto records = Records();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1]["outcome"], "committed");
+  EXPECT_EQ(records[1]["clients_selected"], kClients - 1);
+  EXPECT_TRUE(round_starts_[0].empty());
 }
 
 TEST_F(SecureRoundMachineTest, ClientThatRevealedRefusesAnotherAttemptOfTheRound) {
