@@ -98,9 +98,10 @@ int Train(const std::string& config_path, const std::string& out_dir, int epochs
   std::printf("\n%-6s %-10s %10s %9s\n", "exit", "role", "params", "accuracy");
   for (int k = 0; k < net->num_exits(); ++k) {
     const bool is_main = k == net->main_exit();
-    std::printf("%-6d %-10s %10lld %8.2f%%\n", k, is_main ? "main" : "auxiliary",
+    // Exits count from 1, shallow to deep (as --max-exit and fsd-export --exit).
+    std::printf("%-6d %-10s %10lld %8.2f%%\n", k + 1, is_main ? "main" : "auxiliary",
                 static_cast<long long>(net->PathParameterCount(k)), 100.0 * accuracy[k]);
-    exits.push_back({{"exit", k},
+    exits.push_back({{"exit", k + 1},
                      {"main", is_main},
                      {"path_parameters", net->PathParameterCount(k)},
                      {"accuracy", accuracy[k]}});

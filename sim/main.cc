@@ -2,12 +2,15 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <sstream>
+#include <string>
 
 #include "common/config/toml_loader.h"
 #include "common/errors.h"
 #include "common/run_guarded.h"
 #include "common/runtime/process_setup.h"
+#include "sim/report.h"
 #include "sim/simulation.h"
 
 int main(int argc, char** argv) {
@@ -134,15 +137,18 @@ int main(int argc, char** argv) {
                   summary.value("stop_reason", "").c_str());
       return exit_code;
     }
-    std::printf("\nrounds %d  final acc per exit %s  mean of last 3 rounds %s  last 5 %s\n",
-                summary["rounds"].get<int>(), summary["final_acc"].dump().c_str(),
-                summary["acc_mean_last3"].dump().c_str(), summary["acc_mean_last5"].dump().c_str());
+    const auto exits = summary["final_acc"].size();
+    std::printf("\n%d rounds; test accuracy per exit (%s):\n", summary["rounds"].get<int>(),
+                sim::ExitNames(exits).c_str());
+    std::printf("  last round        %s\n", sim::Percentages(summary["final_acc"]).c_str());
+    std::printf("  mean of last 3    %s\n", sim::Percentages(summary["acc_mean_last3"]).c_str());
+    std::printf("  mean of last 5    %s\n", sim::Percentages(summary["acc_mean_last5"]).c_str());
     if (summary.contains("client_acc_mean")) {
       std::printf("distillation only: mean accuracy per exit of the clients' own models %s\n",
-                  summary["client_acc_mean"].dump().c_str());
+                  sim::Percentages(summary["client_acc_mean"]).c_str());
     }
     std::printf(
-        "median round %.2f s (evaluation %.2f s)  bytes up %.2f MB  down %.2f MB  wall %.1f s\n",
+        "median round %.1f s (evaluation %.1f s)  bytes up %.1f MB  down %.1f MB  wall %.1f s\n",
         summary["round_s_median"].get<double>(), summary["eval_s_median"].get<double>(),
         summary["bytes_up_total"].get<double>() / 1e6,
         summary["bytes_down_total"].get<double>() / 1e6, summary["wall_s"].get<double>());

@@ -1,6 +1,7 @@
 #include "sim/report.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
@@ -124,7 +125,9 @@ nlohmann::json WriteReport(const std::string& out_dir) {
   const std::size_t exits = records.back()["acc"].size();
   std::ofstream tsv(out_dir + "/rounds.tsv");
   tsv << "round";
-  for (std::size_t k = 0; k < exits; ++k) tsv << "\texit" << k << (k + 1 == exits ? " (main)" : "");
+  // Exits are numbered from 1, shallow to deep, as max_exit and fsd-export --exit count them.
+  for (std::size_t k = 0; k < exits; ++k)
+    tsv << "\texit" << k + 1 << (k + 1 == exits ? " (main)" : "");
   tsv << "\tbytes_up\tbytes_down\ttemperature\talpha\tbeta\tround_s\tbytes_up_weights"
          "\tbytes_up_summary\tbytes_down_weights\tbytes_down_mask\tsparsity\tattackers\tepsilon"
          "\tselected\treported\tdropped\tlate\tcoordinator_cpu_s\tlr_factor\n";
@@ -190,6 +193,24 @@ nlohmann::json WriteReport(const std::string& out_dir) {
   }
   Plot(out_dir, exits, attack_rounds > 0, private_run);
   return summary;
+}
+
+std::string Percentages(const nlohmann::json& fractions) {
+  if (fractions.empty()) return "none (no global model)";
+  std::string out;
+  char cell[32];
+  for (const auto& fraction : fractions) {
+    std::snprintf(cell, sizeof(cell), "%.2f", 100.0 * fraction.get<double>());
+    out += (out.empty() ? "" : " / ") + std::string(cell);
+  }
+  return out + " %";
+}
+
+std::string ExitNames(std::size_t exits) {
+  std::string out;
+  for (std::size_t k = 1; k <= exits; ++k)
+    out += (k > 1 ? " / exit " : "exit ") + std::to_string(k);
+  return exits > 0 ? out + " (main)" : out;
 }
 
 }  // namespace fsd::sim

@@ -38,16 +38,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string Accuracies(const nlohmann::json& acc) {
-  std::string text;
-  char item[16];
-  for (const auto& a : acc) {
-    std::snprintf(item, sizeof(item), "%s%.4f", text.empty() ? "" : " ", a.get<double>());
-    text += item;
-  }
-  return text;
-}
-
 // What every role derives from the config the same way: data, partition and
 // the initial model (seeded), so processes that share a config agree.
 struct Federation {
@@ -278,8 +268,8 @@ nlohmann::json Simulation::Run() {
       clients.OnCommitted(record["round"].get<std::uint64_t>());
       char line[256];
       std::snprintf(line, sizeof(line),
-                    "round %d/%d  acc [%s]  up %.2f MB  down %.2f MB  %d/%d clients  %.1fs",
-                    record["round"].get<int>(), rounds, Accuracies(record["acc"]).c_str(),
+                    "round %d/%d  acc %s  up %.2f MB  down %.2f MB  %d/%d clients  %.1f s",
+                    record["round"].get<int>(), rounds, Percentages(record["acc"]).c_str(),
                     record["bytes_up"].get<double>() / 1e6,
                     record["bytes_down"].get<double>() / 1e6, record["clients_reported"].get<int>(),
                     record["clients_selected"].get<int>(), record["round_s"].get<double>());
