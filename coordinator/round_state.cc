@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <sstream>
 
 #include "aggregation/aggregate.h"
@@ -785,9 +786,11 @@ bool RoundStateMachine::ShouldClose() const {
            SecondsBetween(round_started_, clock_.Now()) > options_.federation.round_deadline_s;
   }
   if (staged_.size() >= target_) return true;  // over-selection: the first k close it
-  if (std::all_of(selected_.begin(), selected_.end(),
-                  [&](const std::string& key) { return staged_.contains(key); })) {
-    return true;  // everyone still sampled reported
+  // A client sends one UPDATE per round: one that was refused sends no other.
+  if (std::all_of(selected_.begin(), selected_.end(), [&](const std::string& key) {
+        return staged_.contains(key) || refused_updates_.contains(key);
+      })) {
+    return true;  // everyone still sampled reported or was refused
   }
   return SecondsBetween(round_started_, clock_.Now()) > options_.federation.round_deadline_s;
 }
@@ -833,6 +836,21 @@ void RoundStateMachine::CloseRound() {
     if (staged_.contains(key)) continue;
     missed_.insert(key);
     ++unreported_;
+  }
+  const std::size_t beyond_limits = BeyondLimits();
+  if (staged_.empty() && beyond_limits > 0 && beyond_limits >= Quorum()) {
+    // Every update this model trains into lies beyond [limits]: no retry can
+    // commit a round from it (the model itself passed DivergenceOf).
+    stop_reason_ = "round " + std::to_string(committed_round_ + 1) + ": every update (" +
+                   std::to_string(beyond_limits) +
+                   " clients) was refused for values beyond [limits] (limits.max_abs_value " +
+                   "and max_abs_logit): the global model of round " +
+                   std::to_string(committed_round_) +
+                   " trains into divergence; stopped (a robust aggregation.rule or a smaller " +
+                   "training.lr keeps a federation within them)";
+    stop_kind_ = StopKind::kDiverged;
+    FSD_LOG(ERROR) << stop_reason_;
+    return;
   }
   if (staged_.size() < Quorum()) {
     FSD_LOG(WARNING) << "round " << committed_round_ + 1 << ": " << staged_.size() << " of "
@@ -1291,6 +1309,21 @@ nlohmann::json RoundStateMachine::PrivacyRecord() const {
   record["privacy_steps"] = account_.steps();
   record["sampling_draws"] = sampling_draws_;
   return record;
+}
+
+std::size_t RoundStateMachine::BeyondLimits() const {
+  const auto count = [&](wire::RejectCode code) {
+    const auto found = refusals_.find(code);
+    return found == refusals_.end() ? 0 : found->second;
+  };
+  // Each refused client counted once, however many of its updates were refused.
+  const auto refused = static_cast<std::size_t>(count(wire::RejectCode::kInvalidValue) +
+                                                count(wire::RejectCode::kNonFinite));
+  return refused == static_cast<std::size_t>(std::accumulate(
+                        refusals_.begin(), refusals_.end(), 0,
+                        [](int sum, const auto& entry) { return sum + entry.second; }))
+             ? refused_updates_.size()
+             : 0;
 }
 
 std::string RoundStateMachine::RefusalSummary() const {

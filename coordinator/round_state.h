@@ -266,6 +266,10 @@ class RoundStateMachine {
                   bool log = true);
   // "; refused updates: CODE xN ... from K client(s)" for this attempt, or "".
   std::string RefusalSummary() const;
+  // The clients of this attempt whose updates were refused, when every
+  // refusal was for values beyond [limits] (INVALID_VALUE, NON_FINITE); 0 when
+  // any refusal was for something else.
+  std::size_t BeyondLimits() const;
   // Stops the run when the next round's release would exceed the budget.
   bool BudgetAllowsNextRound();
   // The fewest updates the aggregation rule accepts (Krum: 2f + 3): rounds

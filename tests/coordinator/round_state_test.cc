@@ -785,6 +785,40 @@ TEST_F(RoundStateTest, DivergedModelStopsTheRunWithTheLastGoodModel) {
   EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 3.0f));
 }
 
+// A model within [limits] whose every trained update lies beyond them (an
+// attacked FedAvg a round before the model itself diverges): the round
+// closes as soon as every client was refused, and the run stops.
+TEST_F(RoundStateTest, RoundWhoseEveryUpdateIsBeyondTheLimitsStopsTheRunAtOnce) {
+  Make(3, [](CoordinatorOptions& o) { o.limits.max_abs_value = 100.0; });
+  for (int i = 0; i < 3; ++i) Join(i);
+  machine_->Tick();
+  for (int i = 0; i < 3; ++i) Report(i, 100, 1e3f);
+  machine_->Tick();  // no deadline waited for: every sampled client was refused
+  EXPECT_TRUE(machine_->done());
+  EXPECT_EQ(machine_->stop_kind(), RoundStateMachine::StopKind::kDiverged);
+  EXPECT_NE(machine_->stop_reason().find("round 1: every update (3 clients) was refused for "
+                                         "values beyond [limits]"),
+            std::string::npos)
+      << machine_->stop_reason();
+  EXPECT_EQ(machine_->committed_round(), 0u);
+  EXPECT_EQ(machine_->global(), std::vector<float>(kDim, 1.0f));
+}
+
+// One refusal of another kind (here a stale mask) is not divergence: the
+// round is retried as before.
+TEST_F(RoundStateTest, RoundWithOtherRefusalsIsRetriedNotStopped) {
+  Make(2, [](CoordinatorOptions& o) { o.limits.max_abs_value = 100.0; });
+  for (int i = 0; i < 2; ++i) Join(i);
+  machine_->Tick();
+  Report(0, 100, 1e3f);
+  wire::Update stale = MakeUpdate(100, 1.0f);
+  stale.mask_round = 7;
+  Deliver(PeerOf(1), {1, stale});
+  machine_->Tick();
+  EXPECT_FALSE(machine_->done());
+  EXPECT_EQ(machine_->stop_kind(), RoundStateMachine::StopKind::kNone);
+}
+
 TEST_F(RoundStateTest, DivergedModelRollsBackAndTheRunGoesOnWhenAskedTo) {
   Make(1, [](CoordinatorOptions& o) {
     DivergingMomentum(o);
