@@ -786,11 +786,9 @@ bool RoundStateMachine::ShouldClose() const {
            SecondsBetween(round_started_, clock_.Now()) > options_.federation.round_deadline_s;
   }
   if (staged_.size() >= target_) return true;  // over-selection: the first k close it
-  // A client sends one UPDATE per round: one that was refused sends no other.
-  if (std::all_of(selected_.begin(), selected_.end(), [&](const std::string& key) {
-        return staged_.contains(key) || refused_updates_.contains(key);
-      })) {
-    return true;  // everyone still sampled reported or was refused
+  if (std::all_of(selected_.begin(), selected_.end(),
+                  [&](const std::string& key) { return staged_.contains(key); })) {
+    return true;  // everyone still sampled reported
   }
   return SecondsBetween(round_started_, clock_.Now()) > options_.federation.round_deadline_s;
 }

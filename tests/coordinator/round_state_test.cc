@@ -786,14 +786,20 @@ TEST_F(RoundStateTest, DivergedModelStopsTheRunWithTheLastGoodModel) {
 }
 
 // A model within [limits] whose every trained update lies beyond them (an
-// attacked FedAvg a round before the model itself diverges): the round
-// closes as soon as every client was refused, and the run stops.
-TEST_F(RoundStateTest, RoundWhoseEveryUpdateIsBeyondTheLimitsStopsTheRunAtOnce) {
-  Make(3, [](CoordinatorOptions& o) { o.limits.max_abs_value = 100.0; });
+// attacked FedAvg a round before the model itself diverges): when the round
+// closes, the run stops instead of retrying it forever.
+TEST_F(RoundStateTest, RoundWhoseEveryUpdateIsBeyondTheLimitsStopsTheRun) {
+  Make(3, [](CoordinatorOptions& o) {
+    o.limits.max_abs_value = 100.0;
+    o.transport.client_timeout_s = 600.0;
+  });
   for (int i = 0; i < 3; ++i) Join(i);
   machine_->Tick();
   for (int i = 0; i < 3; ++i) Report(i, 100, 1e3f);
-  machine_->Tick();  // no deadline waited for: every sampled client was refused
+  machine_->Tick();
+  EXPECT_FALSE(machine_->done()) << "a client may still resend until the deadline";
+  clock_.Advance(std::chrono::seconds(61));
+  machine_->Tick();
   EXPECT_TRUE(machine_->done());
   EXPECT_EQ(machine_->stop_kind(), RoundStateMachine::StopKind::kDiverged);
   EXPECT_NE(machine_->stop_reason().find("round 1: every update (3 clients) was refused for "
@@ -805,8 +811,8 @@ TEST_F(RoundStateTest, RoundWhoseEveryUpdateIsBeyondTheLimitsStopsTheRunAtOnce) 
 }
 
 // One refusal of another kind (here a stale mask) is not divergence: the
-// round is retried as before.
-TEST_F(RoundStateTest, RoundWithOtherRefusalsIsRetriedNotStopped) {
+// round waits for a resend or its deadline, as before.
+TEST_F(RoundStateTest, RoundWithOtherRefusalsIsNotStopped) {
   Make(2, [](CoordinatorOptions& o) { o.limits.max_abs_value = 100.0; });
   for (int i = 0; i < 2; ++i) Join(i);
   machine_->Tick();
