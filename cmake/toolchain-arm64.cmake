@@ -1,6 +1,6 @@
 # Cross-compiles fsd for arm64 (aarch64) Debian 12 with crossbuild-essential-arm64
 # against an arm64 sysroot that holds fsd's -dev packages (scripts/cross-build-arm64
-# makes one with debootstrap):
+# makes one from the arm64 packages):
 #
 #   cmake -S . -B build-arm64 -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-arm64.cmake \
 #         -DFSD_SYSROOT=/absolute/path/to/sysroot -DFSD_CLIENT_ONLY=ON

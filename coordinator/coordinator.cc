@@ -1,6 +1,7 @@
 #include "coordinator/coordinator.h"
 
 #include <cerrno>
+#include <cstdio>
 
 #include "common/log.h"
 #include "privacy/curve_socket.h"
@@ -9,6 +10,8 @@ namespace fsd::coordinator {
 namespace {
 
 constexpr int kSendQueueMessages = 1000;
+// Often enough for a page that polls every 2 s, rare enough to cost nothing.
+constexpr auto kPublishInterval = std::chrono::milliseconds(250);
 
 }  // namespace
 
@@ -21,8 +24,13 @@ Coordinator::Coordinator(zmq::context_t& context, CoordinatorOptions options,
       server_keys_(std::move(server_keys)),
       allowed_(std::move(allowed)),
       router_(context, zmq::socket_type::router),
-      rounds_(std::move(options), allowed_, std::move(initial_global), std::move(evaluator),
-              std::move(listener), clock_) {}
+      rounds_(
+          std::move(options), allowed_, std::move(initial_global), std::move(evaluator),
+          [this, listener = std::move(listener)](const nlohmann::json& record) {
+            if (board_ != nullptr) board_->AddRound(record);
+            if (listener) listener(record);
+          },
+          clock_) {}
 
 Coordinator::~Coordinator() = default;
 
@@ -51,6 +59,44 @@ std::string Coordinator::Bind() {
   return router_.get(zmq::sockopt::last_endpoint);
 }
 
+void Coordinator::Watch(monitor::Board& board, const std::string& program) {
+  const CoordinatorOptions& options = rounds_.options();
+  monitor::RunInfo run;
+  run.program = program;
+  char fingerprint[17];
+  std::snprintf(fingerprint, sizeof fingerprint, "%016llx",
+                static_cast<unsigned long long>(options.schema_fingerprint));
+  run.model_fingerprint = fingerprint;
+  run.rounds_configured = options.federation.rounds;
+  if (const nlohmann::json spent = rounds_.privacy_spent(); spent.is_object()) {
+    run.delta = spent.value("delta", 0.0);
+    run.epsilon_budget = options.privacy.target_epsilon;
+  }
+  board.SetRun(std::move(run));
+  board_ = &board;
+  Publish(true);
+}
+
+void Coordinator::Publish(bool now_or_never) {
+  if (board_ == nullptr || (!now_or_never && clock_.Now() - published_ < kPublishInterval)) return;
+  published_ = clock_.Now();
+  monitor::Live live;
+  live.phase = PhaseName(rounds_.phase());
+  live.committed = rounds_.committed_round();
+  live.attempt = rounds_.attempt();
+  live.enrolled = rounds_.registry().num_enrolled();
+  live.connected = rounds_.registry().num_joined();
+  live.sampled = rounds_.sampled();
+  live.reported = rounds_.reported();
+  if (const nlohmann::json spent = rounds_.privacy_spent(); spent.is_object()) {
+    live.epsilon_spent = spent.value("epsilon", 0.0);
+  }
+  live.rejects = rounds_.reject_counts();
+  live.finished = rounds_.done() || stop_;
+  live.stop_reason = rounds_.stop_reason();
+  board_->SetLive(std::move(live));
+}
+
 void Coordinator::Run() {
   while (!stop_ && !rounds_.done()) {
     zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
@@ -63,15 +109,15 @@ void Coordinator::Run() {
     Drain();
     rounds_.Tick();
     Flush();
+    Publish();
   }
-  rounds_.SayGoodbye(rounds_.stop_reason().empty() ? "federation finished"
-                                                    : rounds_.stop_reason());
+  rounds_.SayGoodbye(rounds_.stop_reason().empty() ? "federation finished" : rounds_.stop_reason());
   Flush();
+  Publish(true);
 }
 
 void Coordinator::Drain() {
-  const auto budget_end =
-      clock_.Now() + std::chrono::milliseconds(transport_.poll_budget_ms);
+  const auto budget_end = clock_.Now() + std::chrono::milliseconds(transport_.poll_budget_ms);
   while (!stop_ && clock_.Now() < budget_end) {
     // Each message is [routing id, frame].
     zmq::message_t routing_id;
@@ -105,7 +151,8 @@ void Coordinator::Flush() {
   for (auto& out : rounds_.TakeOutgoing()) {
     // Non-blocking: a client whose queue is full loses this message (it
     // rejoins or times out), the coordinator never waits for it.
-    if (!router_.send(zmq::buffer(out.routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+    if (!router_.send(zmq::buffer(out.routing_id),
+                      zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
       continue;
     }
     (void)router_.send(zmq::buffer(out.frame), zmq::send_flags::dontwait);

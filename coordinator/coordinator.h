@@ -6,8 +6,10 @@
 // flood the receive loop returns to Tick() (deadlines, timeouts) every
 // transport.poll_budget_ms; per-connection inbound queues hold
 // transport.queue_messages frames (outbound: 1000 of its own replies).
-// Thread-safety: Bind() and Run() on one thread (which then owns the
-// socket); Stop() from any thread. Errors: IoError/AuthError from set-up;
+// With Watch(), the loop publishes what an operator sees (monitor/board.h)
+// a few times a second and after every round.
+// Thread-safety: Bind(), Watch() and Run() on one thread (which then owns
+// the socket); Stop() from any thread. Errors: IoError/AuthError from set-up;
 // nothing a peer sends makes Run() throw.
 #pragma once
 
@@ -21,6 +23,7 @@
 #include "coordinator/clock.h"
 #include "coordinator/options.h"
 #include "coordinator/round_state.h"
+#include "monitor/board.h"
 #include "privacy/curve_keys.h"
 #include "privacy/zap_handler.h"
 
@@ -37,6 +40,9 @@ class Coordinator {
 
   // Starts the ZAP handler (unless insecure), binds, returns the bound endpoint.
   std::string Bind();
+  // Publishes the run to `board` (which must outlive the coordinator) from
+  // now on; `program` and the model fingerprint name the run on it.
+  void Watch(monitor::Board& board, const std::string& program);
   // Runs rounds until federation.rounds are committed or Stop() is called.
   void Run();
   void Stop() { stop_ = true; }
@@ -58,6 +64,9 @@ class Coordinator {
   // Receives and handles messages until none is waiting or the budget is spent.
   void Drain();
   void Flush();
+  // The live state to the board, at most every kPublishInterval (and when
+  // `now_or_never`, at once).
+  void Publish(bool now_or_never = false);
 
   zmq::context_t& context_;
   config::TransportConfig transport_;
@@ -66,8 +75,10 @@ class Coordinator {
   std::unique_ptr<privacy::ZapHandler> zap_;
   zmq::socket_t router_;
   SteadyClock clock_;
+  monitor::Board* board_ = nullptr;  // before rounds_: its listener reads it
   RoundStateMachine rounds_;
   std::atomic<bool> stop_{false};
+  Clock::TimePoint published_{};
 };
 
 }  // namespace fsd::coordinator

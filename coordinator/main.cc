@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "common/config/toml_loader.h"
 #include "common/data/loader.h"
@@ -15,6 +16,7 @@
 #include "common/run_guarded.h"
 #include "common/runtime/process_setup.h"
 #include "coordinator/coordinator.h"
+#include "monitor/http_server.h"
 #include "privacy/zap_handler.h"
 
 namespace {
@@ -30,7 +32,7 @@ int main(int argc, char** argv) {
       "Writes DIR/metrics.jsonl (one object per round) and DIR/checkpoint.bin.\n"
       "Exit codes: 0 ok, 1 internal error, 2 bad flags or config, 3 I/O error, 4 bad data, 5 key "
       "error."};
-  std::string config_path, out_dir, key_path, allow_dir, bind;
+  std::string config_path, out_dir, key_path, allow_dir, bind, http;
   int rounds = 0, min_clients = -1;
   bool resume = false, resume_if_present = false, insecure = false;
   std::vector<std::string> overrides;
@@ -45,6 +47,9 @@ int main(int argc, char** argv) {
   app.add_option("--min-clients", min_clients, "override federation.min_clients")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--set", overrides, "override a config key: section.key=value (repeatable)");
+  app.add_option("--http", http,
+                 "serve a status page (/) and Prometheus metrics (/metrics) at HOST:PORT, e.g.\n"
+                 "127.0.0.1:9464 (no authentication: keep it on loopback or behind a proxy)");
   auto* resume_flag =
       app.add_flag("--resume", resume, "continue from DIR/checkpoint.bin (an error if missing)");
   app.add_flag("--resume-if-present", resume_if_present,
@@ -63,6 +68,7 @@ int main(int argc, char** argv) {
     if (min_clients >= 0)
       overrides.push_back("federation.min_clients=" + std::to_string(min_clients));
     if (insecure) overrides.push_back("transport.insecure=true");
+    if (!http.empty()) monitor::ParseHttpAddress(http, "--http");  // a bad address fails now
     const config::RunConfig cfg = config::LoadConfig(config_path, overrides);
     runtime::ConfigureProcess(cfg.training.threads);
     if (!cfg.transport.insecure && (key_path.empty() || allow_dir.empty())) {
@@ -91,6 +97,7 @@ int main(int argc, char** argv) {
     const privacy::AllowList allowed =
         cfg.transport.insecure ? privacy::AllowList{} : privacy::LoadAllowList(allow_dir);
     zmq::context_t context;
+    monitor::Board board;  // outlives the coordinator, which publishes to it
     coordinator::Coordinator coordinator(
         context, options, keys, allowed, model::Flatten(*net, schema),
         [&](std::span<const float> global) {
@@ -109,6 +116,13 @@ int main(int argc, char** argv) {
                    "fsd-coordinator: WARNING: privacy.dp divides each release by "
                    "federation.fraction x federation.clients = %g, but %zu clients are admitted\n",
                    options.privacy.expected_cohort, allowed.size());
+    }
+    std::optional<monitor::HttpServer> http_server;
+    if (!http.empty()) {
+      coordinator.Watch(board, "fsd-coordinator");
+      http_server.emplace(board, http);
+      std::fprintf(stderr, "fsd-coordinator: status page at %s, Prometheus metrics at %smetrics\n",
+                   http_server->url().c_str(), http_server->url().c_str());
     }
     running = &coordinator;
     std::signal(SIGINT, OnSignal);

@@ -411,8 +411,21 @@ void RoundStateMachine::SendSecure(SecureRound::Outbox outbox, Phase next) {
     bytes_.down += static_cast<std::int64_t>(frame.size());
     outgoing_.push_back({record->routing_id, std::move(frame)});
   }
+  CloseSecureStage();
   phase_ = next;
   stage_started_ = clock_.Now();
+}
+
+void RoundStateMachine::CloseSecureStage() {
+  static const std::map<Phase, SecureRound::Stage> kStageOf = {
+      {Phase::kAdvertising, SecureRound::Stage::kAdvertise},
+      {Phase::kSharingKeys, SecureRound::Stage::kShareKeys},
+      {Phase::kCollecting, SecureRound::Stage::kMaskedInput},
+      {Phase::kUnmasking, SecureRound::Stage::kUnmask}};
+  const auto stage = kStageOf.find(phase_);
+  if (secure_ && stage != kStageOf.end()) {
+    secure_->SetStageSeconds(stage->second, SecondsBetween(stage_started_, clock_.Now()));
+  }
 }
 
 std::set<std::string> Disputants(const std::vector<std::pair<std::string, std::string>>& disputes) {
@@ -1021,9 +1034,15 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregateSecure() {
     }
     soft_state_ = std::move(next);
   }
+  CloseSecureStage();
   out.extra["secure_aggregation"] = SecureRecord(out.reported, clamped);
   out.extra["secagg_clamped"] = clamped;
   return out;
+}
+
+std::size_t RoundStateMachine::reported() const {
+  if (!secure_) return staged_.size();
+  return secure_->figures()[static_cast<int>(SecureRound::Stage::kMaskedInput)].clients;
 }
 
 nlohmann::json RoundStateMachine::SecureRecord(std::size_t survivors, std::uint64_t clamped) const {
@@ -1034,7 +1053,8 @@ nlohmann::json RoundStateMachine::SecureRecord(std::size_t survivors, std::uint6
   for (int i = 0; i < SecureRound::kStages; ++i) {
     stages[kStageNames[i]] = {{"clients", figures[i].clients},
                               {"bytes_up", figures[i].bytes_up},
-                              {"coordinator_cpu_s", figures[i].cpu_s}};
+                              {"coordinator_cpu_s", figures[i].cpu_s},
+                              {"seconds", figures[i].seconds}};
   }
   return {{"cohort", secure_->cohort_size()},
           {"threshold", secure_->threshold()},
@@ -1075,6 +1095,7 @@ void RoundStateMachine::Commit(double collect_s, std::optional<std::string> fail
     FSD_LOG(WARNING) << "round " << round << " attempt " << attempt_ + 1 << ": " << *failure
                      << "; shares were revealed, so the round is not attempted again: model "
                         "untouched, next round with a new cohort";
+    CloseSecureStage();
     aggregated.extra = {
         {"outcome", "failed"}, {"failure", *failure}, {"secure_aggregation", SecureRecord(0, 0)}};
     // The coordinator may have learned something from the reveals: under

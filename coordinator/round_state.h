@@ -163,6 +163,11 @@ class RoundStateMachine {
   const aggregation::SoftTargetSummary& soft_state() const { return soft_state_; }
   const aggregation::Mask& mask() const { return mask_; }
   const std::set<std::string>& selected() const { return selected_; }
+  // Clients sampled in the attempt in progress, and how many of them have
+  // reported (UPDATE; in secure rounds SECAGG_MASKED) so far.
+  std::size_t sampled() const { return sampled_; }
+  std::size_t reported() const;
+  const CoordinatorOptions& options() const { return options_; }
   const ClientRegistry& registry() const { return registry_; }
   std::map<std::string, std::int64_t> reject_counts() const;
 
@@ -192,6 +197,8 @@ class RoundStateMachine {
   // Secure rounds: ends the current stage when it is due (Tick).
   void AdvanceSecure();
   void SendSecure(SecureRound::Outbox outbox, Phase next);
+  // Records the wall time of the secure stage that phase_ stands for.
+  void CloseSecureStage();
   // A secure round that cannot go on: retried without the clients that did
   // not complete their stage, model untouched.
   void RetrySecure(const std::string& reason);

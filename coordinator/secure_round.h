@@ -55,6 +55,7 @@ struct SecureStageFigures {
   double cpu_s = 0.0;         // the coordinator's thread CPU time in this stage's messages
   std::int64_t bytes_up = 0;  // frames received in this stage
   std::size_t clients = 0;    // clients whose message arrived
+  double seconds = 0.0;       // wall time from the stage's start to its close
 };
 
 class SecureRound {
@@ -109,6 +110,10 @@ class SecureRound {
   std::vector<Report> survivors() const;
   // The members that completed each stage, and the figures per stage.
   const std::array<SecureStageFigures, kStages>& figures() const { return figures_; }
+  // The stage's wall time, measured by the driver that opens and closes stages.
+  void SetStageSeconds(Stage stage, double seconds) {
+    figures_[static_cast<int>(stage)].seconds = seconds;
+  }
   std::uint32_t threshold() const { return parameters_.threshold; }
   std::uint32_t degree() const { return graph_.degree; }
   unsigned ring_bits() const { return layout_.ring_bits; }

@@ -10,6 +10,7 @@
 #include "common/errors.h"
 #include "common/run_guarded.h"
 #include "common/runtime/process_setup.h"
+#include "monitor/http_server.h"
 #include "sim/report.h"
 #include "sim/simulation.h"
 
@@ -27,7 +28,7 @@ int main(int argc, char** argv) {
   std::int64_t seed = -1;
   bool resume = false, resume_if_present = false, insecure = false;
   std::vector<std::string> overrides;
-  std::string role = "all", key_dir, bind, connect, client_range;
+  std::string role = "all", key_dir, bind, connect, client_range, http;
   app.add_option("--config", config_path, "TOML config (see configs/README.md)")
       ->required()
       ->check(CLI::ExistingFile);
@@ -50,6 +51,9 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--seed", seed, "override federation.seed")->check(CLI::NonNegativeNumber);
   app.add_option("--set", overrides, "override a config key: section.key=value (repeatable)");
+  app.add_option("--http", http,
+                 "serve a status page (/) and Prometheus metrics (/metrics) at HOST:PORT while\n"
+                 "the run lasts, e.g. 127.0.0.1:9464 (no authentication: keep it on loopback)");
   auto* resume_flag =
       app.add_flag("--resume", resume, "continue from DIR/checkpoint.bin (an error if missing)");
   app.add_flag("--resume-if-present", resume_if_present,
@@ -80,6 +84,9 @@ int main(int argc, char** argv) {
     if (role != "all") requires_flag(!key_dir.empty(), "--keys DIR");
     if (role == "all") refuses_flag(!key_dir.empty(), "--keys (its keys live in memory)");
     if (role != "coordinator") refuses_flag(!bind.empty(), "--bind");
+    if (role == "clients" || role == "keys") refuses_flag(!http.empty(), "--http");
+    if (!http.empty()) monitor::ParseHttpAddress(http, "--http");  // a bad address fails now
+    options.http = http;
     if (role != "clients") {
       refuses_flag(!connect.empty(), "--connect");
       refuses_flag(!client_range.empty(), "--client-range");

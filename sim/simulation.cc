@@ -23,6 +23,7 @@
 #include "common/progress.h"
 #include "common/runtime/process_setup.h"
 #include "coordinator/coordinator.h"
+#include "monitor/http_server.h"
 #include "privacy/curve_keys.h"
 #include "privacy/curve_socket.h"
 #include "privacy/zap_handler.h"
@@ -240,6 +241,9 @@ nlohmann::json Simulation::Run() {
     model::Unflatten(global, fed.schema, *fed.eval_model);
     return model::EvaluateAccuracy(fed.eval_model, *fed.splits.test, cfg.training.eval_batch_size);
   };
+  // Declared before the coordinator, which publishes to the board until joined.
+  monitor::Board board;
+  std::optional<monitor::HttpServer> http;
   std::optional<coordinator::Coordinator> coordinator;
   std::atomic<bool> coordinator_done{false};
   std::exception_ptr coordinator_failure;
@@ -278,6 +282,12 @@ nlohmann::json Simulation::Run() {
     coordinator.emplace(context, coordinator_options, keys.server, keys.allowed, fed.initial,
                         evaluate, on_round);
     endpoint = coordinator->Bind();
+    if (!options_.http.empty()) {
+      coordinator->Watch(board, "fsd-sim");
+      http.emplace(board, options_.http);
+      FSD_LOG(INFO) << "status page at " << http->url() << ", Prometheus metrics at " << http->url()
+                    << "metrics";
+    }
     if (role == SimulationRole::kCoordinator)
       FSD_LOG(INFO) << "coordinator listening on " << endpoint << ", " << keys.allowed.size()
                     << " clients admitted";

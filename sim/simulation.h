@@ -51,6 +51,9 @@ struct SimulationOptions {
   std::string key_dir;
   // kClients: the clients [first, second) this pool runs.
   std::pair<std::size_t, std::size_t> client_range{0, 0};
+  // "HOST:PORT": serve the status page and /metrics there while the run
+  // lasts (monitor/http_server.h); empty: off. Not for kClients.
+  std::string http;
 };
 
 // Writes the keys of a run across processes into `key_dir`, keeping any

@@ -7,6 +7,7 @@
 // the key-error code; plaintext (--insecure) runs end to end. Every
 // coordinator binds a free port (tcp://127.0.0.1:*) and every wait is bounded.
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -128,6 +129,30 @@ TEST_F(DeploymentTest, CoordinatorAndTwoClientProcessesCompleteTheRounds) {
   EXPECT_NE(testing::ReadFile(dir_.File("coord.log")).find("client client-1 joined"),
             std::string::npos)
       << testing::ReadFile(dir_.File("coord.log"));
+}
+
+TEST_F(DeploymentTest, CoordinatorServesItsStatusWhileWaitingForClients) {
+  const pid_t coordinator = Coordinator(2, {"--http", "127.0.0.1:0"});
+  ASSERT_TRUE(testing::WaitForText(dir_.File("coord.log"), "status page at http://127.0.0.1:"));
+  const std::string log = testing::ReadFile(dir_.File("coord.log"));
+  const int port = std::stoi(log.substr(log.find("status page at http://127.0.0.1:") + 32));
+  httplib::Client http("127.0.0.1", port);
+  const auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  for (const char* line : {"fsd_phase{phase=\"waiting\"} 1\n", "fsd_clients_enrolled 2\n",
+                           "fsd_clients_connected 0\n", "fsd_rounds_committed_total 0\n"}) {
+    EXPECT_NE(metrics->body.find(line), std::string::npos) << line << " not in\n" << metrics->body;
+  }
+  EXPECT_NE(metrics->body.find("fsd_info{program=\"fsd-coordinator\""), std::string::npos);
+  const auto page = http.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  const pid_t a = Client("client-1");
+  const pid_t b = Client("client-2");
+  EXPECT_EQ(Wait(coordinator), kExitOk) << testing::ReadFile(dir_.File("coord.log"));
+  EXPECT_EQ(Wait(a), kExitOk);
+  EXPECT_EQ(Wait(b), kExitOk);
+  EXPECT_EQ(CoordinatorMetrics().size(), 2u);
 }
 
 // The optimization keys as an operator sets them: the coordinator steps the

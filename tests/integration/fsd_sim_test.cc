@@ -2,6 +2,7 @@
 // data, and a run killed with SIGKILL mid-way then resumed, which must end with
 // the byte-identical model of an uninterrupted run and count no round twice.
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -328,6 +329,82 @@ TEST(FsdSimTest, RoleFlagsThatDoNotFitAreRefusedByName) {
   refused({"--role", "clients", "--keys", out.File("k"), "--connect", "tcp://127.0.0.1:1",
            "--client-range", "3-1"},
           "--client-range '3-1': expected a:b");
+}
+
+// The samples of a Prometheus text page as parsed by the Python client's
+// parser (Debian's python3-prometheus-client): "name{label=value,...}" → value,
+// labels sorted; empty if the parser refused the page.
+std::map<std::string, double> ParsedByPrometheusClient(const std::string& text) {
+  testing::TempDir dir;
+  testing::WriteFile(dir.File("metrics.txt"), text);
+  const std::string command =
+      "/usr/bin/python3 -c 'import json, sys\n"
+      "from prometheus_client.parser import text_string_to_metric_families as parse\n"
+      "print(json.dumps({s.name + json.dumps(s.labels, sort_keys=True, separators=(\",\", \"=\")): "
+      "s.value for f in parse(sys.stdin.read()) for s in f.samples}))' < " +
+      dir.File("metrics.txt") + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string output;
+  char buffer[4096];
+  std::size_t n;
+  while (pipe != nullptr && (n = fread(buffer, 1, sizeof buffer, pipe)) > 0)
+    output.append(buffer, n);
+  if (pipe == nullptr || pclose(pipe) != 0) {
+    ADD_FAILURE() << "the Prometheus parser refused the page: " << output;
+    return {};
+  }
+  return nlohmann::json::parse(output).get<std::map<std::string, double>>();
+}
+
+TEST(FsdSimTest, MetricsAndStatusAreServedWhileTheFederationRuns) {
+  testing::TempDir out;
+  auto arguments = SimArguments(out.path(), 8);
+  arguments.insert(arguments.end(), {"--http", "127.0.0.1:0"});
+  const pid_t pid = Spawn(arguments, out.File("log.txt"));
+  ASSERT_TRUE(testing::WaitForText(out.File("log.txt"), "status page at http://127.0.0.1:"))
+      << testing::ReadFile(out.File("log.txt"));
+  const std::string log = testing::ReadFile(out.File("log.txt"));
+  const int port = std::stoi(log.substr(log.find("status page at http://127.0.0.1:") + 32));
+  httplib::Client http("127.0.0.1", port);
+  // Poll while the run goes on until two rounds are committed.
+  std::map<std::string, double> samples;
+  for (int i = 0; i < 600 && samples["fsd_rounds_committed_total{}"] < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const auto page = http.Get("/metrics");
+    ASSERT_TRUE(page) << "fsd-sim stopped serving before round 2";
+    samples = ParsedByPrometheusClient(page->body);
+    ASSERT_FALSE(samples.empty());
+  }
+  EXPECT_EQ(samples["fsd_clients_enrolled{}"], 3);
+  EXPECT_EQ(samples["fsd_rounds_configured{}"], 8);
+  EXPECT_EQ(samples["fsd_finished{}"], 0);
+  EXPECT_GT(samples["fsd_bytes_total{\"direction\"=\"up\",\"kind\"=\"weights\"}"], 0);
+  EXPECT_GT(samples["fsd_bytes_total{\"direction\"=\"down\",\"kind\"=\"weights\"}"], 0);
+  for (int exit = 1; exit <= 3; ++exit) {
+    const auto key = "fsd_exit_accuracy{\"exit\"=\"" + std::to_string(exit) + "\"}";
+    ASSERT_TRUE(samples.contains(key)) << key;
+    EXPECT_GT(samples[key], 0.0);
+  }
+  const auto status = http.Get("/api/status");
+  ASSERT_TRUE(status);
+  const auto json = nlohmann::json::parse(status->body);
+  EXPECT_GE(json["rounds"].size(), 2u);
+  EXPECT_EQ(json["rounds"][0]["round"], 1);
+  EXPECT_EQ(json["run"]["program"], "fsd-sim");
+  ASSERT_EQ(Wait(pid), kExitOk) << testing::ReadFile(out.File("log.txt"));
+  // What the page plotted is what metrics.jsonl holds.
+  const auto records = Metrics(out.path());
+  ASSERT_EQ(records.size(), 8u);
+  EXPECT_EQ(json["rounds"][0]["acc"], records[0]["acc"]);
+}
+
+TEST(FsdSimTest, AnHttpAddressThatIsNotHostPortIsRefusedBeforeTraining) {
+  testing::TempDir out;
+  auto arguments = SimArguments(out.path(), 1);
+  arguments.insert(arguments.end(), {"--http", "9464"});
+  EXPECT_EQ(Wait(Spawn(arguments, out.File("log.txt"))), kExitUsage);
+  EXPECT_NE(testing::ReadFile(out.File("log.txt")).find("--http '9464'"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(out.File("metrics.jsonl")));
 }
 
 TEST(FsdSimTest, PlaintextSimulationCompletesItsRounds) {
