@@ -19,6 +19,9 @@ function(_fsd_add_target kind)
     target_link_libraries(${ARG_NAME} PUBLIC ${ARG_DEPS})
   endif()
   fsd_apply_warnings(${ARG_NAME})
+  if(FSD_UNITY_BUILD)
+    set_target_properties(${ARG_NAME} PROPERTIES UNITY_BUILD ON)
+  endif()
   if(ARG_TORCH)
     target_link_libraries(${ARG_NAME} PUBLIC torch)
     target_precompile_headers(${ARG_NAME} REUSE_FROM fsd_torch_pch)
@@ -36,7 +39,9 @@ endfunction()
 function(fsd_add_test)
   cmake_parse_arguments(ARG "TORCH" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
   _fsd_add_target(executable ${ARGN} DEPS GTest::gtest GTest::gtest_main)
-  set_target_properties(${ARG_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  # Test files repeat helper names in their anonymous namespaces: one per unit.
+  set_target_properties(${ARG_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests
+                                               UNITY_BUILD OFF)
   if(CMAKE_CROSSCOMPILING)
     # Under qemu every process start loads LibTorch for seconds: one ctest
     # test per binary (all its cases in one process) instead of one per case.

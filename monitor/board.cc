@@ -5,12 +5,6 @@
 namespace fsd::monitor {
 namespace {
 
-// A number field of a record, 0 when absent or null (withheld, or not this mode).
-double Number(const nlohmann::json& record, const char* key) {
-  const auto it = record.find(key);
-  return it != record.end() && it->is_number() ? it->get<double>() : 0.0;
-}
-
 // The fields of `record` the status page plots.
 nlohmann::json PagePoint(const nlohmann::json& record) {
   nlohmann::json point = nlohmann::json::object();
@@ -23,7 +17,7 @@ nlohmann::json PagePoint(const nlohmann::json& record) {
       secure != record.end() && secure->is_object() && secure->contains("stages")) {
     nlohmann::json stage_s = nlohmann::json::object();
     for (const auto& [stage, figures] : (*secure)["stages"].items()) {
-      stage_s[stage] = Number(figures, "seconds");
+      stage_s[stage] = NumberField(figures, "seconds");
     }
     point["stage_s"] = std::move(stage_s);
   }
@@ -31,6 +25,11 @@ nlohmann::json PagePoint(const nlohmann::json& record) {
 }
 
 }  // namespace
+
+double NumberField(const nlohmann::json& record, const char* key, double missing) {
+  const auto it = record.find(key);
+  return it != record.end() && it->is_number() ? it->get<double>() : missing;
+}
 
 void Board::SetRun(RunInfo run) {
   std::lock_guard lock(mutex_);
@@ -60,9 +59,9 @@ void Board::AddRound(const nlohmann::json& record) {
   if (outcome != "committed") ++totals.rounds_failed;
   if (const auto secure = record.find("secure_aggregation");
       secure != record.end() && secure->is_object()) {
-    totals.secagg_dropouts +=
-        static_cast<std::int64_t>(Number(*secure, "cohort") - Number(*secure, "survivors"));
-    totals.secagg_clamped += static_cast<std::int64_t>(Number(*secure, "clamped"));
+    totals.secagg_dropouts += static_cast<std::int64_t>(NumberField(*secure, "cohort") -
+                                                        NumberField(*secure, "survivors"));
+    totals.secagg_clamped += static_cast<std::int64_t>(NumberField(*secure, "clamped"));
   }
   snapshot_.rounds.push_back(std::move(point));
   if (snapshot_.rounds.size() > kRoundsKept) snapshot_.rounds.pop_front();

@@ -62,6 +62,10 @@ struct Snapshot {
   nlohmann::json last_round;
 };
 
+// A number field of a metrics record; `missing` when the field is absent or
+// not a number (null: withheld, or not in this run's mode).
+double NumberField(const nlohmann::json& record, const char* key, double missing = 0.0);
+
 class Board {
  public:
   // Enough for days of rounds; older rounds leave the page, not the totals.

@@ -63,8 +63,7 @@ class Writer {
 };
 
 double Number(const nlohmann::json& record, const char* key) {
-  const auto it = record.find(key);
-  return it != record.end() && it->is_number() ? it->get<double>() : NAN;
+  return NumberField(record, key, NAN);
 }
 
 }  // namespace
