@@ -168,6 +168,23 @@ TEST_F(SecureRoundMachineTest, RoundWhoseRevealFailsIsNeverAttemptedAgain) {
   EXPECT_NEAR(machine_->global()[0], 1.0 + mean, 1e-4);
 }
 
+TEST_F(SecureRoundMachineTest, EachStageRecordsItsWallTimeAndAStalledUnmaskItsDeadline) {
+  Make(/*rounds=*/2);
+  tamper_ = SilentInRoundOneUnmask;
+  Run();
+  const auto records = Records();
+  ASSERT_EQ(records.size(), 2u);
+  // Round 1's unmask stage waited for three silent clients until
+  // stage_deadline_s = 5 (the test clock moves 1 s while nothing happens);
+  // its other stages closed as soon as every member had answered.
+  const auto& stages = records[0]["secure_aggregation"]["stages"];
+  EXPECT_GT(stages["unmask"]["seconds"].get<double>(), 5.0);
+  EXPECT_LE(stages["unmask"]["seconds"].get<double>(), 7.0);
+  for (const char* stage : {"advertise", "share_keys", "masked_input"}) {
+    EXPECT_LT(stages[stage]["seconds"].get<double>(), 5.0) << stage;
+  }
+}
+
 // Client 0 reveals wrong self-mask shares in round 1.
 bool BadShareInRoundOne(int client, wire::Message& message) {
   auto* reveal = std::get_if<wire::SecAggReveal>(&message.body);
