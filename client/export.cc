@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/errors.h"
 #include "edge/shapes.h"
@@ -11,20 +12,42 @@
 namespace fsd::client {
 namespace {
 
-// cnn3 conv blocks in ConvChannels order, with the parameter prefixes of their
-// convolution and BatchNorm, and which block feeds them (-1: the image).
-struct ConvBlock {
-  const char* conv;
-  const char* norm;
-  int input;
+// A slimmable convolution: its BatchNorm's |γ| chooses the output channels
+// kept, and the layers that read those channels (`readers`: convolutions and
+// linear layers, by parameter prefix) lose the matching inputs.
+struct SlimGroup {
+  std::string conv;
+  std::string norm;
+  std::vector<std::string> readers;
 };
-constexpr ConvBlock kBlocks[] = {
-    {"stage1.0", "stage1.2", -1}, {"stage2.0", "stage2.1", 0}, {"stage3.0", "stage3.1", 1},
-    {"exit1.0", "exit1.1", 0},    {"exit2.0", "exit2.1", 1},
-};
-// Linear classifiers and the block whose pooled channels they read.
-const std::map<std::string, int> kLinearInputs = {
-    {"exit1.4", 3}, {"exit2.4", 4}, {"exit3.1", 2}};
+
+// The slimmable convolutions of `spec`'s full network, in ConvChannels order.
+std::vector<SlimGroup> SlimGroups(const model::ModelSpec& spec) {
+  if (model::IsResidual(spec.architecture)) {
+    // The inner channels of every block (conv1's outputs, read by conv2 only),
+    // so block outputs, shortcuts and additions keep the stage's width.
+    const auto shape = model::ResidualShapeOf(spec.architecture);
+    std::vector<SlimGroup> groups;
+    for (std::size_t s = 0; s < shape.widths.size(); ++s) {
+      const int first_block = s == 0 ? 4 : 0;  // stage 1 starts with the stem's 4 layers
+      for (int b = 0; b < shape.blocks_per_stage; ++b) {
+        const std::string block =
+            "stage" + std::to_string(s + 1) + "." + std::to_string(first_block + b);
+        groups.push_back({block + ".conv1", block + ".bn1", {block + ".conv2"}});
+      }
+    }
+    for (std::size_t k = 1; k < shape.widths.size(); ++k) {
+      const std::string head = "exit" + std::to_string(k);
+      groups.push_back({head + ".0", head + ".1", {head + ".4"}});
+    }
+    return groups;
+  }
+  return {{"stage1.0", "stage1.2", {"stage2.0", "exit1.0"}},
+          {"stage2.0", "stage2.1", {"stage3.0", "exit2.0"}},
+          {"stage3.0", "stage3.1", {"exit3.1"}},
+          {"exit1.0", "exit1.1", {"exit1.4"}},
+          {"exit2.0", "exit2.1", {"exit2.4"}}};
+}
 
 // Indices of the `keep` channels with the largest |γ|, in ascending order.
 torch::Tensor StrongestChannels(const torch::Tensor& gamma, std::int64_t keep) {
@@ -37,7 +60,8 @@ torch::Tensor StrongestChannels(const torch::Tensor& gamma, std::int64_t keep) {
 model::MultiExitNet ExportExit(model::MultiExitNet& full, int exit, double keep_channels) {
   const model::ModelSpec& spec = full->spec();
   if (exit < 0 || exit >= full->num_exits()) {
-    throw ConfigError("exit " + std::to_string(exit + 1) + " does not exist: the model has exits 1.." +
+    throw ConfigError("exit " + std::to_string(exit + 1) +
+                      " does not exist: the model has exits 1.." +
                       std::to_string(full->num_exits()));
   }
   if (!(keep_channels > 0.0 && keep_channels <= 1.0)) {
@@ -45,7 +69,8 @@ model::MultiExitNet ExportExit(model::MultiExitNet& full, int exit, double keep_
   }
   const bool slim = keep_channels < 1.0;
   if (slim && spec.architecture == model::Architecture::kMlp) {
-    throw ConfigError("--keep-channels needs a convolutional architecture (cnn3-s, cnn3-m)");
+    throw ConfigError(
+        "--keep-channels needs a convolutional architecture (cnn3-s, cnn3-m, resnet8/20/32/18)");
   }
   torch::NoGradGuard no_grad;
   std::map<std::string, torch::Tensor> source;
@@ -54,15 +79,21 @@ model::MultiExitNet ExportExit(model::MultiExitNet& full, int exit, double keep_
 
   model::ModelSpec small = spec;
   small.exits = exit + 1;
-  std::vector<torch::Tensor> kept;  // per conv block: kept output channels
-  if (spec.architecture != model::Architecture::kMlp) {
+  const std::vector<SlimGroup> groups =
+      spec.architecture == model::Architecture::kMlp ? std::vector<SlimGroup>{} : SlimGroups(spec);
+  std::vector<torch::Tensor> kept;  // per group: kept output channels
+  if (!groups.empty()) {
     const auto widths = model::ConvChannels(spec);
+    FSD_CHECK(widths.size() == groups.size()) << widths.size() << " widths, " << groups.size();
     small.channels.clear();
-    for (std::size_t b = 0; b < std::size(kBlocks); ++b) {
+    for (std::size_t g = 0; g < groups.size(); ++g) {
       const auto keep = std::max<std::int64_t>(
-          1, static_cast<std::int64_t>(std::ceil(keep_channels * widths[b])));
-      kept.push_back(StrongestChannels(source.at(std::string(kBlocks[b].norm) + ".weight"), keep));
-      small.channels.push_back(static_cast<int>(keep));
+          1, static_cast<std::int64_t>(std::ceil(keep_channels * widths[g])));
+      // A truncated network lacks the deeper groups: they keep their width.
+      const auto norm = source.find(groups[g].norm + ".weight");
+      kept.push_back(norm == source.end() ? torch::arange(widths[g])
+                                          : StrongestChannels(norm->second, keep));
+      small.channels.push_back(static_cast<int>(kept.back().numel()));
     }
   }
   model::MultiExitNet out(small);
@@ -71,19 +102,14 @@ model::MultiExitNet ExportExit(model::MultiExitNet& full, int exit, double keep_
   // Which kept sets select dimension 0 (outputs) and 1 (inputs) of a tensor.
   const auto selection = [&](const std::string& prefix)
       -> std::pair<std::optional<torch::Tensor>, std::optional<torch::Tensor>> {
-    if (kept.empty()) return {};
-    for (std::size_t b = 0; b < std::size(kBlocks); ++b) {
-      if (prefix == kBlocks[b].norm) return {kept[b], std::nullopt};
-      if (prefix == kBlocks[b].conv) {
-        const int input = kBlocks[b].input;
-        return {kept[b], input >= 0 ? std::optional(kept[static_cast<std::size_t>(input)])
-                                    : std::nullopt};
+    std::optional<torch::Tensor> outputs, inputs;
+    for (std::size_t g = 0; g < kept.size(); ++g) {
+      if (prefix == groups[g].conv || prefix == groups[g].norm) outputs = kept[g];
+      for (const auto& reader : groups[g].readers) {
+        if (prefix == reader) inputs = kept[g];
       }
     }
-    if (auto it = kLinearInputs.find(prefix); it != kLinearInputs.end()) {
-      return {std::nullopt, kept[static_cast<std::size_t>(it->second)]};
-    }
-    return {};
+    return {outputs, inputs};
   };
   const auto copy_into = [&](const std::string& name, torch::Tensor& target) {
     torch::Tensor value = source.at(name);
@@ -110,6 +136,36 @@ std::vector<float> ToVector(const torch::Tensor& t) {
   return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
 }
 
+// A convolution as an edge layer (weights [out][kh][kw][in], a zero bias
+// when it has none).
+edge::Layer ConvLayer(const torch::nn::Conv2dImpl& conv) {
+  const auto& o = conv.options;
+  edge::Layer layer;
+  layer.kind = edge::LayerKind::kConv2d;
+  layer.in_channels = static_cast<std::uint32_t>(o.in_channels());
+  layer.out_channels = static_cast<std::uint32_t>(o.out_channels());
+  layer.kernel = static_cast<std::uint32_t>((*o.kernel_size())[0]);
+  layer.stride = static_cast<std::uint32_t>((*o.stride())[0]);
+  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+  FSD_CHECK(padding != nullptr && (**padding)[0] == (**padding)[1] &&
+            (*o.kernel_size())[0] == (*o.kernel_size())[1] && (*o.stride())[0] == (*o.stride())[1])
+      << "only square kernels, strides and explicit symmetric padding export";
+  layer.padding = static_cast<std::uint32_t>((**padding)[0]);
+  layer.weights = ToVector(conv.weight.permute({0, 2, 3, 1}));
+  layer.bias =
+      conv.bias.defined() ? ToVector(conv.bias) : std::vector<float>(layer.out_channels, 0.0f);
+  return layer;
+}
+
+// Folds a BatchNorm (running statistics) into the convolution before it.
+void FoldBatchNorm(const torch::nn::BatchNorm2dImpl& norm, edge::Layer& conv) {
+  const auto scale = norm.weight / torch::sqrt(norm.running_var + norm.options.eps());
+  const auto folded_bias = (torch::tensor(conv.bias) - norm.running_mean) * scale + norm.bias;
+  auto weights = torch::tensor(conv.weights).view({conv.out_channels, -1}) * scale.unsqueeze(1);
+  conv.weights = ToVector(weights);
+  conv.bias = ToVector(folded_bias);
+}
+
 // One Sequential block as edge layers; `shape` (of its input) advances.
 edge::Block ToBlock(const torch::nn::Sequential& block, edge::Shape& shape) {
   namespace nn = torch::nn;
@@ -117,33 +173,45 @@ edge::Block ToBlock(const torch::nn::Sequential& block, edge::Shape& shape) {
   bool flattened = false;  // an MLP's Flatten: the next Linear reads NHWC order
   for (const auto& child : block->children()) {
     if (const auto* conv = child->as<nn::Conv2dImpl>()) {
-      const auto& o = conv->options;
-      edge::Layer layer;
-      layer.kind = edge::LayerKind::kConv2d;
-      layer.in_channels = static_cast<std::uint32_t>(o.in_channels());
-      layer.out_channels = static_cast<std::uint32_t>(o.out_channels());
-      layer.kernel = static_cast<std::uint32_t>((*o.kernel_size())[0]);
-      layer.stride = static_cast<std::uint32_t>((*o.stride())[0]);
-      const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
-      FSD_CHECK(padding != nullptr && (**padding)[0] == (**padding)[1] &&
-                (*o.kernel_size())[0] == (*o.kernel_size())[1] &&
-                (*o.stride())[0] == (*o.stride())[1])
-          << "only square kernels, strides and explicit symmetric padding export";
-      layer.padding = static_cast<std::uint32_t>((**padding)[0]);
-      layer.weights = ToVector(conv->weight.permute({0, 2, 3, 1}));
-      layer.bias = conv->bias.defined() ? ToVector(conv->bias)
-                                        : std::vector<float>(layer.out_channels, 0.0f);
-      shape = edge::OutputShape(layer, shape);
-      out.layers.push_back(std::move(layer));
+      out.layers.push_back(ConvLayer(*conv));
+      shape = edge::OutputShape(out.layers.back(), shape);
     } else if (const auto* norm = child->as<nn::BatchNorm2dImpl>()) {
       FSD_CHECK(!out.layers.empty() && out.layers.back().kind == edge::LayerKind::kConv2d)
           << "BatchNorm without a convolution before it";
-      edge::Layer& conv = out.layers.back();
-      const auto scale = norm->weight / torch::sqrt(norm->running_var + norm->options.eps());
-      const auto folded_bias = (torch::tensor(conv.bias) - norm->running_mean) * scale + norm->bias;
-      auto weights = torch::tensor(conv.weights).view({conv.out_channels, -1}) * scale.unsqueeze(1);
-      conv.weights = ToVector(weights);
-      conv.bias = ToVector(folded_bias);
+      FoldBatchNorm(*norm, out.layers.back());
+    } else if (const auto* block = child->as<model::ResidualBlockImpl>()) {
+      // conv1+bn1 (ReLU), conv2+bn2, then the addition of the block's input
+      // (through the folded projection when there is one) with ReLU.
+      const auto source = static_cast<std::uint32_t>(out.layers.size());
+      const edge::Shape input = shape;
+      out.layers.push_back(ConvLayer(*block->conv1));
+      FoldBatchNorm(*block->bn1, out.layers.back());
+      out.layers.back().relu = true;
+      shape = edge::OutputShape(out.layers.back(), shape);
+      out.layers.push_back(ConvLayer(*block->conv2));
+      FoldBatchNorm(*block->bn2, out.layers.back());
+      shape = edge::OutputShape(out.layers.back(), shape);
+      edge::Layer add;
+      add.kind = edge::LayerKind::kResidualAdd;
+      add.source = source;
+      add.relu = true;
+      add.in_channels = input.channels;
+      add.out_channels = shape.channels;
+      if (block->shortcut) {
+        const auto* projection = block->shortcut->ptr(0)->as<nn::Conv2dImpl>();
+        const auto* projection_norm = block->shortcut->ptr(1)->as<nn::BatchNorm2dImpl>();
+        FSD_CHECK(projection != nullptr && projection_norm != nullptr)
+            << "a shortcut that is not a convolution with BatchNorm";
+        edge::Layer folded = ConvLayer(*projection);
+        FoldBatchNorm(*projection_norm, folded);
+        add.kernel = folded.kernel;
+        add.stride = folded.stride;
+        add.weights = std::move(folded.weights);
+        add.bias = std::move(folded.bias);
+      } else {
+        add.kernel = 0;
+      }
+      out.layers.push_back(std::move(add));
     } else if (const auto* pool = child->as<nn::MaxPool2dImpl>()) {
       const auto& o = pool->options;
       edge::Layer layer;
@@ -154,7 +222,7 @@ edge::Block ToBlock(const torch::nn::Sequential& block, edge::Shape& shape) {
       shape = edge::OutputShape(layer, shape);
       out.layers.push_back(std::move(layer));
     } else if (child->as<model::GlobalAveragePoolImpl>() != nullptr) {
-      out.layers.push_back({edge::LayerKind::kGlobalAveragePool, 0, 0, 0, 1, 0, false, {}, {}});
+      out.layers.push_back({edge::LayerKind::kGlobalAveragePool, 0, 0, 0, 1, 0, false, 0, {}, {}});
       shape = edge::OutputShape(out.layers.back(), shape);
     } else if (const auto* linear = child->as<nn::LinearImpl>()) {
       torch::Tensor weights = linear->weight;

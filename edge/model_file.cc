@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -16,7 +17,8 @@ namespace fsd::edge {
 namespace {
 
 constexpr char kMagic[4] = {'F', 'S', 'D', 'M'};
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kVersionPlain = 1;     // no residual additions
+constexpr std::uint32_t kVersionResidual = 2;  // residual additions (kind 5, with `source`)
 
 class Writer {
  public:
@@ -77,6 +79,11 @@ class Reader {
   const std::string& origin_;
 };
 
+bool HasResidualAdd(const Block& block) {
+  return std::any_of(block.layers.begin(), block.layers.end(),
+                     [](const Layer& layer) { return layer.kind == LayerKind::kResidualAdd; });
+}
+
 void WriteBlock(Writer& w, const Block& block) {
   w.U32(static_cast<std::uint32_t>(block.layers.size()));
   for (const Layer& layer : block.layers) {
@@ -87,6 +94,7 @@ void WriteBlock(Writer& w, const Block& block) {
     w.U32(layer.stride);
     w.U32(layer.padding);
     w.U32(layer.relu ? 1 : 0);
+    if (layer.kind == LayerKind::kResidualAdd) w.U32(layer.source);
     w.Floats(layer.weights);
     w.Floats(layer.bias);
   }
@@ -94,8 +102,9 @@ void WriteBlock(Writer& w, const Block& block) {
 
 // Reads one block whose input has `shape`; returns the block with `shape`
 // advanced to its output.
-Block ReadBlock(Reader& r, Shape& shape, const std::string& name) {
+Block ReadBlock(Reader& r, std::uint32_t version, Shape& shape, const std::string& name) {
   Block block;
+  std::vector<Shape> inputs;  // of every layer read so far
   const std::uint32_t count = r.U32("layer count");
   if (count < 1 || count > kMaxLayersPerBlock) {
     r.Fail(name + " has " + std::to_string(count) + " layers, allowed 1.." +
@@ -104,8 +113,10 @@ Block ReadBlock(Reader& r, Shape& shape, const std::string& name) {
   for (std::uint32_t i = 0; i < count; ++i) {
     Layer layer;
     const std::uint32_t kind = r.U32("layer kind");
-    if (kind < 1 || kind > 4)
-      r.Fail(name + " layer " + std::to_string(i) + ": unknown kind " + std::to_string(kind));
+    const std::uint32_t last_kind = version == kVersionPlain ? 4 : 5;
+    if (kind < 1 || kind > last_kind)
+      r.Fail(name + " layer " + std::to_string(i) + ": unknown kind " + std::to_string(kind) +
+             " for format version " + std::to_string(version));
     layer.kind = static_cast<LayerKind>(kind);
     layer.in_channels = r.U32("in_channels");
     layer.out_channels = r.U32("out_channels");
@@ -116,9 +127,18 @@ Block ReadBlock(Reader& r, Shape& shape, const std::string& name) {
     if (relu > 1) r.Fail(name + " layer " + std::to_string(i) + ": relu must be 0 or 1");
     layer.relu = relu == 1;
     const std::string where = name + " layer " + std::to_string(i);
-    if (auto problem = CheckLayer(layer, shape)) r.Fail(where + ": " + *problem);
+    Shape skip;
+    if (layer.kind == LayerKind::kResidualAdd) {
+      layer.source = r.U32("source");
+      if (layer.source >= i)
+        r.Fail(where + ": residual addition from layer " + std::to_string(layer.source) +
+               ", allowed an earlier layer of the block (0.." + std::to_string(i) + ")");
+      skip = inputs[layer.source];
+    }
+    if (auto problem = CheckLayer(layer, shape, skip)) r.Fail(where + ": " + *problem);
     layer.weights = r.Floats(WeightCount(layer), "weights");
     layer.bias = r.Floats(BiasCount(layer), "bias");
+    inputs.push_back(shape);
     shape = OutputShape(layer, shape);
     block.layers.push_back(std::move(layer));
   }
@@ -146,7 +166,9 @@ std::vector<std::uint8_t> ReadAll(const std::string& path) {
 std::vector<std::uint8_t> SerializeModel(const EdgeModel& model) {
   Writer w;
   w.Raw(kMagic, 4);
-  w.U32(kVersion);
+  const bool residual = std::any_of(model.stages.begin(), model.stages.end(), HasResidualAdd) ||
+                        std::any_of(model.heads.begin(), model.heads.end(), HasResidualAdd);
+  w.U32(residual ? kVersionResidual : kVersionPlain);
   w.U32(model.in_channels);
   w.U32(model.height);
   w.U32(model.width);
@@ -164,9 +186,9 @@ EdgeModel ParseModel(std::span<const std::uint8_t> bytes, const std::string& ori
   r.Raw(magic, 4, "magic");
   if (std::memcmp(magic, kMagic, 4) != 0) r.Fail("not an fsd edge model (bad magic)");
   const std::uint32_t version = r.U32("version");
-  if (version != kVersion) {
+  if (version != kVersionPlain && version != kVersionResidual) {
     r.Fail("format version " + std::to_string(version) + ", this runtime reads " +
-           std::to_string(kVersion));
+           std::to_string(kVersionPlain) + " and " + std::to_string(kVersionResidual));
   }
   EdgeModel model;
   model.in_channels = r.U32("in_channels");
@@ -187,12 +209,12 @@ EdgeModel ParseModel(std::span<const std::uint8_t> bytes, const std::string& ori
   Shape shape{model.height, model.width, model.in_channels};
   std::vector<Shape> stage_outputs;
   for (std::uint32_t k = 0; k < exits; ++k) {
-    model.stages.push_back(ReadBlock(r, shape, "stage " + std::to_string(k + 1)));
+    model.stages.push_back(ReadBlock(r, version, shape, "stage " + std::to_string(k + 1)));
     stage_outputs.push_back(shape);
   }
   for (std::uint32_t k = 0; k < exits; ++k) {
     Shape head = stage_outputs[k];
-    model.heads.push_back(ReadBlock(r, head, "head " + std::to_string(k + 1)));
+    model.heads.push_back(ReadBlock(r, version, head, "head " + std::to_string(k + 1)));
     if (!(head.height == 1 && head.width == 1 && head.channels == model.num_classes) ||
         model.heads.back().layers.back().kind != LayerKind::kLinear) {
       r.Fail("head " + std::to_string(k + 1) + " does not end in " +

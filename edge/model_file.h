@@ -7,12 +7,18 @@
 // into their weights and bias (weights [out][kh][kw][in]) and an optional
 // fused ReLU, 2D max pooling, global average pooling, and fully connected
 // layers (weights [out][in]; the first one of an MLP reads the NHWC-flattened
-// image). Input: [N, height, width, in_channels] floats, normalized.
+// image), and residual additions: the output of the previous layer plus the
+// input of an earlier layer of the same block, through a folded 1x1
+// projection convolution when one is given. Input: [N, height, width,
+// in_channels] floats, normalized.
 //
-// File layout (little-endian): "FSDM", u32 version (1), u32 in_channels,
+// File layout (little-endian): "FSDM", u32 version, u32 in_channels,
 // height, width, num_classes, u32 exits; then exits stages and exits heads,
 // each u32 layer count and per layer u32 kind, in, out, kernel, stride,
-// padding, relu, u64 weight count + floats, u64 bias count + floats.
+// padding, relu, [source: residual additions only], u64 weight count +
+// floats, u64 bias count + floats. Version 1 has no residual additions;
+// version 2 adds them (and is written only when a model has one, so that
+// earlier runtimes keep reading every other model).
 // Every count is checked against the layer's shape before anything is
 // allocated; a file is read only after its SHA-256 matches the manifest's.
 // Thread-safety: plain values and free functions. Errors: DataError naming
@@ -31,6 +37,10 @@ enum class LayerKind : std::uint32_t {
   kMaxPool2d = 2,          // kernel × kernel window, stride
   kGlobalAveragePool = 3,  // [N, H, W, C] → [N, 1, 1, C]
   kLinear = 4,             // [N, in] → [N, out]
+  // Output of the previous layer + the input of layer `source` of the block;
+  // kernel 0: that input as it is (identity shortcut); kernel 1: through a 1x1
+  // convolution with `stride` (projection shortcut, weights [out][1][1][in]).
+  kResidualAdd = 5,
 };
 
 struct Layer {
@@ -39,6 +49,7 @@ struct Layer {
   std::uint32_t out_channels = 0;  // conv: filters; linear: outputs; pools: 0
   std::uint32_t kernel = 0, stride = 1, padding = 0;
   bool relu = false;           // ReLU fused into the output
+  std::uint32_t source = 0;    // residual addition: the layer whose input it adds
   std::vector<float> weights;  // conv: [out][k][k][in]; linear: [out][in]
   std::vector<float> bias;     // [out]
 };

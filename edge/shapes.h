@@ -16,8 +16,10 @@ struct Shape {
   std::uint64_t elements() const { return std::uint64_t{height} * width * channels; }
 };
 
-// Why `layer` cannot read an input of `input` shape (or has bad parameters); nullopt when it can.
-std::optional<std::string> CheckLayer(const Layer& layer, const Shape& input);
+// Why `layer` cannot read an input of `input` shape (or has bad parameters);
+// nullopt when it can. `skip`: for a residual addition, the shape of the
+// input it adds (the input of its source layer); ignored otherwise.
+std::optional<std::string> CheckLayer(const Layer& layer, const Shape& input, const Shape& skip);
 // REQUIRES: CheckLayer(layer, input) is nullopt.
 Shape OutputShape(const Layer& layer, const Shape& input);
 std::uint64_t WeightCount(const Layer& layer);

@@ -77,9 +77,13 @@ XnnpackEngine::Runtime& XnnpackEngine::RuntimeFor(std::size_t index, std::size_t
     return id;
   };
   std::uint32_t current = tensor(dims4(shape), nullptr, 0, XNN_VALUE_FLAG_EXTERNAL_INPUT);
+  std::vector<std::uint32_t> layer_inputs;  // value id and shape of every layer's input
+  std::vector<Shape> layer_input_shapes;
   const float inf = std::numeric_limits<float>::infinity();
   for (std::size_t i = 0; i < block.layers.size(); ++i) {
     const Layer& layer = block.layers[i];
+    layer_inputs.push_back(current);
+    layer_input_shapes.push_back(shape);
     const Shape out = OutputShape(layer, shape);
     const bool last = i + 1 == block.layers.size();
     const std::uint32_t out_id =
@@ -121,6 +125,25 @@ XnnpackEngine::Runtime& XnnpackEngine::RuntimeFor(std::size_t index, std::size_t
         Check(xnn_define_fully_connected(subgraph, low, inf, current, filter, bias, out_id,
                                          XNN_FLAG_TENSORFLOW_RESHAPE_2D),
               "define_fully_connected");
+        break;
+      }
+      case LayerKind::kResidualAdd: {
+        std::uint32_t shortcut = layer_inputs[layer.source];
+        if (layer.kernel == 1) {  // the projection: a 1x1 convolution of the source's input
+          const Shape& skip = layer_input_shapes[layer.source];
+          const std::uint32_t filter = tensor({layer.out_channels, 1, 1, layer.in_channels},
+                                              layer.weights.data(), XNN_INVALID_VALUE_ID, 0);
+          const std::uint32_t bias =
+              tensor({layer.out_channels}, layer.bias.data(), XNN_INVALID_VALUE_ID, 0);
+          const std::uint32_t projected = tensor(dims4(out), nullptr, XNN_INVALID_VALUE_ID, 0);
+          FSD_CHECK(skip.channels == layer.in_channels) << "projection of a mismatched input";
+          Check(xnn_define_convolution_2d(subgraph, 0, 0, 0, 0, 1, 1, layer.stride, layer.stride, 1,
+                                          1, 1, layer.in_channels, layer.out_channels, -inf, inf,
+                                          shortcut, filter, bias, projected, 0),
+                "define_convolution_2d (projection)");
+          shortcut = projected;
+        }
+        Check(xnn_define_add2(subgraph, low, inf, current, shortcut, out_id, 0), "define_add2");
         break;
       }
     }

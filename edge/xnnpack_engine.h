@@ -1,6 +1,6 @@
 // XnnpackEngine: runs an EdgeModel (edge/model_file.h) with XNNPACK's
 // subgraph API — convolutions with fused ReLU, max pooling, global average
-// pooling, fully connected — on the calling thread, without LibTorch.
+// pooling, fully connected, residual additions — on the calling thread, without LibTorch.
 //
 // Every stage and every head is its own XNNPACK runtime per batch size
 // (built on first use and kept), chained through buffers the engine owns, so

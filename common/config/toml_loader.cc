@@ -105,9 +105,10 @@ class SectionReader {
     }
   }
 
-  template <typename Enum>
-  void Choice(std::string_view key, Enum& out,
-              std::initializer_list<std::pair<std::string_view, Enum>> choices) {
+  // `choices`: (name, value) pairs, a braced list or any range of them.
+  template <typename Enum,
+            typename Choices = std::initializer_list<std::pair<std::string_view, Enum>>>
+  void Choice(std::string_view key, Enum& out, const Choices& choices) {
     if (const toml::node* node = Find(key)) {
       const auto value = node->value<std::string>();
       for (const auto& [name, choice] : choices) {
@@ -489,10 +490,7 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   data.Finish();
 
   SectionReader model(root, "model", origin, known_keys);
-  model.Choice("architecture", config.model.architecture,
-               {{"cnn3-s", model::Architecture::kCnn3S},
-                {"cnn3-m", model::Architecture::kCnn3M},
-                {"mlp", model::Architecture::kMlp}});
+  model.Choice("architecture", config.model.architecture, model::ArchitectureNames());
   model.Seed("init_seed", config.model.init_seed);
   model.Finish();
 

@@ -64,29 +64,61 @@ nn::Sequential ConvBnRelu(nn::Sequential block, int in_channels, int out_channel
 
 }  // namespace
 
+const std::vector<std::pair<std::string, Architecture>>& ArchitectureNames() {
+  static const std::vector<std::pair<std::string, Architecture>> names = {
+      {"cnn3-s", Architecture::kCnn3S},      {"cnn3-m", Architecture::kCnn3M},
+      {"mlp", Architecture::kMlp},           {"resnet8", Architecture::kResNet8},
+      {"resnet20", Architecture::kResNet20}, {"resnet32", Architecture::kResNet32},
+      {"resnet18", Architecture::kResNet18}};
+  return names;
+}
+
 Architecture ParseArchitecture(std::string_view name) {
-  if (name == "cnn3-s") return Architecture::kCnn3S;
-  if (name == "cnn3-m") return Architecture::kCnn3M;
-  if (name == "mlp") return Architecture::kMlp;
-  throw ConfigError("model.architecture is '" + std::string(name) +
-                    "', allowed: cnn3-s, cnn3-m, mlp");
+  std::string allowed;
+  for (const auto& [known, architecture] : ArchitectureNames()) {
+    if (name == known) return architecture;
+    allowed += (allowed.empty() ? "" : ", ") + known;
+  }
+  throw ConfigError("model.architecture is '" + std::string(name) + "', allowed: " + allowed);
 }
 
 std::string ArchitectureName(Architecture architecture) {
+  for (const auto& [name, known] : ArchitectureNames()) {
+    if (known == architecture) return name;
+  }
+  throw InternalError("unknown architecture");
+}
+
+bool IsResidual(Architecture architecture) {
+  return architecture == Architecture::kResNet8 || architecture == Architecture::kResNet20 ||
+         architecture == Architecture::kResNet32 || architecture == Architecture::kResNet18;
+}
+
+ResidualShape ResidualShapeOf(Architecture architecture) {
   switch (architecture) {
-    case Architecture::kCnn3S:
-      return "cnn3-s";
-    case Architecture::kCnn3M:
-      return "cnn3-m";
-    case Architecture::kMlp:
-      return "mlp";
+    case Architecture::kResNet8:
+      return {{16, 32, 64}, 1};
+    case Architecture::kResNet20:
+      return {{16, 32, 64}, 3};
+    case Architecture::kResNet32:
+      return {{16, 32, 64}, 5};
+    case Architecture::kResNet18:
+      return {{64, 128, 256, 512}, 2};
     default:
-      throw InternalError("unknown architecture");
+      throw InternalError("not a residual architecture: " + ArchitectureName(architecture));
   }
 }
 
 std::vector<int> ConvChannels(const ModelSpec& spec) {
   if (!spec.channels.empty()) return spec.channels;
+  if (IsResidual(spec.architecture)) {
+    const auto shape = ResidualShapeOf(spec.architecture);
+    std::vector<int> widths;
+    for (const int width : shape.widths) widths.insert(widths.end(), shape.blocks_per_stage, width);
+    // An auxiliary exit's convolution widens to the next stage's width.
+    widths.insert(widths.end(), shape.widths.begin() + 1, shape.widths.end());
+    return widths;
+  }
   switch (spec.architecture) {
     case Architecture::kCnn3S:
       return {16, 32, 64, 32, 64};
@@ -97,9 +129,35 @@ std::vector<int> ConvChannels(const ModelSpec& spec) {
   }
 }
 
+ResidualBlockImpl::ResidualBlockImpl(int in_channels, int inner_channels, int out_channels,
+                                     int stride)
+    : stride(stride) {
+  const auto conv = [](int in, int out, int kernel, int stride) {
+    return nn::Conv2d(
+        nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false));
+  };
+  conv1 = register_module("conv1", conv(in_channels, inner_channels, 3, stride));
+  bn1 = register_module("bn1", nn::BatchNorm2d(inner_channels));
+  conv2 = register_module("conv2", conv(inner_channels, out_channels, 3, 1));
+  bn2 = register_module("bn2", nn::BatchNorm2d(out_channels));
+  if (stride != 1 || in_channels != out_channels) {
+    shortcut = register_module(
+        "shortcut",
+        nn::Sequential(conv(in_channels, out_channels, 1, stride), nn::BatchNorm2d(out_channels)));
+  }
+}
+
+torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& x) {
+  auto h = bn2->forward(conv2->forward(relu_->forward(bn1->forward(conv1->forward(x)))));
+  return relu_->forward(h + (shortcut ? shortcut->forward(x) : x));
+}
+
 MultiExitNetImpl::MultiExitNetImpl(const ModelSpec& spec) : spec_(spec) {
   const int classes = spec.num_classes;
-  const int all_exits = spec.architecture == Architecture::kMlp ? 2 : 3;
+  const int all_exits = IsResidual(spec.architecture)
+                            ? static_cast<int>(ResidualShapeOf(spec.architecture).widths.size())
+                        : spec.architecture == Architecture::kMlp ? 2
+                                                                  : 3;
   const int exits = spec.exits > 0 ? spec.exits : all_exits;
   FSD_CHECK(exits <= all_exits) << exits << " exits of " << all_exits;
   switch (spec.architecture) {
@@ -139,8 +197,56 @@ MultiExitNetImpl::MultiExitNetImpl(const ModelSpec& spec) : spec_(spec) {
       AddExit(nn::Sequential(nn::Linear(128, classes)));
       break;
     }
+    case Architecture::kResNet8:
+    case Architecture::kResNet20:
+    case Architecture::kResNet32:
+    case Architecture::kResNet18:
+      BuildResidual(exits);
+      break;
     default:
       throw InternalError("unknown architecture");
+  }
+}
+
+void MultiExitNetImpl::BuildResidual(int exits) {
+  const auto shape = ResidualShapeOf(spec_.architecture);
+  const auto c = ConvChannels(spec_);
+  const auto stages = shape.widths.size();
+  const auto blocks = static_cast<std::size_t>(shape.blocks_per_stage);
+  FSD_CHECK(c.size() == stages * blocks + stages - 1)
+      << ArchitectureName(spec_.architecture) << " needs " << stages * blocks + stages - 1
+      << " conv widths, got " << c.size();
+  int channels = spec_.in_channels;
+  for (std::size_t s = 0; s < stages && static_cast<int>(s) < exits; ++s) {
+    const int width = shape.widths[s];
+    nn::Sequential stage;
+    if (s == 0) {  // the stem: conv3x3-BN-ReLU at the input's resolution
+      stage->push_back(nn::Conv2d(nn::Conv2dOptions(channels, width, 3).padding(1).bias(false)));
+      stage->push_back(ChannelsLast());
+      stage->push_back(nn::BatchNorm2d(width));
+      stage->push_back(Relu());
+      channels = width;
+    }
+    for (std::size_t b = 0; b < blocks; ++b) {
+      const int stride = s > 0 && b == 0 ? 2 : 1;
+      stage->push_back(ResidualBlock(channels, c[s * blocks + b], width, stride));
+      channels = width;
+    }
+    AddStage(stage);
+    nn::Sequential head;
+    if (s + 1 < stages) {  // auxiliary exit: conv3x3(stride 2)-BN-ReLU, pooled
+      const int head_width = c[stages * blocks + s];
+      head->push_back(
+          nn::Conv2d(nn::Conv2dOptions(width, head_width, 3).stride(2).padding(1).bias(false)));
+      head->push_back(nn::BatchNorm2d(head_width));
+      head->push_back(Relu());
+      head->push_back(GlobalAveragePool());
+      head->push_back(nn::Linear(head_width, spec_.num_classes));
+    } else {
+      head->push_back(GlobalAveragePool());
+      head->push_back(nn::Linear(width, spec_.num_classes));
+    }
+    AddExit(head);
   }
 }
 

@@ -1,6 +1,11 @@
 // MultiExitNet: a backbone of stages with a classifier exit attached after
 // some stages; the deepest exit is the main classifier. Architectures: cnn3-s,
-// cnn3-m (BENCHMARK.md) and an MLP with one auxiliary exit.
+// cnn3-m (BENCHMARK.md), an MLP with one auxiliary exit, and residual networks
+// with an exit after every stage (He et al. 2016; "Be Your Own Teacher",
+// Zhang et al. 2019): resnet8/20/32 (three stages of 1/3/5 basic blocks,
+// 16/32/64 channels) and resnet18 (four stages of 2 blocks, 64…512 channels,
+// the DepthFL setting). Input channels and size come from the spec (the data),
+// never from the architecture's name.
 //
 // Stage k is first read by exit k (one exit per stage), and sub-modules are
 // named "stageK" and "exitK": model::LayoutOf derives the sub-networks of
@@ -19,15 +24,19 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace fsd::model {
 
-enum class Architecture { kCnn3S, kCnn3M, kMlp };
+enum class Architecture { kCnn3S, kCnn3M, kMlp, kResNet8, kResNet20, kResNet32, kResNet18 };
 
-// "cnn3-s" | "cnn3-m" | "mlp"; throws ConfigError naming the allowed values.
+// Every architecture with its configuration name, in documentation order.
+const std::vector<std::pair<std::string, Architecture>>& ArchitectureNames();
+// A name of ArchitectureNames(); throws ConfigError naming the allowed values.
 Architecture ParseArchitecture(std::string_view name);
 std::string ArchitectureName(Architecture architecture);
+bool IsResidual(Architecture architecture);
 
 struct ModelSpec {
   Architecture architecture = Architecture::kCnn3S;
@@ -35,16 +44,28 @@ struct ModelSpec {
   int height = 28;
   int width = 28;
   int num_classes = 10;
-  // Deployment variants (client/export.h): output channels of the
-  // convolutions {stage1, stage2, stage3, exit1, exit2} of a cnn3 network
-  // (empty: the architecture's widths), and the number of exits kept (0: all;
-  // k: the network truncated after exit k).
+  // Deployment variants (client/export.h): the widths of the slimmable
+  // convolutions (empty: the architecture's widths; see ConvChannels), and the
+  // number of exits kept (0: all; k: the network truncated after exit k).
   std::vector<int> channels;
   int exits = 0;
 };
 
-// The conv widths a spec builds: spec.channels, or the architecture's default.
+// The widths of a network's slimmable convolutions: spec.channels, or the
+// architecture's default. cnn3: the outputs of {stage1, stage2, stage3,
+// exit1, exit2}. Residual: the inner width of every block (its first
+// convolution's outputs; the block's output keeps the stage's width so that
+// the residual addition stays consistent), shallow to deep, then the
+// convolution of every auxiliary exit. mlp: none.
 std::vector<int> ConvChannels(const ModelSpec& spec);
+
+// A residual network's shape: the width of every stage and the basic blocks
+// per stage. InternalError for a non-residual architecture.
+struct ResidualShape {
+  std::vector<int> widths;
+  int blocks_per_stage = 0;
+};
+ResidualShape ResidualShapeOf(Architecture architecture);
 
 // The parameter-free layers of the cnn3 blocks, as named modules so that an
 // exporter can tell them apart (client/export.h).
@@ -63,6 +84,26 @@ struct GlobalAveragePoolImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 };
 TORCH_MODULE(GlobalAveragePool);
+
+// A basic residual block: conv3x3(stride)-BN-ReLU-conv3x3-BN plus the input
+// — through a 1x1 convolution with BatchNorm (the projection shortcut) when
+// the stride or the width changes — then ReLU. Convolutions have no bias (a
+// BatchNorm follows each). `inner` is the first convolution's width.
+struct ResidualBlockImpl : torch::nn::Module {
+  ResidualBlockImpl(int in_channels, int inner_channels, int out_channels, int stride);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  torch::nn::Conv2d conv1{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr};
+  torch::nn::Conv2d conv2{nullptr};
+  torch::nn::BatchNorm2d bn2{nullptr};
+  torch::nn::Sequential shortcut{nullptr};  // conv1x1(stride) + BN; null: identity
+  int stride = 1;
+
+ private:
+  Relu relu_;
+};
+TORCH_MODULE(ResidualBlock);
 
 class MultiExitNetImpl : public torch::nn::Module {
  public:
@@ -92,6 +133,8 @@ class MultiExitNetImpl : public torch::nn::Module {
   std::pair<int, torch::Tensor> ForwardUntilConfident(const torch::Tensor& x, double threshold);
 
  private:
+  // Stages and exits of a residual architecture, the first `exits` of them.
+  void BuildResidual(int exits);
   void AddStage(torch::nn::Sequential stage);
   void AddExit(torch::nn::Sequential head);  // attaches after the last added stage
 

@@ -53,7 +53,7 @@ TEST(ExportExitTest, SlimmingRemovesTheChannelsWithSmallestGammaAndTheirInputs) 
         continue;
       }
       auto channels = item.value().view({-1, 2});
-      channels.select(1, 1).zero_();                                    // odd channels: γ = β = 0
+      channels.select(1, 1).zero_();                                   // odd channels: γ = β = 0
       if (name.ends_with(".weight")) channels.select(1, 0).add_(1.0);  // even: |γ| ≥ 1 - ε
     }
   }
@@ -137,6 +137,88 @@ TEST(EdgeExportTest, MlpReadsTheNhwcFlattenedImage) {
   model::MultiExitNet net(spec);
   net->eval();
   ExpectEdgeModelMatches(net, 3, 6);
+}
+
+// Residual networks: BatchNorm parameters away from (1, 0) so folding matters.
+model::MultiExitNet MakeResidualNet(model::Architecture architecture) {
+  auto net = MakeNet(architecture);
+  torch::NoGradGuard no_grad;
+  for (auto& item : net->named_parameters()) {
+    if (item.value().dim() == 1 && item.key().ends_with(".weight")) item.value().uniform_(0.5, 1.5);
+    if (item.value().dim() == 1 && item.key().ends_with(".bias")) item.value().uniform_(-0.3, 0.3);
+  }
+  return net;
+}
+
+TEST(EdgeExportTest, ResidualNetworksGiveLibTorchsLogitsWithProjectionsAndAdditions) {
+  for (const auto architecture : {model::Architecture::kResNet8, model::Architecture::kResNet20,
+                                  model::Architecture::kResNet18}) {
+    auto net = MakeResidualNet(architecture);
+    const auto edge_model = ToEdgeModel(net);
+    int additions = 0, projections = 0;
+    for (const auto& stage : edge_model.stages) {
+      for (const auto& layer : stage.layers) {
+        if (layer.kind != edge::LayerKind::kResidualAdd) continue;
+        ++additions;
+        projections += layer.kernel == 1 ? 1 : 0;
+      }
+    }
+    const auto shape = model::ResidualShapeOf(architecture);
+    EXPECT_EQ(additions, static_cast<int>(shape.widths.size()) * shape.blocks_per_stage);
+    EXPECT_EQ(projections, static_cast<int>(shape.widths.size()) - 1);
+    ExpectEdgeModelMatches(net, 1, 16);
+  }
+}
+
+TEST(ExportExitTest, ResidualSlimmingKeepsEveryBlocksInnerChannelsWithLargestGamma) {
+  auto full = MakeResidualNet(model::Architecture::kResNet8);
+  {
+    // Silence every other inner channel of every block and auxiliary head
+    // (γ = β = 0 after a BatchNorm followed by ReLU): removing them must not
+    // change any output, and block outputs keep the stage's width.
+    torch::NoGradGuard no_grad;
+    for (auto& item : full->named_parameters()) {
+      const auto& name = item.key();
+      const bool inner = name.find(".bn1.") != std::string::npos || name.starts_with("exit1.1.") ||
+                         name.starts_with("exit2.1.");
+      if (!inner) continue;
+      auto channels = item.value().view({-1, 2});
+      channels.select(1, 1).zero_();
+      if (name.ends_with(".weight")) channels.select(1, 0).add_(1.0);
+    }
+  }
+  auto small = ExportExit(full, 2, 0.5);
+  small->eval();
+  EXPECT_EQ(model::ConvChannels(small->spec()), (std::vector<int>{8, 16, 32, 16, 32}));
+  const auto x = torch::randn({5, 1, 16, 16});
+  {
+    torch::NoGradGuard no_grad;
+    for (int exit = 0; exit < 3; ++exit) {
+      EXPECT_TRUE(
+          torch::allclose(small->forward_to(x, exit), full->forward_to(x, exit), 1e-4, 1e-5))
+          << "exit " << exit + 1;
+    }
+  }
+  // Truncated after exit 2 and slimmed, as fsd-export writes it, under XNNPACK.
+  auto two = ExportExit(full, 1, 0.5);
+  two->eval();
+  EXPECT_EQ(two->num_exits(), 2);
+  ExpectEdgeModelMatches(two, 1, 16);
+  torch::NoGradGuard no_grad;
+  const auto [exit, logits] = two->ForwardUntilConfident(x.slice(0, 0, 1), 1.1);
+  EXPECT_EQ(exit, 1);
+  EXPECT_TRUE(torch::equal(logits, two->forward_to(x.slice(0, 0, 1), 1)));
+}
+
+TEST(EdgeExportTest, ThreeChannelImagesReachTheResidualStem) {
+  torch::manual_seed(6);
+  model::ModelSpec spec;
+  spec.architecture = model::Architecture::kResNet8;
+  spec.in_channels = 3;
+  spec.height = spec.width = 12;
+  model::MultiExitNet net(spec);
+  net->eval();
+  ExpectEdgeModelMatches(net, 3, 12);
 }
 
 }  // namespace

@@ -113,5 +113,39 @@ TEST(FlatParamsTest, LayoutNamesTheExitThatFirstNeedsEveryTensor) {
   EXPECT_THROW(Resolve({4, false}, layout), InternalError);
 }
 
+TEST(FlatParamsTest, ResidualLayoutPrunesConvolutionAndLinearWeightsOnly) {
+  auto net = MakeNet(Architecture::kResNet8, 1);
+  const auto schema = FlatSchema::Of(*net);
+  const auto layout = LayoutOf(schema);
+  EXPECT_EQ(NumExits(layout), 3);
+  int shortcut_weights = 0;
+  for (std::size_t i = 0; i < layout.size(); ++i) {
+    const auto& entry = schema.entries()[i];
+    const bool conv_or_linear_weight = !entry.is_buffer && entry.shape.size() >= 2;
+    EXPECT_EQ(layout[i].prunable, conv_or_linear_weight) << entry.name;
+    EXPECT_EQ(layout[i].statistics, entry.is_buffer) << entry.name;
+    // A block's tensors, shortcut included, belong to the stage's exit.
+    if (entry.name.starts_with("stage2.0.shortcut.0.weight")) {
+      ++shortcut_weights;
+      EXPECT_EQ(layout[i].exit, 2);
+      EXPECT_FALSE(layout[i].head);
+    }
+    if (entry.name.starts_with("stage3.")) {
+      EXPECT_EQ(layout[i].exit, 3) << entry.name;
+    }
+    if (entry.name.starts_with("exit1.")) {
+      EXPECT_TRUE(layout[i].head && layout[i].exit == 1) << entry.name;
+    }
+  }
+  EXPECT_EQ(shortcut_weights, 1);
+  EXPECT_NE(schema.fingerprint(),
+            FlatSchema::Of(*MakeNet(Architecture::kResNet20, 1)).fingerprint());
+  // Round trip through the flat vector.
+  auto other = MakeNet(Architecture::kResNet8, 2);
+  const auto values = Flatten(*net, schema);
+  Unflatten(values, schema, *other);
+  EXPECT_EQ(Flatten(*other, schema), values);
+}
+
 }  // namespace
 }  // namespace fsd::model

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include "common/errors.h"
 
 namespace fsd::model {
@@ -66,10 +68,13 @@ TEST_P(MultiExitNetTest, DeeperExitsNeverHaveFewerPathParameters) {
 
 INSTANTIATE_TEST_SUITE_P(AllArchitectures, MultiExitNetTest,
                          ::testing::Values(Architecture::kCnn3S, Architecture::kCnn3M,
-                                           Architecture::kMlp),
+                                           Architecture::kMlp, Architecture::kResNet8,
+                                           Architecture::kResNet20, Architecture::kResNet32,
+                                           Architecture::kResNet18),
                          [](const auto& info) {
-                           const std::string name = ArchitectureName(info.param);
-                           return name == "cnn3-s" ? "Cnn3S" : name == "cnn3-m" ? "Cnn3M" : "Mlp";
+                           std::string name = ArchitectureName(info.param);
+                           std::erase(name, '-');
+                           return name;
                          });
 
 TEST(Cnn3STest, ParameterCountsMatchTheBenchmarkModel) {
@@ -95,12 +100,102 @@ TEST(Cnn3MTest, DoublesEveryWidth) {
 
 TEST(ArchitectureTest, ParsesNamesAndRejectsUnknownWithAllowedValues) {
   EXPECT_EQ(ParseArchitecture("cnn3-m"), Architecture::kCnn3M);
+  for (const auto& [name, architecture] : ArchitectureNames()) {
+    EXPECT_EQ(ParseArchitecture(name), architecture);
+    EXPECT_EQ(ArchitectureName(architecture), name);
+  }
   try {
     ParseArchitecture("resnet");
     FAIL();
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("allowed: cnn3-s, cnn3-m, mlp"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find(
+                  "allowed: cnn3-s, cnn3-m, mlp, resnet8, resnet20, resnet32, resnet18"),
+              std::string::npos);
   }
+}
+
+std::int64_t ParameterCount(torch::nn::Module& module) {
+  std::int64_t total = 0;
+  for (const auto& p : module.parameters()) total += p.numel();
+  return total;
+}
+
+TEST(ResNetTest, CifarResNetsHaveTheirBlocksAndAnExitAfterEveryStage) {
+  // He et al. 2016 on 32x32x3: resnet20 ≈ 0.27 M parameters, resnet32 ≈ 0.46 M
+  // (the main path here adds the BatchNorm of the projection shortcuts).
+  for (const auto& [architecture, blocks, millions] :
+       {std::tuple{Architecture::kResNet8, 1, 0.078}, std::tuple{Architecture::kResNet20, 3, 0.27},
+        std::tuple{Architecture::kResNet32, 5, 0.46}}) {
+    ModelSpec spec;
+    spec.architecture = architecture;
+    spec.in_channels = 3;
+    spec.height = spec.width = 32;
+    MultiExitNet net(spec);
+    EXPECT_EQ(net->num_exits(), 3);
+    EXPECT_NEAR(net->PathParameterCount(2) / 1e6, millions, 0.02) << ArchitectureName(architecture);
+    int residual_blocks = 0, projections = 0;
+    for (const auto& module : net->modules(/*include_self=*/false)) {
+      if (const auto* block = module->as<ResidualBlockImpl>()) {
+        ++residual_blocks;
+        projections += block->shortcut ? 1 : 0;
+      }
+    }
+    EXPECT_EQ(residual_blocks, 3 * blocks);
+    EXPECT_EQ(projections, 2);  // where stages 2 and 3 halve the resolution
+    const auto logits = net->forward(torch::randn({2, 3, 32, 32}));
+    for (const auto& l : logits) EXPECT_EQ(l.sizes(), (std::vector<std::int64_t>{2, 10}));
+  }
+}
+
+TEST(ResNetTest, ResNet18HasFourStagesOf64To512ChannelsAndFourExits) {
+  ModelSpec spec;
+  spec.architecture = Architecture::kResNet18;
+  spec.in_channels = 3;
+  spec.height = spec.width = 32;
+  spec.num_classes = 100;
+  MultiExitNet net(spec);
+  EXPECT_EQ(net->num_exits(), 4);
+  // CIFAR ResNet-18 (3x3 stem, no max-pool): 11.2 M parameters with a 100-class classifier.
+  EXPECT_NEAR(net->PathParameterCount(3) / 1e6, 11.22, 0.05);
+  const auto logits = net->forward(torch::randn({2, 3, 32, 32}));
+  ASSERT_EQ(logits.size(), 4u);
+  for (const auto& l : logits) EXPECT_EQ(l.sizes(), (std::vector<std::int64_t>{2, 100}));
+}
+
+TEST(ResNetTest, ATruncatedOrSlimmedSpecBuildsOnlyWhatItNames) {
+  ModelSpec spec;
+  spec.architecture = Architecture::kResNet8;
+  spec.exits = 2;
+  MultiExitNet two(spec);
+  EXPECT_EQ(two->num_exits(), 2);
+  spec.exits = 0;
+  EXPECT_EQ(ConvChannels(spec), (std::vector<int>{16, 32, 64, 32, 64}));
+  MultiExitNet full(spec);
+  spec.channels = {8, 16, 32, 16, 32};  // every block's inner width and both heads halved
+  MultiExitNet slim(spec);
+  EXPECT_LT(ParameterCount(*slim), ParameterCount(*full));
+  EXPECT_EQ(slim->forward(torch::randn({2, 1, 28, 28})).size(), 3u);
+  spec.channels = {8, 16};
+  EXPECT_THROW(MultiExitNet{spec}, InternalError);
+}
+
+TEST(ResNetTest, IdentityAndProjectionBlocksAddTheirInput) {
+  torch::manual_seed(4);
+  ResidualBlock identity(8, 8, 8, 1);
+  ResidualBlock projection(8, 4, 16, 2);
+  EXPECT_FALSE(identity->shortcut);
+  ASSERT_TRUE(projection->shortcut);
+  identity->eval();
+  projection->eval();
+  torch::NoGradGuard no_grad;
+  // With the residual branch silenced (bn2's γ = β = 0) a block is ReLU of its shortcut.
+  identity->bn2->weight.zero_();
+  projection->bn2->weight.zero_();
+  const auto x = torch::randn({2, 8, 6, 6});
+  EXPECT_TRUE(torch::allclose(identity->forward(x), torch::relu(x)));
+  EXPECT_TRUE(
+      torch::allclose(projection->forward(x), torch::relu(projection->shortcut->forward(x))));
+  EXPECT_EQ(projection->forward(x).sizes(), (std::vector<std::int64_t>{2, 16, 3, 3}));
 }
 
 }  // namespace

@@ -25,11 +25,12 @@ EdgeModel Tiny() {
   m.in_channels = 1;
   m.height = m.width = 4;
   m.num_classes = 3;
-  Layer conv{LayerKind::kConv2d, 1, 2, 3, 1, 1, true, std::vector<float>(18, 0.1f), {0.0f, 0.5f}};
-  Layer pool{LayerKind::kMaxPool2d, 0, 0, 2, 2, 0, false, {}, {}};
-  Layer gap{LayerKind::kGlobalAveragePool, 0, 0, 0, 1, 0, false, {}, {}};
-  Layer fc{LayerKind::kLinear, 2, 3, 0, 1, 0, false, {1, 0, 0, 1, 1, -1}, {0.0f, 0.0f, 0.25f}};
-  Layer conv2{LayerKind::kConv2d, 2, 2, 3, 1, 1, true, std::vector<float>(36, -0.05f),
+  Layer conv{LayerKind::kConv2d,           1,           2, 3, 1, 1, true, 0,
+             std::vector<float>(18, 0.1f), {0.0f, 0.5f}};
+  Layer pool{LayerKind::kMaxPool2d, 0, 0, 2, 2, 0, false, 0, {}, {}};
+  Layer gap{LayerKind::kGlobalAveragePool, 0, 0, 0, 1, 0, false, 0, {}, {}};
+  Layer fc{LayerKind::kLinear, 2, 3, 0, 1, 0, false, 0, {1, 0, 0, 1, 1, -1}, {0.0f, 0.0f, 0.25f}};
+  Layer conv2{LayerKind::kConv2d, 2, 2, 3, 1, 1, true, 0, std::vector<float>(36, -0.05f),
               {1.0f, 0.0f}};
   m.stages = {{{conv, pool}}, {{conv2}}};
   m.heads = {{{gap, fc}}, {{gap, fc}}};
@@ -110,6 +111,68 @@ TEST(EdgeModelFileTest, ReadsAFileOnlyWhenItsDigestMatches) {
   } catch (const DataError& e) {
     EXPECT_NE(std::string(e.what()).find("a model file holds at most"), std::string::npos);
   }
+}
+
+// One stage on 4x4x1 images: conv 1→2 (ReLU), conv 2→2, then the addition of
+// the stage's input through a 1x1 projection 1→2 (ReLU); head: pool + 2→2.
+EdgeModel TinyResidual() {
+  EdgeModel m;
+  m.in_channels = 1;
+  m.height = m.width = 4;
+  m.num_classes = 2;
+  Layer conv1{LayerKind::kConv2d, 1, 2, 3, 1, 1, true, 0, std::vector<float>(18, 0.0f), {1, 2}};
+  Layer conv2{LayerKind::kConv2d, 2, 2, 3, 1, 1, false, 0, std::vector<float>(36, 0.0f), {3, -9}};
+  Layer add{LayerKind::kResidualAdd, 1, 2, 1, 1, 0, true, 0, {2.0f, -1.0f}, {0.5f, 0.0f}};
+  Layer gap{LayerKind::kGlobalAveragePool, 0, 0, 0, 1, 0, false, 0, {}, {}};
+  Layer fc{LayerKind::kLinear, 2, 2, 0, 1, 0, false, 0, {1, 0, 0, 1}, {0.0f, 0.0f}};
+  m.stages = {{{conv1, conv2, add}}};
+  m.heads = {{{gap, fc}}};
+  return m;
+}
+
+TEST(EdgeModelFileTest, ResidualAdditionsNeedVersion2AndAConsistentShortcut) {
+  // Models without additions stay version 1, which earlier runtimes read.
+  EXPECT_EQ(Bytes()[4], 1);
+  const auto bytes = SerializeModel(TinyResidual());
+  EXPECT_EQ(bytes[4], 2);
+  const EdgeModel parsed = ParseModel(bytes, "m.fsdm");
+  EXPECT_EQ(parsed.stages[0].layers[2].kind, LayerKind::kResidualAdd);
+  EXPECT_EQ(SerializeModel(parsed), bytes);
+  const auto refused = [](EdgeModel m) { return ErrorOf(SerializeModel(m)); };
+  auto m = TinyResidual();
+  m.stages[0].layers[2].source = 2;  // its own input: not an earlier layer
+  EXPECT_NE(refused(m).find("residual addition from layer 2"), std::string::npos) << refused(m);
+  m = TinyResidual();
+  m.stages[0].layers[2].source = 1;  // conv2's input has 2 channels, the projection reads 1
+  EXPECT_NE(refused(m).find("residual addition of 1 to 2 channels"), std::string::npos)
+      << refused(m);
+  m = TinyResidual();
+  m.stages[0].layers[2].kernel = 0;  // identity of 1 channel onto 2
+  m.stages[0].layers[2].weights.clear();
+  m.stages[0].layers[2].bias.clear();
+  EXPECT_NE(refused(m).find("4x4x1 shortcut to a 4x4x2"), std::string::npos) << refused(m);
+  m = TinyResidual();
+  m.stages[0].layers[2].stride = 2;  // a 2x2 shortcut onto a 4x4 output
+  EXPECT_NE(refused(m).find("2x2x2 shortcut to a 4x4x2"), std::string::npos) << refused(m);
+  // A version 1 file cannot hold an addition.
+  auto old = bytes;
+  old[4] = 1;
+  EXPECT_NE(ErrorOf(old).find("unknown kind 5 for format version 1"), std::string::npos);
+}
+
+TEST(XnnpackEngineTest, AddsTheProjectedShortcutAfterTheResidualBranch) {
+  // Zero conv weights: conv1 → ReLU(bias) = (1, 2), conv2 → its bias (3, −9);
+  // the projection of pixel value v is (2v + 0.5, −v); sum and ReLU:
+  // (3.5 + 2v, max(0, −9 − v)) = (5.5, 0) for v = 1, then GAP and identity.
+  XnnpackEngine engine(TinyResidual());
+  const std::vector<float> ones(16, 1.0f);
+  const float* logits = engine.Run(ones.data(), 1, 0);
+  EXPECT_NEAR(logits[0], 5.5f, 1e-5);
+  EXPECT_NEAR(logits[1], 0.0f, 1e-5);
+  const std::vector<float> minus_ten(16, -10.0f);  // (0, 1): −20 + 3.5 → 0; −9 + 10 = 1
+  logits = engine.Run(minus_ten.data(), 1, 0);
+  EXPECT_NEAR(logits[0], 0.0f, 1e-5);
+  EXPECT_NEAR(logits[1], 1.0f, 1e-5);
 }
 
 TEST(XnnpackEngineTest, ComputesTheLayersByHand) {

@@ -19,6 +19,7 @@
 
 #include "common/errors.h"
 #include "privacy/rdp_accountant.h"
+#include "tests/testing/sim_run.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fsd {
@@ -27,31 +28,7 @@ namespace {
 std::vector<std::string> SimArguments(const std::string& out, int rounds,
                                       const std::string& config = "fmnist-sd.toml",
                                       int clients = 3) {
-  return {testing::BinDir() + "/fsd-sim",
-          "--config",
-          testing::SourceDir() + "/configs/" + config,
-          "--out",
-          out,
-          "--rounds",
-          std::to_string(rounds),
-          "--clients",
-          std::to_string(clients),
-          "--workers",
-          "2",
-          "--set",
-          "data.source=synthetic",
-          "--set",
-          "data.synthetic_noise=1.0",
-          "--set",
-          "data.synthetic_side=16",
-          "--set",
-          "data.synthetic_train_samples=3000",
-          "--set",
-          "data.synthetic_test_samples=600",
-          "--set",
-          "federation.partition=dirichlet",
-          "--set",
-          "federation.dirichlet_alpha=1.0"};
+  return testing::SyntheticSimArguments(out, rounds, config, clients);
 }
 
 pid_t Spawn(const std::vector<std::string>& arguments, const std::string& log) {
@@ -60,15 +37,7 @@ pid_t Spawn(const std::vector<std::string>& arguments, const std::string& log) {
 
 int Wait(pid_t pid) { return testing::WaitProcess(pid, /*timeout_s=*/300.0); }
 
-std::vector<nlohmann::json> Metrics(const std::string& dir) {
-  std::vector<nlohmann::json> records;
-  std::istringstream lines(testing::ReadFile(dir + "/metrics.jsonl"));
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (!line.empty()) records.push_back(nlohmann::json::parse(line));
-  }
-  return records;
-}
+std::vector<nlohmann::json> Metrics(const std::string& dir) { return testing::ReadMetrics(dir); }
 
 TEST(FsdSimTest, ThreeClientEncryptedFederationLearnsAndReports) {
   testing::TempDir out;

@@ -1,0 +1,48 @@
+#include "tests/testing/sim_run.h"
+
+#include <sstream>
+
+#include "tests/testing/temp_dir.h"
+
+namespace fsd::testing {
+
+std::vector<std::string> SyntheticSimArguments(const std::string& out, int rounds,
+                                               const std::string& config, int clients) {
+  return {BinDir() + "/fsd-sim",
+          "--config",
+          SourceDir() + "/configs/" + config,
+          "--out",
+          out,
+          "--rounds",
+          std::to_string(rounds),
+          "--clients",
+          std::to_string(clients),
+          "--workers",
+          "2",
+          "--set",
+          "data.source=synthetic",
+          "--set",
+          "data.synthetic_noise=1.0",
+          "--set",
+          "data.synthetic_side=16",
+          "--set",
+          "data.synthetic_train_samples=3000",
+          "--set",
+          "data.synthetic_test_samples=600",
+          "--set",
+          "federation.partition=dirichlet",
+          "--set",
+          "federation.dirichlet_alpha=1.0"};
+}
+
+std::vector<nlohmann::json> ReadMetrics(const std::string& dir) {
+  std::vector<nlohmann::json> records;
+  std::istringstream lines(ReadFile(dir + "/metrics.jsonl"));
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.empty()) records.push_back(nlohmann::json::parse(line));
+  }
+  return records;
+}
+
+}  // namespace fsd::testing
