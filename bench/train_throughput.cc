@@ -1,4 +1,5 @@
-// fsd-bench-throughput: training throughput of cnn3-s through fsd's own
+// fsd-bench-throughput: training throughput of a network (cnn3-s by default;
+// any architecture, a TorchScript file with --model-path) through fsd's own
 // training path (LocalTrainer), measured like the Python reference's
 // bench_throughput.py: real Fashion-MNIST batches in shuffled order, batch 32,
 // SGD lr 0.05 momentum 0.9 weight decay 5e-4, zero_grad/backward/step included,
@@ -18,7 +19,7 @@
 #include "common/runtime/process_setup.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"fsd-bench-throughput: cnn3-s training samples/s (one JSON line on stdout)."};
+  CLI::App app{"fsd-bench-throughput: training samples/s of a network (one JSON line on stdout)."};
   std::string variant = "fedsd";
   int threads = 1;
   int steps = 2000;
@@ -32,7 +33,10 @@ int main(int argc, char** argv) {
   app.add_option("steps", steps, "timed steps")->check(CLI::PositiveNumber);
   app.add_option("warmup", warmup, "untimed warm-up steps")->check(CLI::NonNegativeNumber);
   app.add_option("--data", data_dir, "Fashion-MNIST directory");
-  app.add_option("--architecture", architecture, "cnn3-s | cnn3-m | mlp");
+  std::string model_path;
+  app.add_option("--architecture", architecture,
+                 "a model.architecture value (cnn3-s, resnet8, torchscript, ...)");
+  app.add_option("--model-path", model_path, "the TorchScript file (--architecture torchscript)");
   CLI11_PARSE(app, argc, argv);
 
   return fsd::RunGuarded("fsd-bench-throughput", [&] {
@@ -41,6 +45,7 @@ int main(int argc, char** argv) {
     const data::Dataset train = data::LoadIdxDataset(data_dir, "train", 10, data::Normalization{});
     model::ModelSpec spec;
     spec.architecture = model::ParseArchitecture(architecture);
+    spec.script_path = model_path;
     torch::manual_seed(0);
     model::MultiExitNet net(spec);
 

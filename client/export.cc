@@ -21,8 +21,13 @@ struct SlimGroup {
   std::vector<std::string> readers;
 };
 
-// The slimmable convolutions of `spec`'s full network, in ConvChannels order.
+// The slimmable convolutions of `spec`'s full network, in ConvChannels order
+// (none for an MLP or a TorchScript network).
 std::vector<SlimGroup> SlimGroups(const model::ModelSpec& spec) {
+  if (spec.architecture == model::Architecture::kMlp ||
+      spec.architecture == model::Architecture::kTorchScript) {
+    return {};
+  }
   if (model::IsResidual(spec.architecture)) {
     // The inner channels of every block (conv1's outputs, read by conv2 only),
     // so block outputs, shortcuts and additions keep the stage's width.
@@ -68,6 +73,11 @@ model::MultiExitNet ExportExit(model::MultiExitNet& full, int exit, double keep_
     throw ConfigError("--keep-channels is " + std::to_string(keep_channels) + ", allowed (0, 1]");
   }
   const bool slim = keep_channels < 1.0;
+  if (slim && spec.architecture == model::Architecture::kTorchScript) {
+    throw ConfigError(
+        "--keep-channels: a TorchScript network cannot be slimmed (fsd does not know which "
+        "layers read which channels); export it at full width");
+  }
   if (slim && spec.architecture == model::Architecture::kMlp) {
     throw ConfigError(
         "--keep-channels needs a convolutional architecture (cnn3-s, cnn3-m, resnet8/20/32/18)");
@@ -79,8 +89,7 @@ model::MultiExitNet ExportExit(model::MultiExitNet& full, int exit, double keep_
 
   model::ModelSpec small = spec;
   small.exits = exit + 1;
-  const std::vector<SlimGroup> groups =
-      spec.architecture == model::Architecture::kMlp ? std::vector<SlimGroup>{} : SlimGroups(spec);
+  const std::vector<SlimGroup> groups = SlimGroups(spec);
   std::vector<torch::Tensor> kept;  // per group: kept output channels
   if (!groups.empty()) {
     const auto widths = model::ConvChannels(spec);
@@ -260,6 +269,11 @@ edge::Block ToBlock(const torch::nn::Sequential& block, edge::Shape& shape) {
 edge::EdgeModel ToEdgeModel(model::MultiExitNet& net) {
   torch::NoGradGuard no_grad;
   const model::ModelSpec& spec = net->spec();
+  if (spec.architecture == model::Architecture::kTorchScript) {
+    throw ConfigError(
+        "the XNNPACK runtime runs only fsd's own architectures (cnn3-s, cnn3-m, mlp, resnet*); a "
+        "TorchScript network runs under LibTorch (fsd-infer --runtime libtorch)");
+  }
   edge::EdgeModel out;
   out.in_channels = static_cast<std::uint32_t>(spec.in_channels);
   out.height = static_cast<std::uint32_t>(spec.height);

@@ -22,6 +22,7 @@
 #include "common/metrics/metrics_sink.h"
 #include "common/model/evaluate.h"
 #include "common/model/flat_params.h"
+#include "common/model/scripted_block.h"
 #include "common/run_guarded.h"
 #include "common/runtime/process_setup.h"
 #include "common/storage/checkpoint.h"
@@ -78,12 +79,14 @@ int main(int argc, char** argv) {
         checkpoint_path, static_cast<std::uint64_t>(schema.total_numel()), 4096);
     if (checkpoint.schema_fingerprint != schema.fingerprint() ||
         checkpoint.global.size() != static_cast<std::size_t>(schema.total_numel())) {
-      throw ConfigError(checkpoint_path + ": not a global model of the config's model.architecture"
+      throw ConfigError(checkpoint_path +
+                        ": not a global model of the config's model.architecture"
                         " (a distillation-only run has no global model)");
     }
     model::Unflatten(checkpoint.global, schema, *full);
     full->eval();
-    const auto full_accuracy = model::EvaluateAccuracy(full, *splits.test, cfg.training.eval_batch_size);
+    const auto full_accuracy =
+        model::EvaluateAccuracy(full, *splits.test, cfg.training.eval_batch_size);
 
     model::MultiExitNet small = client::ExportExit(full, exit - 1, keep_channels);
     auto accuracy = model::EvaluateAccuracy(small, *splits.test, cfg.training.eval_batch_size);
@@ -100,8 +103,8 @@ int main(int argc, char** argv) {
       client::LocalTrainer trainer(small, cfg.training, cfg.loss);
       trainer.BeginRun(static_cast<std::int64_t>(indices.size()), finetune_epochs);
       for (int epoch = 0; epoch < finetune_epochs; ++epoch) {
-        const auto stats = trainer.TrainEpoch(*local_splits.train, indices,
-                                              cfg.training.seed + static_cast<std::uint64_t>(epoch));
+        const auto stats = trainer.TrainEpoch(
+            *local_splits.train, indices, cfg.training.seed + static_cast<std::uint64_t>(epoch));
         std::fprintf(stderr, "fine-tune epoch %d/%d: loss %.4f\n", epoch + 1, finetune_epochs,
                      stats.mean_loss);
       }
@@ -116,19 +119,27 @@ int main(int argc, char** argv) {
     small->eval();
     const auto parent = std::filesystem::path(out_path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
-    torch::save(small, out_path);
-    // The same exit for runtimes without LibTorch (edge/): BatchNorm folded, NHWC.
-    const std::string runtime_path =
-        std::filesystem::path(out_path).replace_extension(".fsdm").string();
-    edge::WriteModelFile(runtime_path, client::ToEdgeModel(small));
+    const bool scripted = spec.architecture == model::Architecture::kTorchScript;
+    nlohmann::json runtime = {{"runtime_model", nullptr}, {"runtime_sha256", nullptr}};
+    if (scripted) {
+      // A TorchScript module honouring the same contract, truncated after the exit.
+      model::SaveScriptedNetwork(*small, out_path);
+    } else {
+      torch::save(small, out_path);
+      // The same exit for runtimes without LibTorch (edge/): BatchNorm folded, NHWC.
+      const std::string runtime_path =
+          std::filesystem::path(out_path).replace_extension(".fsdm").string();
+      const edge::EdgeModel edge_model = client::ToEdgeModel(small);
+      edge::WriteModelFile(runtime_path, edge_model);
+      runtime = {{"runtime_model", std::filesystem::path(runtime_path).filename().string()},
+                 {"runtime_sha256", storage::FileSha256Hex(runtime_path)},
+                 {"runtime_format", "fsdm-" + std::to_string(edge::FormatVersion(edge_model))}};
+    }
     const std::string manifest_path =
         std::filesystem::path(out_path).replace_extension(".json").string();
     nlohmann::json manifest = {
         {"model", std::filesystem::path(out_path).filename().string()},
         {"sha256", storage::FileSha256Hex(out_path)},
-        {"runtime_model", std::filesystem::path(runtime_path).filename().string()},
-        {"runtime_sha256", storage::FileSha256Hex(runtime_path)},
-        {"runtime_format", "fsdm-1"},
         {"architecture", model::ArchitectureName(spec.architecture)},
         {"exit", exit},
         {"exits", small->num_exits()},
@@ -148,6 +159,7 @@ int main(int argc, char** argv) {
         {"checkpoint", checkpoint_path},
         {"checkpoint_round", checkpoint.round},
         {"finetune", finetune}};
+    manifest.update(runtime);
     metrics::WriteJsonFile(manifest_path, manifest);
     std::printf("wrote %s (%lld parameters, test accuracy %.4f) and %s\n", out_path.c_str(),
                 static_cast<long long>(ParameterCount(small)), accuracy.back(),

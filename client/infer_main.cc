@@ -27,7 +27,8 @@ namespace {
 nlohmann::json ReadManifest(const std::string& model_path) {
   const std::string path = std::filesystem::path(model_path).replace_extension(".json").string();
   std::ifstream in(path);
-  if (!in) throw fsd::IoError(path + ": cannot open the manifest fsd-export writes beside the model");
+  if (!in)
+    throw fsd::IoError(path + ": cannot open the manifest fsd-export writes beside the model");
   const auto manifest = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
   if (manifest.is_discarded() || !manifest.is_object())
     throw fsd::DataError(path + ": not a JSON manifest");
@@ -66,6 +67,15 @@ fsd::model::MultiExitNet LoadLibTorchModel(const std::string& model_path,
     throw DataError(model_path + ": SHA-256 " + actual + " does not match the manifest's " +
                     expected + " (file changed or replaced)");
   }
+  if (spec.architecture == model::Architecture::kTorchScript) {
+    // The exported module is the network itself (model/scripted_block.h).
+    spec.script_path = model_path;
+    spec.script_sha256 = expected;
+    spec.exits = 0;
+    model::MultiExitNet net(spec);
+    net->eval();
+    return net;
+  }
   model::MultiExitNet net(spec);
   try {
     torch::load(net, model_path);
@@ -101,7 +111,8 @@ int main(int argc, char** argv) {
   app.add_option("--batch-sizes", batch_sizes, "batch sizes to time (default 1 64)");
   app.add_option("--threads", threads, "torch threads (default 1, as on a small device)");
   app.add_option("--max-samples", max_samples, "use only the first N test samples (0 = all)");
-  app.add_option("--repeats", repeats, "timed passes per batch size; the fastest counts (default 3)");
+  app.add_option("--repeats", repeats,
+                 "timed passes per batch size; the fastest counts (default 3)");
   app.add_option("--json", json_out, "also write the report as JSON to this file");
   try {
     app.parse(argc, argv);
@@ -151,6 +162,10 @@ int main(int argc, char** argv) {
                 static_cast<long long>(report["parameters"].get<std::int64_t>()),
                 static_cast<long long>(n), threads);
     if (runtime == "xnnpack") {
+      if (manifest.value("architecture", "") == "torchscript") {
+        throw ConfigError("--runtime xnnpack: " + model_path +
+                          " is a TorchScript network, which runs under LibTorch only");
+      }
       const auto dir = std::filesystem::path(model_path).parent_path();
       const std::string file =
           (dir / ManifestString(manifest, "runtime_model", model_path)).string();

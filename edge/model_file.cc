@@ -163,12 +163,16 @@ std::vector<std::uint8_t> ReadAll(const std::string& path) {
 
 }  // namespace
 
+std::uint32_t FormatVersion(const EdgeModel& model) {
+  const bool residual = std::any_of(model.stages.begin(), model.stages.end(), HasResidualAdd) ||
+                        std::any_of(model.heads.begin(), model.heads.end(), HasResidualAdd);
+  return residual ? kVersionResidual : kVersionPlain;
+}
+
 std::vector<std::uint8_t> SerializeModel(const EdgeModel& model) {
   Writer w;
   w.Raw(kMagic, 4);
-  const bool residual = std::any_of(model.stages.begin(), model.stages.end(), HasResidualAdd) ||
-                        std::any_of(model.heads.begin(), model.heads.end(), HasResidualAdd);
-  w.U32(residual ? kVersionResidual : kVersionPlain);
+  w.U32(FormatVersion(model));
   w.U32(model.in_channels);
   w.U32(model.height);
   w.U32(model.width);

@@ -72,6 +72,9 @@ inline constexpr std::uint32_t kMaxChannels = 1 << 16;
 inline constexpr std::uint32_t kMaxKernel = 15;
 inline constexpr std::uint32_t kMaxSide = 4096;
 
+// The format version SerializeModel writes for `model`: 2 when it has a
+// residual addition, else 1.
+std::uint32_t FormatVersion(const EdgeModel& model);
 std::vector<std::uint8_t> SerializeModel(const EdgeModel& model);
 // `origin` names the bytes in errors.
 EdgeModel ParseModel(std::span<const std::uint8_t> bytes, const std::string& origin);

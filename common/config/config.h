@@ -43,6 +43,8 @@ struct DataConfig {
 // [model]
 struct ModelConfig {
   model::Architecture architecture = model::Architecture::kCnn3S;
+  // architecture "torchscript": the TorchScript file (docs/MODELS.md).
+  std::string path;
   // Seed of the initial weights; the same seed gives the same initial model.
   std::uint64_t init_seed = 0;
 };

@@ -491,8 +491,16 @@ RunConfig Read(const toml::table* root, const std::string& origin,
 
   SectionReader model(root, "model", origin, known_keys);
   model.Choice("architecture", config.model.architecture, model::ArchitectureNames());
+  model.String("path", config.model.path);
   model.Seed("init_seed", config.model.init_seed);
   model.Finish();
+  const bool scripted = config.model.architecture == model::Architecture::kTorchScript;
+  if (scripted == config.model.path.empty() && root != nullptr) {
+    throw ConfigError(origin + (scripted ? ": model.path: required when model.architecture = "
+                                           "\"torchscript\" (the TorchScript file)"
+                                         : ": model.path: only with model.architecture = "
+                                           "\"torchscript\""));
+  }
 
   SectionReader training(root, "training", origin, known_keys);
   auto& t = config.training;

@@ -29,6 +29,7 @@ Splits LoadSplits(const config::DataConfig& config) {
 model::ModelSpec ModelSpecFor(const config::ModelConfig& config, const Dataset& dataset) {
   model::ModelSpec spec;
   spec.architecture = config.architecture;
+  spec.script_path = config.path;
   spec.in_channels = static_cast<int>(dataset.channels());
   spec.height = static_cast<int>(dataset.height());
   spec.width = static_cast<int>(dataset.width());

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/errors.h"
+#include "common/model/multi_exit_net.h"
 
 namespace fsd::model {
 namespace {
@@ -66,6 +67,12 @@ FlatSchema FlatSchema::Of(const torch::nn::Module& module) {
     Mix(hash, entry.is_buffer ? "|b|" : "|p|");
     for (const auto d : entry.shape) Mix(hash, std::to_string(d) + ",");
     Mix(hash, ";");
+  }
+  // A TorchScript network is code as well as tensors: its file is part of
+  // what two models must share (empty for fsd's own architectures, whose
+  // fingerprints are unchanged).
+  if (const auto* net = dynamic_cast<const MultiExitNetImpl*>(&module)) {
+    if (!net->spec().script_sha256.empty()) Mix(hash, "|script|" + net->spec().script_sha256);
   }
   schema.fingerprint_ = hash;
   return schema;

@@ -37,7 +37,8 @@ class FlatSchema {
 
   const std::vector<FlatEntry>& entries() const { return entries_; }
   std::int64_t total_numel() const { return total_numel_; }
-  // FNV-1a 64 over every entry's name, shape and kind: equal iff layouts agree.
+  // FNV-1a 64 over every entry's name, shape and kind, and for a TorchScript
+  // MultiExitNet the file's SHA-256: equal iff layouts (and scripts) agree.
   std::uint64_t fingerprint() const { return fingerprint_; }
   std::string FingerprintHex() const;
 

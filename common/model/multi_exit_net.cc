@@ -1,6 +1,7 @@
 #include "common/model/multi_exit_net.h"
 
 #include "common/errors.h"
+#include "common/model/scripted_block.h"
 
 namespace fsd::model {
 namespace {
@@ -69,7 +70,7 @@ const std::vector<std::pair<std::string, Architecture>>& ArchitectureNames() {
       {"cnn3-s", Architecture::kCnn3S},      {"cnn3-m", Architecture::kCnn3M},
       {"mlp", Architecture::kMlp},           {"resnet8", Architecture::kResNet8},
       {"resnet20", Architecture::kResNet20}, {"resnet32", Architecture::kResNet32},
-      {"resnet18", Architecture::kResNet18}};
+      {"resnet18", Architecture::kResNet18}, {"torchscript", Architecture::kTorchScript}};
   return names;
 }
 
@@ -153,6 +154,10 @@ torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& x) {
 }
 
 MultiExitNetImpl::MultiExitNetImpl(const ModelSpec& spec) : spec_(spec) {
+  if (spec.architecture == Architecture::kTorchScript) {
+    BuildScripted();
+    return;
+  }
   const int classes = spec.num_classes;
   const int all_exits = IsResidual(spec.architecture)
                             ? static_cast<int>(ResidualShapeOf(spec.architecture).widths.size())
@@ -247,6 +252,23 @@ void MultiExitNetImpl::BuildResidual(int exits) {
       head->push_back(nn::Linear(width, spec_.num_classes));
     }
     AddExit(head);
+  }
+}
+
+void MultiExitNetImpl::BuildScripted() {
+  ScriptedNetwork network =
+      LoadScriptedNetwork(spec_.script_path, spec_.in_channels, spec_.height, spec_.width,
+                          spec_.num_classes, spec_.script_sha256);
+  spec_.script_sha256 = network.sha256;
+  const int all_exits = static_cast<int>(network.stages.size());
+  const int exits = spec_.exits > 0 ? spec_.exits : all_exits;
+  if (exits > all_exits) {
+    throw DataError(spec_.script_path + ": " + std::to_string(all_exits) + " exits, " +
+                    std::to_string(exits) + " wanted");
+  }
+  for (int k = 0; k < exits; ++k) {
+    AddStage(nn::Sequential(ScriptedBlock(network.stages[static_cast<std::size_t>(k)])));
+    AddExit(nn::Sequential(ScriptedBlock(network.heads[static_cast<std::size_t>(k)])));
   }
 }
 

@@ -5,7 +5,8 @@
 // Zhang et al. 2019): resnet8/20/32 (three stages of 1/3/5 basic blocks,
 // 16/32/64 channels) and resnet18 (four stages of 2 blocks, 64…512 channels,
 // the DepthFL setting). Input channels and size come from the spec (the data),
-// never from the architecture's name.
+// never from the architecture's name. "torchscript" builds the network from a
+// user's TorchScript file (common/model/scripted_block.h).
 //
 // Stage k is first read by exit k (one exit per stage), and sub-modules are
 // named "stageK" and "exitK": model::LayoutOf derives the sub-networks of
@@ -29,7 +30,16 @@
 
 namespace fsd::model {
 
-enum class Architecture { kCnn3S, kCnn3M, kMlp, kResNet8, kResNet20, kResNet32, kResNet18 };
+enum class Architecture {
+  kCnn3S,
+  kCnn3M,
+  kMlp,
+  kResNet8,
+  kResNet20,
+  kResNet32,
+  kResNet18,
+  kTorchScript
+};
 
 // Every architecture with its configuration name, in documentation order.
 const std::vector<std::pair<std::string, Architecture>>& ArchitectureNames();
@@ -49,6 +59,10 @@ struct ModelSpec {
   // number of exits kept (0: all; k: the network truncated after exit k).
   std::vector<int> channels;
   int exits = 0;
+  // torchscript: the file, and its SHA-256 (hex). An empty digest is filled
+  // in when the network is built; a given one must match the file.
+  std::string script_path;
+  std::string script_sha256;
 };
 
 // The widths of a network's slimmable convolutions: spec.channels, or the
@@ -135,6 +149,8 @@ class MultiExitNetImpl : public torch::nn::Module {
  private:
   // Stages and exits of a residual architecture, the first `exits` of them.
   void BuildResidual(int exits);
+  // Stages and exits of the TorchScript file spec_.script_path.
+  void BuildScripted();
   void AddStage(torch::nn::Sequential stage);
   void AddExit(torch::nn::Sequential head);  // attaches after the last added stage
 
