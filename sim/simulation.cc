@@ -413,6 +413,10 @@ nlohmann::json Simulation::Run() {
   if (runs_clients) summary["check_ins"] = clients.check_ins();
   summary["workers"] = workers;
   summary["architecture"] = model::ArchitectureName(fed.spec.architecture);
+  if (fed.spec.architecture == model::Architecture::kTorchScript) {
+    summary["model_path"] = fed.spec.script_path;
+    summary["model_sha256"] = fed.eval_model->spec().script_sha256;
+  }
   summary["model_values"] = fed.schema.total_numel();
   summary["model_fingerprint"] = fed.schema.FingerprintHex();
   summary["train_jobs"] = train_jobs;

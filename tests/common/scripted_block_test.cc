@@ -200,6 +200,10 @@ TEST(ScriptedNetworkTest, SavedNetworkIsAContractFileWithTheCurrentTensors) {
   const auto a = FlatSchema::Of(*net), b = FlatSchema::Of(*copy);
   EXPECT_EQ(Flatten(*net, a), Flatten(*copy, b));
   EXPECT_EQ(copy->num_exits(), 3);
+  // The same layout from another file: another fingerprint, so a client
+  // holding a different script is refused at JOIN.
+  ASSERT_EQ(a.entries().size(), b.entries().size());
+  EXPECT_NE(a.fingerprint(), b.fingerprint());
 }
 
 // The committed example files are what examples/torchscript/make_examples.py

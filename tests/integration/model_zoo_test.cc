@@ -15,6 +15,7 @@
 #include <tuple>
 
 #include "common/errors.h"
+#include "common/storage/file_digest.h"
 #include "tests/testing/sim_run.h"
 #include "tests/testing/temp_dir.h"
 
@@ -145,6 +146,27 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) {
       return std::get<0>(info.param).name + "_" + std::get<1>(info.param).name;
     });
+
+TEST(TorchScriptFederationTest, AUserStyleNetworkWithTwoExitsFederatesAndReportsBoth) {
+  testing::TempDir out;
+  auto arguments = testing::SyntheticSimArguments(out.path(), 2);
+  arguments.insert(arguments.end(),
+                   {"--set", "model.architecture=torchscript", "--set",
+                    "model.path=" + testing::SourceDir() + "/examples/torchscript/vgg_small.pt"});
+  ASSERT_EQ(testing::WaitProcess(testing::SpawnProcess(arguments, out.File("log.txt")), 300.0),
+            kExitOk)
+      << testing::ReadFile(out.File("log.txt"));
+  const auto records = testing::ReadMetrics(out.path());
+  ASSERT_EQ(records.size(), 2u);
+  ASSERT_EQ(records.back()["acc"].size(), 2u);
+  // Chance is 0.1; exit 1 (a pooled linear layer on 16 channels) learns slowest.
+  EXPECT_GT(records.back()["acc"][0].get<double>(), 0.15);
+  EXPECT_GT(records.back()["acc"][1].get<double>(), 0.3);
+  const auto summary = nlohmann::json::parse(testing::ReadFile(out.File("summary.json")));
+  EXPECT_EQ(summary["architecture"], "torchscript");
+  EXPECT_EQ(summary["model_sha256"],
+            storage::FileSha256Hex(testing::SourceDir() + "/examples/torchscript/vgg_small.pt"));
+}
 
 constexpr const char* kFashionMnist = "/usr/share/datasets/fashion-mnist";
 
