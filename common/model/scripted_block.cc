@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include <filesystem>
+#include <sstream>
 
 #include "common/errors.h"
 #include "common/model/multi_exit_net.h"

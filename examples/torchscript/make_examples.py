@@ -14,8 +14,10 @@ of the same length, exit k being heads[k](stages[k](...stages[0](x))). fsd
 composes the exits itself; `forward` here is for Python users.
 
 Needs Debian's python3-torch, the LibTorch fsd links. The weights are drawn
-from a fixed seed and string hashing is fixed (TorchScript writes a module's
-constants in hash order), so the files are the same on every run; the committed
+from a fixed seed, string hashing is fixed (TorchScript writes a module's
+constants in hash order) and the script runs as "make_examples.py" from its
+own directory (TorchScript records the source file's name), so the files are
+the same on every run and in every checkout; the committed
 copies are checked against this script by ScriptedExamplesTest when
 python3-torch is installed.
 
@@ -74,9 +76,18 @@ def vgg_small(classes=10):
 
 
 def main():
-    if os.environ.get("PYTHONHASHSEED") != "0":
-        os.execve(sys.executable, [sys.executable] + sys.argv, {**os.environ, "PYTHONHASHSEED": "0"})
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+    here = os.path.dirname(os.path.abspath(__file__))
+    if os.environ.get("PYTHONHASHSEED") != "0" or __file__ != "make_examples.py":
+        # Run again from this directory as "make_examples.py" (runpy keeps the
+        # name relative): TorchScript records the source file's name, which
+        # must not depend on where the repository is checked out.
+        out = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else here
+        os.chdir(here)
+        rerun = ("import runpy, sys; sys.argv = ['make_examples.py', sys.argv[1]]; "
+                 "runpy.run_path('make_examples.py', run_name='__main__')")
+        os.execve(sys.executable, [sys.executable, "-c", rerun, out],
+                  {**os.environ, "PYTHONHASHSEED": "0"})
+    out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     for name, make in (("cnn3s.pt", cnn3s), ("vgg_small.pt", vgg_small)):
         torch.manual_seed(0)
