@@ -117,13 +117,12 @@ int main(int argc, char** argv) {
     using namespace fsd;
     std::vector<std::string> all = {"federation.clients=20", "federation.partition=dirichlet"};
     all.insert(all.end(), overrides.begin(), overrides.end());
-    const config::RunConfig cfg = config::LoadConfig(config_path, all);
+    config::RunConfig cfg = config::LoadConfig(config_path, all);
     runtime::ConfigureProcess(cfg.training.threads);
     const data::Splits splits = data::LoadSplits(cfg.data);
+    data::AdoptFromData(splits, cfg.data);
     const data::Partition partition = data::BuildPartition(cfg.federation, *splits.train);
-    const data::Dataset flipped{splits.train->images,
-                                (splits.train->num_classes - 1) - splits.train->labels,
-                                splits.train->num_classes};
+    const data::Dataset flipped = data::WithFlippedLabels(*splits.train);
     const model::ModelSpec spec = data::ModelSpecFor(cfg.model, *splits.train);
     torch::manual_seed(cfg.model.init_seed);
     model::MultiExitNet net(spec);

@@ -13,7 +13,7 @@
 #include <string>
 
 #include "client/trainer.h"
-#include "common/data/idx_reader.h"
+#include "common/data/image_dataset.h"
 #include "common/errors.h"
 #include "common/run_guarded.h"
 #include "common/runtime/process_setup.h"

@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "fsd-client: train with a coordinator over CURVE-encrypted ZeroMQ.\n"
       "Exit codes: 0 ok (federation finished or stopped by signal), 1 internal error,\n"
-      "2 bad flags or config, 3 I/O error, 4 bad data, 5 key error."};
+      "2 bad flags or config (or a model the coordinator refuses), 3 I/O error, 4 bad data,\n"
+      "5 key error."};
   std::string config_path, key_path, server_key_path, endpoint, name = "client";
   std::string state_dir = "fsd-client-state";
   bool insecure = false;
@@ -64,17 +65,19 @@ int main(int argc, char** argv) {
     using namespace fsd;
     if (insecure) overrides.push_back("transport.insecure=true");
     if (max_exit >= 0) overrides.push_back("heterogeneity.max_exit=" + std::to_string(max_exit));
-    const config::RunConfig cfg = config::LoadConfig(config_path, overrides);
+    config::RunConfig cfg = config::LoadConfig(config_path, overrides);
     runtime::ConfigureProcess(cfg.training.threads);
     if (!cfg.transport.insecure && (key_path.empty() || server_key_path.empty())) {
       throw ConfigError("--key and --server-key are required unless --insecure");
     }
     const data::Splits splits = data::LoadSplits(cfg.data);
+    data::AdoptFromData(splits, cfg.data);
     std::vector<std::int64_t> indices(static_cast<std::size_t>(splits.train->size()));
     std::iota(indices.begin(), indices.end(), 0);
     const model::ModelSpec spec = data::ModelSpecFor(cfg.model, *splits.train);
     torch::manual_seed(cfg.model.init_seed);  // the same initial weights as the coordinator's
-    client::RoundWorker worker(spec, cfg.training, cfg.loss);
+    client::RoundWorker worker(spec, cfg.training, cfg.loss,
+                               cfg.data.augment.value_or(data::Augmentation::kNone));
     const auto schema = model::FlatSchema::Of(*worker.model());
     if (cfg.heterogeneity.max_exit > worker.model()->num_exits()) {
       throw ConfigError("heterogeneity.max_exit: " + std::to_string(cfg.heterogeneity.max_exit) +
@@ -187,6 +190,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "fsd-client: the coordinator ended the federation: %s\n",
                      node.finish_reason().c_str());
         return kExitOk;
+      }
+      if (const auto& refusal = node.refusal()) {
+        throw ConfigError("the coordinator at " + endpoint + " refused this client: " + *refusal +
+                          "; run it with the coordinator's model (model.* keys and file)");
       }
       if (const auto failure = node.handshake_failure()) {
         throw AuthError(std::string("cannot connect to ") + endpoint + ": " +

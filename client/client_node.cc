@@ -96,6 +96,7 @@ std::vector<LocalRound> ClientNode::Receive(TimePoint now, std::size_t max_frame
       finished_ = true;
       finish_reason_ = std::move(step.reason);
     }
+    if (!step.refused.empty()) refusal_ = std::move(step.refused);
   }
   return rounds;
 }

@@ -89,6 +89,9 @@ class ClientNode {
   // Why the coordinator said BYE (its text, at most 200 bytes).
   const std::string& finish_reason() const { return finish_reason_; }
   std::optional<HandshakeFailure> handshake_failure() const;
+  // Why the coordinator will not admit this client (another model or protocol
+  // version: ClientSession::Step::refused); retrying the JOIN cannot help.
+  const std::optional<std::string>& refusal() const { return refusal_; }
   const ClientSession& session() const { return session_; }
   ClientSession& session() { return session_; }
   std::int64_t updates_sent() const { return updates_sent_; }
@@ -104,6 +107,7 @@ class ClientNode {
   TimePoint last_sent_{};
   bool finished_ = false;
   std::string finish_reason_;
+  std::optional<std::string> refusal_;
   std::int64_t updates_sent_ = 0;
   int auth_failures_ = 0, aborted_handshakes_ = 0;
   bool handshake_ok_ = false;  // this connection's handshake succeeded

@@ -36,6 +36,9 @@ ClientSessionOptions SessionOptionsFromConfig(const config::RunConfig& config, s
   options.max_exit = static_cast<std::uint32_t>(config.heterogeneity.max_exit);
   options.schema_fingerprint = schema.fingerprint();
   options.layout = model::LayoutOf(schema);
+  FSD_CHECK(config.data.num_classes >= 2)
+      << "data.num_classes is " << config.data.num_classes
+      << ": adopt the loaded data's class count first (data::AdoptFromData)";
   options.num_classes = static_cast<std::size_t>(config.data.num_classes);
   options.uplink = config::EncodeOptionsFor(config.compression.uplink, config.compression);
   options.error_feedback = config.compression.error_feedback;
@@ -377,7 +380,11 @@ ClientSession::Step ClientSession::OnFrame(std::span<const std::uint8_t> frame) 
     case wire::MessageKind::kWelcome: {
       const auto& welcome = std::get<wire::Welcome>(message.body);
       welcomed_ = welcome.schema_fingerprint == options_.schema_fingerprint;
-      if (!welcomed_) FSD_LOG(ERROR) << name << ": coordinator runs a different model";
+      if (!welcomed_) {
+        step.refused = "the coordinator runs a different model (schema fingerprint " +
+                       wire::FingerprintHex(welcome.schema_fingerprint) + ", this client's " +
+                       wire::FingerprintHex(options_.schema_fingerprint) + ")";
+      }
       break;
     }
     case wire::MessageKind::kRoundStart: {
@@ -424,6 +431,12 @@ ClientSession::Step ClientSession::OnFrame(std::span<const std::uint8_t> frame) 
           reject.code == wire::RejectCode::kUnexpectedKind) {
         welcomed_ = false;
         step.rejoin = true;
+      }
+      // Refusals of the JOIN itself: the same JOIN would be refused again.
+      if (!welcomed_ && (reject.code == wire::RejectCode::kSchemaMismatch ||
+                         reject.code == wire::RejectCode::kUnsupportedVersion)) {
+        step.refused =
+            std::string(wire::RejectCodeName(reject.code)) + ": " + reject.text.substr(0, 200);
       }
       break;
     }

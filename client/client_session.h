@@ -3,7 +3,9 @@
 // JoinFrame() → feed every received frame to OnFrame() → train the LocalRound
 // it returns → send UpdateFrame(). A REJECT that says the session is unknown
 // (NOT_AUTHORIZED, UNEXPECTED_KIND) asks the owner to rejoin, which is how a
-// client survives a coordinator restart.
+// client survives a coordinator restart. One that refuses the JOIN for good
+// (SCHEMA_MISMATCH: another model; UNSUPPORTED_VERSION), or a WELCOME for
+// another model, tells the owner to stop (Step::refused): retrying cannot help.
 //
 // The session owns what the wire needs beyond one round: the sparsity mask
 // in force (received as a bitmask only when it changes), the codecs, and for
@@ -119,6 +121,7 @@ struct ClientSessionOptions {
 // The session options a run's config implies for a client `name` with
 // `num_samples` local samples and the model `schema` describes (the one
 // place they are mapped; fsd-client and fsd-sim both use it).
+// REQUIRES: config.data.num_classes resolved (data::AdoptFromData).
 ClientSessionOptions SessionOptionsFromConfig(const config::RunConfig& config, std::string name,
                                               std::int64_t num_samples,
                                               const model::FlatSchema& schema);
@@ -128,10 +131,11 @@ class ClientSession {
   explicit ClientSession(ClientSessionOptions options);
 
   struct Step {
-    std::optional<LocalRound> train;                 // train this round, then UpdateFrame()
-    bool rejoin = false;                             // send JoinFrame() again
-    bool finished = false;                           // the coordinator said BYE
-    std::string reason;                              // ... and why (at most 200 bytes of its text)
+    std::optional<LocalRound> train;  // train this round, then UpdateFrame()
+    bool rejoin = false;              // send JoinFrame() again
+    bool finished = false;            // the coordinator said BYE
+    std::string reason;               // ... and why (at most 200 bytes of its text)
+    std::string refused;              // non-empty: the coordinator will not admit this client; why
     std::vector<std::vector<std::uint8_t>> replies;  // frames to send now (secure rounds)
   };
 

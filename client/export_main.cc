@@ -69,9 +69,10 @@ int main(int argc, char** argv) {
   }
   return fsd::RunGuarded("fsd-export", [&] {
     using namespace fsd;
-    const config::RunConfig cfg = config::LoadConfig(config_path, overrides);
+    config::RunConfig cfg = config::LoadConfig(config_path, overrides);
     runtime::ConfigureProcess(cfg.training.threads);
     const data::Splits splits = data::LoadSplits(cfg.data);
+    data::AdoptFromData(splits, cfg.data);
     const model::ModelSpec spec = data::ModelSpecFor(cfg.model, *splits.test);
     model::MultiExitNet full(spec);
     const auto schema = model::FlatSchema::Of(*full);
@@ -100,7 +101,8 @@ int main(int argc, char** argv) {
       const data::Splits local_splits = data::LoadSplits(local);
       std::vector<std::int64_t> indices(static_cast<std::size_t>(local_splits.train->size()));
       std::iota(indices.begin(), indices.end(), 0);
-      client::LocalTrainer trainer(small, cfg.training, cfg.loss);
+      client::LocalTrainer trainer(small, cfg.training, cfg.loss,
+                                   cfg.data.augment.value_or(data::Augmentation::kNone));
       trainer.BeginRun(static_cast<std::int64_t>(indices.size()), finetune_epochs);
       for (int epoch = 0; epoch < finetune_epochs; ++epoch) {
         const auto stats = trainer.TrainEpoch(

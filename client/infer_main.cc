@@ -126,8 +126,7 @@ int main(int argc, char** argv) {
     config::DataConfig data;
     data.dir = data_dir;
     try {
-      data.normalization.mean = manifest.at("normalization").at("mean").get<double>();
-      data.normalization.std = manifest.at("normalization").at("std").get<double>();
+      data.normalization = edge::ManifestNormalization(manifest);
       data.num_classes = manifest.at("num_classes").get<int>();
     } catch (const nlohmann::json::exception& e) {
       throw DataError(model_path + ": manifest field missing or of the wrong type: " + e.what());

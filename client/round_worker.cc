@@ -6,11 +6,11 @@
 namespace fsd::client {
 
 RoundWorker::RoundWorker(const model::ModelSpec& spec, const config::TrainingConfig& training,
-                         const config::LossConfig& loss)
+                         const config::LossConfig& loss, data::Augmentation augment)
     : model_(spec),
       schema_(model::FlatSchema::Of(*model_)),
       training_(training),
-      trainer_(model_, training, loss),
+      trainer_(model_, training, loss, augment),
       num_classes_(spec.num_classes) {}
 
 TrainedRound RoundWorker::Run(const data::Dataset& dataset, std::span<const std::int64_t> indices,

@@ -24,7 +24,8 @@ namespace fsd::client {
 class RoundWorker {
  public:
   RoundWorker(const model::ModelSpec& spec, const config::TrainingConfig& training,
-              const config::LossConfig& loss);
+              const config::LossConfig& loss,
+              data::Augmentation augment = data::Augmentation::kNone);
 
   // Shuffling draws from the stream (training.seed, "local-shuffle", round,
   // client_index, epoch) (common/random/streams.h), so the result does not

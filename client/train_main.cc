@@ -36,7 +36,7 @@ int Train(const std::string& config_path, const std::string& out_dir, int epochs
   std::vector<std::string> all_overrides = overrides;
   if (epochs_override > 0)
     all_overrides.push_back("training.epochs=" + std::to_string(epochs_override));
-  const config::RunConfig cfg = config::LoadConfig(config_path, all_overrides);
+  config::RunConfig cfg = config::LoadConfig(config_path, all_overrides);
   runtime::ConfigureProcess(cfg.training.threads);
 
   std::error_code ec;
@@ -45,6 +45,7 @@ int Train(const std::string& config_path, const std::string& out_dir, int epochs
 
   const auto wall_start = std::chrono::steady_clock::now();
   const data::Splits splits = data::LoadSplits(cfg.data);
+  data::AdoptFromData(splits, cfg.data);
   FSD_LOG(INFO) << "data: " << splits.train->size() << " train, " << splits.test->size()
                 << " test samples";
 
@@ -52,7 +53,8 @@ int Train(const std::string& config_path, const std::string& out_dir, int epochs
   torch::manual_seed(cfg.model.init_seed);
   model::MultiExitNet net(spec);
 
-  client::LocalTrainer trainer(net, cfg.training, cfg.loss);
+  client::LocalTrainer trainer(net, cfg.training, cfg.loss,
+                               cfg.data.augment.value_or(data::Augmentation::kNone));
   std::vector<std::int64_t> indices(static_cast<std::size_t>(splits.train->size()));
   for (std::size_t i = 0; i < indices.size(); ++i) indices[i] = static_cast<std::int64_t>(i);
   trainer.BeginRun(static_cast<std::int64_t>(indices.size()));

@@ -5,6 +5,7 @@
 #include <numbers>
 
 #include "common/errors.h"
+#include "common/random/streams.h"
 
 namespace fsd::client {
 
@@ -25,11 +26,12 @@ double LearningRateAt(const config::TrainingConfig& config, std::int64_t step,
 }
 
 LocalTrainer::LocalTrainer(model::MultiExitNet model, const config::TrainingConfig& training,
-                           const config::LossConfig& loss)
+                           const config::LossConfig& loss, data::Augmentation augment)
     : model_(std::move(model)),
       training_(training),
       loss_(loss),
       optimizer_(model_->parameters(), training.momentum, training.weight_decay),
+      augment_(augment),
       parameters_(model_->parameters()),
       subnet_{model_->num_exits(), loss.exits == config::TrainedExits::kMain} {}
 
@@ -88,6 +90,7 @@ EpochStats LocalTrainer::TrainEpoch(const data::Dataset& dataset,
   const auto shard =
       torch::from_blob(const_cast<std::int64_t*>(indices.data()), {n}, torch::kInt64);
   const auto order = shard.index_select(0, torch::randperm(n, generator, torch::kInt64));
+  random::Engine augment_engine = random::StreamEngine(shuffle_seed, {"augment"});
 
   model_->train();
   const auto start = std::chrono::steady_clock::now();
@@ -102,6 +105,9 @@ EpochStats LocalTrainer::TrainEpoch(const data::Dataset& dataset,
     const auto batch_indices = order.narrow(0, begin, size);
     torch::index_select_out(images, dataset.images, 0, batch_indices);
     torch::index_select_out(labels, dataset.labels, 0, batch_indices);
+    if (augment_ == data::Augmentation::kCropFlip) {
+      data::CropFlip(images, dataset.normalization, augment_engine);
+    }
 
     // The sub-network's exits; its deepest is the teacher and feeds the summary.
     std::vector<torch::Tensor> logits;

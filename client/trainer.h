@@ -19,6 +19,7 @@
 #include "client/sgd.h"
 #include "client/soft_target_summary.h"
 #include "common/config/config.h"
+#include "common/data/augment.h"
 #include "common/data/dataset.h"
 #include "common/model/layout.h"
 #include "common/model/multi_exit_net.h"
@@ -44,9 +45,11 @@ double LearningRateAt(const config::TrainingConfig& config, std::int64_t step,
 
 class LocalTrainer {
  public:
-  // Shares `model` (a torch module holder); the caller keeps using the same model.
+  // Shares `model` (a torch module holder); the caller keeps using the same
+  // model. `augment`: applied to every training batch (common/data/augment.h).
   LocalTrainer(model::MultiExitNet model, const config::TrainingConfig& training,
-               const config::LossConfig& loss);
+               const config::LossConfig& loss,
+               data::Augmentation augment = data::Augmentation::kNone);
 
   // Starts a local run of `epochs` epochs (default: training.epochs) over
   // `num_samples` samples at training.lr × `lr_factor`: resets momentum and
@@ -55,7 +58,8 @@ class LocalTrainer {
   // the gradient of each trained parameter (masked coordinates stay 0).
   void BeginRun(std::int64_t num_samples, int epochs = 0, double lr_factor = 1.0);
 
-  // One pass over dataset[indices] in an order shuffled by `shuffle_seed`.
+  // One pass over dataset[indices] in an order shuffled by `shuffle_seed`;
+  // augmentation draws from the stream ("augment") of that seed.
   // `soft_targets`: [C, C] global soft targets for the β term, or undefined.
   // `summary`: if given, receives every batch's deepest-exit logits.
   // REQUIRES: BeginRun() was called; indices non-empty and within the dataset.
@@ -89,6 +93,7 @@ class LocalTrainer {
   std::int64_t run_total_steps_ = 0;
   double run_lr_factor_ = 1.0;
   std::vector<torch::Tensor> anchors_;  // FedProx: the parameters at BeginRun
+  data::Augmentation augment_;
   torch::Tensor batch_images_;  // [batch_size, C, H, W], reused every step
   torch::Tensor batch_labels_;  // [batch_size]
   std::vector<torch::Tensor> parameters_;

@@ -63,10 +63,7 @@ void Coordinator::Watch(monitor::Board& board, const std::string& program) {
   const CoordinatorOptions& options = rounds_.options();
   monitor::RunInfo run;
   run.program = program;
-  char fingerprint[17];
-  std::snprintf(fingerprint, sizeof fingerprint, "%016llx",
-                static_cast<unsigned long long>(options.schema_fingerprint));
-  run.model_fingerprint = fingerprint;
+  run.model_fingerprint = wire::FingerprintHex(options.schema_fingerprint);
   run.rounds_configured = options.federation.rounds;
   if (const nlohmann::json spent = rounds_.privacy_spent(); spent.is_object()) {
     run.delta = spent.value("delta", 0.0);

@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
       overrides.push_back("federation.min_clients=" + std::to_string(min_clients));
     if (insecure) overrides.push_back("transport.insecure=true");
     if (!http.empty()) monitor::ParseHttpAddress(http, "--http");  // a bad address fails now
-    const config::RunConfig cfg = config::LoadConfig(config_path, overrides);
+    config::RunConfig cfg = config::LoadConfig(config_path, overrides);
     runtime::ConfigureProcess(cfg.training.threads);
     if (!cfg.transport.insecure && (key_path.empty() || allow_dir.empty())) {
       throw ConfigError("--key and --allow are required unless --insecure");
@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
     if (ec) throw IoError(out_dir + ": cannot create output directory: " + ec.message());
 
     const data::Splits splits = data::LoadSplits(cfg.data);
+    data::AdoptFromData(splits, cfg.data);
     const model::ModelSpec spec = data::ModelSpecFor(cfg.model, *splits.test);
     torch::manual_seed(cfg.model.init_seed);
     model::MultiExitNet net(spec);

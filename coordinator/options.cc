@@ -194,6 +194,9 @@ CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
   options.beta = MakeRamp(config.schedule.beta, config.loss.beta, config.schedule.beta_start,
                           config.schedule.beta_end);
   options.lr = MakeLearningRateSchedule(config.schedule);
+  FSD_CHECK(config.data.num_classes >= 2)
+      << "data.num_classes is " << config.data.num_classes
+      << ": adopt the loaded data's class count first (data::AdoptFromData)";
   options.num_classes = static_cast<std::size_t>(config.data.num_classes);
   options.local_epochs = config.training.epochs;
   options.schema_fingerprint = schema.fingerprint();

@@ -75,6 +75,7 @@ struct CoordinatorOptions {
 };
 
 // The options a run's config implies (the one place they are mapped).
+// REQUIRES: config.data.num_classes resolved (data::AdoptFromData).
 CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
                                      const model::FlatSchema& schema, std::string out_dir,
                                      ResumeMode resume);

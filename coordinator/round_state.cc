@@ -280,7 +280,10 @@ void RoundStateMachine::OnJoin(const Peer& peer, const wire::Join& join) {
   }
   if (join.schema_fingerprint != options_.schema_fingerprint) {
     return SendReject(peer, RejectCode::kSchemaMismatch,
-                      "client model layout differs from the coordinator's");
+                      "client model " + wire::FingerprintHex(join.schema_fingerprint) +
+                          " differs from the coordinator's " +
+                          wire::FingerprintHex(options_.schema_fingerprint) +
+                          ": its layout, or the bytes of its TorchScript file (model.path)");
   }
   const std::int64_t max_samples = options_.federation.max_samples_per_client;
   if (join.num_samples <= 0) {

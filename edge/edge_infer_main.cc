@@ -47,13 +47,12 @@ int main(int argc, char** argv) {
     if (!in) throw IoError(json_path.string() + ": cannot open the manifest fsd-export writes");
     const auto manifest = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
     std::string model_file, digest;
-    double mean = 0.0, std = 1.0;
+    data::Normalization normalization;
     try {
       model_file =
           (json_path.parent_path() / manifest.at("runtime_model").get<std::string>()).string();
       digest = manifest.at("runtime_sha256").get<std::string>();
-      mean = manifest.at("normalization").at("mean").get<double>();
-      std = manifest.at("normalization").at("std").get<double>();
+      normalization = edge::ManifestNormalization(manifest);
     } catch (const nlohmann::json::exception& e) {
       throw DataError(json_path.string() +
                       ": manifest field missing or of the wrong type: " + e.what());
@@ -73,6 +72,13 @@ int main(int argc, char** argv) {
     if (max_samples > 0) n = std::min(n, static_cast<std::size_t>(max_samples));
     const std::size_t per_image = engine.input_elements();
     std::vector<float> images(n * per_image);
+    // IDX images have one channel: one mean and one std.
+    if (normalization.mean.size() != 1 || normalization.std.size() != 1) {
+      throw DataError(json_path.string() + ": normalization for " +
+                      std::to_string(normalization.mean.size()) +
+                      " channels; the IDX test images have one");
+    }
+    const double mean = normalization.mean[0], std = normalization.std[0];
     for (std::size_t i = 0; i < images.size(); ++i)
       images[i] = static_cast<float>((split.images.bytes[i] / 255.0 - mean) / std);
     nlohmann::json report = {{"model", model_file},

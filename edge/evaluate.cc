@@ -93,4 +93,14 @@ void Evaluate(const Classifier& model, const TestSet& test, const std::vector<in
   report["anytime"] = anytime;
 }
 
+data::Normalization ManifestNormalization(const nlohmann::json& manifest) {
+  const nlohmann::json& entry = manifest.at("normalization");
+  const auto values = [&](const char* key) {
+    const nlohmann::json& value = entry.at(key);
+    return value.is_array() ? value.get<std::vector<double>>()
+                            : std::vector<double>{value.get<double>()};
+  };
+  return {values("mean"), values("std")};
+}
+
 }  // namespace fsd::edge

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/data/image_arrays.h"
 #include "edge/xnnpack_engine.h"
 
 namespace fsd::edge {
@@ -42,5 +43,11 @@ struct TestSet {
 // entry to stdout.
 void Evaluate(const Classifier& model, const TestSet& test, const std::vector<int>& batch_sizes,
               int repeats, const std::vector<double>& thresholds, nlohmann::json& report);
+
+// The normalization an export manifest records ("normalization": {"mean",
+// "std"}): per-channel lists, or one number each (manifests written before
+// per-channel normalization). Throws nlohmann::json::exception when missing
+// or of another type; the callers name the manifest.
+data::Normalization ManifestNormalization(const nlohmann::json& manifest);
 
 }  // namespace fsd::edge

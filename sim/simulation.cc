@@ -53,9 +53,12 @@ struct Federation {
   std::vector<int> max_exits;    // per client (sim/profiles.h); 0: the whole network
 };
 
-Federation Prepare(const config::RunConfig& cfg) {
+// Loads the data and adopts what the files decided into `cfg` (class count,
+// normalization), so every part of the run reads the same values.
+Federation Prepare(config::RunConfig& cfg) {
   Federation f;
   f.splits = data::LoadSplits(cfg.data);
+  data::AdoptFromData(f.splits, cfg.data);
   f.partition = data::BuildPartition(cfg.federation, *f.splits.train);
   for (const auto& shard : f.partition)
     f.shard_sizes.push_back(static_cast<std::int64_t>(shard.size()));
@@ -143,7 +146,7 @@ void WriteSimulationKeys(const std::string& key_dir, std::size_t clients) {
 Simulation::Simulation(SimulationOptions options) : options_(std::move(options)) {}
 
 nlohmann::json Simulation::Run() {
-  const config::RunConfig& cfg = options_.config;
+  config::RunConfig& cfg = options_.config;  // Prepare adopts the data's facts
   const SimulationRole role = options_.role;
   const bool runs_coordinator = role != SimulationRole::kClients;
   // DP noise from federation.seed makes a one-process run reproducible, and
@@ -203,9 +206,7 @@ nlohmann::json Simulation::Run() {
   zmq::context_t context;
   const Attack attack(cfg.attack, population, cfg.federation.seed);
   // label_flip attackers train on this view: the same images, labels c → C−1−c.
-  const data::Dataset flipped{fed.splits.train->images,
-                              (fed.splits.train->num_classes - 1) - fed.splits.train->labels,
-                              fed.splits.train->num_classes};
+  const data::Dataset flipped = data::WithFlippedLabels(*fed.splits.train);
 
   // Who is checked in, and the faults injected into them (sim/client_pool.h).
   const FaultPlan faults(cfg.faults, cfg.federation.seed, population);
@@ -328,7 +329,10 @@ nlohmann::json Simulation::Run() {
   }
   WorkerPool pool(
       runs_clients ? workers : 0, cfg.training.threads,
-      [&] { return std::make_unique<client::RoundWorker>(fed.spec, cfg.training, cfg.loss); },
+      [&] {
+        return std::make_unique<client::RoundWorker>(
+            fed.spec, cfg.training, cfg.loss, cfg.data.augment.value_or(data::Augmentation::kNone));
+      },
       [&](client::RoundWorker& worker, const RoundJob& job) {
         const data::Dataset& dataset =
             attack.FlipsLabels(job.client, job.round.round) ? flipped : *fed.splits.train;
@@ -417,6 +421,15 @@ nlohmann::json Simulation::Run() {
     summary["model_path"] = fed.spec.script_path;
     summary["model_sha256"] = fed.eval_model->spec().script_sha256;
   }
+  const data::Dataset& train = *fed.splits.train;
+  summary["data"] = {
+      {"images", {train.channels(), train.height(), train.width()}},
+      {"num_classes", train.num_classes},
+      {"train_samples", train.size()},
+      {"test_samples", fed.splits.test->size()},
+      {"normalize_mean", train.normalization.mean},
+      {"normalize_std", train.normalization.std},
+      {"augment", cfg.data.augment == data::Augmentation::kCropFlip ? "crop_flip" : "none"}};
   summary["model_values"] = fed.schema.total_numel();
   summary["model_fingerprint"] = fed.schema.FingerprintHex();
   summary["train_jobs"] = train_jobs;

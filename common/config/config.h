@@ -8,27 +8,43 @@
 #include <cstdint>
 #include <string>
 
-#include "common/data/dataset.h"
+#include <optional>
+
+#include "common/data/augment.h"
+#include "common/data/cifar_file.h"
+#include "common/data/image_arrays.h"
+#include "common/data/npy_file.h"
 #include "common/model/multi_exit_net.h"
 
 namespace fsd::config {
 
-enum class DataSource { kIdx, kSynthetic };
+enum class DataSource { kIdx, kSynthetic, kCifar, kNpy };
 enum class LrSchedule { kConstant, kCosine };
 enum class Teacher { kDeepest, kEnsemble };
 enum class TrainedExits { kAll, kMain };
 
-// [data]: where samples come from.
+// [data]: where samples come from (docs/DATA.md).
 struct DataConfig {
-  // "idx" reads MNIST-format files from `dir`; "synthetic" generates a
+  // "idx" reads MNIST-format files, "cifar" the CIFAR-10/100 binary files,
+  // "npy" NumPy arrays, all from `dir`; "synthetic" generates a
   // class-conditional dataset (fast tests, no files needed).
   DataSource source = DataSource::kIdx;
-  // Directory with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz].
+  // The directory holding the source's files.
   std::string dir = "/usr/share/datasets/fashion-mnist";
-  // Number of classes; labels must lie in [0, num_classes).
-  int num_classes = 10;
-  // Pixel normalization: (pixel/255 - mean) / std. Defaults: Fashion-MNIST.
+  // CIFAR-100's label: "fine" (100 classes) or "coarse" (20 superclasses).
+  data::CifarLabels cifar_labels = data::CifarLabels::kFine;
+  // How 4-dimensional NumPy images are laid out: N×H×W×C or N×C×H×W.
+  data::NpyLayout npy_layout = data::NpyLayout::kNhwc;
+  // Number of classes; labels must lie in [0, num_classes). 0: from the files
+  // (CIFAR's format, else the largest label + 1); synthetic data: 10.
+  int num_classes = 0;
+  // Per-channel normalization (intensity − mean[c]) / std[c]; empty lists are
+  // computed from the training split.
   data::Normalization normalization;
+  // Training-time augmentation: "none" or "crop_flip" (random crop of the
+  // image padded by 4 pixels, horizontal flip). Not set: crop_flip for
+  // 3-channel images, none otherwise (data::AdoptFromData decides).
+  std::optional<data::Augmentation> augment;
   // Keep only the first N training / test samples (0 = all). For quick runs.
   std::int64_t max_train_samples = 0;
   std::int64_t max_test_samples = 0;

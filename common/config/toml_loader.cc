@@ -73,6 +73,35 @@ class SectionReader {
     }
   }
 
+  // A number, or an array of 1..max_count numbers, each in [min, max]
+  // (`min_open` excludes min): a list of one value per channel, say.
+  void RealList(std::string_view key, std::vector<double>& out, double min, double max,
+                bool min_open, std::size_t max_count) {
+    const toml::node* node = Find(key);
+    if (node == nullptr) return;
+    std::vector<const toml::node*> items;
+    if (const toml::array* array = node->as_array()) {
+      for (const toml::node& item : *array) items.push_back(&item);
+    } else {
+      items.push_back(node);
+    }
+    std::vector<double> values;
+    for (const toml::node* item : items) {
+      const auto value = item->value<double>();
+      if (!value || !std::isfinite(*value) || (min_open ? *value <= min : *value < min) ||
+          *value > max || items.empty() || items.size() > max_count) {
+        break;
+      }
+      values.push_back(*value);
+    }
+    if (values.empty() || values.size() != items.size()) {
+      Fail(Name(key), std::string("must be a number or a list of 1..") + std::to_string(max_count) +
+                          " numbers, each in " + (min_open ? "(" : "[") + Number(min) + ", " +
+                          Number(max) + "], got " + Describe(*node));
+    }
+    out = std::move(values);
+  }
+
   // A number in [min, max], or the one word `word` (then `is_word` is set).
   void RealOrWord(std::string_view key, double& out, double min, double max, std::string_view word,
                   bool& is_word) {
@@ -106,14 +135,16 @@ class SectionReader {
   }
 
   // `choices`: (name, value) pairs, a braced list or any range of them.
+  // `given`, if not null, is set when the key is present.
   template <typename Enum,
             typename Choices = std::initializer_list<std::pair<std::string_view, Enum>>>
-  void Choice(std::string_view key, Enum& out, const Choices& choices) {
+  void Choice(std::string_view key, Enum& out, const Choices& choices, bool* given = nullptr) {
     if (const toml::node* node = Find(key)) {
       const auto value = node->value<std::string>();
       for (const auto& [name, choice] : choices) {
         if (value && *value == name) {
           out = choice;
+          if (given != nullptr) *given = true;
           return;
         }
       }
@@ -476,11 +507,29 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   SectionReader data(root, "data", origin, known_keys);
   auto& d = config.data;
   data.Choice("source", d.source,
-              {{"idx", DataSource::kIdx}, {"synthetic", DataSource::kSynthetic}});
+              {{"idx", DataSource::kIdx},
+               {"synthetic", DataSource::kSynthetic},
+               {"cifar", DataSource::kCifar},
+               {"npy", DataSource::kNpy}});
   data.String("dir", d.dir);
-  data.Integer("num_classes", d.num_classes, 2, 256);
-  data.Real("normalize_mean", d.normalization.mean, -1e3, 1e3);
-  data.Real("normalize_std", d.normalization.std, 0.0, 1e3, /*min_open=*/true);
+  data.Choice("cifar_labels", d.cifar_labels,
+              {{"fine", data::CifarLabels::kFine}, {"coarse", data::CifarLabels::kCoarse}});
+  data.Choice("npy_layout", d.npy_layout,
+              {{"nhwc", data::NpyLayout::kNhwc}, {"nchw", data::NpyLayout::kNchw}});
+  data::Augmentation augment = data::Augmentation::kNone;
+  bool augment_given = false;
+  data.Choice("augment", augment,
+              {{"none", data::Augmentation::kNone}, {"crop_flip", data::Augmentation::kCropFlip}},
+              &augment_given);
+  if (augment_given) d.augment = augment;
+  data.Integer("num_classes", d.num_classes, 0, data::ImageLimits{}.max_classes);
+  if (d.num_classes == 1) {
+    throw ConfigError(origin + ": data.num_classes: must be 0 (from the files) or 2.." +
+                      std::to_string(data::ImageLimits{}.max_classes) + ", got 1");
+  }
+  const auto max_channels = static_cast<std::size_t>(data::ImageLimits{}.max_channels);
+  data.RealList("normalize_mean", d.normalization.mean, -1e3, 1e3, false, max_channels);
+  data.RealList("normalize_std", d.normalization.std, 0.0, 1e3, /*min_open=*/true, max_channels);
   data.Integer("max_train_samples", d.max_train_samples, 0, 100'000'000);
   data.Integer("max_test_samples", d.max_test_samples, 0, 100'000'000);
   data.Integer("synthetic_train_samples", d.synthetic_train_samples, 1, 10'000'000);

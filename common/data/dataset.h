@@ -11,12 +11,15 @@
 #include <memory>
 #include <string>
 
+#include "common/data/image_arrays.h"
+
 namespace fsd::data {
 
 struct Dataset {
   torch::Tensor images;  // float32 [N, C, H, W], normalized, contiguous
   torch::Tensor labels;  // int64 [N], each in [0, num_classes)
   int num_classes = 0;
+  Normalization normalization;  // one mean and std per channel, as applied
 
   std::int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
   std::int64_t channels() const { return images.size(1); }
@@ -26,10 +29,11 @@ struct Dataset {
 
 using SharedDataset = std::shared_ptr<const Dataset>;
 
-// Pixel normalization applied on load: x = (pixel / 255 - mean) / std.
-struct Normalization {
-  double mean = 0.2860;  // Fashion-MNIST training-set mean
-  double std = 0.3530;   // Fashion-MNIST training-set standard deviation
-};
+// The same images (shared, not copied) with every label c replaced by
+// C − 1 − c: what label-flipping attackers train on.
+inline Dataset WithFlippedLabels(const Dataset& dataset) {
+  return {dataset.images, (dataset.num_classes - 1) - dataset.labels, dataset.num_classes,
+          dataset.normalization};
+}
 
 }  // namespace fsd::data

@@ -126,4 +126,19 @@ IdxSplit ReadIdxSplit(const std::string& dir, const std::string& split, int num_
   return out;
 }
 
+ImageArrays ReadIdxImages(const std::string& dir, const std::string& split,
+                          const IdxLimits& limits) {
+  IdxSplit files = ReadIdxSplit(dir, split, 256, limits);
+  ImageArrays out;
+  out.count = files.images.dims[0];
+  out.channels = 1;
+  out.height = files.images.dims[1];
+  out.width = files.images.dims[2];
+  out.bytes = std::move(files.images.bytes);
+  out.labels.assign(files.labels.bytes.begin(), files.labels.bytes.end());
+  out.images_path = std::move(files.images_path);
+  out.labels_path = std::move(files.labels_path);
+  return out;
+}
+
 }  // namespace fsd::data

@@ -1,6 +1,6 @@
 // Reads MNIST-format IDX files (gzip-compressed or plain) into plain byte
 // arrays, without LibTorch (the edge inference binary reads them too;
-// common/data/idx_reader.h turns them into a Dataset).
+// common/data/image_dataset.h turns them into a Dataset).
 //
 // Every byte of a file is untrusted: the header is checked (magic, element type,
 // rank, dimensions within IdxLimits) before anything is allocated, and the body
@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "common/data/image_arrays.h"
 
 namespace fsd::data {
 
@@ -44,5 +46,10 @@ struct IdxSplit {
 };
 IdxSplit ReadIdxSplit(const std::string& dir, const std::string& split, int num_classes,
                       const IdxLimits& limits = {});
+
+// The same split as one-channel ImageArrays (labels below 256; the loader
+// checks them against the class count in force).
+ImageArrays ReadIdxImages(const std::string& dir, const std::string& split,
+                          const IdxLimits& limits = {});
 
 }  // namespace fsd::data

@@ -1,6 +1,11 @@
-// Loads the train and test splits a DataConfig describes (IDX files or the
-// synthetic generator), each once, to be shared read-only by every client.
-// Errors: those of LoadIdxDataset (IoError, DataError).
+// Loads the train and test splits a DataConfig describes (IDX, CIFAR or NumPy
+// files, or the synthetic generator), each once, to be shared read-only by
+// every client. The files decide the channels, the image size and (unless
+// data.num_classes is set) the class count; the test split is normalized
+// with the training split's statistics.
+// Errors: those of the readers (IoError, DataError naming the file),
+// DataError for test images of another shape than the training images,
+// ConfigError for a normalization list of the wrong length.
 #pragma once
 
 #include "common/config/config.h"
@@ -15,6 +20,12 @@ struct Splits {
 };
 
 Splits LoadSplits(const config::DataConfig& config);
+
+// What the files decided, written into the config the rest of the run reads
+// (the coordinator's class count, the normalization an export records):
+// data.num_classes, per-channel data.normalize_mean / normalize_std, and
+// data.augment when not set (crop_flip for 3-channel images, else none).
+void AdoptFromData(const Splits& splits, config::DataConfig& config);
 
 // The model [model] describes, sized for `dataset`'s images and classes.
 model::ModelSpec ModelSpecFor(const config::ModelConfig& config, const Dataset& dataset);

@@ -21,6 +21,9 @@ Dataset MakeSyntheticDataset(const SyntheticSpec& spec, std::int64_t num_samples
   dataset.num_classes = spec.num_classes;
   dataset.images = prototypes.index_select(0, labels).add_(noise.mul_(spec.noise)).contiguous();
   dataset.labels = labels.contiguous();
+  // Values are used as generated: the identity normalization, per channel.
+  const auto channels = static_cast<std::size_t>(spec.channels);
+  dataset.normalization = {std::vector<double>(channels, 0.0), std::vector<double>(channels, 1.0)};
   return dataset;
 }
 

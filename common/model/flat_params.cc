@@ -5,6 +5,7 @@
 
 #include "common/errors.h"
 #include "common/model/multi_exit_net.h"
+#include "common/wire/messages.h"
 
 namespace fsd::model {
 namespace {
@@ -78,11 +79,7 @@ FlatSchema FlatSchema::Of(const torch::nn::Module& module) {
   return schema;
 }
 
-std::string FlatSchema::FingerprintHex() const {
-  char text[17];
-  std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(fingerprint_));
-  return text;
-}
+std::string FlatSchema::FingerprintHex() const { return wire::FingerprintHex(fingerprint_); }
 
 void Flatten(const torch::nn::Module& module, const FlatSchema& schema, std::span<float> out) {
   FSD_CHECK(static_cast<std::int64_t>(out.size()) == schema.total_numel())

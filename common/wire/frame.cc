@@ -3,6 +3,7 @@
 #include <bit>
 #include <cereal/archives/portable_binary.hpp>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <sstream>
@@ -613,6 +614,12 @@ const char* MessageKindName(MessageKind kind) {
     default:
       return "UNKNOWN";
   }
+}
+
+std::string FingerprintHex(std::uint64_t fingerprint) {
+  char text[17];
+  std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(fingerprint));
+  return text;
 }
 
 const char* RejectCodeName(RejectCode code) {

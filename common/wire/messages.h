@@ -69,6 +69,9 @@ enum class RejectCode : std::uint16_t {
 
 const char* MessageKindName(MessageKind kind);
 const char* RejectCodeName(RejectCode code);
+// A schema fingerprint as logs, REJECT texts and summaries print it: 16
+// lower-case hex digits.
+std::string FingerprintHex(std::uint64_t fingerprint);
 
 // Client → coordinator: open a session.
 struct Join {

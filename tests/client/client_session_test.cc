@@ -121,6 +121,36 @@ TEST(ClientSessionTest, TrainsAtTheAnnouncedLearningRateFactorAndDropsOneOutOfRa
   }
 }
 
+TEST(ClientSessionTest, JoinRefusedForItsModelOrVersionTellsTheOwnerToStopNotToRejoin) {
+  ClientSessionOptions options;
+  options.name = "c";
+  options.num_samples = 10;
+  options.schema_fingerprint = kFingerprint;
+  options.layout = {{0, kDim, false}};
+  options.num_classes = kClasses;
+  for (const auto code :
+       {wire::RejectCode::kSchemaMismatch, wire::RejectCode::kUnsupportedVersion}) {
+    ClientSession joining(options);
+    const auto step = joining.OnFrame(wire::EncodeFrame({0, wire::Reject{code, "why"}}));
+    EXPECT_EQ(step.refused, std::string(wire::RejectCodeName(code)) + ": why");
+    EXPECT_FALSE(step.rejoin);
+  }
+  // A WELCOME for another model: the same.
+  ClientSession other(options);
+  const auto welcome = other.OnFrame(
+      wire::EncodeFrame({0, wire::Welcome{wire::kProtocolVersion, kFingerprint + 1, 3}}));
+  EXPECT_EQ(welcome.refused,
+            "the coordinator runs a different model (schema fingerprint 0000000000000abd, this "
+            "client's 0000000000000abc)");
+  // Once admitted, a SCHEMA_MISMATCH refuses one update, not the client.
+  ClientSession admitted = MakeSession();
+  EXPECT_TRUE(admitted
+                  .OnFrame(wire::EncodeFrame(
+                      {1, wire::Reject{wire::RejectCode::kSchemaMismatch, "values"}}))
+                  .refused.empty());
+  EXPECT_TRUE(admitted.OnFrame(RoundStartFrame(/*secure=*/false)).train);
+}
+
 // The client checks what a secure round asks against its own config.
 TEST(ClientSessionTest, RefusesASecureRoundWithAThresholdBelowItsOwnFloor) {
   ClientSession session = MakeSession();

@@ -10,11 +10,13 @@
 namespace fsd::client {
 namespace {
 
-model::MultiExitNet MakeNet(model::Architecture architecture = model::Architecture::kCnn3S) {
+model::MultiExitNet MakeNet(model::Architecture architecture = model::Architecture::kCnn3S,
+                            int channels = 1, int side = 16) {
   torch::manual_seed(3);
   model::ModelSpec spec;
   spec.architecture = architecture;
-  spec.height = spec.width = 16;
+  spec.in_channels = channels;
+  spec.height = spec.width = side;
   model::MultiExitNet net(spec);
   // Non-trivial BatchNorm statistics, as after training.
   torch::NoGradGuard no_grad;
@@ -95,7 +97,7 @@ TEST(ForwardUntilConfidentTest, StopsAtTheFirstConfidentExit) {
 
 // Every exit of `net` under XNNPACK (its folded, NHWC EdgeModel after a
 // serialize/parse round trip) against LibTorch on the same images.
-void ExpectEdgeModelMatches(model::MultiExitNet& net, int channels, int side) {
+void ExpectEdgeModelMatches(model::MultiExitNet net, int channels, int side) {
   torch::NoGradGuard no_grad;
   const auto x = torch::randn({5, channels, side, side});
   const auto expected = net->forward(x);
@@ -129,14 +131,7 @@ TEST(EdgeExportTest, FoldedModelGivesLibTorchsLogitsAtEveryExit) {
 }
 
 TEST(EdgeExportTest, MlpReadsTheNhwcFlattenedImage) {
-  torch::manual_seed(5);
-  model::ModelSpec spec;
-  spec.architecture = model::Architecture::kMlp;
-  spec.in_channels = 3;
-  spec.height = spec.width = 6;
-  model::MultiExitNet net(spec);
-  net->eval();
-  ExpectEdgeModelMatches(net, 3, 6);
+  ExpectEdgeModelMatches(MakeNet(model::Architecture::kMlp, 3, 6), 3, 6);
 }
 
 // Residual networks: BatchNorm parameters away from (1, 0) so folding matters.
@@ -211,14 +206,7 @@ TEST(ExportExitTest, ResidualSlimmingKeepsEveryBlocksInnerChannelsWithLargestGam
 }
 
 TEST(EdgeExportTest, ThreeChannelImagesReachTheResidualStem) {
-  torch::manual_seed(6);
-  model::ModelSpec spec;
-  spec.architecture = model::Architecture::kResNet8;
-  spec.in_channels = 3;
-  spec.height = spec.width = 12;
-  model::MultiExitNet net(spec);
-  net->eval();
-  ExpectEdgeModelMatches(net, 3, 12);
+  ExpectEdgeModelMatches(MakeNet(model::Architecture::kResNet8, 3, 12), 3, 12);
 }
 
 }  // namespace

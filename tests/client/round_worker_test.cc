@@ -402,7 +402,7 @@ TEST(ClientSessionTest, ErrorFeedbackCarriesQuantizationErrorIntoTheNextUpload) 
     }
     (feedback ? error_feedback : error_plain) = std::fabs(sum - kRounds * 0.3);
   }
-  EXPECT_GT(error_plain, 0.01);         // 20 × the same rounding error
+  EXPECT_GT(error_plain, 0.01);          // 20 × the same rounding error
   EXPECT_LT(error_feedback, 1.0 / 127);  // at most one step in total
 }
 
@@ -469,7 +469,8 @@ TEST(ClientSessionTest, DistributedDpConfigGivesEachClientItsShareOfTheBudgetsNo
   model::MultiExitNet net(SmallSpec());
   const auto schema = model::FlatSchema::Of(*net);
   const auto config = config::ParseConfig(
-      "[federation]\nclients = 100\nfraction = 0.1\nrounds = 50\n[aggregation]\n"
+      "[data]\nnum_classes = 10\n[federation]\nclients = 100\nfraction = 0.1\nrounds = 50\n"
+      "[aggregation]\n"
       "weighting = \"uniform\"\n[privacy]\ndp = \"distributed\"\nclip_norm = 2.0\n"
       "target_epsilon = 4.0\nmin_survivors = 4\n",
       "t.toml");
@@ -480,7 +481,9 @@ TEST(ClientSessionTest, DistributedDpConfigGivesEachClientItsShareOfTheBudgetsNo
   EXPECT_DOUBLE_EQ(options.local_dp->noise_std,
                    privacy::NoiseMultiplierFor(4.0, 0.1, 50, 1e-5) * 2.0 / 2.0);
   EXPECT_FALSE(options.local_dp->seed.has_value()) << "deployments draw from the CSPRNG";
-  EXPECT_FALSE(SessionOptionsFromConfig(config::ParseConfig("", "t"), "c", 100, schema).local_dp);
+  EXPECT_FALSE(SessionOptionsFromConfig(config::ParseConfig("[data]\nnum_classes = 10\n", "t"), "c",
+                                        100, schema)
+                   .local_dp);
 }
 
 }  // namespace

@@ -1,11 +1,11 @@
 #include "client/trainer.h"
-#include "common/model/evaluate.h"
 
 #include <gtest/gtest.h>
 
 #include <numeric>
 
 #include "common/data/synthetic.h"
+#include "common/model/evaluate.h"
 #include "common/model/flat_params.h"
 
 namespace fsd::client {
@@ -59,6 +59,21 @@ TEST(LocalTrainerTest, LearnsSyntheticClassesOnEveryExit) {
       EXPECT_GT(after[k], 0.9) << "exit " << k << " of " << model::ArchitectureName(architecture);
     }
   }
+}
+
+TEST(LocalTrainerTest, AugmentedTrainingIsReproducibleFromTheSeedAndDiffersFromPlainTraining) {
+  const Fixture f = MakeData();
+  const auto train = [&](data::Augmentation augment, std::uint64_t seed) {
+    auto net = MakeNet(model::Architecture::kCnn3S);
+    LocalTrainer trainer(net, Training(1), config::LossConfig{}, augment);
+    trainer.BeginRun(300);
+    trainer.TrainEpoch(f.train, std::span(f.indices).first(300), seed);
+    return model::Flatten(*net, model::FlatSchema::Of(*net));
+  };
+  const auto augmented = train(data::Augmentation::kCropFlip, 11);
+  EXPECT_EQ(train(data::Augmentation::kCropFlip, 11), augmented);
+  EXPECT_NE(train(data::Augmentation::kNone, 11), augmented);
+  EXPECT_NE(train(data::Augmentation::kCropFlip, 12), augmented);
 }
 
 TEST(LocalTrainerTest, SameSeedGivesIdenticalWeights) {

@@ -79,6 +79,7 @@ class DisclosureTest : public ::testing::TestWithParam<Mode> {
     const Mode& mode = GetParam();
     const std::string toml = std::string("[federation]\nclients = ") + std::to_string(kClients) +
                              "\nrounds = 1\nquorum = 0.5\nround_deadline_s = 60\n"
+                             "[data]\nnum_classes = 10\n"
                              "[model]\narchitecture = \"mlp\"\n[loss]\nbeta = 0.3\n" +
                              mode.toml;
     const config::RunConfig config = config::ParseConfig(toml, mode.name);

@@ -160,32 +160,33 @@ TEST(EdgeModelFileTest, ResidualAdditionsNeedVersion2AndAConsistentShortcut) {
   EXPECT_NE(ErrorOf(old).find("unknown kind 5 for format version 1"), std::string::npos);
 }
 
+// Runs one 4x4 single-channel image of constant `value` to exit 1 and checks
+// its first logits.
+void ExpectFirstExitLogits(XnnpackEngine& engine, float value, const std::vector<float>& expected) {
+  const std::vector<float> image(16, value);
+  const float* logits = engine.Run(image.data(), 1, 0);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_NEAR(logits[i], expected[i], 1e-5) << "logit " << i << " for pixels " << value;
+  }
+}
+
 TEST(XnnpackEngineTest, AddsTheProjectedShortcutAfterTheResidualBranch) {
   // Zero conv weights: conv1 → ReLU(bias) = (1, 2), conv2 → its bias (3, −9);
   // the projection of pixel value v is (2v + 0.5, −v); sum and ReLU:
   // (3.5 + 2v, max(0, −9 − v)) = (5.5, 0) for v = 1, then GAP and identity.
   XnnpackEngine engine(TinyResidual());
-  const std::vector<float> ones(16, 1.0f);
-  const float* logits = engine.Run(ones.data(), 1, 0);
-  EXPECT_NEAR(logits[0], 5.5f, 1e-5);
-  EXPECT_NEAR(logits[1], 0.0f, 1e-5);
-  const std::vector<float> minus_ten(16, -10.0f);  // (0, 1): −20 + 3.5 → 0; −9 + 10 = 1
-  logits = engine.Run(minus_ten.data(), 1, 0);
-  EXPECT_NEAR(logits[0], 0.0f, 1e-5);
-  EXPECT_NEAR(logits[1], 1.0f, 1e-5);
+  ExpectFirstExitLogits(engine, 1.0f, {5.5f, 0.0f});
+  ExpectFirstExitLogits(engine, -10.0f, {0.0f, 1.0f});  // −20 + 3.5 → 0; −9 + 10 = 1
 }
 
 TEST(XnnpackEngineTest, ComputesTheLayersByHand) {
   XnnpackEngine engine(Tiny());
   // A constant image of ones: conv output at every pixel = 0.1 × (in-bounds taps) + bias,
   // ReLU, 2×2 max-pool keeps the interior-most value: 0.1 × 9 (+0 / +0.5).
-  const std::vector<float> image(16, 1.0f);
-  const float* logits = engine.Run(image.data(), 1, 0);
   // GAP over the 2×2 pooled map: every pooled value is the max of a 2×2 window
   // that includes an interior pixel (9 taps): 0.9 and 1.4.
-  EXPECT_NEAR(logits[0], 0.9f, 1e-5);
-  EXPECT_NEAR(logits[1], 1.4f, 1e-5);
-  EXPECT_NEAR(logits[2], 0.9f - 1.4f + 0.25f, 1e-5);
+  ExpectFirstExitLogits(engine, 1.0f, {0.9f, 1.4f, 0.9f - 1.4f + 0.25f});
+  const std::vector<float> image(16, 1.0f);
   // Anytime with threshold 0 stops at exit 1 with the same logits.
   const auto [exit, early] = engine.RunUntilConfident(image.data(), 0.0);
   EXPECT_EQ(exit, 0);

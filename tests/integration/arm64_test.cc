@@ -15,12 +15,15 @@
 #include <sstream>
 
 #include "common/errors.h"
+#include "tests/testing/sim_run.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fsd {
 namespace {
 
-constexpr const char* kFashionMnist = "/usr/share/datasets/fashion-mnist";
+using testing::Concat;
+using testing::kFashionMnist;
+using testing::RunToEnd;
 
 std::string Amd64(const std::string& name) { return testing::BinDir() + "/" + name; }
 
@@ -33,15 +36,6 @@ std::string Environment(const char* name) {
 std::vector<std::string> Arm64(const std::string& name) {
   return {Environment("FSD_QEMU_AARCH64"), "-L", Environment("FSD_ARM64_SYSROOT"),
           Environment("FSD_ARM64_BIN_DIR") + "/" + name};
-}
-
-std::vector<std::string> With(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
-int RunProcess(const std::vector<std::string>& arguments, const std::string& log) {
-  return testing::WaitProcess(testing::SpawnProcess(arguments, log));
 }
 
 class Arm64Test : public ::testing::Test {
@@ -63,21 +57,14 @@ class Arm64Test : public ::testing::Test {
 // the same accuracy under the arm64 fsd-edge-infer as under the amd64 one.
 TEST_F(Arm64Test, EdgeInferClassifiesTheTestSetWithTheAmd64Accuracy) {
   if (!std::filesystem::exists(kFashionMnist)) GTEST_SKIP() << "no " << kFashionMnist;
-  const std::string config = testing::SourceDir() + "/configs/fmnist-sd.toml";
-  const std::vector<std::string> subset = {"--set", "data.max_train_samples=3000", "--set",
-                                           "data.max_test_samples=500"};
-  ASSERT_EQ(RunProcess(With({Amd64("fsd-sim"), "--config", config, "--out", dir_.File("run"),
-                             "--rounds", "1", "--set", "federation.partition=iid"},
-                            subset),
-                       dir_.File("sim.log")),
-            kExitOk)
+  ASSERT_EQ(
+      RunToEnd(testing::OneRoundFashionMnistArguments(dir_.File("run")), dir_.File("sim.log")),
+      kExitOk)
       << testing::ReadFile(dir_.File("sim.log"));
-  ASSERT_EQ(RunProcess(With({Amd64("fsd-export"), "--config", config, "--checkpoint",
-                             dir_.File("run/checkpoint.bin"), "--exit", "2", "--keep-channels",
-                             "0.5", "--out", dir_.File("edge/exit2.pt"), "--finetune-data",
-                             kFashionMnist, "--finetune-epochs", "1"},
-                            subset),
-                       dir_.File("export.log")),
+  ASSERT_EQ(RunToEnd(testing::ExportArguments(dir_.File("run"), 2, dir_.File("edge/exit2.pt"), {},
+                                              {"--keep-channels", "0.5", "--finetune-data",
+                                               kFashionMnist, "--finetune-epochs", "1"}),
+                     dir_.File("export.log")),
             kExitOk)
       << testing::ReadFile(dir_.File("export.log"));
 
@@ -91,14 +78,14 @@ TEST_F(Arm64Test, EdgeInferClassifiesTheTestSetWithTheAmd64Accuracy) {
                                           "1",
                                           "--early-exit-threshold",
                                           "0.9"};
-  ASSERT_EQ(
-      RunProcess(With({Amd64("fsd-edge-infer")}, With(infer, {"--json", dir_.File("amd64.json")})),
-                 dir_.File("amd64.log")),
-      kExitOk)
+  ASSERT_EQ(RunToEnd(Concat({Amd64("fsd-edge-infer")},
+                            Concat(infer, {"--json", dir_.File("amd64.json")})),
+                     dir_.File("amd64.log")),
+            kExitOk)
       << testing::ReadFile(dir_.File("amd64.log"));
   ASSERT_EQ(
-      RunProcess(With(Arm64("fsd-edge-infer"), With(infer, {"--json", dir_.File("arm64.json")})),
-                 dir_.File("arm64.log")),
+      RunToEnd(Concat(Arm64("fsd-edge-infer"), Concat(infer, {"--json", dir_.File("arm64.json")})),
+               dir_.File("arm64.log")),
       kExitOk)
       << testing::ReadFile(dir_.File("arm64.log"));
 
@@ -120,12 +107,12 @@ TEST_F(Arm64Test, EdgeInferClassifiesTheTestSetWithTheAmd64Accuracy) {
 // A device's key pair made by the arm64 fsd-keygen; the amd64 fsd-coordinator
 // admits it, and the arm64 fsd-client trains and reports one round over CURVE.
 TEST_F(Arm64Test, Arm64ClientCompletesARoundWithAnAmd64Coordinator) {
-  ASSERT_EQ(RunProcess({Amd64("fsd-keygen"), "--out", dir_.File("keys"), "--name", "coordinator"},
-                       dir_.File("keygen.log")),
+  ASSERT_EQ(RunToEnd({Amd64("fsd-keygen"), "--out", dir_.File("keys"), "--name", "coordinator"},
+                     dir_.File("keygen.log")),
             kExitOk);
   ASSERT_EQ(
-      RunProcess(With(Arm64("fsd-keygen"), {"--out", dir_.File("allow"), "--name", "device-1"}),
-                 dir_.File("keygen-arm64.log")),
+      RunToEnd(Concat(Arm64("fsd-keygen"), {"--out", dir_.File("allow"), "--name", "device-1"}),
+               dir_.File("keygen-arm64.log")),
       kExitOk)
       << testing::ReadFile(dir_.File("keygen-arm64.log"));
 
@@ -135,17 +122,17 @@ TEST_F(Arm64Test, Arm64ClientCompletesARoundWithAnAmd64Coordinator) {
       "--set",    "model.architecture=mlp",
       "--set",    "federation.partition=iid"};
   const int coordinator = testing::SpawnProcess(
-      With(With({Amd64("fsd-coordinator")}, common),
-           {"--out", dir_.File("coord"), "--key", dir_.File("keys/coordinator.key"), "--allow",
-            dir_.File("allow"), "--bind", "tcp://127.0.0.1:*", "--rounds", "1", "--min-clients",
-            "1"}),
+      Concat(Concat({Amd64("fsd-coordinator")}, common),
+             {"--out", dir_.File("coord"), "--key", dir_.File("keys/coordinator.key"), "--allow",
+              dir_.File("allow"), "--bind", "tcp://127.0.0.1:*", "--rounds", "1", "--min-clients",
+              "1"}),
       dir_.File("coord.log"));
   const std::string endpoint = testing::ListeningEndpoint(dir_.File("coord.log"));
   ASSERT_FALSE(endpoint.empty()) << testing::ReadFile(dir_.File("coord.log"));
   const int client = testing::SpawnProcess(
-      With(With(Arm64("fsd-client"), common),
-           {"--connect", endpoint, "--key", dir_.File("allow/device-1.key"), "--server-key",
-            dir_.File("keys/coordinator.pub"), "--name", "device-1"}),
+      Concat(Concat(Arm64("fsd-client"), common),
+             {"--connect", endpoint, "--key", dir_.File("allow/device-1.key"), "--server-key",
+              dir_.File("keys/coordinator.pub"), "--name", "device-1"}),
       dir_.File("client.log"));
 
   EXPECT_EQ(testing::WaitProcess(coordinator), kExitOk)

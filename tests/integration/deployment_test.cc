@@ -15,11 +15,11 @@
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <thread>
 
 #include "common/errors.h"
 #include "privacy/rdp_accountant.h"
+#include "tests/testing/sim_run.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fsd {
@@ -40,10 +40,7 @@ std::vector<std::string> Common() {
           "--set",    "federation.partition=iid"};
 }
 
-std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
+using testing::Concat;
 
 class DeploymentTest : public ::testing::Test {
  protected:
@@ -61,13 +58,13 @@ class DeploymentTest : public ::testing::Test {
   // Starts fsd-coordinator on a free port and learns the port from its log.
   pid_t Coordinator(int min_clients, const std::vector<std::string>& extra = {}, int rounds = 2) {
     const pid_t pid = Spawn(
-        Concat(Concat({Bin("fsd-coordinator")},
-                      Concat(Common(), {"--out", dir_.File("coord"), "--key",
-                                        dir_.File("keys/coordinator.key"), "--allow",
-                                        dir_.File("allow"), "--bind", "tcp://127.0.0.1:*",
-                                        "--rounds", std::to_string(rounds), "--min-clients",
-                                        std::to_string(min_clients)})),
-               extra),
+        Concat(
+            Concat({Bin("fsd-coordinator")},
+                   Concat(Common(),
+                          {"--out", dir_.File("coord"), "--key", dir_.File("keys/coordinator.key"),
+                           "--allow", dir_.File("allow"), "--bind", "tcp://127.0.0.1:*", "--rounds",
+                           std::to_string(rounds), "--min-clients", std::to_string(min_clients)})),
+            extra),
         dir_.File("coord.log"));
     endpoint_ = testing::ListeningEndpoint(dir_.File("coord.log"));
     EXPECT_FALSE(endpoint_.empty()) << testing::ReadFile(dir_.File("coord.log"));
@@ -77,14 +74,14 @@ class DeploymentTest : public ::testing::Test {
   pid_t Client(const std::string& name, const std::vector<std::string>& extra = {},
                const std::string& key = "", const std::string& server_key = "") {
     return Spawn(
-        Concat(Concat({Bin("fsd-client")},
-                      Concat(Common(),
-                             {"--connect", endpoint_, "--key",
-                              key.empty() ? dir_.File("allow/" + name + ".key") : key,
-                              "--server-key",
-                              server_key.empty() ? dir_.File("keys/coordinator.pub") : server_key,
-                              "--name", name})),
-               extra),
+        Concat(
+            Concat({Bin("fsd-client")},
+                   Concat(Common(),
+                          {"--connect", endpoint_, "--key",
+                           key.empty() ? dir_.File("allow/" + name + ".key") : key, "--server-key",
+                           server_key.empty() ? dir_.File("keys/coordinator.pub") : server_key,
+                           "--name", name})),
+            extra),
         dir_.File(name + ".log"));
   }
 
@@ -101,11 +98,7 @@ class DeploymentTest : public ::testing::Test {
   }
 
   std::vector<nlohmann::json> CoordinatorMetrics() {
-    std::vector<nlohmann::json> records;
-    std::istringstream lines(testing::ReadFile(dir_.File("coord/metrics.jsonl")));
-    std::string line;
-    while (std::getline(lines, line)) records.push_back(nlohmann::json::parse(line));
-    return records;
+    return testing::ReadMetrics(dir_.File("coord"));
   }
 
   testing::TempDir dir_;
@@ -114,15 +107,9 @@ class DeploymentTest : public ::testing::Test {
 
 TEST_F(DeploymentTest, CoordinatorAndTwoClientProcessesCompleteTheRounds) {
   RunTwoClients({}, {});
-  std::istringstream lines(testing::ReadFile(dir_.File("coord/metrics.jsonl")));
-  std::string line;
-  int rounds = 0;
-  while (std::getline(lines, line)) {
-    const auto record = nlohmann::json::parse(line);
-    EXPECT_EQ(record["clients_reported"].get<int>(), 2);
-    ++rounds;
-  }
-  EXPECT_EQ(rounds, 2);
+  const auto records = CoordinatorMetrics();
+  ASSERT_EQ(records.size(), 2u);
+  for (const auto& record : records) EXPECT_EQ(record["clients_reported"].get<int>(), 2);
   EXPECT_NE(testing::ReadFile(dir_.File("client-1.log")).find("federation finished"),
             std::string::npos);
   // Logs name clients by their allow-list file name.
@@ -223,8 +210,7 @@ TEST_F(DeploymentTest, CentralDpDeploymentStopsAtItsBudgetAndSaysWhy) {
   EXPECT_NEAR(summary["epsilon"].get<double>(), two, two * 1e-9);
   EXPECT_NE(summary["stop_reason"].get<std::string>().find("privacy budget"), std::string::npos)
       << summary.dump();
-  EXPECT_NE(testing::ReadFile(dir_.File("client-1.log")).find("privacy budget"),
-            std::string::npos)
+  EXPECT_NE(testing::ReadFile(dir_.File("client-1.log")).find("privacy budget"), std::string::npos)
       << testing::ReadFile(dir_.File("client-1.log"));
 }
 
@@ -298,10 +284,9 @@ TEST_F(DeploymentTest, ClientTrainingSeveralTimesLongerThanTheTimeoutCompletesIt
   // One client trains cnn3-s on 16,000 samples (several seconds on one
   // thread) against a coordinator that drops clients silent for 1 s: the
   // client's heartbeats during training keep it in the round.
-  const std::vector<std::string> slow = {"--set", "model.architecture=cnn3-s",
-                                         "--set", "data.synthetic_train_samples=16000",
-                                         "--set", "transport.client_timeout_s=1",
-                                         "--set", "transport.heartbeat_ms=200"};
+  const std::vector<std::string> slow = {
+      "--set", "model.architecture=cnn3-s",    "--set", "data.synthetic_train_samples=16000",
+      "--set", "transport.client_timeout_s=1", "--set", "transport.heartbeat_ms=200"};
   const pid_t coordinator = Coordinator(1, slow, /*rounds=*/1);
   const auto start = std::chrono::steady_clock::now();
   const pid_t client = Client("client-1", slow);
@@ -356,12 +341,24 @@ TEST_F(DeploymentTest, ClientPinningTheWrongServerKeyExitsWithTheKeyErrorCode) {
   EXPECT_EQ(Wait(coordinator), kExitOk);
 }
 
+TEST_F(DeploymentTest, ClientWithAnotherModelStopsWithTheConfigErrorCodeInsteadOfRetrying) {
+  const pid_t coordinator = Coordinator(1);
+  const pid_t client = Client("client-1", {"--set", "model.architecture=cnn3-s"});
+  EXPECT_EQ(Wait(client), kExitUsage) << testing::ReadFile(dir_.File("client-1.log"));
+  const std::string log = testing::ReadFile(dir_.File("client-1.log"));
+  EXPECT_NE(log.find("refused this client: SCHEMA_MISMATCH: client model"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("TorchScript file (model.path)"), std::string::npos) << log;
+  kill(coordinator, SIGTERM);
+  EXPECT_EQ(Wait(coordinator), kExitOk);
+}
+
 TEST_F(DeploymentTest, ResumeWithoutACheckpointIsAnIoError) {
   const pid_t coordinator = Spawn(
-      Concat({Bin("fsd-coordinator")},
-             Concat(Common(), {"--out", dir_.File("empty"), "--key",
-                               dir_.File("keys/coordinator.key"), "--allow", dir_.File("allow"),
-                               "--resume"})),
+      Concat(
+          {Bin("fsd-coordinator")},
+          Concat(Common(), {"--out", dir_.File("empty"), "--key", dir_.File("keys/coordinator.key"),
+                            "--allow", dir_.File("allow"), "--resume"})),
       dir_.File("coord.log"));
   EXPECT_EQ(Wait(coordinator), kExitIo);
   EXPECT_NE(testing::ReadFile(dir_.File("coord.log")).find("no checkpoint to resume from"),

@@ -10,53 +10,37 @@
 
 #include "common/errors.h"
 #include "common/wire/sha256.h"
+#include "tests/testing/sim_run.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fsd {
 namespace {
 
-constexpr const char* kFashionMnist = "/usr/share/datasets/fashion-mnist";
+using testing::ExportArguments;
+using testing::kFashionMnist;
+using testing::RunToEnd;
 
 std::string Bin(const std::string& name) { return testing::BinDir() + "/" + name; }
-
-int RunProcess(const std::vector<std::string>& arguments, const std::string& log) {
-  return testing::WaitProcess(testing::SpawnProcess(arguments, log));
-}
-
-// A small slice of Fashion-MNIST keeps the test quick.
-std::vector<std::string> Subset() {
-  return {"--set", "data.max_train_samples=3000", "--set", "data.max_test_samples=500"};
-}
-
-std::vector<std::string> With(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
 
 class ExportTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!std::filesystem::exists(kFashionMnist)) GTEST_SKIP() << "no " << kFashionMnist;
-    config_ = testing::SourceDir() + "/configs/fmnist-sd.toml";
-    ASSERT_EQ(RunProcess(With({Bin("fsd-sim"), "--config", config_, "--out", dir_.File("run"), "--rounds",
-                        "1", "--set", "federation.partition=iid"},
-                       Subset()),
-                  dir_.File("sim.log")),
-              kExitOk)
+    ASSERT_EQ(
+        RunToEnd(testing::OneRoundFashionMnistArguments(dir_.File("run")), dir_.File("sim.log")),
+        kExitOk)
         << testing::ReadFile(dir_.File("sim.log"));
   }
 
   testing::TempDir dir_;
-  std::string config_;
 };
 
 TEST_F(ExportTest, ExportedHalfWidthExitRunsInFsdInferWithTheManifestsAccuracy) {
   const std::string model = dir_.File("edge/exit2.pt");
-  ASSERT_EQ(RunProcess(With({Bin("fsd-export"), "--config", config_, "--checkpoint",
-                      dir_.File("run/checkpoint.bin"), "--exit", "2", "--keep-channels", "0.5",
-                      "--out", model, "--finetune-data", kFashionMnist, "--finetune-epochs", "1"},
-                     Subset()),
-                dir_.File("export.log")),
+  ASSERT_EQ(RunToEnd(ExportArguments(dir_.File("run"), 2, model, {},
+                                     {"--keep-channels", "0.5", "--finetune-data", kFashionMnist,
+                                      "--finetune-epochs", "1"}),
+                     dir_.File("export.log")),
             kExitOk)
       << testing::ReadFile(dir_.File("export.log"));
   const auto manifest = nlohmann::json::parse(testing::ReadFile(dir_.File("edge/exit2.json")));
@@ -73,10 +57,10 @@ TEST_F(ExportTest, ExportedHalfWidthExitRunsInFsdInferWithTheManifestsAccuracy) 
   EXPECT_GT(manifest["test_accuracy"].get<double>(),
             manifest["finetune"]["accuracy_before"].get<double>());
 
-  ASSERT_EQ(RunProcess({Bin("fsd-infer"), "--model", model, "--data", kFashionMnist, "--max-samples",
-                 "500", "--batch-sizes", "1", "64", "--repeats", "1", "--early-exit-threshold",
-                 "0", "1", "--json", dir_.File("infer.json")},
-                dir_.File("infer.log")),
+  ASSERT_EQ(RunToEnd({Bin("fsd-infer"), "--model", model, "--data", kFashionMnist, "--max-samples",
+                      "500", "--batch-sizes", "1", "64", "--repeats", "1", "--early-exit-threshold",
+                      "0", "1", "--json", dir_.File("infer.json")},
+                     dir_.File("infer.log")),
             kExitOk)
       << testing::ReadFile(dir_.File("infer.log"));
   const auto report = nlohmann::json::parse(testing::ReadFile(dir_.File("infer.json")));
@@ -100,16 +84,16 @@ TEST_F(ExportTest, ExportedHalfWidthExitRunsInFsdInferWithTheManifestsAccuracy) 
       manifest["runtime_sha256"].get<std::string>(),
       wire::ToHex(wire::Sha256({std::span<const std::uint8_t>(
           reinterpret_cast<const std::uint8_t*>(runtime_bytes.data()), runtime_bytes.size())})));
-  ASSERT_EQ(RunProcess({Bin("fsd-infer"), "--model", model, "--runtime", "xnnpack", "--data",
-                        kFashionMnist, "--max-samples", "500", "--repeats", "1",
-                        "--early-exit-threshold", "0", "--json", dir_.File("xnnpack.json")},
-                       dir_.File("xnnpack.log")),
+  ASSERT_EQ(RunToEnd({Bin("fsd-infer"), "--model", model, "--runtime", "xnnpack", "--data",
+                      kFashionMnist, "--max-samples", "500", "--repeats", "1",
+                      "--early-exit-threshold", "0", "--json", dir_.File("xnnpack.json")},
+                     dir_.File("xnnpack.log")),
             kExitOk)
       << testing::ReadFile(dir_.File("xnnpack.log"));
-  ASSERT_EQ(RunProcess({Bin("fsd-edge-infer"), "--model", dir_.File("edge/exit2.json"), "--data",
-                        kFashionMnist, "--max-samples", "500", "--repeats", "1",
-                        "--early-exit-threshold", "0", "--json", dir_.File("edge.json")},
-                       dir_.File("edge.log")),
+  ASSERT_EQ(RunToEnd({Bin("fsd-edge-infer"), "--model", dir_.File("edge/exit2.json"), "--data",
+                      kFashionMnist, "--max-samples", "500", "--repeats", "1",
+                      "--early-exit-threshold", "0", "--json", dir_.File("edge.json")},
+                     dir_.File("edge.log")),
             kExitOk)
       << testing::ReadFile(dir_.File("edge.log"));
   const auto xnnpack = nlohmann::json::parse(testing::ReadFile(dir_.File("xnnpack.json")));
@@ -125,9 +109,9 @@ TEST_F(ExportTest, ExportedHalfWidthExitRunsInFsdInferWithTheManifestsAccuracy) 
   EXPECT_EQ(xnnpack["anytime"][0]["accuracy"], lean["anytime"][0]["accuracy"]);
   // A runtime file that does not match its manifest: refused before it is parsed (exit 4).
   testing::WriteFile(dir_.File("edge/exit2.fsdm"), runtime_bytes.substr(0, 100));
-  EXPECT_EQ(RunProcess({Bin("fsd-edge-infer"), "--model", dir_.File("edge/exit2.json"), "--data",
-                        kFashionMnist},
-                       dir_.File("edge-bad.log")),
+  EXPECT_EQ(RunToEnd({Bin("fsd-edge-infer"), "--model", dir_.File("edge/exit2.json"), "--data",
+                      kFashionMnist},
+                     dir_.File("edge-bad.log")),
             kExitData);
   EXPECT_NE(testing::ReadFile(dir_.File("edge-bad.log")).find("does not match the manifest"),
             std::string::npos);
@@ -136,14 +120,11 @@ TEST_F(ExportTest, ExportedHalfWidthExitRunsInFsdInferWithTheManifestsAccuracy) 
 TEST_F(ExportTest, BadInputsGetTheirExitCodes) {
   // A model file that does not match its manifest: bad data (4).
   const std::string model = dir_.File("m.pt");
-  ASSERT_EQ(RunProcess(With({Bin("fsd-export"), "--config", config_, "--checkpoint",
-                      dir_.File("run/checkpoint.bin"), "--exit", "3", "--out", model},
-                     Subset()),
-                dir_.File("export.log")),
+  ASSERT_EQ(RunToEnd(ExportArguments(dir_.File("run"), 3, model), dir_.File("export.log")),
             kExitOk);
   testing::WriteFile(model, "not a LibTorch archive");
-  EXPECT_EQ(RunProcess({Bin("fsd-infer"), "--model", model, "--data", kFashionMnist},
-                dir_.File("infer.log")),
+  EXPECT_EQ(RunToEnd({Bin("fsd-infer"), "--model", model, "--data", kFashionMnist},
+                     dir_.File("infer.log")),
             kExitData)
       << testing::ReadFile(dir_.File("infer.log"));
   // Refused on its digest, before torch::load reads a byte of it.
@@ -151,21 +132,16 @@ TEST_F(ExportTest, BadInputsGetTheirExitCodes) {
             std::string::npos)
       << testing::ReadFile(dir_.File("infer.log"));
   // An exit the model does not have, or slimming by more than everything: bad flags (2).
-  EXPECT_EQ(RunProcess(With({Bin("fsd-export"), "--config", config_, "--checkpoint",
-                      dir_.File("run/checkpoint.bin"), "--exit", "4", "--out", model},
-                     Subset()),
-                dir_.File("export4.log")),
+  EXPECT_EQ(RunToEnd(ExportArguments(dir_.File("run"), 4, model), dir_.File("export4.log")),
             kExitUsage);
   EXPECT_NE(testing::ReadFile(dir_.File("export4.log")).find("exit 4 does not exist"),
             std::string::npos);
   // A corrupted checkpoint: bad data (4), named.
   std::string checkpoint = testing::ReadFile(dir_.File("run/checkpoint.bin"));
   checkpoint[100] ^= 0x01;
-  testing::WriteFile(dir_.File("bad.bin"), checkpoint);
-  EXPECT_EQ(RunProcess(With({Bin("fsd-export"), "--config", config_, "--checkpoint", dir_.File("bad.bin"),
-                      "--exit", "2", "--out", model},
-                     Subset()),
-                dir_.File("export-bad.log")),
+  std::filesystem::create_directories(dir_.File("bad"));
+  testing::WriteFile(dir_.File("bad/checkpoint.bin"), checkpoint);
+  EXPECT_EQ(RunToEnd(ExportArguments(dir_.File("bad"), 2, model), dir_.File("export-bad.log")),
             kExitData);
   EXPECT_NE(testing::ReadFile(dir_.File("export-bad.log")).find("digest mismatch"),
             std::string::npos);

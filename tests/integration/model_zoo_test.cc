@@ -168,42 +168,24 @@ TEST(TorchScriptFederationTest, AUserStyleNetworkWithTwoExitsFederatesAndReports
             storage::FileSha256Hex(testing::SourceDir() + "/examples/torchscript/vgg_small.pt"));
 }
 
-constexpr const char* kFashionMnist = "/usr/share/datasets/fashion-mnist";
-
-int RunToEnd(const std::vector<std::string>& arguments, const std::string& log) {
-  return testing::WaitProcess(testing::SpawnProcess(arguments, log));
-}
+using testing::ExportArguments;
+using testing::kFashionMnist;
+using testing::RunToEnd;
 
 TEST(ResNetExportTest, SlimmedExit2OfAFederatedResNet8RunsUnderLibTorchAndXnnpackAlike) {
   if (!std::filesystem::exists(kFashionMnist)) GTEST_SKIP() << "no " << kFashionMnist;
   testing::TempDir dir;
   const std::string bin = testing::BinDir() + "/";
-  const std::string config = testing::SourceDir() + "/configs/fmnist-sd.toml";
-  const std::vector<std::string> subset = {"--set", "data.max_train_samples=3000",
-                                           "--set", "data.max_test_samples=500",
-                                           "--set", "model.architecture=resnet8"};
-  auto sim = std::vector<std::string>{bin + "fsd-sim",           "--config", config, "--out",
-                                      dir.File("run"),           "--rounds", "1",    "--set",
-                                      "federation.partition=iid"};
-  sim.insert(sim.end(), subset.begin(), subset.end());
-  ASSERT_EQ(RunToEnd(sim, dir.File("sim.log")), kExitOk) << testing::ReadFile(dir.File("sim.log"));
-  auto export_args = std::vector<std::string>{bin + "fsd-export",
-                                              "--config",
-                                              config,
-                                              "--checkpoint",
-                                              dir.File("run/checkpoint.bin"),
-                                              "--exit",
-                                              "2",
-                                              "--keep-channels",
-                                              "0.5",
-                                              "--out",
-                                              dir.File("edge/exit2.pt"),
-                                              "--finetune-data",
-                                              kFashionMnist,
-                                              "--finetune-epochs",
-                                              "1"};
-  export_args.insert(export_args.end(), subset.begin(), subset.end());
-  ASSERT_EQ(RunToEnd(export_args, dir.File("export.log")), kExitOk)
+  const std::vector<std::string> network = {"--set", "model.architecture=resnet8"};
+  ASSERT_EQ(RunToEnd(testing::OneRoundFashionMnistArguments(dir.File("run"), network),
+                     dir.File("sim.log")),
+            kExitOk)
+      << testing::ReadFile(dir.File("sim.log"));
+  ASSERT_EQ(RunToEnd(ExportArguments(dir.File("run"), 2, dir.File("edge/exit2.pt"), network,
+                                     {"--keep-channels", "0.5", "--finetune-data", kFashionMnist,
+                                      "--finetune-epochs", "1"}),
+                     dir.File("export.log")),
+            kExitOk)
       << testing::ReadFile(dir.File("export.log"));
   const auto manifest = nlohmann::json::parse(testing::ReadFile(dir.File("edge/exit2.json")));
   EXPECT_EQ(manifest["architecture"], "resnet8");
@@ -249,27 +231,14 @@ TEST(TorchScriptExportTest, Exit2IsATruncatedTorchScriptModuleThatFsdInferRuns) 
   testing::TempDir dir;
   const std::string bin = testing::BinDir() + "/";
   const std::string config = testing::SourceDir() + "/configs/fmnist-sd.toml";
-  const std::vector<std::string> network = {
-      "--set", "data.max_train_samples=3000",    "--set", "data.max_test_samples=500",
-      "--set", "model.architecture=torchscript", "--set", "model.path=" + ScriptedCnn3s()};
-  auto sim = std::vector<std::string>{bin + "fsd-sim",           "--config", config, "--out",
-                                      dir.File("run"),           "--rounds", "1",    "--set",
-                                      "federation.partition=iid"};
-  sim.insert(sim.end(), network.begin(), network.end());
-  ASSERT_EQ(RunToEnd(sim, dir.File("sim.log")), kExitOk) << testing::ReadFile(dir.File("sim.log"));
-  const auto export_args = [&](const std::vector<std::string>& extra) {
-    auto arguments = std::vector<std::string>{bin + "fsd-export",
-                                              "--config",
-                                              config,
-                                              "--checkpoint",
-                                              dir.File("run/checkpoint.bin"),
-                                              "--exit",
-                                              "2",
-                                              "--out",
-                                              dir.File("edge/exit2.pt")};
-    arguments.insert(arguments.end(), network.begin(), network.end());
-    arguments.insert(arguments.end(), extra.begin(), extra.end());
-    return arguments;
+  const std::vector<std::string> network = {"--set", "model.architecture=torchscript", "--set",
+                                            "model.path=" + ScriptedCnn3s()};
+  ASSERT_EQ(RunToEnd(testing::OneRoundFashionMnistArguments(dir.File("run"), network),
+                     dir.File("sim.log")),
+            kExitOk)
+      << testing::ReadFile(dir.File("sim.log"));
+  const auto export_args = [&](const std::vector<std::string>& flags) {
+    return ExportArguments(dir.File("run"), 2, dir.File("edge/exit2.pt"), network, flags);
   };
   // Slimming needs to know which layers read which channels: refused by name.
   EXPECT_EQ(RunToEnd(export_args({"--keep-channels", "0.5"}), dir.File("slim.log")), kExitUsage);

@@ -35,6 +35,44 @@ std::vector<std::string> SyntheticSimArguments(const std::string& out, int round
           "federation.dirichlet_alpha=1.0"};
 }
 
+std::vector<std::string> Concat(std::vector<std::string> arguments,
+                                const std::vector<std::string>& more) {
+  arguments.insert(arguments.end(), more.begin(), more.end());
+  return arguments;
+}
+
+namespace {
+
+std::string ExportConfig() { return SourceDir() + "/configs/fmnist-sd.toml"; }
+
+const std::vector<std::string> kFashionMnistSlice = {"--set", "data.max_train_samples=3000",
+                                                     "--set", "data.max_test_samples=500"};
+
+}  // namespace
+
+std::vector<std::string> OneRoundFashionMnistArguments(const std::string& out,
+                                                       const std::vector<std::string>& settings) {
+  return Concat(Concat({BinDir() + "/fsd-sim", "--config", ExportConfig(), "--out", out, "--rounds",
+                        "1", "--set", "federation.partition=iid"},
+                       kFashionMnistSlice),
+                settings);
+}
+
+std::vector<std::string> ExportArguments(const std::string& out, int exit, const std::string& model,
+                                         const std::vector<std::string>& settings,
+                                         const std::vector<std::string>& flags) {
+  return Concat(
+      Concat(Concat({BinDir() + "/fsd-export", "--config", ExportConfig(), "--checkpoint",
+                     out + "/checkpoint.bin", "--exit", std::to_string(exit), "--out", model},
+                    kFashionMnistSlice),
+             settings),
+      flags);
+}
+
+int RunToEnd(const std::vector<std::string>& arguments, const std::string& log) {
+  return WaitProcess(SpawnProcess(arguments, log));
+}
+
 std::vector<nlohmann::json> ReadMetrics(const std::string& dir) {
   std::vector<nlohmann::json> records;
   std::istringstream lines(ReadFile(dir + "/metrics.jsonl"));
