@@ -60,6 +60,10 @@ int main(int argc, char** argv) {
                "continue from DIR/checkpoint.bin when it exists, else start fresh")
       ->excludes(resume_flag);
   app.add_flag("--insecure", insecure, "plaintext transport (debugging only)");
+  std::string partition_out;
+  app.add_option("--write-partition", partition_out,
+                 "write the config's partition of the training set to FILE (one line per "
+                 "client, space-separated sample indices) and exit without running");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -75,6 +79,11 @@ int main(int argc, char** argv) {
     sim::SimulationOptions options;
     options.config = config::LoadConfig(config_path, overrides);
     options.out_dir = out_dir;
+    if (!partition_out.empty()) {
+      const std::size_t clients = sim::WritePartition(options.config, partition_out);
+      std::printf("wrote %s: the partition of %zu clients\n", partition_out.c_str(), clients);
+      return kExitOk;
+    }
     const auto requires_flag = [&](bool present, const char* flag) {
       if (!present) throw ConfigError(std::string("--role ") + role + " needs " + flag);
     };

@@ -143,6 +143,14 @@ void WriteSimulationKeys(const std::string& key_dir, std::size_t clients) {
   }
 }
 
+std::size_t WritePartition(config::RunConfig config, const std::string& path) {
+  const data::Splits splits = data::LoadSplits(config.data);
+  data::AdoptFromData(splits, config.data);
+  const data::Partition partition = data::BuildPartition(config.federation, *splits.train);
+  data::WritePartitionFile(path, partition);
+  return partition.size();
+}
+
 Simulation::Simulation(SimulationOptions options) : options_(std::move(options)) {}
 
 nlohmann::json Simulation::Run() {
@@ -163,6 +171,10 @@ nlohmann::json Simulation::Run() {
                           ? cfg.sim.workers
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   Federation fed = Prepare(cfg);
+  // Every generated partition is kept with the run (fsd-sim --write-partition
+  // writes one without running).
+  if (runs_coordinator)
+    data::WritePartitionFile(options_.out_dir + "/partition.txt", fed.partition);
   const std::size_t population = fed.partition.size();
 
   // Clients this process runs: all of them, or --client-range.

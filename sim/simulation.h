@@ -60,6 +60,11 @@ struct SimulationOptions {
 // that exist: the coordinator's and `clients` clients' (IoError on failure).
 void WriteSimulationKeys(const std::string& key_dir, std::size_t clients);
 
+// Loads `config`'s data, builds its partition (federation.partition) and
+// writes it to `path` as a partition file (common/data/partition.h), so
+// another framework can reproduce the split; returns the number of clients.
+std::size_t WritePartition(config::RunConfig config, const std::string& path);
+
 class Simulation {
  public:
   explicit Simulation(SimulationOptions options);

@@ -2,9 +2,12 @@
 // arrays of 3-channel images (4 classes) and CIFAR-100 files with coarse
 // labels, written by the test; what the files decided reaches summary.json,
 // the federation learns, and a broken file stops the run with the data
-// exit code and the file's name.
+// exit code and the file's name. And the partition a run uses, written by
+// fsd-sim --write-partition and kept with every run, reproduces the split.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "common/errors.h"
@@ -101,6 +104,36 @@ TEST(DataSourcesTest, FederationOnCifar100FilesUsesTheCoarseLabelsAsked) {
   EXPECT_EQ(summary["data"]["train_samples"], 60);
   EXPECT_EQ(summary["data"]["augment"], "none");
   EXPECT_EQ(testing::ReadMetrics(out.File("run"))[0]["acc"].size(), 3u);
+}
+
+TEST(DataSourcesTest, AWrittenPartitionIsTheOneTheRunKeepsAndReproducesIt) {
+  testing::TempDir out;
+  // The Dirichlet partition of 4 clients, written without running.
+  const auto dirichlet =
+      Concat(testing::SyntheticSimArguments(out.File("unused"), 1, "fmnist-sd.toml", 4),
+             {"--write-partition", out.File("split.txt")});
+  ASSERT_EQ(RunToEnd(dirichlet, out.File("write.log")), kExitOk)
+      << testing::ReadFile(out.File("write.log"));
+  EXPECT_NE(testing::ReadFile(out.File("write.log")).find("the partition of 4 clients"),
+            std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(out.File("unused/metrics.jsonl")));
+  const std::string written = testing::ReadFile(out.File("split.txt"));
+  EXPECT_EQ(std::count(written.begin(), written.end(), '\n'), 4);
+  // A run with the same config keeps the same partition beside its metrics ...
+  ASSERT_EQ(RunToEnd(testing::SyntheticSimArguments(out.File("a"), 1, "fmnist-sd.toml", 4),
+                     out.File("a.log")),
+            kExitOk);
+  EXPECT_EQ(testing::ReadFile(out.File("a/partition.txt")), written);
+  // ... and a run told to read the file uses exactly that split.
+  ASSERT_EQ(RunToEnd(Concat(testing::SyntheticSimArguments(out.File("b"), 1, "fmnist-sd.toml", 4),
+                            {"--set", "federation.partition=file", "--set",
+                             "federation.partition_file=" + out.File("split.txt")}),
+                     out.File("b.log")),
+            kExitOk)
+      << testing::ReadFile(out.File("b.log"));
+  EXPECT_EQ(testing::ReadFile(out.File("b/partition.txt")), written);
+  EXPECT_EQ(testing::ReadMetrics(out.File("b"))[0]["samples"],
+            testing::ReadMetrics(out.File("a"))[0]["samples"]);
 }
 
 }  // namespace
