@@ -19,6 +19,7 @@
 #include "common/config/toml_loader.h"
 #include "common/data/loader.h"
 #include "common/errors.h"
+#include "common/random/streams.h"
 #include "common/run_guarded.h"
 #include "common/runtime/process_setup.h"
 #include "privacy/curve_socket.h"
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
     if (!cfg.transport.insecure && (key_path.empty() || server_key_path.empty())) {
       throw ConfigError("--key and --server-key are required unless --insecure");
     }
+    data::RequireFixedClassCount(cfg.data, "fsd-client");
     const data::Splits splits = data::LoadSplits(cfg.data);
     data::AdoptFromData(splits, cfg.data);
     std::vector<std::int64_t> indices(static_cast<std::size_t>(splits.train->size()));
@@ -138,10 +140,13 @@ int main(int argc, char** argv) {
     // Training runs on its own thread while this one keeps the connection
     // alive (heartbeats), so a round longer than the coordinator's client
     // timeout still completes.
+    // Shuffling and augmentation draw from streams of this client's name, so
+    // clients of one deployment (same training.seed) do not share draws.
+    const std::uint64_t client_number = random::ClientNumber(name);
     const auto train = [&](client::LocalRound round) {  // by value: owned by the training thread
       if (round.global_values.empty() && states) {
         auto own = states->LoadBefore(name, round.round).value_or(initial);
-        auto trained = worker.Run(*splits.train, indices, 0, round, &own);
+        auto trained = worker.Run(*splits.train, indices, client_number, round, &own);
         states->Save(name, round.round, own);
         return trained;
       }
@@ -150,7 +155,7 @@ int main(int argc, char** argv) {
             "the coordinator runs distillation-only rounds: set federation.mode = "
             "\"distillation\" in this client's config");
       }
-      return worker.Run(*splits.train, indices, 0, round);
+      return worker.Run(*splits.train, indices, client_number, round);
     };
     std::optional<client::LocalRound> pending;      // the newest round announced while training
     std::optional<client::LocalRound> in_training;  // declared before the future that reads it
@@ -192,8 +197,11 @@ int main(int argc, char** argv) {
         return kExitOk;
       }
       if (const auto& refusal = node.refusal()) {
+        const bool version = refusal->starts_with("UNSUPPORTED_VERSION");
         throw ConfigError("the coordinator at " + endpoint + " refused this client: " + *refusal +
-                          "; run it with the coordinator's model (model.* keys and file)");
+                          (version ? "; run fsd-client and fsd-coordinator of one protocol version"
+                                   : "; run it with the coordinator's model: the same model.* "
+                                     "keys, model.path file and data.num_classes"));
       }
       if (const auto failure = node.handshake_failure()) {
         throw AuthError(std::string("cannot connect to ") + endpoint + ": " +

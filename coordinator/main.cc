@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(out_dir, ec);
     if (ec) throw IoError(out_dir + ": cannot create output directory: " + ec.message());
 
+    data::RequireFixedClassCount(cfg.data, "fsd-coordinator");
     const data::Splits splits = data::LoadSplits(cfg.data);
     data::AdoptFromData(splits, cfg.data);
     const model::ModelSpec spec = data::ModelSpecFor(cfg.model, *splits.test);

@@ -9,7 +9,11 @@ namespace fsd::data {
 
 BinaryFile::BinaryFile(std::string path) : path_(std::move(path)) {
   std::error_code error;
-  if (!std::filesystem::is_regular_file(path_, error)) throw IoError(path_ + ": no such file");
+  if (!std::filesystem::is_regular_file(path_, error)) {
+    throw IoError(path_ + (error                                   ? ": " + error.message()
+                           : std::filesystem::exists(path_, error) ? ": not a regular file"
+                                                                   : ": no such file"));
+  }
   size_ = std::filesystem::file_size(path_, error);
   if (error) throw IoError(path_ + ": cannot read its size (" + error.message() + ")");
   in_.open(path_, std::ios::binary);

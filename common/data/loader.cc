@@ -91,6 +91,17 @@ Splits LoadSplits(const config::DataConfig& config) {
   return splits;
 }
 
+void RequireFixedClassCount(const config::DataConfig& config, const std::string& program) {
+  const bool fixed_by_source = config.source == config::DataSource::kCifar ||
+                               config.source == config::DataSource::kSynthetic;
+  if (config.num_classes == 0 && !fixed_by_source) {
+    throw ConfigError("data.num_classes: required by " + program +
+                      " unless data.source is \"cifar\" or \"synthetic\": every process of a "
+                      "deployment builds the same network, and would otherwise take the largest "
+                      "label in its own files + 1 (set it to the task's class count, e.g. 10)");
+  }
+}
+
 void AdoptFromData(const Splits& splits, config::DataConfig& config) {
   config.num_classes = splits.train->num_classes;
   config.normalization = splits.train->normalization;

@@ -21,6 +21,12 @@ struct Splits {
 
 Splits LoadSplits(const config::DataConfig& config);
 
+// A deployment's processes each load their own files, so none may take the
+// class count from its labels (a client without label 9 would build another
+// network): ConfigError naming data.num_classes unless it is set or the
+// source fixes it (cifar, synthetic). `program` names the caller.
+void RequireFixedClassCount(const config::DataConfig& config, const std::string& program);
+
 // What the files decided, written into the config the rest of the run reads
 // (the coordinator's class count, the normalization an export records):
 // data.num_classes, per-channel data.normalize_mean / normalize_std, and

@@ -305,6 +305,7 @@ void TakeImages(NpyArray& array, const std::string& path, NpyLayout layout,
         Fail(path, "non-finite value (NaN or Inf) at element " + std::to_string(i));
       out.floats[i] = value;
     }
+    std::vector<std::uint8_t>().swap(array.data);  // the raw bytes are no longer needed
   } else {
     out.bytes = std::move(array.data);
   }

@@ -131,7 +131,6 @@ Partition ReadPartitionFile(const std::string& path, std::int64_t num_samples, i
   while (std::getline(in, line)) {
     ++line_number;
     const auto where = [&] { return path + ":" + std::to_string(line_number) + ": "; };
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     if (static_cast<int>(partition.size()) >= max_clients) {
       throw DataError(where() + "more than " + std::to_string(max_clients) + " clients");
     }
@@ -162,7 +161,10 @@ Partition ReadPartitionFile(const std::string& path, std::int64_t num_samples, i
     }
     partition.push_back(std::move(client));
   }
-  if (partition.empty()) throw DataError(path + ": no clients in partition file");
+  // A blank line is a client without samples (a Dirichlet split can leave
+  // one); a trailing blank line is not a client.
+  while (!partition.empty() && partition.back().empty()) partition.pop_back();
+  if (partition.empty()) throw DataError(path + ": no samples in partition file");
   return partition;
 }
 

@@ -32,11 +32,14 @@ Partition PartitionDirichlet(std::span<const std::int64_t> labels, int num_class
 Partition PartitionShards(std::span<const std::int64_t> labels, int num_clients,
                           int labels_per_client, std::uint64_t seed);
 
-// Partition file: one line per client, space-separated sample indices.
+// Partition file: one line per client, space-separated sample indices; a
+// client without samples is an empty line.
 void WritePartitionFile(const std::string& path, const Partition& partition);
 
 // Reads a partition file whose indices must lie in [0, num_samples), appear at
-// most once overall, with 1..max_clients non-empty lines.
+// most once overall, with at most max_clients lines. A blank line is a client
+// without samples, except at the end of the file (the last client holds
+// samples); a file without samples is a DataError.
 Partition ReadPartitionFile(const std::string& path, std::int64_t num_samples,
                             int max_clients = 100'000);
 

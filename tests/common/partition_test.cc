@@ -94,6 +94,11 @@ TEST(PartitionFileTest, RoundTripsThroughFile) {
   const Partition p = PartitionDirichlet(labels, 10, 5, 0.5, 9);
   WritePartitionFile(dir.File("p.txt"), p);
   EXPECT_EQ(ReadPartitionFile(dir.File("p.txt"), 3000), p);
+  // A client without samples keeps its place (as a blank line).
+  const Partition gap = {{0, 1}, {}, {2}};
+  WritePartitionFile(dir.File("gap.txt"), gap);
+  EXPECT_EQ(fsd::testing::ReadFile(dir.File("gap.txt")), "0 1\n\n2\n");
+  EXPECT_EQ(ReadPartitionFile(dir.File("gap.txt"), 3), gap);
 }
 
 TEST(PartitionFileTest, ReadsBenchmarkPartitionWithReferenceClientSizes) {
@@ -127,7 +132,7 @@ TEST(PartitionFileTest, RejectsNonNumericToken) {
   ExpectReadError("1 2x 3\n", "not a sample index");
 }
 TEST(PartitionFileTest, RejectsNegativeIndex) { ExpectReadError("1 -2\n", "index -2 outside"); }
-TEST(PartitionFileTest, RejectsEmptyFile) { ExpectReadError("\n\n", "no clients"); }
+TEST(PartitionFileTest, RejectsAFileWithoutSamples) { ExpectReadError("\n\n", "no samples"); }
 
 }  // namespace
 }  // namespace fsd::data

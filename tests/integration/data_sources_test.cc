@@ -56,6 +56,8 @@ std::vector<std::string> SimOn(const testing::TempDir& data, const testing::Temp
           "--set",
           "data.dir=" + data.path(),
           "--set",
+          "data.num_classes=0",  // from the files (configs/fmnist-sd.toml fixes 10)
+          "--set",
           "federation.partition=iid"};
 }
 

@@ -353,6 +353,26 @@ TEST_F(DeploymentTest, ClientWithAnotherModelStopsWithTheConfigErrorCodeInsteadO
   EXPECT_EQ(Wait(coordinator), kExitOk);
 }
 
+TEST_F(DeploymentTest, ProcessesRefuseToTakeTheClassCountFromTheirOwnLabels) {
+  // NumPy labels say nothing of the task's classes: each process would count its own.
+  const std::vector<std::string> own_labels = {"--set", "data.source=npy", "--set",
+                                               "data.num_classes=0"};
+  const pid_t coordinator =
+      Spawn(Concat(Concat({Bin("fsd-coordinator")}, Common()),
+                   Concat(own_labels,
+                          {"--out", dir_.File("coord"), "--key", dir_.File("keys/coordinator.key"),
+                           "--allow", dir_.File("allow"), "--bind", "tcp://127.0.0.1:*"})),
+            dir_.File("coord.log"));
+  EXPECT_EQ(Wait(coordinator), kExitUsage) << testing::ReadFile(dir_.File("coord.log"));
+  endpoint_ = "tcp://127.0.0.1:1";
+  EXPECT_EQ(Wait(Client("client-1", own_labels)), kExitUsage);
+  for (const char* log : {"coord.log", "client-1.log"}) {
+    EXPECT_NE(testing::ReadFile(dir_.File(log)).find("data.num_classes: required by fsd-"),
+              std::string::npos)
+        << testing::ReadFile(dir_.File(log));
+  }
+}
+
 TEST_F(DeploymentTest, ResumeWithoutACheckpointIsAnIoError) {
   const pid_t coordinator = Spawn(
       Concat(
