@@ -119,9 +119,8 @@ int main(int argc, char** argv) {
     all.insert(all.end(), overrides.begin(), overrides.end());
     config::RunConfig cfg = config::LoadConfig(config_path, all);
     runtime::ConfigureProcess(cfg.training.threads);
-    const data::Splits splits = data::LoadSplits(cfg.data);
-    data::AdoptFromData(splits, cfg.data);
-    const data::Partition partition = data::BuildPartition(cfg.federation, *splits.train);
+    const data::Splits splits = data::LoadRunData(cfg);
+    const data::Partition partition = data::BuildPartition(cfg.federation, splits);
     const data::Dataset flipped = data::WithFlippedLabels(*splits.train);
     const model::ModelSpec spec = data::ModelSpecFor(cfg.model, *splits.train);
     torch::manual_seed(cfg.model.init_seed);

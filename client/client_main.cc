@@ -72,11 +72,12 @@ int main(int argc, char** argv) {
       throw ConfigError("--key and --server-key are required unless --insecure");
     }
     data::RequireFixedClassCount(cfg.data, "fsd-client");
-    const data::Splits splits = data::LoadSplits(cfg.data);
-    data::AdoptFromData(splits, cfg.data);
-    std::vector<std::int64_t> indices(static_cast<std::size_t>(splits.train->size()));
+    // Its own folder's training split (the test split is the coordinator's).
+    const data::SharedDataset own_data = data::LoadTrainingSplit(cfg.data);
+    data::AdoptFromData(*own_data, cfg.data);
+    std::vector<std::int64_t> indices(static_cast<std::size_t>(own_data->size()));
     std::iota(indices.begin(), indices.end(), 0);
-    const model::ModelSpec spec = data::ModelSpecFor(cfg.model, *splits.train);
+    const model::ModelSpec spec = data::ModelSpecFor(cfg.model, *own_data);
     torch::manual_seed(cfg.model.init_seed);  // the same initial weights as the coordinator's
     client::RoundWorker worker(spec, cfg.training, cfg.loss,
                                cfg.data.augment.value_or(data::Augmentation::kNone));
@@ -146,7 +147,7 @@ int main(int argc, char** argv) {
     const auto train = [&](client::LocalRound round) {  // by value: owned by the training thread
       if (round.global_values.empty() && states) {
         auto own = states->LoadBefore(name, round.round).value_or(initial);
-        auto trained = worker.Run(*splits.train, indices, client_number, round, &own);
+        auto trained = worker.Run(*own_data, indices, client_number, round, &own);
         states->Save(name, round.round, own);
         return trained;
       }
@@ -155,7 +156,7 @@ int main(int argc, char** argv) {
             "the coordinator runs distillation-only rounds: set federation.mode = "
             "\"distillation\" in this client's config");
       }
-      return worker.Run(*splits.train, indices, client_number, round);
+      return worker.Run(*own_data, indices, client_number, round);
     };
     std::optional<client::LocalRound> pending;      // the newest round announced while training
     std::optional<client::LocalRound> in_training;  // declared before the future that reads it

@@ -25,7 +25,8 @@ struct SlimGroup {
 // (none for an MLP or a TorchScript network).
 std::vector<SlimGroup> SlimGroups(const model::ModelSpec& spec) {
   if (spec.architecture == model::Architecture::kMlp ||
-      spec.architecture == model::Architecture::kTorchScript) {
+      spec.architecture == model::Architecture::kTorchScript ||
+      spec.architecture == model::Architecture::kCharGru) {
     return {};
   }
   if (model::IsResidual(spec.architecture)) {
@@ -77,6 +78,11 @@ model::MultiExitNet ExportExit(model::MultiExitNet& full, int exit, double keep_
     throw ConfigError(
         "--keep-channels: a TorchScript network cannot be slimmed (fsd does not know which "
         "layers read which channels); export it at full width");
+  }
+  if (slim && spec.architecture == model::Architecture::kCharGru) {
+    throw ConfigError(
+        "--keep-channels: char-gru cannot be slimmed (channel slimming removes convolution "
+        "channels by their BatchNorm scale; a GRU has neither); export it at full width");
   }
   if (slim && spec.architecture == model::Architecture::kMlp) {
     throw ConfigError(
@@ -273,6 +279,11 @@ edge::EdgeModel ToEdgeModel(model::MultiExitNet& net) {
     throw ConfigError(
         "the XNNPACK runtime runs only fsd's own architectures (cnn3-s, cnn3-m, mlp, resnet*); a "
         "TorchScript network runs under LibTorch (fsd-infer --runtime libtorch)");
+  }
+  if (spec.architecture == model::Architecture::kCharGru) {
+    throw ConfigError(
+        "the XNNPACK runtime has no recurrent layers: char-gru runs under LibTorch only "
+        "(fsd-infer --runtime libtorch)");
   }
   edge::EdgeModel out;
   out.in_channels = static_cast<std::uint32_t>(spec.in_channels);

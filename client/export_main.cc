@@ -71,8 +71,7 @@ int main(int argc, char** argv) {
     using namespace fsd;
     config::RunConfig cfg = config::LoadConfig(config_path, overrides);
     runtime::ConfigureProcess(cfg.training.threads);
-    const data::Splits splits = data::LoadSplits(cfg.data);
-    data::AdoptFromData(splits, cfg.data);
+    const data::Splits splits = data::LoadRunData(cfg);
     const model::ModelSpec spec = data::ModelSpecFor(cfg.model, *splits.test);
     model::MultiExitNet full(spec);
     const auto schema = model::FlatSchema::Of(*full);
@@ -98,15 +97,16 @@ int main(int argc, char** argv) {
     if (!finetune_dir.empty()) {
       config::DataConfig local = cfg.data;
       local.dir = finetune_dir;
-      const data::Splits local_splits = data::LoadSplits(local);
-      std::vector<std::int64_t> indices(static_cast<std::size_t>(local_splits.train->size()));
+      // Not normalized by its own statistics: by the run's, as the model was trained.
+      const data::SharedDataset local_train = data::LoadTrainingSplit(local);
+      std::vector<std::int64_t> indices(static_cast<std::size_t>(local_train->size()));
       std::iota(indices.begin(), indices.end(), 0);
       client::LocalTrainer trainer(small, cfg.training, cfg.loss,
                                    cfg.data.augment.value_or(data::Augmentation::kNone));
       trainer.BeginRun(static_cast<std::int64_t>(indices.size()), finetune_epochs);
       for (int epoch = 0; epoch < finetune_epochs; ++epoch) {
         const auto stats = trainer.TrainEpoch(
-            *local_splits.train, indices, cfg.training.seed + static_cast<std::uint64_t>(epoch));
+            *local_train, indices, cfg.training.seed + static_cast<std::uint64_t>(epoch));
         std::fprintf(stderr, "fine-tune epoch %d/%d: loss %.4f\n", epoch + 1, finetune_epochs,
                      stats.mean_loss);
       }
@@ -122,12 +122,16 @@ int main(int argc, char** argv) {
     const auto parent = std::filesystem::path(out_path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
     const bool scripted = spec.architecture == model::Architecture::kTorchScript;
+    // The XNNPACK runtime has neither TorchScript nor recurrent layers.
+    const bool libtorch_only = scripted || spec.architecture == model::Architecture::kCharGru;
     nlohmann::json runtime = {{"runtime_model", nullptr}, {"runtime_sha256", nullptr}};
     if (scripted) {
       // A TorchScript module honouring the same contract, truncated after the exit.
       model::SaveScriptedNetwork(*small, out_path);
     } else {
       torch::save(small, out_path);
+    }
+    if (!libtorch_only) {
       // The same exit for runtimes without LibTorch (edge/): BatchNorm folded, NHWC.
       const std::string runtime_path =
           std::filesystem::path(out_path).replace_extension(".fsdm").string();
@@ -136,6 +140,9 @@ int main(int argc, char** argv) {
       runtime = {{"runtime_model", std::filesystem::path(runtime_path).filename().string()},
                  {"runtime_sha256", storage::FileSha256Hex(runtime_path)},
                  {"runtime_format", "fsdm-" + std::to_string(edge::FormatVersion(edge_model))}};
+    } else if (!scripted) {
+      std::fprintf(stderr, "%s: no XNNPACK runtime file (it has no recurrent layers)\n",
+                   model::ArchitectureName(spec.architecture).c_str());
     }
     const std::string manifest_path =
         std::filesystem::path(out_path).replace_extension(".json").string();

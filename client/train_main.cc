@@ -44,8 +44,7 @@ int Train(const std::string& config_path, const std::string& out_dir, int epochs
   if (ec) throw IoError(out_dir + ": cannot create output directory: " + ec.message());
 
   const auto wall_start = std::chrono::steady_clock::now();
-  const data::Splits splits = data::LoadSplits(cfg.data);
-  data::AdoptFromData(splits, cfg.data);
+  const data::Splits splits = data::LoadRunData(cfg);
   FSD_LOG(INFO) << "data: " << splits.train->size() << " train, " << splits.test->size()
                 << " test samples";
 

@@ -81,8 +81,7 @@ int main(int argc, char** argv) {
     if (ec) throw IoError(out_dir + ": cannot create output directory: " + ec.message());
 
     data::RequireFixedClassCount(cfg.data, "fsd-coordinator");
-    const data::Splits splits = data::LoadSplits(cfg.data);
-    data::AdoptFromData(splits, cfg.data);
+    const data::Splits splits = data::LoadRunData(cfg);
     const model::ModelSpec spec = data::ModelSpecFor(cfg.model, *splits.test);
     torch::manual_seed(cfg.model.init_seed);
     model::MultiExitNet net(spec);

@@ -9,7 +9,6 @@
 #include "common/errors.h"
 #include "common/random/streams.h"
 #include "common/wire/frame.h"
-#include "sim/simulation.h"
 
 namespace fsd::sim {
 namespace {
@@ -280,14 +279,14 @@ void Attack::Log(std::uint64_t round, std::size_t client) const {
   log_[round].insert(client);
 }
 
-nlohmann::json Attack::InjectedIn(std::uint64_t round,
-                                  const std::vector<std::string>& aggregated) const {
+nlohmann::json Attack::InjectedIn(std::uint64_t round, const std::vector<std::string>& aggregated,
+                                  const std::vector<std::string>& client_names) const {
   const std::set<std::string> names(aggregated.begin(), aggregated.end());
   nlohmann::json attackers = nlohmann::json::array();
   std::lock_guard lock(log_mutex_);
   if (const auto it = log_.find(round); it != log_.end()) {
     for (const auto client : it->second) {
-      if (names.contains(ClientName(client))) attackers.push_back(ClientName(client));
+      if (names.contains(client_names[client])) attackers.push_back(client_names[client]);
     }
   }
   return {{"attack", KindName(config_.kind)}, {"attackers", attackers}};

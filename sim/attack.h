@@ -102,7 +102,9 @@ class Attack {
                         std::span<client::TrainedRound* const> trained) const;
   // The clients among `aggregated` (names of the round's aggregated updates)
   // that sent an attack in `round`, as {"attack": kind, "attackers": [names]}.
-  nlohmann::json InjectedIn(std::uint64_t round, const std::vector<std::string>& aggregated) const;
+  // `client_names`: every client's, by index (sim::ClientNames).
+  nlohmann::json InjectedIn(std::uint64_t round, const std::vector<std::string>& aggregated,
+                            const std::vector<std::string>& client_names) const;
 
  private:
   void ClaimDeclaredSamples(std::size_t client, client::TrainedRound& trained) const;

@@ -101,8 +101,7 @@ int main(int argc, char** argv) {
       refuses_flag(!client_range.empty(), "--client-range");
     }
     if (role == "keys") {
-      sim::WriteSimulationKeys(key_dir,
-                               static_cast<std::size_t>(options.config.federation.clients));
+      sim::WriteSimulationKeys(key_dir, sim::ClientNames(options.config));
       std::printf("wrote %s/coordinator.{key,pub} and %d client keys in %s/clients\n",
                   key_dir.c_str(), options.config.federation.clients, key_dir.c_str());
       return kExitOk;

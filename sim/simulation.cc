@@ -49,17 +49,18 @@ struct Federation {
   model::MultiExitNet eval_model{nullptr};
   model::FlatSchema schema;
   std::vector<float> initial;
-  std::size_t with_samples = 0;  // clients with a non-empty shard
-  std::vector<int> max_exits;    // per client (sim/profiles.h); 0: the whole network
+  std::size_t with_samples = 0;    // clients with a non-empty shard
+  std::vector<int> max_exits;      // per client (sim/profiles.h); 0: the whole network
+  std::vector<std::string> names;  // per client (ClientNames)
 };
 
 // Loads the data and adopts what the files decided into `cfg` (class count,
 // normalization), so every part of the run reads the same values.
 Federation Prepare(config::RunConfig& cfg) {
   Federation f;
-  f.splits = data::LoadSplits(cfg.data);
-  data::AdoptFromData(f.splits, cfg.data);
-  f.partition = data::BuildPartition(cfg.federation, *f.splits.train);
+  f.splits = data::LoadRunData(cfg);
+  f.partition = data::BuildPartition(cfg.federation, f.splits);
+  f.names = ClientNames(cfg);
   for (const auto& shard : f.partition)
     f.shard_sizes.push_back(static_cast<std::int64_t>(shard.size()));
   f.spec = data::ModelSpecFor(cfg.model, *f.splits.train);
@@ -106,12 +107,12 @@ struct Keys {
 
 std::string ClientKeyDir(const std::string& key_dir) { return key_dir + "/clients"; }
 
-Keys InMemoryKeys(std::size_t clients) {
+Keys InMemoryKeys(const std::vector<std::string>& names) {
   Keys keys;
   keys.server = privacy::GenerateCurveKeyPair();
-  for (std::size_t k = 0; k < clients; ++k) {
+  for (const std::string& name : names) {
     keys.clients.push_back(privacy::GenerateCurveKeyPair());
-    keys.allowed.emplace(keys.clients.back().public_z85, ClientName(k));
+    keys.allowed.emplace(keys.clients.back().public_z85, name);
   }
   return keys;
 }
@@ -125,9 +126,17 @@ std::size_t ShareOfCheckedIn(std::size_t checked_in, std::size_t with_samples, s
 
 }  // namespace
 
-std::string ClientName(std::size_t k) { return "client-" + std::to_string(k); }
+std::vector<std::string> ClientNames(const config::RunConfig& config) {
+  if (config.federation.partition == config::PartitionKind::kNatural) {
+    return data::NaturalClients(config);
+  }
+  std::vector<std::string> names;
+  for (int k = 0; k < config.federation.clients; ++k)
+    names.push_back("client-" + std::to_string(k));
+  return names;
+}
 
-void WriteSimulationKeys(const std::string& key_dir, std::size_t clients) {
+void WriteSimulationKeys(const std::string& key_dir, const std::vector<std::string>& names) {
   std::error_code ec;
   std::filesystem::create_directories(ClientKeyDir(key_dir), ec);
   if (ec) throw IoError(key_dir + ": cannot create key directory: " + ec.message());
@@ -136,17 +145,16 @@ void WriteSimulationKeys(const std::string& key_dir, std::size_t clients) {
   };
   if (missing(key_dir, "coordinator"))
     privacy::WriteCurveKeyPair(key_dir, "coordinator", privacy::GenerateCurveKeyPair(), false);
-  for (std::size_t k = 0; k < clients; ++k) {
-    if (missing(ClientKeyDir(key_dir), ClientName(k)))
-      privacy::WriteCurveKeyPair(ClientKeyDir(key_dir), ClientName(k),
-                                 privacy::GenerateCurveKeyPair(), false);
+  for (const std::string& name : names) {
+    if (missing(ClientKeyDir(key_dir), name))
+      privacy::WriteCurveKeyPair(ClientKeyDir(key_dir), name, privacy::GenerateCurveKeyPair(),
+                                 false);
   }
 }
 
 std::size_t WritePartition(config::RunConfig config, const std::string& path) {
-  const data::Splits splits = data::LoadSplits(config.data);
-  data::AdoptFromData(splits, config.data);
-  const data::Partition partition = data::BuildPartition(config.federation, *splits.train);
+  const data::Splits splits = data::LoadRunData(config);
+  const data::Partition partition = data::BuildPartition(config.federation, splits);
   data::WritePartitionFile(path, partition);
   return partition.size();
 }
@@ -199,7 +207,7 @@ nlohmann::json Simulation::Run() {
 
   Keys keys;
   if (role == SimulationRole::kAll) {
-    keys = InMemoryKeys(population);
+    keys = InMemoryKeys(fed.names);
   } else {
     const std::string& dir = options_.key_dir;
     if (runs_coordinator) {
@@ -211,7 +219,7 @@ nlohmann::json Simulation::Run() {
       for (std::size_t k = first; k < last; ++k) {
         if (our_shards[k] > 0)
           keys.clients[k] =
-              privacy::LoadCurveSecretKeyFile(ClientKeyDir(dir) + "/" + ClientName(k) + ".key");
+              privacy::LoadCurveSecretKeyFile(ClientKeyDir(dir) + "/" + fed.names[k] + ".key");
       }
     }
   }
@@ -237,7 +245,7 @@ nlohmann::json Simulation::Run() {
         node.heartbeat_ms = cfg.transport.heartbeat_ms;
         attack.InstallFrameEditors(k, node);
         const auto samples = attack.DeclaredSamples(k, fed.shard_sizes[k]);
-        auto session = client::SessionOptionsFromConfig(cfg, ClientName(k), samples, fed.schema);
+        auto session = client::SessionOptionsFromConfig(cfg, fed.names[k], samples, fed.schema);
         session.max_exit = static_cast<std::uint32_t>(fed.max_exits[k]);
         // Distributed DP noise: in one process from the run's seed (a
         // reproducible run); client pools in other processes draw it from
@@ -278,7 +286,7 @@ nlohmann::json Simulation::Run() {
       // With client pools in other processes, their figures stay with them.
       nlohmann::json extra =
           runs_clients ? clients.TakeRoundFigures(round) : nlohmann::json::object();
-      if (cfg.attack.clients > 0) extra.update(attack.InjectedIn(round, aggregated));
+      if (cfg.attack.clients > 0) extra.update(attack.InjectedIn(round, aggregated, fed.names));
       return extra;
     };
     const auto on_round = [&](const nlohmann::json& record) {
@@ -354,7 +362,7 @@ nlohmann::json Simulation::Run() {
           attack.Apply(job.client, job.round, trained);
           return trained;
         }
-        const std::string name = ClientName(job.client);
+        const std::string& name = fed.names[job.client];
         std::vector<float> own = states->LoadBefore(name, job.round.round).value_or(fed.initial);
         auto trained = worker.Run(dataset, shard, job.client, job.round, &own);
         states->Save(name, job.round.round, own);
@@ -456,7 +464,7 @@ nlohmann::json Simulation::Run() {
     nlohmann::json per_client = nlohmann::json::array();
     for (std::size_t k = 0; k < population; ++k) {
       if (fed.shard_sizes[k] == 0) continue;
-      const auto own = states->LoadBefore(ClientName(k), static_cast<std::uint64_t>(rounds) + 1);
+      const auto own = states->LoadBefore(fed.names[k], static_cast<std::uint64_t>(rounds) + 1);
       const auto acc = evaluate(own ? *own : fed.initial);
       per_client.push_back(acc);
       mean.resize(acc.size(), 0.0);

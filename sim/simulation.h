@@ -23,8 +23,10 @@
 
 namespace fsd::sim {
 
-// The name of simulated client k in logs, keys' allow-list and metrics: "client-k".
-std::string ClientName(std::size_t k);
+// The simulated clients' names in logs, keys' allow-list and metrics, by
+// client index: "client-k", or with federation.partition = "natural" the
+// client folders' names (data::NaturalClients).
+std::vector<std::string> ClientNames(const config::RunConfig& config);
 
 // Which part of the federation this process runs. A run across processes
 // (hosts, Slurm job steps) has one coordinator and client pools that share
@@ -46,7 +48,7 @@ struct SimulationOptions {
   // coordinator's endpoint to connect to.
   std::string endpoint;
   // kCoordinator / kClients: KEYDIR/coordinator.{key,pub} and
-  // KEYDIR/clients/client-k.{key,pub} (the coordinator reads only .pub
+  // KEYDIR/clients/NAME.{key,pub} (ClientNames; the coordinator reads only .pub
   // files of the clients, a pool only its own clients' .key files).
   std::string key_dir;
   // kClients: the clients [first, second) this pool runs.
@@ -57,8 +59,9 @@ struct SimulationOptions {
 };
 
 // Writes the keys of a run across processes into `key_dir`, keeping any
-// that exist: the coordinator's and `clients` clients' (IoError on failure).
-void WriteSimulationKeys(const std::string& key_dir, std::size_t clients);
+// that exist: the coordinator's and those of the clients `names` (IoError
+// on failure).
+void WriteSimulationKeys(const std::string& key_dir, const std::vector<std::string>& names);
 
 // Loads `config`'s data, builds its partition (federation.partition) and
 // writes it to `path` as a partition file (common/data/partition.h), so

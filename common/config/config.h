@@ -6,19 +6,19 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
-
 #include <optional>
+#include <string>
 
 #include "common/data/augment.h"
 #include "common/data/cifar_file.h"
 #include "common/data/image_arrays.h"
 #include "common/data/npy_file.h"
+#include "common/data/text_file.h"
 #include "common/model/multi_exit_net.h"
 
 namespace fsd::config {
 
-enum class DataSource { kIdx, kSynthetic, kCifar, kNpy };
+enum class DataSource { kIdx, kSynthetic, kCifar, kNpy, kText };
 enum class LrSchedule { kConstant, kCosine };
 enum class Teacher { kDeepest, kEnsemble };
 enum class TrainedExits { kAll, kMain };
@@ -26,8 +26,9 @@ enum class TrainedExits { kAll, kMain };
 // [data]: where samples come from (docs/DATA.md).
 struct DataConfig {
   // "idx" reads MNIST-format files, "cifar" the CIFAR-10/100 binary files,
-  // "npy" NumPy arrays, all from `dir`; "synthetic" generates a
-  // class-conditional dataset (fast tests, no files needed).
+  // "npy" NumPy arrays, "text" plain text (next-character samples), all
+  // from `dir`; "synthetic" generates a class-conditional dataset (fast
+  // tests, no files needed).
   DataSource source = DataSource::kIdx;
   // The directory holding the source's files.
   std::string dir = "/usr/share/datasets/fashion-mnist";
@@ -45,6 +46,9 @@ struct DataConfig {
   // image padded by 4 pixels, horizontal flip). Not set: crop_flip for
   // 3-channel images, none otherwise (data::AdoptFromData decides).
   std::optional<data::Augmentation> augment;
+  // Text source only: symbols per sample and between windows' starts.
+  int text_window = 80;
+  int text_stride = 8;
   // Keep only the first N training / test samples (0 = all). For quick runs.
   std::int64_t max_train_samples = 0;
   std::int64_t max_test_samples = 0;
@@ -97,7 +101,7 @@ struct LossConfig {
   double beta = 0.0;
 };
 
-enum class PartitionKind { kFile, kIid, kDirichlet, kShards };
+enum class PartitionKind { kFile, kIid, kDirichlet, kShards, kNatural };
 
 // What a round whose new global model diverged does (federation.on_divergence).
 enum class DivergencePolicy { kStop, kRollback };
@@ -123,7 +127,9 @@ struct FederationConfig {
   double round_deadline_s = 600.0;  // a round stops waiting for updates after this
   // How the training set is split: "file" reads `partition_file`; "iid",
   // "dirichlet" (over labels, `dirichlet_alpha`) and "shards"
-  // (`shards_per_client` label shards each) are generated with `seed`.
+  // (`shards_per_client` label shards each) are generated with `seed`;
+  // "natural": data.dir holds one folder per client (docs/DATA.md), and
+  // `clients` must be their number.
   PartitionKind partition = PartitionKind::kDirichlet;
   std::string partition_file;
   double dirichlet_alpha = 0.5;

@@ -459,6 +459,38 @@ void CheckSecureAggregation(const RunConfig& config, const std::string& origin) 
 // The deepest max_exit a config may name (the network itself bounds it further).
 constexpr int kMaxExits = 16;
 
+// The text source and the sequence model need each other (a window of
+// symbols is no image); its symbols are indices, neither augmented nor
+// normalized. A natural partition is the folders' samples, all of them.
+void CheckData(const RunConfig& config, const std::string& origin) {
+  const DataConfig& d = config.data;
+  const bool text = d.source == DataSource::kText;
+  const bool sequence_model = config.model.architecture == model::Architecture::kCharGru;
+  if (text && !sequence_model) {
+    throw ConfigError(origin +
+                      ": model.architecture: must be \"char-gru\" with data.source = \"text\" "
+                      "(its samples are windows of symbols, not images)");
+  }
+  if (sequence_model && !text) {
+    throw ConfigError(origin +
+                      ": data.source: must be \"text\" with model.architecture = \"char-gru\" "
+                      "(the model embeds symbol indices)");
+  }
+  if (text && d.augment.value_or(data::Augmentation::kNone) != data::Augmentation::kNone) {
+    throw ConfigError(origin + ": data.augment: must be \"none\" with data.source = \"text\"");
+  }
+  if (text && (!d.normalization.mean.empty() || !d.normalization.std.empty())) {
+    throw ConfigError(origin +
+                      ": data.normalize_mean, data.normalize_std: not with data.source = "
+                      "\"text\" (its samples are symbol indices, never normalized)");
+  }
+  if (config.federation.partition == PartitionKind::kNatural && d.max_train_samples > 0) {
+    throw ConfigError(origin +
+                      ": data.max_train_samples: must be 0 with federation.partition = "
+                      "\"natural\" (it would drop the last folders' clients)");
+  }
+}
+
 void CheckHeterogeneity(const RunConfig& config, const std::string& origin) {
   const HeterogeneityConfig& hc = config.heterogeneity;
   if (!hc.profiles.empty()) {
@@ -510,7 +542,8 @@ RunConfig Read(const toml::table* root, const std::string& origin,
               {{"idx", DataSource::kIdx},
                {"synthetic", DataSource::kSynthetic},
                {"cifar", DataSource::kCifar},
-               {"npy", DataSource::kNpy}});
+               {"npy", DataSource::kNpy},
+               {"text", DataSource::kText}});
   data.String("dir", d.dir);
   data.Choice("cifar_labels", d.cifar_labels,
               {{"fine", data::CifarLabels::kFine}, {"coarse", data::CifarLabels::kCoarse}});
@@ -530,6 +563,8 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   const auto max_channels = static_cast<std::size_t>(data::ImageLimits{}.max_channels);
   data.RealList("normalize_mean", d.normalization.mean, -1e3, 1e3, false, max_channels);
   data.RealList("normalize_std", d.normalization.std, 0.0, 1e3, /*min_open=*/true, max_channels);
+  data.Integer("text_window", d.text_window, 1, 10'000);
+  data.Integer("text_stride", d.text_stride, 1, 10'000);
   data.Integer("max_train_samples", d.max_train_samples, 0, 100'000'000);
   data.Integer("max_test_samples", d.max_test_samples, 0, 100'000'000);
   data.Integer("synthetic_train_samples", d.synthetic_train_samples, 1, 10'000'000);
@@ -588,7 +623,8 @@ RunConfig Read(const toml::table* root, const std::string& origin,
                     {{"file", PartitionKind::kFile},
                      {"iid", PartitionKind::kIid},
                      {"dirichlet", PartitionKind::kDirichlet},
-                     {"shards", PartitionKind::kShards}});
+                     {"shards", PartitionKind::kShards},
+                     {"natural", PartitionKind::kNatural}});
   federation.String("partition_file", f.partition_file);
   federation.Real("dirichlet_alpha", f.dirichlet_alpha, 0.0, 1e6, /*min_open=*/true);
   federation.Integer("shards_per_client", f.shards_per_client, 1, 1000);
@@ -842,6 +878,7 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   });
   heterogeneity.Finish();
   CheckHeterogeneity(config, origin);
+  CheckData(config, origin);
   if (config.sim.checked_in > config.federation.clients) {
     throw ConfigError(origin + ": sim.checked_in: must be at most federation.clients (" +
                       std::to_string(config.federation.clients) + "), got " +

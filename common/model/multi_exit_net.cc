@@ -70,7 +70,8 @@ const std::vector<std::pair<std::string, Architecture>>& ArchitectureNames() {
       {"cnn3-s", Architecture::kCnn3S},      {"cnn3-m", Architecture::kCnn3M},
       {"mlp", Architecture::kMlp},           {"resnet8", Architecture::kResNet8},
       {"resnet20", Architecture::kResNet20}, {"resnet32", Architecture::kResNet32},
-      {"resnet18", Architecture::kResNet18}, {"torchscript", Architecture::kTorchScript}};
+      {"resnet18", Architecture::kResNet18}, {"torchscript", Architecture::kTorchScript},
+      {"char-gru", Architecture::kCharGru}};
   return names;
 }
 
@@ -130,6 +131,25 @@ std::vector<int> ConvChannels(const ModelSpec& spec) {
   }
 }
 
+SymbolEmbeddingImpl::SymbolEmbeddingImpl(int symbols, int dim) {
+  embedding = register_module("embedding", nn::Embedding(symbols, dim));
+}
+
+torch::Tensor SymbolEmbeddingImpl::forward(const torch::Tensor& x) {
+  // The indices are exact in float32; the text reader checked their range.
+  return embedding->forward(x.reshape({x.size(0), -1}).to(torch::kInt64));
+}
+
+RecurrentLayerImpl::RecurrentLayerImpl(int in, int hidden) {
+  gru = register_module("gru", nn::GRU(nn::GRUOptions(in, hidden).batch_first(true)));
+}
+
+torch::Tensor RecurrentLayerImpl::forward(const torch::Tensor& x) {
+  return std::get<0>(gru->forward(x));
+}
+
+torch::Tensor LastStepImpl::forward(const torch::Tensor& x) { return x.select(1, x.size(1) - 1); }
+
 ResidualBlockImpl::ResidualBlockImpl(int in_channels, int inner_channels, int out_channels,
                                      int stride)
     : stride(stride) {
@@ -161,8 +181,9 @@ MultiExitNetImpl::MultiExitNetImpl(const ModelSpec& spec) : spec_(spec) {
   const int classes = spec.num_classes;
   const int all_exits = IsResidual(spec.architecture)
                             ? static_cast<int>(ResidualShapeOf(spec.architecture).widths.size())
-                        : spec.architecture == Architecture::kMlp ? 2
-                                                                  : 3;
+                        : spec.architecture == Architecture::kMlp     ? 2
+                        : spec.architecture == Architecture::kCharGru ? RecurrentShape{}.layers
+                                                                      : 3;
   const int exits = spec.exits > 0 ? spec.exits : all_exits;
   FSD_CHECK(exits <= all_exits) << exits << " exits of " << all_exits;
   switch (spec.architecture) {
@@ -208,6 +229,9 @@ MultiExitNetImpl::MultiExitNetImpl(const ModelSpec& spec) : spec_(spec) {
     case Architecture::kResNet18:
       BuildResidual(exits);
       break;
+    case Architecture::kCharGru:
+      BuildCharGru(exits);
+      break;
     default:
       throw InternalError("unknown architecture");
   }
@@ -252,6 +276,17 @@ void MultiExitNetImpl::BuildResidual(int exits) {
       head->push_back(nn::Linear(width, spec_.num_classes));
     }
     AddExit(head);
+  }
+}
+
+void MultiExitNetImpl::BuildCharGru(int exits) {
+  const RecurrentShape shape;
+  for (int k = 0; k < exits; ++k) {
+    nn::Sequential stage;
+    if (k == 0) stage->push_back(SymbolEmbedding(spec_.num_classes, shape.embedding));
+    stage->push_back(RecurrentLayer(k == 0 ? shape.embedding : shape.hidden, shape.hidden));
+    AddStage(stage);
+    AddExit(nn::Sequential(LastStep(), nn::Linear(shape.hidden, spec_.num_classes)));
   }
 }
 

@@ -4,8 +4,11 @@
 // with an exit after every stage (He et al. 2016; "Be Your Own Teacher",
 // Zhang et al. 2019): resnet8/20/32 (three stages of 1/3/5 basic blocks,
 // 16/32/64 channels) and resnet18 (four stages of 2 blocks, 64…512 channels,
-// the DepthFL setting). Input channels and size come from the spec (the data),
-// never from the architecture's name. "torchscript" builds the network from a
+// the DepthFL setting). char-gru, for the text source (common/data/
+// text_file.h): an embedding of the window's symbols and three stacked GRU
+// layers with an exit after each, reading the layer's last step — the next
+// symbol's prediction. Input channels and size come from the spec (the
+// data), never from the architecture's name. "torchscript" builds the network from a
 // user's TorchScript file (common/model/scripted_block.h).
 //
 // Stage k is first read by exit k (one exit per stage), and sub-modules are
@@ -38,7 +41,8 @@ enum class Architecture {
   kResNet20,
   kResNet32,
   kResNet18,
-  kTorchScript
+  kTorchScript,
+  kCharGru
 };
 
 // Every architecture with its configuration name, in documentation order.
@@ -99,6 +103,34 @@ struct GlobalAveragePoolImpl : torch::nn::Module {
 };
 TORCH_MODULE(GlobalAveragePool);
 
+// The char-gru parts. SymbolEmbedding reads [N, 1, 1, L] symbol indices
+// held as floats (the text source's samples) and embeds them: [N, L, dim].
+struct SymbolEmbeddingImpl : torch::nn::Module {
+  SymbolEmbeddingImpl(int symbols, int dim);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Embedding embedding{nullptr};
+};
+TORCH_MODULE(SymbolEmbedding);
+// One GRU layer over the sequence: [N, L, in] → [N, L, hidden].
+struct RecurrentLayerImpl : torch::nn::Module {
+  RecurrentLayerImpl(int in, int hidden);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::GRU gru{nullptr};
+};
+TORCH_MODULE(RecurrentLayer);
+// [N, L, H] → [N, H]: the last step, which has read the whole window.
+struct LastStepImpl : torch::nn::Module {
+  torch::Tensor forward(const torch::Tensor& x);
+};
+TORCH_MODULE(LastStep);
+
+// The char-gru shape: embedding width, GRU width, layers (= exits).
+struct RecurrentShape {
+  int embedding = 8;
+  int hidden = 128;
+  int layers = 3;
+};
+
 // A basic residual block: conv3x3(stride)-BN-ReLU-conv3x3-BN plus the input
 // — through a 1x1 convolution with BatchNorm (the projection shortcut) when
 // the stride or the width changes — then ReLU. Convolutions have no bias (a
@@ -149,6 +181,8 @@ class MultiExitNetImpl : public torch::nn::Module {
  private:
   // Stages and exits of a residual architecture, the first `exits` of them.
   void BuildResidual(int exits);
+  // Stages and exits of char-gru, the first `exits` of them.
+  void BuildCharGru(int exits);
   // Stages and exits of the TorchScript file spec_.script_path.
   void BuildScripted();
   void AddStage(torch::nn::Sequential stage);

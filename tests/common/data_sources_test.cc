@@ -14,6 +14,7 @@
 #include "common/data/cifar_file.h"
 #include "common/data/loader.h"
 #include "common/data/npy_file.h"
+#include "common/data/text_file.h"
 #include "common/errors.h"
 #include "tests/testing/data_files.h"
 #include "tests/testing/expect_error.h"
@@ -200,7 +201,7 @@ TEST(LoadSplitsTest, FilesDecideChannelsSizeAndClassesAndTheTrainingStatisticsNo
   ASSERT_EQ(splits.test->normalization.mean, splits.train->normalization.mean);
   // Red intensities 0, 3, 6, 9, 12, 15, 18, 21 (/255): mean 10.5/255.
   EXPECT_NEAR(splits.train->normalization.mean[0], 10.5 / 255.0, 1e-9);
-  AdoptFromData(splits, config);
+  AdoptFromData(*splits.train, config);
   EXPECT_EQ(config.num_classes, 3);
   EXPECT_EQ(config.normalization.std.size(), 3u);
   // A class count set in the config bounds the labels instead.
@@ -214,7 +215,7 @@ TEST(LoadSplitsTest, TestImagesOfAnotherShapeThanTheTrainingImagesAreRefused) {
   WriteFile(dir.File("x_test.npy"), NpyFile("|u1", "(1, 2, 2)", Bytes(4)));
   WriteFile(dir.File("y_test.npy"), NpyFile("|u1", "(1,)", Bytes(1)));
   ExpectError([&] { LoadSplits(NpyConfig(dir)); },
-              {"x_test.npy", "test images are 1x2x2, training images", "3x2x2"});
+              {"x_test.npy", "test samples are 1x2x2 bytes, training samples", "3x2x2"});
 }
 
 TEST(LoadSplitsTest, CifarConfigKeysReachTheReader) {
@@ -234,6 +235,120 @@ TEST(LoadSplitsTest, CifarConfigKeysReachTheReader) {
                            {"data.normalize_std", "list of 1..64 numbers, each in (0, 1000]"});
   ExpectError<ConfigError>([] { config::ParseConfig("[data]\nnpy_layout = \"hwc\"\n", "x"); },
                            {"data.npy_layout", "one of: nhwc, nchw"});
+}
+
+TEST(TextFileTest, EachWindowIsLabelledWithTheSymbolAfterIt) {
+  TempDir dir;
+  WriteFile(dir.File("train.txt"), "abcdefghij");
+  const ImageArrays samples = ReadTextSplit(dir.path(), "train", {.window = 3, .stride = 2});
+  ASSERT_EQ(samples.count, 4);  // abc→d, cde→f, efg→h, ghi→j
+  EXPECT_EQ(samples.width, 3);
+  EXPECT_EQ(samples.num_classes, kTextSymbols);
+  const auto symbol = [](char c) { return static_cast<float>(c - ' ' + 1); };
+  EXPECT_EQ(samples.floats,
+            (std::vector<float>{symbol('a'), symbol('b'), symbol('c'), symbol('c'), symbol('d'),
+                                symbol('e'), symbol('e'), symbol('f'), symbol('g'), symbol('g'),
+                                symbol('h'), symbol('i')}));
+  EXPECT_EQ(samples.labels, (std::vector<std::int64_t>{TextSymbol('d'), TextSymbol('f'),
+                                                       TextSymbol('h'), TextSymbol('j')}));
+  EXPECT_EQ(TextSymbol('\n'), 0);
+  EXPECT_EQ(TextSymbol('~'), kTextSymbols - 1);
+}
+
+TEST(TextFileTest, BytesOutsideTheVocabularyAndShortFilesAreRefusedByName) {
+  TempDir dir;
+  WriteFile(dir.File("train.txt"), "ab\tcdefgh");
+  ExpectError([&] { ReadTextSplit(dir.path(), "train", {.window = 3, .stride = 1}); },
+              {"train.txt", "byte 0x09 at offset 2", "outside the text vocabulary"});
+  WriteFile(dir.File("test.txt"), "caf\xC3\xA9 au lait");
+  ExpectError([&] { ReadTextSplit(dir.path(), "test", {.window = 3, .stride = 1}); },
+              {"test.txt", "byte 0xC3 at offset 3"});
+  WriteFile(dir.File("train.txt"), "abc");
+  ExpectError([&] { ReadTextSplit(dir.path(), "train", {.window = 3, .stride = 1}); },
+              {"train.txt", "holds 3 characters; one sample needs 4 (data.text_window + 1)"});
+  ExpectError<IoError>([&] { ReadTextSplit(dir.File("missing"), "train", {}); }, {"missing"});
+}
+
+// data.dir with client folders b/ and a/ (text), a hidden folder, test.txt.
+config::RunConfig NaturalTextConfig(const TempDir& dir, int clients) {
+  std::filesystem::create_directories(dir.File("b"));
+  std::filesystem::create_directories(dir.File("a"));
+  std::filesystem::create_directories(dir.File(".cache"));
+  WriteFile(dir.File("a/train.txt"), "0123456789");     // 3 windows of 4 at stride 2
+  WriteFile(dir.File("b/train.txt"), "abcdefghijklm");  // 5 windows
+  WriteFile(dir.File("test.txt"), "0123456789abc");
+  return config::ParseConfig("[data]\nsource = \"text\"\ndir = \"" + dir.path() +
+                                 "\"\ntext_window = 4\ntext_stride = 2\n[model]\narchitecture = "
+                                 "\"char-gru\"\n[federation]\npartition = \"natural\"\nclients = " +
+                                 std::to_string(clients) + "\n",
+                             "natural.toml");
+}
+
+TEST(NaturalPartitionTest, EveryFolderIsAClientHoldingItsOwnSamplesInNameOrder) {
+  TempDir dir;
+  config::RunConfig config = NaturalTextConfig(dir, 2);
+  EXPECT_EQ(NaturalClients(config), (std::vector<std::string>{"a", "b"}));
+  const Splits splits = LoadRunData(config);
+  ASSERT_EQ(splits.train->size(), 8);
+  EXPECT_EQ(splits.test->size(), 5);
+  const Partition partition = BuildPartition(config.federation, splits);
+  EXPECT_EQ(partition, (Partition{{0, 1, 2}, {3, 4, 5, 6, 7}}));
+  // Client b's first window is "abcd", labelled 'e'; symbols are not normalized.
+  EXPECT_EQ(splits.train->labels[3].item<std::int64_t>(), TextSymbol('e'));
+  EXPECT_EQ(splits.train->images[3][0][0][0].item<float>(), TextSymbol('a'));
+  EXPECT_EQ(config.data.num_classes, kTextSymbols);
+  EXPECT_EQ(config.data.normalization.mean, std::vector<double>{0.0});
+  // A deployed client reads its own folder's training split alone.
+  config.data.dir = dir.File("b");
+  EXPECT_EQ(LoadTrainingSplit(config.data)->size(), 5);
+}
+
+TEST(NaturalPartitionTest, FolderCountOtherThanTheClientsAndMixedFormatsAreRefused) {
+  TempDir dir;
+  config::RunConfig config = NaturalTextConfig(dir, 3);
+  ExpectError<ConfigError>([&] { LoadRunData(config); },
+                           {"federation.clients is 3", "holds 2 client folders"});
+  TempDir npy;
+  for (const char* client : {"x", "y"}) std::filesystem::create_directories(npy.File(client));
+  WriteFile(npy.File("x/x_train.npy"), NpyFile("|u1", "(1, 2, 2)", Bytes(4)));
+  WriteFile(npy.File("x/y_train.npy"), NpyFile("|u1", "(1,)", Bytes(1)));
+  WriteFile(npy.File("y/x_train.npy"), NpyFile("<f4", "(1, 2, 2)", std::string(16, '\0')));
+  WriteFile(npy.File("y/y_train.npy"), NpyFile("|u1", "(1,)", Bytes(1)));
+  config::RunConfig mixed;
+  mixed.data.source = config::DataSource::kNpy;
+  mixed.data.dir = npy.path();
+  mixed.federation.partition = config::PartitionKind::kNatural;
+  mixed.federation.clients = 2;
+  ExpectError([&] { LoadRunData(mixed); },
+              {"y/x_train.npy", "1x2x2 float32", "1x2x2 bytes", "the same format"});
+}
+
+TEST(NaturalPartitionTest, TextAndItsSequenceModelNeedEachOther) {
+  const auto error = [](const std::string& toml) {
+    try {
+      config::ParseConfig(toml, "t.toml");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(error("[data]\nsource = \"text\"\n").find("model.architecture: must be \"char-gru\""),
+            std::string::npos);
+  EXPECT_NE(error("[model]\narchitecture = \"char-gru\"\n").find("data.source: must be \"text\""),
+            std::string::npos);
+  const std::string text = "[data]\nsource = \"text\"\n[model]\narchitecture = \"char-gru\"\n";
+  EXPECT_EQ(error(text), "no error");
+  EXPECT_NE(error("[data]\nsource = \"text\"\naugment = \"crop_flip\"\n[model]\narchitecture = "
+                  "\"char-gru\"\n")
+                .find("data.augment: must be \"none\""),
+            std::string::npos);
+  EXPECT_NE(error("[data]\nsource = \"text\"\nnormalize_mean = 0.5\n[model]\narchitecture = "
+                  "\"char-gru\"\n")
+                .find("data.normalize_mean, data.normalize_std: not with"),
+            std::string::npos);
+  EXPECT_NE(error("[data]\nmax_train_samples = 10\n[federation]\npartition = \"natural\"\n")
+                .find("data.max_train_samples: must be 0"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -17,11 +17,19 @@ class MultiExitNetTest : public ::testing::TestWithParam<Architecture> {
     spec.architecture = GetParam();
     return MultiExitNet(spec);
   }
+  // n samples the architecture reads: images, or for char-gru windows of
+  // 28 symbol indices (below the 10 classes, its vocabulary).
+  torch::Tensor Input(std::int64_t n) const {
+    if (GetParam() == Architecture::kCharGru) {
+      return torch::randint(0, 10, {n, 1, 1, 28}).to(torch::kFloat32);
+    }
+    return torch::randn({n, 1, 28, 28});
+  }
 };
 
 TEST_P(MultiExitNetTest, ForwardReturnsLogitsOfEveryExitShallowToDeep) {
   auto net = Make();
-  const auto logits = net->forward(torch::randn({4, 1, 28, 28}));
+  const auto logits = net->forward(Input(4));
   ASSERT_EQ(static_cast<int>(logits.size()), net->num_exits());
   for (const auto& l : logits) EXPECT_EQ(l.sizes(), (std::vector<std::int64_t>{4, 10}));
 }
@@ -30,7 +38,7 @@ TEST_P(MultiExitNetTest, ForwardToEqualsFullForwardAtEveryExit) {
   auto net = Make();
   net->eval();  // BatchNorm with running statistics: both calls see identical layers
   torch::NoGradGuard no_grad;
-  const auto x = torch::randn({3, 1, 28, 28});
+  const auto x = Input(3);
   const auto all = net->forward(x);
   for (int k = 0; k < net->num_exits(); ++k) {
     EXPECT_TRUE(torch::equal(net->forward_to(x, k), all[k])) << "exit " << k;
@@ -41,7 +49,7 @@ TEST_P(MultiExitNetTest, ForwardExitsComputesTheFirstExitsOnly) {
   auto net = Make();
   net->eval();
   torch::NoGradGuard no_grad;
-  const auto x = torch::randn({3, 1, 28, 28});
+  const auto x = Input(3);
   const auto all = net->forward(x);
   for (int count = 1; count <= net->num_exits(); ++count) {
     const auto first = net->ForwardExits(x, count);
@@ -55,8 +63,8 @@ TEST_P(MultiExitNetTest, ForwardExitsComputesTheFirstExitsOnly) {
 
 TEST_P(MultiExitNetTest, ForwardToRejectsExitOutOfRange) {
   auto net = Make();
-  EXPECT_THROW(net->forward_to(torch::randn({1, 1, 28, 28}), net->num_exits()), InternalError);
-  EXPECT_THROW(net->forward_to(torch::randn({1, 1, 28, 28}), -1), InternalError);
+  EXPECT_THROW(net->forward_to(Input(1), net->num_exits()), InternalError);
+  EXPECT_THROW(net->forward_to(Input(1), -1), InternalError);
 }
 
 TEST_P(MultiExitNetTest, DeeperExitsNeverHaveFewerPathParameters) {
@@ -70,7 +78,7 @@ INSTANTIATE_TEST_SUITE_P(AllArchitectures, MultiExitNetTest,
                          ::testing::Values(Architecture::kCnn3S, Architecture::kCnn3M,
                                            Architecture::kMlp, Architecture::kResNet8,
                                            Architecture::kResNet20, Architecture::kResNet32,
-                                           Architecture::kResNet18),
+                                           Architecture::kResNet18, Architecture::kCharGru),
                          [](const auto& info) {
                            std::string name = ArchitectureName(info.param);
                            std::erase(name, '-');
@@ -118,6 +126,38 @@ std::int64_t ParameterCount(torch::nn::Module& module) {
   std::int64_t total = 0;
   for (const auto& p : module.parameters()) total += p.numel();
   return total;
+}
+
+TEST(CharGruTest, ThreeGruLayersEachWithAnExitReadingTheLastStep) {
+  ModelSpec spec;
+  spec.architecture = Architecture::kCharGru;
+  spec.num_classes = 96;
+  spec.height = 1;
+  spec.width = 80;
+  torch::manual_seed(1);
+  MultiExitNet net(spec);
+  ASSERT_EQ(net->num_exits(), 3);
+  // embedding 96×8; GRU 3·128·(8 + 128) + 2·3·128 biases, then 3·128·256 + biases; heads 128·96
+  // + 96.
+  const std::int64_t head = 128 * 96 + 96;
+  const std::int64_t first = 96 * 8 + 3 * 128 * (8 + 128) + 6 * 128;
+  const std::int64_t deeper = 3 * 128 * 256 + 6 * 128;
+  EXPECT_EQ(net->PathParameterCount(0), first + head);
+  EXPECT_EQ(net->PathParameterCount(2), first + 2 * deeper + head);
+  // Every exit reads its layer's last step, which has read the window: the
+  // last symbol changes every exit's logits, and a batch's windows are
+  // predicted independently.
+  net->eval();
+  torch::NoGradGuard no_grad;
+  auto x = torch::full({2, 1, 1, 80}, 5.0f);
+  const auto before = net->forward(x);
+  x[1][0][0][79] = 7.0f;
+  const auto after = net->forward(x);
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_EQ(after[k].sizes(), (std::vector<std::int64_t>{2, 96}));
+    EXPECT_TRUE(torch::equal(before[k][0], after[k][0])) << k;
+    EXPECT_FALSE(torch::allclose(before[k][1], after[k][1])) << k;
+  }
 }
 
 TEST(ResNetTest, CifarResNetsHaveTheirBlocksAndAnExitAfterEveryStage) {

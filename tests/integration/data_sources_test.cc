@@ -4,11 +4,16 @@
 // the federation learns, and a broken file stops the run with the data
 // exit code and the file's name. And the partition a run uses, written by
 // fsd-sim --write-partition and kept with every run, reproduces the split.
+// Then the natural partition on the text task: a simulation makes one client
+// per folder named after it, a deployment runs each fsd-client on its own
+// folder, and the King James Bible prepared from Debian's package runs with
+// configs/kjv-chars.toml as docs/DATA.md says.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "common/errors.h"
 #include "tests/testing/data_files.h"
@@ -68,7 +73,7 @@ TEST(DataSourcesTest, FederationOnNumpyColourImagesLearnsWithWhatTheFilesSay) {
   ASSERT_EQ(RunToEnd(SimOn(data, out, "npy", 3), out.File("sim.log")), kExitOk)
       << testing::ReadFile(out.File("sim.log"));
   EXPECT_NE(testing::ReadFile(out.File("sim.log"))
-                .find("data: 900 training and 200 test images of 3x12x12, 4 classes"),
+                .find("data: 900 training and 200 test samples of 3x12x12, 4 classes"),
             std::string::npos)
       << testing::ReadFile(out.File("sim.log"));
   const auto summary = nlohmann::json::parse(testing::ReadFile(out.File("run/summary.json")));
@@ -136,6 +141,168 @@ TEST(DataSourcesTest, AWrittenPartitionIsTheOneTheRunKeepsAndReproducesIt) {
   EXPECT_EQ(testing::ReadFile(out.File("b/partition.txt")), written);
   EXPECT_EQ(testing::ReadMetrics(out.File("b"))[0]["samples"],
             testing::ReadMetrics(out.File("a"))[0]["samples"]);
+}
+
+const std::vector<std::string> kSentences = {
+    "in the beginning was the word, and the word was with god.\n",
+    "blessed are the meek: for they shall inherit the earth.\n",
+    "let every thing that hath breath praise the lord.\n"};
+
+// One folder per client of `clients` (client k repeats sentence k) and a
+// test split holding every sentence.
+void WriteTextFolders(const testing::TempDir& dir, const std::vector<std::string>& clients) {
+  std::string test;
+  for (std::size_t k = 0; k < clients.size(); ++k) {
+    std::string text;
+    for (int i = 0; i < 40; ++i) text += kSentences[k % kSentences.size()];
+    std::filesystem::create_directories(dir.File(clients[k]));
+    testing::WriteFile(dir.File(clients[k] + "/train.txt"), text);
+    for (int i = 0; i < 4; ++i) test += kSentences[k % kSentences.size()];
+  }
+  testing::WriteFile(dir.File("test.txt"), test);
+}
+
+// configs/kjv-chars.toml on `data`: `clients` folders, every client each
+// round, windows of 16 symbols at every 2nd symbol.
+std::vector<std::string> TextSettings(const testing::TempDir& data, int clients) {
+  std::vector<std::string> settings;
+  const auto set = [&](const std::string& assignment) {
+    settings.push_back("--set");
+    settings.push_back(assignment);
+  };
+  set("data.dir=" + data.path());
+  set("data.text_window=16");
+  set("data.text_stride=2");
+  set("federation.fraction=1");
+  set("federation.clients=" + std::to_string(clients));
+  return settings;
+}
+
+TEST(NaturalPartitionTest, SimulationMakesOneClientPerFolderNamedAfterIt) {
+  testing::TempDir data, out;
+  WriteTextFolders(data, {"john", "amos", "mark"});
+  ASSERT_EQ(RunToEnd(Concat({testing::BinDir() + "/fsd-sim", "--config",
+                             testing::SourceDir() + "/configs/kjv-chars.toml", "--out",
+                             out.File("run"), "--rounds", "8", "--workers", "2"},
+                            TextSettings(data, 3)),
+                     out.File("sim.log")),
+            kExitOk)
+      << testing::ReadFile(out.File("sim.log"));
+  const std::string log = testing::ReadFile(out.File("sim.log"));
+  for (const char* name : {"client amos joined", "client john joined", "client mark joined"})
+    EXPECT_NE(log.find(name), std::string::npos) << name;
+  // Folders in name order: amos (sentence 1), john (0), mark (2), each its
+  // own samples — (40 sentences − 16 − 1) / 2 + 1 windows.
+  const std::string partition = testing::ReadFile(out.File("run/partition.txt"));
+  std::vector<std::size_t> sizes;
+  std::istringstream lines(partition);
+  for (std::string line; std::getline(lines, line);)
+    sizes.push_back(static_cast<std::size_t>(std::count(line.begin(), line.end(), ' ') + 1));
+  const auto windows = [](std::size_t k) { return (40 * kSentences[k].size() - 17) / 2 + 1; };
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{windows(1), windows(0), windows(2)}));
+  const auto summary = nlohmann::json::parse(testing::ReadFile(out.File("run/summary.json")));
+  EXPECT_EQ(summary["data"]["num_classes"], 96);
+  // Repeated sentences: the main exit predicts far better than its most
+  // frequent symbol (the space, under 20%) after 8 rounds.
+  const auto records = testing::ReadMetrics(out.File("run"));
+  ASSERT_EQ(records.size(), 8u);
+  EXPECT_EQ(records[0]["acc"].size(), 3u);
+  EXPECT_GT(records.back()["acc"].back().get<double>(), 0.4) << records.back().dump();
+}
+
+TEST(NaturalPartitionTest, CoordinatorAndTwoClientsEachOnItsOwnFolder) {
+  testing::TempDir data, dir;
+  WriteTextFolders(data, {"client-1", "client-2"});
+  const auto bin = [](const char* name) { return testing::BinDir() + "/" + name; };
+  ASSERT_EQ(RunToEnd({bin("fsd-keygen"), "--out", dir.File("keys"), "--name", "coordinator"},
+                     dir.File("k.log")),
+            kExitOk);
+  for (const char* name : {"client-1", "client-2"}) {
+    ASSERT_EQ(RunToEnd({bin("fsd-keygen"), "--out", dir.File("allow"), "--name", name},
+                       dir.File("k.log")),
+              kExitOk);
+  }
+  const std::vector<std::string> config = {"--config",
+                                           testing::SourceDir() + "/configs/kjv-chars.toml"};
+  const int coordinator = testing::SpawnProcess(
+      Concat(Concat(Concat({bin("fsd-coordinator")}, config), TextSettings(data, 2)),
+             {"--out", dir.File("coord"), "--key", dir.File("keys/coordinator.key"), "--allow",
+              dir.File("allow"), "--bind", "tcp://127.0.0.1:*", "--rounds", "2", "--min-clients",
+              "2"}),
+      dir.File("coord.log"));
+  const std::string endpoint = testing::ListeningEndpoint(dir.File("coord.log"));
+  ASSERT_FALSE(endpoint.empty()) << testing::ReadFile(dir.File("coord.log"));
+  std::vector<int> clients;
+  for (const std::string name : {"client-1", "client-2"}) {
+    // Its own folder is its data directory; the test split is the coordinator's.
+    clients.push_back(testing::SpawnProcess(
+        Concat(Concat(Concat({bin("fsd-client")}, config), TextSettings(data, 2)),
+               {"--set", "data.dir=" + data.File(name), "--connect", endpoint, "--key",
+                dir.File("allow/" + name + ".key"), "--server-key",
+                dir.File("keys/coordinator.pub"), "--name", name}),
+        dir.File(name + ".log")));
+  }
+  EXPECT_EQ(testing::WaitProcess(coordinator, 240.0), kExitOk)
+      << testing::ReadFile(dir.File("coord.log"));
+  for (std::size_t k = 0; k < clients.size(); ++k) {
+    EXPECT_EQ(testing::WaitProcess(clients[k], 240.0), kExitOk)
+        << testing::ReadFile(dir.File("client-" + std::to_string(k + 1) + ".log"));
+  }
+  const auto records = testing::ReadMetrics(dir.File("coord"));
+  ASSERT_EQ(records.size(), 2u);
+  for (const auto& record : records) EXPECT_EQ(record["clients_reported"].get<int>(), 2);
+  // Each client trained on its folder alone: 40 sentences' windows.
+  EXPECT_NE(testing::ReadFile(dir.File("client-2.log"))
+                .find(std::to_string((40 * kSentences[1].size() - 17) / 2 + 1) + " samples"),
+            std::string::npos)
+      << testing::ReadFile(dir.File("client-2.log"));
+}
+
+TEST(NaturalPartitionTest, KingJamesBibleFromThePackageRunsAsDataMdSays) {
+  testing::TempDir data, out;
+  ASSERT_EQ(RunToEnd({testing::SourceDir() + "/scripts/prepare-kjv", data.File("kjv")},
+                     out.File("prepare.log")),
+            kExitOk)
+      << testing::ReadFile(out.File("prepare.log"));
+  EXPECT_NE(testing::ReadFile(out.File("prepare.log")).find("prepare-kjv: 66 books"),
+            std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(data.File("kjv/19-psalms/train.txt")));
+  // One round on a sparse sample of the windows (one every 4096 symbols).
+  const std::vector<std::string> settings = {"--set", "data.dir=" + data.File("kjv"), "--set",
+                                             "data.text_stride=4096"};
+  ASSERT_EQ(RunToEnd(Concat({testing::BinDir() + "/fsd-sim", "--config",
+                             testing::SourceDir() + "/configs/kjv-chars.toml", "--out",
+                             out.File("run"), "--rounds", "1", "--workers", "2"},
+                            settings),
+                     out.File("sim.log")),
+            kExitOk)
+      << testing::ReadFile(out.File("sim.log"));
+  const std::string log = testing::ReadFile(out.File("sim.log"));
+  EXPECT_NE(log.find("14/14 clients"), std::string::npos) << log;  // 20% of 66 books
+  const auto summary = nlohmann::json::parse(testing::ReadFile(out.File("run/summary.json")));
+  EXPECT_EQ(summary["clients"], 66);
+  // Exported: a LibTorch model only; slimming is refused by name.
+  const auto exporter = [&](const std::vector<std::string>& flags, const std::string& log_name) {
+    return RunToEnd(Concat(Concat({testing::BinDir() + "/fsd-export", "--config",
+                                   testing::SourceDir() + "/configs/kjv-chars.toml", "--checkpoint",
+                                   out.File("run/checkpoint.bin")},
+                                  settings),
+                           flags),
+                    out.File(log_name));
+  };
+  ASSERT_EQ(exporter({"--exit", "2", "--out", out.File("exit2.pt")}, "export.log"), kExitOk)
+      << testing::ReadFile(out.File("export.log"));
+  EXPECT_NE(testing::ReadFile(out.File("export.log")).find("char-gru: no XNNPACK runtime file"),
+            std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(out.File("exit2.fsdm")));
+  const auto manifest = nlohmann::json::parse(testing::ReadFile(out.File("exit2.json")));
+  EXPECT_EQ(manifest["architecture"], "char-gru");
+  EXPECT_TRUE(manifest["runtime_model"].is_null());
+  EXPECT_EQ(
+      exporter({"--exit", "1", "--out", out.File("slim.pt"), "--keep-channels", "0.5"}, "slim.log"),
+      kExitUsage);
+  EXPECT_NE(testing::ReadFile(out.File("slim.log")).find("char-gru cannot be slimmed"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -101,13 +101,14 @@ TEST(AttackTest, ApplyReplacesOnlyAttackersUpdatesAndLogsThemPerRound) {
   auto untouched = trained;
   attack.Apply(honest, round, untouched);
   EXPECT_EQ(untouched.values, kTrained);
-  const std::string name = "client-" + std::to_string(attacker);
-  const auto injected = attack.InjectedIn(2, {name, "client-" + std::to_string(honest)});
+  const std::vector<std::string> names = {"ann", "bob", "cy"};
+  const std::string name = names[attacker];
+  const auto injected = attack.InjectedIn(2, {name, names[honest]}, names);
   EXPECT_EQ(injected["attack"], "sign_flip");
   EXPECT_EQ(injected["attackers"], nlohmann::json::array({name}));
   // An attack the round did not aggregate (refused, late) is not reported.
-  EXPECT_TRUE(attack.InjectedIn(2, {"client-" + std::to_string(honest)})["attackers"].empty());
-  EXPECT_TRUE(attack.InjectedIn(1, {name})["attackers"].empty());
+  EXPECT_TRUE(attack.InjectedIn(2, {names[honest]}, names)["attackers"].empty());
+  EXPECT_TRUE(attack.InjectedIn(1, {name}, names)["attackers"].empty());
 }
 
 TEST(AttackTest, CoordinatedAlieGivesEveryAttackerTheSameUpload) {
@@ -123,9 +124,8 @@ TEST(AttackTest, CoordinatedAlieGivesEveryAttackerTheSameUpload) {
   attack.ApplyCoordinated(1, clients, results);
   EXPECT_EQ(first.values, (std::vector<float>{1, 10}));  // 2 − 1·1, 10 − 1·0
   EXPECT_EQ(second.values, first.values);
-  EXPECT_EQ(attack.InjectedIn(1, {"client-" + std::to_string(clients[0]),
-                                  "client-" + std::to_string(clients[1])})["attackers"]
-                .size(),
+  const std::vector<std::string> names = {"c0", "c1", "c2", "c3", "c4"};
+  EXPECT_EQ(attack.InjectedIn(1, {names[clients[0]], names[clients[1]]}, names)["attackers"].size(),
             2u);
 }
 
