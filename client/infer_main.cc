@@ -90,7 +90,8 @@ fsd::model::MultiExitNet LoadLibTorchModel(const std::string& model_path,
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "fsd-infer: accuracy and latency of an exported model on an IDX test split.\n"
+      "fsd-infer: accuracy and latency of an exported model on an IDX test split (test.txt "
+      "for a char-gru model).\n"
       "Exit codes: 0 ok, 1 internal error, 2 bad flags, 3 I/O error, 4 bad data or model."};
   std::string model_path, data_dir, json_out, runtime = "libtorch";
   std::vector<double> thresholds;
@@ -100,7 +101,7 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingFile);
   app.add_option("--data", data_dir,
-                 "IDX directory (train- and t10k- files; the t10k split is evaluated)")
+                 "the test split's directory: IDX t10k- files, or test.txt for a char-gru model")
       ->required();
   app.add_option("--runtime", runtime,
                  "libtorch (the .pt archive) or xnnpack (the manifest's runtime model file)")
@@ -126,14 +127,20 @@ int main(int argc, char** argv) {
     config::DataConfig data;
     data.dir = data_dir;
     try {
-      data.normalization = edge::ManifestNormalization(manifest);
       data.num_classes = manifest.at("num_classes").get<int>();
+      if (manifest.value("data_source", "images") == "text") {
+        // A text model reads test.txt as it was trained: the same windows.
+        data.source = config::DataSource::kText;
+        data.text_window = manifest.at("text_window").get<int>();
+        data.text_stride = manifest.at("text_stride").get<int>();
+      } else {
+        data.normalization = edge::ManifestNormalization(manifest);
+      }
     } catch (const nlohmann::json::exception& e) {
       throw DataError(model_path + ": manifest field missing or of the wrong type: " + e.what());
     }
     data.max_test_samples = max_samples;
-    data.max_train_samples = 1;  // only the test split is used (the loader opens both)
-    const auto test = data::LoadSplits(data).test;
+    const auto test = data::LoadTestSplit(data);
     const auto n = test->size();
     if (n == 0) throw DataError(data_dir + ": the test split is empty");
     const int height = manifest.value("height", 0), width = manifest.value("width", 0);
@@ -161,9 +168,10 @@ int main(int argc, char** argv) {
                 static_cast<long long>(report["parameters"].get<std::int64_t>()),
                 static_cast<long long>(n), threads);
     if (runtime == "xnnpack") {
-      if (manifest.value("architecture", "") == "torchscript") {
-        throw ConfigError("--runtime xnnpack: " + model_path +
-                          " is a TorchScript network, which runs under LibTorch only");
+      if (manifest.value("runtime_model", nlohmann::json()).is_null()) {
+        throw ConfigError("--runtime xnnpack: " + model_path + " is a " +
+                          manifest.value("architecture", "") +
+                          " network, which runs under LibTorch only (--runtime libtorch)");
       }
       const auto dir = std::filesystem::path(model_path).parent_path();
       const std::string file =

@@ -81,7 +81,16 @@ int main(int argc, char** argv) {
     if (ec) throw IoError(out_dir + ": cannot create output directory: " + ec.message());
 
     data::RequireFixedClassCount(cfg.data, "fsd-coordinator");
-    const data::Splits splits = data::LoadRunData(cfg);
+    // With a natural partition the client folders are the clients' own: the
+    // coordinator reads the test split alone (normalized as data.normalize_*
+    // say, else by its own statistics).
+    data::Splits splits;
+    if (cfg.federation.partition == config::PartitionKind::kNatural) {
+      splits.test = data::LoadTestSplit(cfg.data);
+      data::AdoptFromData(*splits.test, cfg.data);
+    } else {
+      splits = data::LoadRunData(cfg);
+    }
     const model::ModelSpec spec = data::ModelSpecFor(cfg.model, *splits.test);
     torch::manual_seed(cfg.model.init_seed);
     model::MultiExitNet net(spec);

@@ -48,6 +48,12 @@ int main(int argc, char** argv) {
     const auto manifest = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
     std::string model_file, digest;
     data::Normalization normalization;
+    if (manifest.is_object() && manifest.contains("runtime_model") &&
+        manifest["runtime_model"].is_null()) {
+      throw ConfigError(json_path.string() + ": a " + manifest.value("architecture", "") +
+                        " network has no XNNPACK runtime file; it runs under LibTorch "
+                        "(fsd-infer --runtime libtorch)");
+    }
     try {
       model_file =
           (json_path.parent_path() / manifest.at("runtime_model").get<std::string>()).string();

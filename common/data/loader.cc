@@ -147,8 +147,17 @@ Splits LoadNaturalSplits(const config::DataConfig& config,
 
 Splits LoadSplits(const config::DataConfig& config) {
   if (config.source == config::DataSource::kSynthetic) return LoadSynthetic(config);
-  return ToSplits(config, ReadSplit(config, config.dir, /*train=*/true),
-                  ReadSplit(config, config.dir, /*train=*/false));
+  // The training split first: its errors are the ones to report.
+  const ImageArrays train = ReadSplit(config, config.dir, /*train=*/true);
+  return ToSplits(config, train, ReadSplit(config, config.dir, /*train=*/false));
+}
+
+SharedDataset LoadTestSplit(const config::DataConfig& config) {
+  if (config.source == config::DataSource::kSynthetic) return LoadSynthetic(config).test;
+  const ImageArrays test = ReadSplit(config, config.dir, /*train=*/false);
+  const int classes = config.num_classes > 0 ? config.num_classes : ClassCount(config, test, test);
+  return std::make_shared<const Dataset>(
+      ToDataset(test, classes, NormalizationOf(config), config.max_test_samples));
 }
 
 std::vector<std::string> NaturalClients(const config::RunConfig& config) {

@@ -42,6 +42,11 @@ Splits LoadSplits(const config::DataConfig& config);
 // what a deployed fsd-client trains on (its own folder, in either layout).
 SharedDataset LoadTrainingSplit(const config::DataConfig& config);
 
+// The test split of data.dir alone, normalized with data.normalize_mean /
+// std (from the training split's statistics, e.g. an export's manifest;
+// when empty, its own): what inference on an exported model reads.
+SharedDataset LoadTestSplit(const config::DataConfig& config);
+
 // A natural partition's clients: the subdirectories of data.dir sorted by
 // name (hidden ones skipped), which name the clients. ConfigError unless
 // there are federation.clients of them, or for the synthetic source.

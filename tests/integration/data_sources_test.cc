@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -174,7 +176,9 @@ std::vector<std::string> TextSettings(const testing::TempDir& data, int clients)
   set("data.text_window=16");
   set("data.text_stride=2");
   set("federation.fraction=1");
-  set("federation.clients=" + std::to_string(clients));
+  std::ostringstream clients_setting;  // not "..." + to_string: GCC 12's -Warray-bounds misfires
+  clients_setting << "federation.clients=" << clients;
+  set(clients_setting.str());
   return settings;
 }
 
@@ -222,13 +226,16 @@ TEST(NaturalPartitionTest, CoordinatorAndTwoClientsEachOnItsOwnFolder) {
                        dir.File("k.log")),
               kExitOk);
   }
+  // The coordinator holds the test split only; the folders are the clients'.
+  std::filesystem::create_directories(dir.File("server"));
+  std::filesystem::copy_file(data.File("test.txt"), dir.File("server/test.txt"));
   const std::vector<std::string> config = {"--config",
                                            testing::SourceDir() + "/configs/kjv-chars.toml"};
   const int coordinator = testing::SpawnProcess(
       Concat(Concat(Concat({bin("fsd-coordinator")}, config), TextSettings(data, 2)),
              {"--out", dir.File("coord"), "--key", dir.File("keys/coordinator.key"), "--allow",
               dir.File("allow"), "--bind", "tcp://127.0.0.1:*", "--rounds", "2", "--min-clients",
-              "2"}),
+              "2", "--set", "data.dir=" + dir.File("server")}),
       dir.File("coord.log"));
   const std::string endpoint = testing::ListeningEndpoint(dir.File("coord.log"));
   ASSERT_FALSE(endpoint.empty()) << testing::ReadFile(dir.File("coord.log"));
@@ -298,6 +305,33 @@ TEST(NaturalPartitionTest, KingJamesBibleFromThePackageRunsAsDataMdSays) {
   const auto manifest = nlohmann::json::parse(testing::ReadFile(out.File("exit2.json")));
   EXPECT_EQ(manifest["architecture"], "char-gru");
   EXPECT_TRUE(manifest["runtime_model"].is_null());
+  // fsd-infer reads the test text as the model was trained (the manifest's
+  // windows); the XNNPACK runtimes are refused by name.
+  const auto infer = [&](const std::string& program, const std::vector<std::string>& flags,
+                         const std::string& log_name) {
+    return RunToEnd(Concat({testing::BinDir() + "/" + program, "--model", out.File("exit2.pt"),
+                            "--data", data.File("kjv"), "--max-samples", "300"},
+                           flags),
+                    out.File(log_name));
+  };
+  ASSERT_EQ(infer("fsd-infer", {"--runtime", "libtorch", "--batch-sizes", "64"}, "infer.log"),
+            kExitOk)
+      << testing::ReadFile(out.File("infer.log"));
+  // The manifest's windows: one every 4096 symbols of test.txt.
+  const auto test_windows = (std::filesystem::file_size(data.File("kjv/test.txt")) - 81) / 4096 + 1;
+  char samples[64];
+  std::snprintf(samples, sizeof(samples), "%ju test samples", std::uintmax_t{test_windows});
+  const std::string inferred = testing::ReadFile(out.File("infer.log"));
+  EXPECT_NE(inferred.find(samples), std::string::npos) << inferred;
+  EXPECT_NE(inferred.find("batch   64: accuracy"), std::string::npos) << inferred;
+  EXPECT_EQ(infer("fsd-infer", {"--runtime", "xnnpack"}, "xnnpack.log"), kExitUsage);
+  EXPECT_NE(testing::ReadFile(out.File("xnnpack.log")).find("char-gru network, which runs under"),
+            std::string::npos)
+      << testing::ReadFile(out.File("xnnpack.log"));
+  EXPECT_EQ(infer("fsd-edge-infer", {}, "edge.log"), kExitUsage);
+  EXPECT_NE(testing::ReadFile(out.File("edge.log")).find("has no XNNPACK runtime file"),
+            std::string::npos)
+      << testing::ReadFile(out.File("edge.log"));
   EXPECT_EQ(
       exporter({"--exit", "1", "--out", out.File("slim.pt"), "--keep-channels", "0.5"}, "slim.log"),
       kExitUsage);
