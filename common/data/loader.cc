@@ -156,8 +156,13 @@ SharedDataset LoadTestSplit(const config::DataConfig& config) {
   if (config.source == config::DataSource::kSynthetic) return LoadSynthetic(config).test;
   const ImageArrays test = ReadSplit(config, config.dir, /*train=*/false);
   const int classes = config.num_classes > 0 ? config.num_classes : ClassCount(config, test, test);
-  return std::make_shared<const Dataset>(
+  auto dataset = std::make_shared<const Dataset>(
       ToDataset(test, classes, NormalizationOf(config), config.max_test_samples));
+  FSD_LOG(INFO) << "data: " << dataset->size() << " test samples of " << test.channels << "x"
+                << test.height << "x" << test.width << ", " << classes
+                << " classes, normalization mean " << List(dataset->normalization.mean) << " std "
+                << List(dataset->normalization.std);
+  return dataset;
 }
 
 std::vector<std::string> NaturalClients(const config::RunConfig& config) {
