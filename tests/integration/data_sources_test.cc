@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -213,6 +214,74 @@ TEST(NaturalPartitionTest, SimulationMakesOneClientPerFolderNamedAfterIt) {
   EXPECT_EQ(records[0]["acc"].size(), 3u);
   EXPECT_GT(records.back()["acc"].back().get<double>(), 0.4) << records.back().dump();
 }
+
+// Everything that does not depend on the layer types runs on char-gru: each
+// case is one feature over 2 rounds of 3 books, checked in the metrics.
+struct ModelAgnosticCase {
+  const char* name;
+  const char* tables;  // TOML tables appended to configs/kjv-chars.toml
+  std::vector<std::string> settings;
+  std::function<void(const std::vector<nlohmann::json>&)> check;
+};
+
+void PrintTo(const ModelAgnosticCase& feature, std::ostream* out) { *out << feature.name; }
+
+class CharGruFeatureTest : public ::testing::TestWithParam<ModelAgnosticCase> {};
+
+TEST_P(CharGruFeatureTest, RunsOnTheSequenceModel) {
+  testing::TempDir data, out;
+  WriteTextFolders(data, {"john", "amos", "mark"});
+  const std::string config = out.File("config.toml");
+  testing::WriteFile(config, testing::ReadFile(testing::SourceDir() + "/configs/kjv-chars.toml") +
+                                 "\n" + GetParam().tables);
+  ASSERT_EQ(RunToEnd(Concat(Concat({testing::BinDir() + "/fsd-sim", "--config", config, "--out",
+                                    out.File("run"), "--rounds", "2", "--workers", "2"},
+                                   TextSettings(data, 3)),
+                            GetParam().settings),
+                     out.File("sim.log")),
+            kExitOk)
+      << testing::ReadFile(out.File("sim.log"));
+  const auto records = testing::ReadMetrics(out.File("run"));
+  ASSERT_EQ(records.size(), 2u);
+  GetParam().check(records);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    NaturalPartitionTest, CharGruFeatureTest,
+    ::testing::Values(
+        ModelAgnosticCase{"PruningAndInt8",
+                          "[compression]\nuplink = \"int8\"\n[pruning]\nfinal_sparsity = 0.5\n"
+                          "start_round = 1\nend_round = 2\n",
+                          {},
+                          [](const auto& records) {
+                            EXPECT_EQ(records[1]["sparsity"].template get<double>(), 0.5);
+                            EXPECT_LT(records[1]["bytes_up"].template get<double>(),
+                                      records[0]["bytes_up"].template get<double>());
+                          }},
+        ModelAgnosticCase{"SecureAggregation",
+                          "",
+                          {"--set", "secure_aggregation.enabled=true"},
+                          [](const auto& records) {
+                            EXPECT_EQ(records[1]["secure_aggregation"]["survivors"], 3);
+                          }},
+        ModelAgnosticCase{
+            "CentralDp",
+            "",
+            {"--set", "privacy.dp=central", "--set", "aggregation.weighting=uniform", "--set",
+             "privacy.noise_multiplier=0.5", "--set", "privacy.clip_norm=1.0"},
+            [](const auto& records) {
+              EXPECT_EQ(records[1]["privacy_steps"], 2);
+              EXPECT_GT(records[1]["epsilon"].template get<double>(), 0.0);
+            }},
+        ModelAgnosticCase{
+            "HeterogeneousExits",
+            "[[heterogeneity.profile]]\nshare = 0.34\nmax_exit = 1\n"
+            "[[heterogeneity.profile]]\nshare = 0.66\nmax_exit = 0\n",
+            {},
+            [](const auto& records) {
+              EXPECT_EQ(records[1]["clients_by_exit"], nlohmann::json::array({1, 0, 2}));
+            }}),
+    [](const auto& info) { return std::string(info.param.name); });
 
 TEST(NaturalPartitionTest, CoordinatorAndTwoClientsEachOnItsOwnFolder) {
   testing::TempDir data, dir;
