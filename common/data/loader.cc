@@ -143,6 +143,26 @@ Splits LoadNaturalSplits(const config::DataConfig& config,
   return splits;
 }
 
+// One split of data.dir alone, normalized as the config says (else by its
+// own statistics; text never).
+SharedDataset LoadOneSplit(const config::DataConfig& config, bool train) {
+  if (config.source == config::DataSource::kSynthetic) {
+    const Splits splits = LoadSynthetic(config);
+    return train ? splits.train : splits.test;
+  }
+  const ImageArrays split = ReadSplit(config, config.dir, train);
+  const int classes =
+      config.num_classes > 0 ? config.num_classes : ClassCount(config, split, split);
+  auto dataset = std::make_shared<const Dataset>(
+      ToDataset(split, classes, NormalizationOf(config),
+                train ? config.max_train_samples : config.max_test_samples));
+  FSD_LOG(INFO) << "data: " << dataset->size() << (train ? " training" : " test") << " samples of "
+                << split.channels << "x" << split.height << "x" << split.width << ", " << classes
+                << " classes, normalization mean " << List(dataset->normalization.mean) << " std "
+                << List(dataset->normalization.std);
+  return dataset;
+}
+
 }  // namespace
 
 Splits LoadSplits(const config::DataConfig& config) {
@@ -153,16 +173,7 @@ Splits LoadSplits(const config::DataConfig& config) {
 }
 
 SharedDataset LoadTestSplit(const config::DataConfig& config) {
-  if (config.source == config::DataSource::kSynthetic) return LoadSynthetic(config).test;
-  const ImageArrays test = ReadSplit(config, config.dir, /*train=*/false);
-  const int classes = config.num_classes > 0 ? config.num_classes : ClassCount(config, test, test);
-  auto dataset = std::make_shared<const Dataset>(
-      ToDataset(test, classes, NormalizationOf(config), config.max_test_samples));
-  FSD_LOG(INFO) << "data: " << dataset->size() << " test samples of " << test.channels << "x"
-                << test.height << "x" << test.width << ", " << classes
-                << " classes, normalization mean " << List(dataset->normalization.mean) << " std "
-                << List(dataset->normalization.std);
-  return dataset;
+  return LoadOneSplit(config, /*train=*/false);
 }
 
 std::vector<std::string> NaturalClients(const config::RunConfig& config) {
@@ -201,12 +212,7 @@ Splits LoadRunData(config::RunConfig& config) {
 }
 
 SharedDataset LoadTrainingSplit(const config::DataConfig& config) {
-  if (config.source == config::DataSource::kSynthetic) return LoadSynthetic(config).train;
-  const ImageArrays train = ReadSplit(config, config.dir, /*train=*/true);
-  const int classes =
-      config.num_classes > 0 ? config.num_classes : ClassCount(config, train, train);
-  return std::make_shared<const Dataset>(
-      ToDataset(train, classes, NormalizationOf(config), config.max_train_samples));
+  return LoadOneSplit(config, /*train=*/true);
 }
 
 void RequireFixedClassCount(const config::DataConfig& config, const std::string& program) {

@@ -404,5 +404,25 @@ TEST(ConfigTest, EveryKeyIsDocumentedInConfigsReadme) {
   }
 }
 
+TEST(ConfigTest, TextSourceAndCharGruNeedEachOtherAndRefuseImageKeys) {
+  EXPECT_NE(ErrorOf("[data]\nsource = \"text\"\n").find("model.architecture: must be \"char-gru\""),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[model]\narchitecture = \"char-gru\"\n").find("data.source: must be \"text\""),
+            std::string::npos);
+  const std::string text = "[data]\nsource = \"text\"\n[model]\narchitecture = \"char-gru\"\n";
+  EXPECT_EQ(ErrorOf(text), "no error");
+  EXPECT_NE(ErrorOf("[data]\nsource = \"text\"\naugment = \"crop_flip\"\n[model]\narchitecture = "
+                    "\"char-gru\"\n")
+                .find("data.augment: must be \"none\""),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[data]\nsource = \"text\"\nnormalize_mean = 0.5\n[model]\narchitecture = "
+                    "\"char-gru\"\n")
+                .find("data.normalize_mean, data.normalize_std: not with"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[data]\nmax_train_samples = 10\n[federation]\npartition = \"natural\"\n")
+                .find("data.max_train_samples: must be 0"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace fsd::config

@@ -323,33 +323,5 @@ TEST(NaturalPartitionTest, FolderCountOtherThanTheClientsAndMixedFormatsAreRefus
               {"y/x_train.npy", "1x2x2 float32", "1x2x2 bytes", "the same format"});
 }
 
-TEST(NaturalPartitionTest, TextAndItsSequenceModelNeedEachOther) {
-  const auto error = [](const std::string& toml) {
-    try {
-      config::ParseConfig(toml, "t.toml");
-    } catch (const ConfigError& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
-  EXPECT_NE(error("[data]\nsource = \"text\"\n").find("model.architecture: must be \"char-gru\""),
-            std::string::npos);
-  EXPECT_NE(error("[model]\narchitecture = \"char-gru\"\n").find("data.source: must be \"text\""),
-            std::string::npos);
-  const std::string text = "[data]\nsource = \"text\"\n[model]\narchitecture = \"char-gru\"\n";
-  EXPECT_EQ(error(text), "no error");
-  EXPECT_NE(error("[data]\nsource = \"text\"\naugment = \"crop_flip\"\n[model]\narchitecture = "
-                  "\"char-gru\"\n")
-                .find("data.augment: must be \"none\""),
-            std::string::npos);
-  EXPECT_NE(error("[data]\nsource = \"text\"\nnormalize_mean = 0.5\n[model]\narchitecture = "
-                  "\"char-gru\"\n")
-                .find("data.normalize_mean, data.normalize_std: not with"),
-            std::string::npos);
-  EXPECT_NE(error("[data]\nmax_train_samples = 10\n[federation]\npartition = \"natural\"\n")
-                .find("data.max_train_samples: must be 0"),
-            std::string::npos);
-}
-
 }  // namespace
 }  // namespace fsd::data
