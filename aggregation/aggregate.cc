@@ -205,10 +205,7 @@ SoftTargetSummary AggregateSummaries(const AggregationOptions& options,
               class_weights[i].size() == classes)
         << "summary of " << summaries[i]->counts.size() << " classes, expected " << classes;
   }
-  const bool has_previous = previous.num_classes() == classes;
-  SoftTargetSummary out;
-  out.counts.assign(classes, 0);
-  out.mean_logits.assign(classes * classes, 0.0f);
+  SoftTargetSummary out = ZeroSummary(classes);
   std::vector<WeightedInput> rows;
   std::vector<std::int64_t> counts;
   for (std::size_t c = 0; c < classes; ++c) {
@@ -227,11 +224,7 @@ SoftTargetSummary AggregateSummaries(const AggregationOptions& options,
     }
     float* row = out.mean_logits.data() + c * classes;
     if (rows.empty()) {
-      if (has_previous) {
-        std::copy_n(previous.mean_logits.begin() + static_cast<std::ptrdiff_t>(c * classes),
-                    classes, row);
-        out.counts[c] = previous.counts[c];
-      }
+      KeepPreviousRow(previous, c, out);
       continue;
     }
     std::vector<float> combined;

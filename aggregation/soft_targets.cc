@@ -86,4 +86,19 @@ double MeanEntropy(const SoftTargetSummary& summary, double temperature) {
   return rows > 0 ? total / static_cast<double>(rows) : 0.0;
 }
 
+SoftTargetSummary ZeroSummary(std::size_t num_classes) {
+  SoftTargetSummary out;
+  out.counts.assign(num_classes, 0);
+  out.mean_logits.assign(num_classes * num_classes, 0.0f);
+  return out;
+}
+
+void KeepPreviousRow(const SoftTargetSummary& previous, std::size_t c, SoftTargetSummary& next) {
+  const std::size_t classes = next.num_classes();
+  if (previous.num_classes() != classes) return;
+  const auto row = static_cast<std::ptrdiff_t>(c * classes);
+  std::copy_n(previous.mean_logits.begin() + row, classes, next.mean_logits.begin() + row);
+  next.counts[c] = previous.counts[c];
+}
+
 }  // namespace fsd::aggregation

@@ -37,6 +37,15 @@ struct SummaryProblem {
 std::optional<SummaryProblem> CheckSummary(const SoftTargetSummary& summary,
                                            std::size_t num_classes, std::int64_t max_samples);
 
+// A summary of `num_classes` classes with every count and logit 0, to be
+// filled class by class.
+SoftTargetSummary ZeroSummary(std::size_t num_classes);
+
+// Row c of `next` and its count become `previous`'s: a class nobody reported
+// in a round keeps what was aggregated for it before (stays 0 when
+// `previous` has no rows of next's shape, e.g. before the first round).
+void KeepPreviousRow(const SoftTargetSummary& previous, std::size_t c, SoftTargetSummary& next);
+
 // Row-wise softmax(mean_logits / T): the C*C global soft targets. Rows of
 // classes with count 0 are uniform (no knowledge about them yet).
 std::vector<float> SoftenRows(const SoftTargetSummary& summary, double temperature);

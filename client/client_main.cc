@@ -118,13 +118,7 @@ int main(int argc, char** argv) {
     }
 
     zmq::context_t context;
-    client::ClientNodeOptions node_options;
-    node_options.endpoint = endpoint;
-    node_options.insecure = cfg.transport.insecure;
-    node_options.limits.max_message_bytes = static_cast<std::int64_t>(cfg.transport.max_message_mb)
-                                            << 20;
-    node_options.limits.handshake_ms = cfg.transport.handshake_ms;
-    node_options.heartbeat_ms = cfg.transport.heartbeat_ms;
+    client::ClientNodeOptions node_options = client::NodeOptionsFromConfig(cfg, endpoint);
     node_options.watch_handshake = true;
     if (cfg.transport.insecure) {
       std::fprintf(stderr, "fsd-client: WARNING: --insecure: plaintext transport\n");

@@ -16,6 +16,17 @@ std::string MonitorEndpoint() {
 
 }  // namespace
 
+ClientNodeOptions NodeOptionsFromConfig(const config::RunConfig& config, std::string endpoint) {
+  ClientNodeOptions options;
+  options.endpoint = std::move(endpoint);
+  options.insecure = config.transport.insecure;
+  options.limits.max_message_bytes = static_cast<std::int64_t>(config.transport.max_message_mb)
+                                     << 20;
+  options.limits.handshake_ms = config.transport.handshake_ms;
+  options.heartbeat_ms = config.transport.heartbeat_ms;
+  return options;
+}
+
 const char* HandshakeFailureText(HandshakeFailure failure) {
   switch (failure) {
     case HandshakeFailure::kKeyRefused:

@@ -48,6 +48,11 @@ struct ClientNodeOptions {
   FrameEditor edit_outgoing;
 };
 
+// A node's connection options from `config`'s [transport] (plaintext,
+// message and handshake limits, heartbeat) for the coordinator at
+// `endpoint`; the caller adds the keys (not in plaintext) and anything else.
+ClientNodeOptions NodeOptionsFromConfig(const config::RunConfig& config, std::string endpoint);
+
 enum class HandshakeFailure {
   kKeyRefused,        // the coordinator's ZAP handler refused this client's key
   kHandshakeAborted,  // closed during the handshake: wrong server key, or not CURVE

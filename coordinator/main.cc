@@ -4,10 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
 #include <optional>
 
-#include "common/config/toml_loader.h"
 #include "common/data/loader.h"
 #include "common/errors.h"
 #include "common/metrics/metrics_sink.h"
@@ -16,6 +14,7 @@
 #include "common/run_guarded.h"
 #include "common/runtime/process_setup.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/run_flags.h"
 #include "monitor/http_server.h"
 #include "privacy/zap_handler.h"
 
@@ -32,30 +31,17 @@ int main(int argc, char** argv) {
       "Writes DIR/metrics.jsonl (one object per round) and DIR/checkpoint.bin.\n"
       "Exit codes: 0 ok, 1 internal error, 2 bad flags or config, 3 I/O error, 4 bad data, 5 key "
       "error."};
-  std::string config_path, out_dir, key_path, allow_dir, bind, http;
-  int rounds = 0, min_clients = -1;
-  bool resume = false, resume_if_present = false, insecure = false;
-  std::vector<std::string> overrides;
-  app.add_option("--config", config_path, "TOML config (see configs/README.md)")
-      ->required()
-      ->check(CLI::ExistingFile);
-  app.add_option("--out", out_dir, "output directory")->required();
+  fsd::coordinator::RunFlags flags;
+  flags.AddTo(app,
+              "serve a status page (/) and Prometheus metrics (/metrics) at HOST:PORT, e.g.\n"
+              "127.0.0.1:9464 (no authentication: keep it on loopback or behind a proxy)");
+  std::string key_path, allow_dir, bind;
+  int min_clients = -1;
   app.add_option("--key", key_path, "coordinator secret key file (fsd-keygen)");
   app.add_option("--allow", allow_dir, "directory of admitted clients' .pub files");
   app.add_option("--bind", bind, "override transport.bind, e.g. tcp://0.0.0.0:5555");
-  app.add_option("--rounds", rounds, "override federation.rounds")->check(CLI::PositiveNumber);
   app.add_option("--min-clients", min_clients, "override federation.min_clients")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--set", overrides, "override a config key: section.key=value (repeatable)");
-  app.add_option("--http", http,
-                 "serve a status page (/) and Prometheus metrics (/metrics) at HOST:PORT, e.g.\n"
-                 "127.0.0.1:9464 (no authentication: keep it on loopback or behind a proxy)");
-  auto* resume_flag =
-      app.add_flag("--resume", resume, "continue from DIR/checkpoint.bin (an error if missing)");
-  app.add_flag("--resume-if-present", resume_if_present,
-               "continue from DIR/checkpoint.bin when it exists, else start fresh")
-      ->excludes(resume_flag);
-  app.add_flag("--insecure", insecure, "plaintext, unauthenticated transport (debugging only)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -63,22 +49,18 @@ int main(int argc, char** argv) {
   }
   return fsd::RunGuarded("fsd-coordinator", [&]() -> int {
     using namespace fsd;
-    if (!bind.empty()) overrides.push_back("transport.bind=" + bind);
-    if (rounds > 0) overrides.push_back("federation.rounds=" + std::to_string(rounds));
+    if (!bind.empty()) flags.overrides.push_back("transport.bind=" + bind);
     if (min_clients >= 0)
-      overrides.push_back("federation.min_clients=" + std::to_string(min_clients));
-    if (insecure) overrides.push_back("transport.insecure=true");
-    if (!http.empty()) monitor::ParseHttpAddress(http, "--http");  // a bad address fails now
-    config::RunConfig cfg = config::LoadConfig(config_path, overrides);
+      flags.overrides.push_back("federation.min_clients=" + std::to_string(min_clients));
+    config::RunConfig cfg = flags.Load();
     runtime::ConfigureProcess(cfg.training.threads);
     if (!cfg.transport.insecure && (key_path.empty() || allow_dir.empty())) {
       throw ConfigError("--key and --allow are required unless --insecure");
     }
     if (cfg.transport.insecure)
       std::fprintf(stderr, "fsd-coordinator: WARNING: --insecure: plaintext transport\n");
-    std::error_code ec;
-    std::filesystem::create_directories(out_dir, ec);
-    if (ec) throw IoError(out_dir + ": cannot create output directory: " + ec.message());
+    flags.CreateOutDir();
+    const std::string& out_dir = flags.out_dir;
 
     data::RequireFixedClassCount(cfg.data, "fsd-coordinator");
     // With a natural partition the client folders are the clients' own: the
@@ -96,11 +78,7 @@ int main(int argc, char** argv) {
     model::MultiExitNet net(spec);
     const auto schema = model::FlatSchema::Of(*net);
 
-    const auto options = coordinator::OptionsFromConfig(
-        cfg, schema, out_dir,
-        resume              ? coordinator::ResumeMode::kResume
-        : resume_if_present ? coordinator::ResumeMode::kResumeIfPresent
-                            : coordinator::ResumeMode::kFresh);
+    const auto options = coordinator::OptionsFromConfig(cfg, schema, out_dir, flags.resume_mode());
     const privacy::CurveKeyPair keys = cfg.transport.insecure
                                            ? privacy::CurveKeyPair{}
                                            : privacy::LoadCurveSecretKeyFile(key_path);
@@ -128,9 +106,9 @@ int main(int argc, char** argv) {
                    options.privacy.expected_cohort, allowed.size());
     }
     std::optional<monitor::HttpServer> http_server;
-    if (!http.empty()) {
+    if (!flags.http.empty()) {
       coordinator.Watch(board, "fsd-coordinator");
-      http_server.emplace(board, http);
+      http_server.emplace(board, flags.http);
       std::fprintf(stderr, "fsd-coordinator: status page at %s, Prometheus metrics at %smetrics\n",
                    http_server->url().c_str(), http_server->url().c_str());
     }

@@ -89,11 +89,9 @@ SummaryRelease ReleaseSummarySums(const PrivacyOptions& options, std::span<const
                            privacy::SummarySensitivity(options.summary_clip_norm, classes);
   // Below the floor a class's mean would be mostly noise (or divide by ~0).
   const double floor = std::max(1.0, noise_std);
-  const bool has_previous = previous.num_classes() == classes;
   SummaryRelease release;
   auto& out = release.summary;
-  out.counts.assign(classes, 0);
-  out.mean_logits.assign(classes * classes, 0.0f);
+  out = aggregation::ZeroSummary(classes);
   for (std::size_t c = 0; c < classes; ++c) {
     float* row = out.mean_logits.data() + c * classes;
     if (presence[c] >= floor) {
@@ -102,10 +100,8 @@ SummaryRelease ReleaseSummarySums(const PrivacyOptions& options, std::span<const
       }
       out.counts[c] = std::max<std::int64_t>(1, std::llround(presence[c]));
       ++release.classes_released;
-    } else if (has_previous) {
-      std::copy_n(previous.mean_logits.begin() + static_cast<std::ptrdiff_t>(c * classes), classes,
-                  row);
-      out.counts[c] = previous.counts[c];
+    } else {
+      aggregation::KeepPreviousRow(previous, c, out);
     }
   }
   return release;

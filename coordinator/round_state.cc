@@ -1018,16 +1018,10 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregateSecure() {
     // Summaries: class rows weighted by Σ q_c; classes nobody reported keep
     // their previous rows.
     const std::size_t classes = options_.num_classes;
-    aggregation::SoftTargetSummary next;
-    next.counts.assign(classes, 0);
-    next.mean_logits.assign(classes * classes, 0.0f);
-    const bool has_previous = soft_state_.num_classes() == classes;
+    aggregation::SoftTargetSummary next = aggregation::ZeroSummary(classes);
     for (std::size_t c = 0; c < classes; ++c) {
       if (sum.class_weights[c] == 0) {
-        if (!has_previous) continue;
-        next.counts[c] = soft_state_.counts[c];
-        std::copy_n(soft_state_.mean_logits.begin() + static_cast<std::ptrdiff_t>(c * classes),
-                    classes, next.mean_logits.begin() + static_cast<std::ptrdiff_t>(c * classes));
+        aggregation::KeepPreviousRow(soft_state_, c, next);
         continue;
       }
       next.counts[c] = sum.counts[c];

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/wire/frame.h"
 #include "coordinator/clock.h"
+#include "coordinator/update_validator.h"
 #include "privacy/ring_vector.h"
 
 namespace fsd::coordinator {
@@ -190,26 +191,11 @@ std::optional<wire::Reject> SecureRound::OnMasked(const std::string& key,
     // insert of the latter in some builds, -Warray-bounds)
     return wire::Reject{code, std::string("SECAGG_MASKED: ").append(text)};
   };
-  if (masked.withheld != setup_.withheld) {
-    return refuse(RejectCode::kInvalidValue,
-                  setup_.withheld != 0 ? "under privacy.dp = \"distributed\" the masked input "
-                                         "withholds its sample_count and train_loss"
-                                       : "withholds fields, which only privacy.dp = "
-                                         "\"distributed\" does");
-  }
-  if (setup_.withheld == 0 && (masked.sample_count < 1 || masked.sample_count > declared)) {
-    return refuse(RejectCode::kLimitExceeded, "sample_count " +
-                                                  std::to_string(masked.sample_count) +
-                                                  " outside 1.." + std::to_string(declared));
-  }
-  if (setup_.withheld == 0 &&
-      !(masked.train_loss >= 0.0 && masked.train_loss <= setup_.max_train_loss)) {
-    return refuse(RejectCode::kInvalidValue, "train_loss outside [0, limits.max_train_loss]");
-  }
-  if (masked.mask_round != setup_.mask_round) {
-    return refuse(RejectCode::kSchemaMismatch,
-                  "trained with the mask of round " + std::to_string(masked.mask_round) +
-                      ", the round's is " + std::to_string(setup_.mask_round));
+  if (auto refusal = CheckUploadHeader(
+          {masked.withheld, masked.sample_count, masked.train_loss, masked.mask_round},
+          /*distributed_dp=*/setup_.withheld != 0, declared, setup_.max_train_loss,
+          setup_.mask_round)) {
+    return refuse(refusal->code, refusal->text);
   }
   if (masked.clamped > layout_.length()) {
     return refuse(RejectCode::kInvalidValue, "clamped " + std::to_string(masked.clamped) + " of " +

@@ -29,6 +29,37 @@ std::string Number(double value) {
 
 }  // namespace
 
+std::optional<wire::Reject> CheckUploadHeader(const UploadHeader& header, bool distributed_dp,
+                                              std::int64_t declared_samples,
+                                              double max_train_loss, std::uint64_t mask_round) {
+  constexpr std::uint32_t kAllWithheld = wire::kWithheldSampleCount | wire::kWithheldTrainLoss;
+  if (distributed_dp && header.withheld != kAllWithheld) {
+    return wire::Reject{RejectCode::kInvalidValue,
+                        "under privacy.dp = \"distributed\" an upload withholds its sample_count "
+                        "and train_loss"};
+  }
+  if (!distributed_dp && header.withheld != 0) {
+    return wire::Reject{RejectCode::kInvalidValue,
+                        "an upload withholds fields only under privacy.dp = \"distributed\""};
+  }
+  if (!distributed_dp && (header.sample_count <= 0 || header.sample_count > declared_samples)) {
+    return wire::Reject{RejectCode::kLimitExceeded,
+                        "sample_count " + std::to_string(header.sample_count) + " outside 1.." +
+                            std::to_string(declared_samples) + " declared for this round"};
+  }
+  if (!distributed_dp && !(header.train_loss >= 0.0 && header.train_loss <= max_train_loss)) {
+    return wire::Reject{RejectCode::kInvalidValue, "train_loss " + Number(header.train_loss) +
+                                                       " outside [0, " + Number(max_train_loss) +
+                                                       "] (limits.max_train_loss)"};
+  }
+  if (header.mask_round != mask_round) {
+    return wire::Reject{RejectCode::kSchemaMismatch,
+                        "trained with the mask of round " + std::to_string(header.mask_round) +
+                            ", the mask in force is of round " + std::to_string(mask_round)};
+  }
+  return std::nullopt;
+}
+
 std::variant<StagedUpdate, wire::Reject> UpdateValidator::Validate(const wire::Update& update,
                                                                    const RoundExpectation& round,
                                                                    std::int64_t declared_samples,
@@ -36,13 +67,16 @@ std::variant<StagedUpdate, wire::Reject> UpdateValidator::Validate(const wire::U
   const auto reject = [](RejectCode code, std::string text) {
     return wire::Reject{code, std::move(text)};
   };
-  constexpr std::uint32_t kAllWithheld = wire::kWithheldSampleCount | wire::kWithheldTrainLoss;
+  if (auto refusal = CheckUploadHeader(
+          {update.withheld, update.sample_count, update.train_loss, update.mask_round},
+          round.distributed_dp, declared_samples, limits_.max_train_loss, round.mask_round)) {
+    return *refusal;
+  }
   if (round.distributed_dp) {
     // Under distributed DP the coordinator is not trusted with anything exact.
-    if (update.withheld != kAllWithheld || !update.summary_counts.empty()) {
+    if (!update.summary_counts.empty()) {
       return reject(RejectCode::kInvalidValue,
-                    "under privacy.dp = \"distributed\" an update withholds its sample_count and "
-                    "train_loss and carries no exact summary");
+                    "under privacy.dp = \"distributed\" an update carries no exact summary");
     }
     const std::size_t classes = limits_.num_classes;
     const std::size_t presences = update.private_summary_presence.size();
@@ -61,27 +95,9 @@ std::variant<StagedUpdate, wire::Reject> UpdateValidator::Validate(const wire::U
         }
       }
     }
-  } else if (update.withheld != 0 || !update.private_summary_presence.empty()) {
+  } else if (!update.private_summary_presence.empty()) {
     return reject(RejectCode::kInvalidValue,
-                  "an update withholds fields or sends a private summary only under privacy.dp = "
-                  "\"distributed\"");
-  }
-  if (!round.distributed_dp &&
-      (update.sample_count <= 0 || update.sample_count > declared_samples)) {
-    return reject(RejectCode::kLimitExceeded,
-                  "sample_count " + std::to_string(update.sample_count) + " outside 1.." +
-                      std::to_string(declared_samples) + " declared for this round");
-  }
-  if (!round.distributed_dp &&
-      !(update.train_loss >= 0.0 && update.train_loss <= limits_.max_train_loss)) {
-    return reject(RejectCode::kInvalidValue, "train_loss " + Number(update.train_loss) +
-                                                 " outside [0, " + Number(limits_.max_train_loss) +
-                                                 "]");
-  }
-  if (update.mask_round != round.mask_round) {
-    return reject(RejectCode::kSchemaMismatch,
-                  "trained with the mask of round " + std::to_string(update.mask_round) +
-                      ", the mask in force is of round " + std::to_string(round.mask_round));
+                  "an update sends a private summary only under privacy.dp = \"distributed\"");
   }
   StagedUpdate staged;
   staged.sample_count = update.sample_count;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <variant>
 #include <vector>
 
@@ -52,6 +53,23 @@ struct RoundExpectation {
   bool distributed_dp = false;
   bool private_summary = false;
 };
+
+// What an upload states beside its values and summary: the fields an UPDATE
+// and a SECAGG_MASKED share.
+struct UploadHeader {
+  std::uint32_t withheld = 0;  // wire::kWithheld* flags
+  std::int64_t sample_count = 0;
+  double train_loss = 0.0;
+  std::uint64_t mask_round = 0;
+};
+
+// The checks both uploads share: fields withheld exactly when the round is
+// under distributed DP (then sample count and loss are not checked), the
+// sample count within 1..`declared_samples`, the loss within
+// [0, `max_train_loss`], and trained under the mask of `mask_round`.
+std::optional<wire::Reject> CheckUploadHeader(const UploadHeader& header, bool distributed_dp,
+                                              std::int64_t declared_samples,
+                                              double max_train_loss, std::uint64_t mask_round);
 
 class UpdateValidator {
  public:

@@ -1,16 +1,14 @@
 // fsd-sim: a simulated federation on one machine over encrypted loopback ZeroMQ.
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 
-#include "common/config/toml_loader.h"
 #include "common/errors.h"
 #include "common/run_guarded.h"
 #include "common/runtime/process_setup.h"
-#include "monitor/http_server.h"
+#include "coordinator/run_flags.h"
 #include "sim/report.h"
 #include "sim/simulation.h"
 
@@ -23,16 +21,13 @@ int main(int argc, char** argv) {
       "bytes.png and checkpoint.bin.\n"
       "Exit codes: 0 ok, 1 internal error, 2 bad flags or config, 3 I/O error, 4 bad data, 5 key "
       "error."};
-  std::string config_path, out_dir;
-  int rounds = 0, clients = 0, workers = -1;
+  fsd::coordinator::RunFlags flags;
+  flags.AddTo(app,
+              "serve a status page (/) and Prometheus metrics (/metrics) at HOST:PORT while\n"
+              "the run lasts, e.g. 127.0.0.1:9464 (no authentication: keep it on loopback)");
+  int clients = 0, workers = -1;
   std::int64_t seed = -1;
-  bool resume = false, resume_if_present = false, insecure = false;
-  std::vector<std::string> overrides;
-  std::string role = "all", key_dir, bind, connect, client_range, http;
-  app.add_option("--config", config_path, "TOML config (see configs/README.md)")
-      ->required()
-      ->check(CLI::ExistingFile);
-  app.add_option("--out", out_dir, "output directory")->required();
+  std::string role = "all", key_dir, bind, connect, client_range;
   app.add_option("--role", role,
                  "all: coordinator and clients in this process (default); coordinator: the\n"
                  "coordinator only (--bind); clients: a pool of clients (--connect,\n"
@@ -45,21 +40,10 @@ int main(int argc, char** argv) {
   app.add_option("--connect", connect, "role clients: the coordinator, e.g. tcp://10.0.0.1:5555");
   app.add_option("--client-range", client_range,
                  "role clients: the clients a:b (a included, b not) this pool runs");
-  app.add_option("--rounds", rounds, "override federation.rounds")->check(CLI::PositiveNumber);
   app.add_option("--clients", clients, "override federation.clients")->check(CLI::PositiveNumber);
   app.add_option("--workers", workers, "override sim.workers (0 = cores)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--seed", seed, "override federation.seed")->check(CLI::NonNegativeNumber);
-  app.add_option("--set", overrides, "override a config key: section.key=value (repeatable)");
-  app.add_option("--http", http,
-                 "serve a status page (/) and Prometheus metrics (/metrics) at HOST:PORT while\n"
-                 "the run lasts, e.g. 127.0.0.1:9464 (no authentication: keep it on loopback)");
-  auto* resume_flag =
-      app.add_flag("--resume", resume, "continue from DIR/checkpoint.bin (an error if missing)");
-  app.add_flag("--resume-if-present", resume_if_present,
-               "continue from DIR/checkpoint.bin when it exists, else start fresh")
-      ->excludes(resume_flag);
-  app.add_flag("--insecure", insecure, "plaintext transport (debugging only)");
   std::string partition_out;
   app.add_option("--write-partition", partition_out,
                  "write the config's partition of the training set to FILE (one line per "
@@ -71,14 +55,15 @@ int main(int argc, char** argv) {
   }
   return fsd::RunGuarded("fsd-sim", [&]() -> int {
     using namespace fsd;
-    if (rounds > 0) overrides.push_back("federation.rounds=" + std::to_string(rounds));
+    auto& overrides = flags.overrides;
     if (clients > 0) overrides.push_back("federation.clients=" + std::to_string(clients));
     if (workers >= 0) overrides.push_back("sim.workers=" + std::to_string(workers));
     if (seed >= 0) overrides.push_back("federation.seed=" + std::to_string(seed));
-    if (insecure) overrides.push_back("transport.insecure=true");
     sim::SimulationOptions options;
-    options.config = config::LoadConfig(config_path, overrides);
+    options.config = flags.Load();
+    const std::string& out_dir = flags.out_dir;
     options.out_dir = out_dir;
+    const std::string& http = flags.http;
     if (!partition_out.empty()) {
       const std::size_t clients = sim::WritePartition(options.config, partition_out);
       std::printf("wrote %s: the partition of %zu clients\n", partition_out.c_str(), clients);
@@ -94,7 +79,6 @@ int main(int argc, char** argv) {
     if (role == "all") refuses_flag(!key_dir.empty(), "--keys (its keys live in memory)");
     if (role != "coordinator") refuses_flag(!bind.empty(), "--bind");
     if (role == "clients" || role == "keys") refuses_flag(!http.empty(), "--http");
-    if (!http.empty()) monitor::ParseHttpAddress(http, "--http");  // a bad address fails now
     options.http = http;
     if (role != "clients") {
       refuses_flag(!connect.empty(), "--connect");
@@ -123,16 +107,12 @@ int main(int argc, char** argv) {
       }
       options.client_range = {a, b};
     }
-    options.resume = resume              ? coordinator::ResumeMode::kResume
-                     : resume_if_present ? coordinator::ResumeMode::kResumeIfPresent
-                                         : coordinator::ResumeMode::kFresh;
+    options.resume = flags.resume_mode();
     runtime::ConfigureProcess(options.config.training.threads);
     if (options.config.transport.insecure) {
       std::fprintf(stderr, "fsd-sim: WARNING: --insecure: plaintext, unauthenticated transport\n");
     }
-    std::error_code ec;
-    std::filesystem::create_directories(out_dir, ec);
-    if (ec) throw IoError(out_dir + ": cannot create output directory: " + ec.message());
+    flags.CreateOutDir();
     const bool pool = options.role == sim::SimulationRole::kClients;
     const auto summary = sim::Simulation(std::move(options)).Run();
     if (pool) {

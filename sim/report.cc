@@ -5,17 +5,16 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "aggregation/robust.h"
 #include "common/errors.h"
 #include "common/log.h"
 
 namespace fsd::sim {
 namespace {
 
-double Median(std::vector<double> values) {
-  if (values.empty()) return 0.0;
-  std::sort(values.begin(), values.end());
-  const std::size_t n = values.size();
-  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+// A run that committed no round has no median round time: 0.
+double MedianOrZero(std::vector<double> values) {
+  return values.empty() ? 0.0 : aggregation::Median(std::move(values));
 }
 
 // `attacked`: some round had injected attacks (fsd-sim [attack]); they are
@@ -179,10 +178,10 @@ nlohmann::json WriteReport(const std::string& out_dir) {
   summary["sparsity_final"] = last.value("sparsity", 0.0);
   summary["bytes_up_total"] = bytes_up;
   summary["bytes_down_total"] = bytes_down;
-  summary["round_s_median"] = Median(round_s);
-  summary["collect_s_median"] = Median(collect_s);
-  summary["eval_s_median"] = Median(eval_s);
-  summary["coordinator_cpu_s_median"] = Median(coordinator_cpu_s);
+  summary["round_s_median"] = MedianOrZero(round_s);
+  summary["collect_s_median"] = MedianOrZero(collect_s);
+  summary["eval_s_median"] = MedianOrZero(eval_s);
+  summary["coordinator_cpu_s_median"] = MedianOrZero(coordinator_cpu_s);
   if (last.contains("faults_dropped")) summary["faults"] = faults;
   summary["attack_rounds"] = attack_rounds;
   const bool private_run = last.contains("epsilon");

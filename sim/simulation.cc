@@ -234,15 +234,9 @@ nlohmann::json Simulation::Run() {
   ClientPool clients(
       our_shards, ShareOfCheckedIn(checked_in, fed.with_samples, ours), cfg.federation.seed,
       [&](std::size_t k) {
-        client::ClientNodeOptions node;
-        node.endpoint = endpoint;
-        node.insecure = cfg.transport.insecure;
+        client::ClientNodeOptions node = client::NodeOptionsFromConfig(cfg, endpoint);
         node.keys = keys.clients[k];
         node.server_public_z85 = keys.server.public_z85;
-        node.limits.max_message_bytes = static_cast<std::int64_t>(cfg.transport.max_message_mb)
-                                        << 20;
-        node.limits.handshake_ms = cfg.transport.handshake_ms;
-        node.heartbeat_ms = cfg.transport.heartbeat_ms;
         attack.InstallFrameEditors(k, node);
         const auto samples = attack.DeclaredSamples(k, fed.shard_sizes[k]);
         auto session = client::SessionOptionsFromConfig(cfg, fed.names[k], samples, fed.schema);

@@ -109,6 +109,19 @@ TEST(TemperatureScheduleTest, AdaptiveUsesInitialWithoutLogitsAndClampsOutOfReac
   EXPECT_DOUBLE_EQ(adaptive.At({2, 20, &sharp}), 10.0);
 }
 
+TEST(SoftTargetSummaryTest, AClassNobodyReportedKeepsItsPreviousRowAndCount) {
+  const SoftTargetSummary previous = TwoClasses(3, 7, 1.5f, 2.5f);
+  SoftTargetSummary next = ZeroSummary(2);
+  EXPECT_EQ(next, (SoftTargetSummary{{0, 0}, {0.0f, 0.0f, 0.0f, 0.0f}}));
+  KeepPreviousRow(previous, 1, next);
+  EXPECT_EQ(next, (SoftTargetSummary{{0, 7}, {0.0f, 0.0f, 0.0f, 2.5f}}));
+  // No previous rows of this shape (the first round): the row stays 0.
+  SoftTargetSummary first = ZeroSummary(2);
+  KeepPreviousRow(SoftTargetSummary{}, 0, first);
+  KeepPreviousRow(ZeroSummary(3), 0, first);
+  EXPECT_EQ(first, ZeroSummary(2));
+}
+
 TEST(RampTest, ConstantAndLinear) {
   EXPECT_DOUBLE_EQ(Ramp::Constant(0.3).At({9, 20, nullptr}), 0.3);
   EXPECT_DOUBLE_EQ(Ramp(0.0, 1.0).At({1, 11, nullptr}), 0.0);

@@ -9,10 +9,12 @@
 #include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "common/codec/values.h"
 #include "privacy/curve_socket.h"
+#include "tests/testing/coordinator_thread.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fsd::coordinator {
@@ -26,53 +28,27 @@ class CoordinatorTest : public ::testing::Test {
  protected:
   void Start(int clients, double quorum, double client_timeout_s = 30.0,
              const std::function<void(CoordinatorOptions&)>& adjust = {}) {
-    server_keys_ = privacy::GenerateCurveKeyPair();
-    privacy::AllowList allowed;
-    for (int i = 0; i < clients; ++i) {
-      client_keys_.push_back(privacy::GenerateCurveKeyPair());
-      allowed.emplace(client_keys_.back().public_z85, "client-" + std::to_string(i));
-    }
     CoordinatorOptions options;
     options.federation.rounds = 1;
-    options.federation.clients = clients;
     options.federation.quorum = quorum;
     options.transport.client_timeout_s = client_timeout_s;
     options.schema_fingerprint = kFingerprint;
     options.num_classes = kClasses;
     options.out_dir = dir_.path();
     if (adjust) adjust(options);
-    coordinator_ = std::make_unique<Coordinator>(
-        context_, options, server_keys_, allowed, std::vector<float>(kDim, 1.0f),
-        [](std::span<const float> global) { return std::vector<double>{global[0]}; });
-    endpoint_ = coordinator_->Bind();
-    thread_ = std::thread([this] {
-      coordinator_->Run();
-      finished_ = true;
-    });
+    server_.emplace(context_, clients, options, std::vector<float>(kDim, 1.0f));
+    coordinator_ = &server_->coordinator();
   }
 
   // Waits at most 60 s for the coordinator to finish its rounds; false (and
   // the coordinator stopped) when it did not.
-  bool Finish() {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!finished_ && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    const bool finished = finished_;
-    coordinator_->Stop();
-    thread_.join();
-    return finished;
-  }
-
-  void TearDown() override {
-    if (coordinator_) coordinator_->Stop();
-    if (thread_.joinable()) thread_.join();
-  }
+  bool Finish() { return server_->Finish(); }
 
   zmq::socket_t Connect(int client) {
     zmq::socket_t dealer(context_, zmq::socket_type::dealer);
-    privacy::ConfigureCurveClient(dealer, client_keys_[client], server_keys_.public_z85, {});
-    dealer.connect(endpoint_);
+    privacy::ConfigureCurveClient(dealer, server_->client_keys(client),
+                                  server_->server_keys().public_z85, {});
+    dealer.connect(server_->endpoint());
     return dealer;
   }
 
@@ -121,12 +97,8 @@ class CoordinatorTest : public ::testing::Test {
 
   testing::TempDir dir_;
   zmq::context_t context_;
-  privacy::CurveKeyPair server_keys_;
-  std::vector<privacy::CurveKeyPair> client_keys_;
-  std::unique_ptr<Coordinator> coordinator_;
-  std::string endpoint_;
-  std::thread thread_;
-  std::atomic<bool> finished_{false};
+  std::optional<testing::CoordinatorThread> server_;
+  Coordinator* coordinator_ = nullptr;  // server_'s
 };
 
 TEST_F(CoordinatorTest, RejectsEveryBadMessageAndAggregatesOnlyTheValidUpdate) {

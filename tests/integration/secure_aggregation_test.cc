@@ -9,11 +9,13 @@
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "client/client_node.h"
 #include "coordinator/coordinator.h"
 #include "privacy/curve_socket.h"
+#include "tests/testing/coordinator_thread.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fsd::coordinator {
@@ -53,15 +55,8 @@ float DeltaOf(int client, std::size_t j) {
 class SecureAggregationTest : public ::testing::Test {
  protected:
   void Start(const std::function<void(CoordinatorOptions&)>& adjust = {}) {
-    server_keys_ = privacy::GenerateCurveKeyPair();
-    privacy::AllowList allowed;
-    for (int i = 0; i < kClients; ++i) {
-      client_keys_.push_back(privacy::GenerateCurveKeyPair());
-      allowed.emplace(client_keys_.back().public_z85, "client-" + std::to_string(i));
-    }
     CoordinatorOptions options;
     options.federation.rounds = 1;
-    options.federation.clients = kClients;
     options.federation.quorum = 0.5;
     options.federation.round_deadline_s = 3.0;
     options.schema_fingerprint = kFingerprint;
@@ -71,14 +66,8 @@ class SecureAggregationTest : public ::testing::Test {
     options.secure_aggregation.threshold = kThreshold;
     options.secure_aggregation.stage_deadline_s = 1.0;
     if (adjust) adjust(options);
-    coordinator_ = std::make_unique<Coordinator>(
-        context_, options, server_keys_, allowed, std::vector<float>(kDim, 1.0f),
-        [](std::span<const float> global) { return std::vector<double>{global[0]}; });
-    const std::string endpoint = coordinator_->Bind();
-    thread_ = std::thread([this] {
-      coordinator_->Run();
-      finished_ = true;
-    });
+    server_.emplace(context_, kClients, options, std::vector<float>(kDim, 1.0f));
+    coordinator_ = &server_->coordinator();
     for (int i = 0; i < kClients; ++i) {
       client::ClientSessionOptions session;
       session.name = "client-" + std::to_string(i);
@@ -88,9 +77,9 @@ class SecureAggregationTest : public ::testing::Test {
       session.num_classes = kClasses;
       session.require_secure = true;
       client::ClientNodeOptions node;
-      node.endpoint = endpoint;
-      node.keys = client_keys_[i];
-      node.server_public_z85 = server_keys_.public_z85;
+      node.endpoint = server_->endpoint();
+      node.keys = server_->client_keys(i);
+      node.server_public_z85 = server_->server_keys().public_z85;
       node.heartbeat_ms = 200;
       nodes_.emplace_back(context_, client::ClientSession(std::move(session)), std::move(node));
       nodes_.back().Start(std::chrono::steady_clock::now());
@@ -102,7 +91,7 @@ class SecureAggregationTest : public ::testing::Test {
   bool Drive(const std::map<int, Drop>& drops) {
     std::vector<bool> stopped(kClients, false);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!finished_ && std::chrono::steady_clock::now() < deadline) {
+    while (!server_->finished() && std::chrono::steady_clock::now() < deadline) {
       for (int i = 0; i < kClients; ++i) {
         if (stopped[i]) continue;
         auto& node = nodes_[i];
@@ -135,15 +124,7 @@ class SecureAggregationTest : public ::testing::Test {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
-    const bool finished = finished_;
-    coordinator_->Stop();
-    thread_.join();
-    return finished;
-  }
-
-  void TearDown() override {
-    if (coordinator_) coordinator_->Stop();
-    if (thread_.joinable()) thread_.join();
+    return server_->StopAndJoin();
   }
 
   nlohmann::json LastRecord() const {
@@ -164,12 +145,9 @@ class SecureAggregationTest : public ::testing::Test {
 
   testing::TempDir dir_;
   zmq::context_t context_;
-  privacy::CurveKeyPair server_keys_;
-  std::vector<privacy::CurveKeyPair> client_keys_;
-  std::unique_ptr<Coordinator> coordinator_;
+  std::optional<testing::CoordinatorThread> server_;
+  Coordinator* coordinator_ = nullptr;  // server_'s
   std::vector<client::ClientNode> nodes_;
-  std::thread thread_;
-  std::atomic<bool> finished_{false};
 };
 
 // Quantization: deltas at 16 bits over ±1 are within 2/65535 of their code.
