@@ -32,7 +32,8 @@ std::optional<SummaryProblem> CheckSummary(const SoftTargetSummary& summary,
                               " classes, the model has " + std::to_string(num_classes)};
   }
   for (const float value : summary.mean_logits) {
-    if (!std::isfinite(value)) return SummaryProblem{Kind::kNonFinite, "summary logits hold NaN or Inf"};
+    if (!std::isfinite(value))
+      return SummaryProblem{Kind::kNonFinite, "summary logits hold NaN or Inf"};
   }
   std::int64_t total = 0;
   for (std::size_t c = 0; c < summary.counts.size(); ++c) {
@@ -43,9 +44,9 @@ std::optional<SummaryProblem> CheckSummary(const SoftTargetSummary& summary,
                                                       ")"};
     }
     if (count > max_samples - total) {  // also stops overflow of the running total
-      return SummaryProblem{Kind::kTooManySamples,
-                            "summary counts sum to more than the " + std::to_string(max_samples) +
-                                " samples the client trained on"};
+      return SummaryProblem{Kind::kTooManySamples, "summary counts sum to more than the " +
+                                                       std::to_string(max_samples) +
+                                                       " samples the client trained on"};
     }
     total += count;
   }

@@ -8,6 +8,7 @@
 
 #include "aggregation/aggregate.h"
 #include "aggregation/weighting.h"
+#include "common/config/cohort_size.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/random/streams.h"
@@ -639,14 +640,11 @@ void RoundStateMachine::StartRound() {
   } else {
     // The cohort is a share of the enrolled population, drawn from those
     // joined (checked in), and never smaller than the rule needs (Krum: 2f + 3).
-    const auto enrolled = static_cast<double>(registry_.num_enrolled());
-    const auto wanted = std::max(
-        MinimumUpdates(), static_cast<std::size_t>(std::max(
-                              1.0, std::ceil(options_.federation.fraction * enrolled - 1e-9))));
-    target_ = std::min(wanted, candidates.size());
-    const auto with_spares = static_cast<std::size_t>(
-        std::ceil(static_cast<double>(target_) * (1.0 + options_.federation.over_select) - 1e-9));
-    candidates = UniformCohort(candidates, with_spares, sampling_seed_, round, attempt_);
+    const config::CohortSize size =
+        config::PlannedCohort(options_.federation.fraction, options_.federation.over_select,
+                              registry_.num_enrolled(), MinimumUpdates(), candidates.size());
+    target_ = size.target;
+    candidates = UniformCohort(candidates, size.sampled, sampling_seed_, round, attempt_);
   }
   selected_ = std::set<std::string>(candidates.begin(), candidates.end());
   sampled_ = selected_.size();

@@ -30,8 +30,8 @@ std::string Number(double value) {
 }  // namespace
 
 std::optional<wire::Reject> CheckUploadHeader(const UploadHeader& header, bool distributed_dp,
-                                              std::int64_t declared_samples,
-                                              double max_train_loss, std::uint64_t mask_round) {
+                                              std::int64_t declared_samples, double max_train_loss,
+                                              std::uint64_t mask_round) {
   constexpr std::uint32_t kAllWithheld = wire::kWithheldSampleCount | wire::kWithheldTrainLoss;
   if (distributed_dp && header.withheld != kAllWithheld) {
     return wire::Reject{RejectCode::kInvalidValue,

@@ -68,8 +68,8 @@ struct UploadHeader {
 // sample count within 1..`declared_samples`, the loss within
 // [0, `max_train_loss`], and trained under the mask of `mask_round`.
 std::optional<wire::Reject> CheckUploadHeader(const UploadHeader& header, bool distributed_dp,
-                                              std::int64_t declared_samples,
-                                              double max_train_loss, std::uint64_t mask_round);
+                                              std::int64_t declared_samples, double max_train_loss,
+                                              std::uint64_t mask_round);
 
 class UpdateValidator {
  public:

@@ -11,7 +11,9 @@
 #include <sstream>
 #include <utility>
 
+#include "common/config/cohort_size.h"
 #include "common/errors.h"
+#include "common/log.h"
 
 namespace fsd::config {
 namespace {
@@ -264,8 +266,10 @@ void CheckAggregation(const RunConfig& config, const std::string& origin) {
                       ": aggregation.server_optimizer: must be \"none\" with federation.mode = "
                       "\"distillation\": there is no global model to step");
   }
+  const auto clients = static_cast<std::size_t>(config.federation.clients);
   const auto cohort = static_cast<std::int64_t>(
-      std::ceil(config.federation.fraction * config.federation.clients - 1e-9));
+      PlannedCohort(config.federation.fraction, config.federation.over_select, clients, 0, clients)
+          .target);
   if (a.rule == AggregationRule::kTrimmedMean) {
     // ⌊β·n⌋ >= 1 and n >= 3: a trimmed mean that trims nothing is the mean.
     const auto needed = std::max<std::int64_t>(
@@ -426,15 +430,14 @@ void CheckSecureAggregation(const RunConfig& config, const std::string& origin) 
          "input is fixed point at secure_aggregation.bits, and the uplink codecs and error "
          "feedback apply to the non-secure path only");
   }
-  const auto cohort =
-      static_cast<std::int64_t>(std::ceil(config.federation.fraction * config.federation.clients *
-                                              (1.0 + config.federation.over_select) -
-                                          1e-9));
+  // The coordinator samples at least 2 clients (one cannot hide among none).
+  const auto clients = static_cast<std::size_t>(config.federation.clients);
+  const auto cohort = static_cast<std::int64_t>(
+      PlannedCohort(config.federation.fraction, config.federation.over_select, clients, 2, clients)
+          .sampled);
   if (cohort < 2) {
-    fail("federation.fraction",
-         "secure aggregation needs a cohort of at least 2 clients, "
-         "federation.fraction × federation.clients gives " +
-             std::to_string(cohort));
+    fail("federation.clients", "secure aggregation needs a cohort of at least 2 clients, got " +
+                                   std::to_string(config.federation.clients) + " client(s)");
   }
   // A client's list of sealed shares (~130 bytes each) must fit the 64 KiB payload.
   constexpr std::int64_t kMaxNeighbourhood = 400;
@@ -647,10 +650,12 @@ RunConfig Read(const toml::table* root, const std::string& origin,
                       {"trimmed_mean", AggregationRule::kTrimmedMean},
                       {"krum", AggregationRule::kKrum},
                       {"multi_krum", AggregationRule::kMultiKrum}});
+  bool weighting_given = false;
   aggregation.Choice("weighting", a.weighting,
                      {{"samples", ClientWeighting::kSamples},
                       {"uniform", ClientWeighting::kUniform},
-                      {"capped", ClientWeighting::kCapped}});
+                      {"capped", ClientWeighting::kCapped}},
+                     &weighting_given);
   aggregation.Real("max_weight_ratio", a.max_weight_ratio, 1.0, 1e9);
   aggregation.Choice(
       "robust_votes", a.robust_votes,
@@ -828,6 +833,14 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   privacy.Real("summary_noise_multiplier", pv.summary_noise_multiplier, 0.0, 1e4);
   privacy.Integer("min_survivors", pv.min_survivors, 0, 1'000'000);
   privacy.Finish();
+  // A default that privacy.dp makes invalid follows it (configs/README.md);
+  // a value set explicitly is left to CheckPrivacy, which refuses it.
+  if (pv.dp != DpMode::kOff && !weighting_given && a.weighting != ClientWeighting::kUniform) {
+    a.weighting = ClientWeighting::kUniform;
+    FSD_LOG(INFO) << origin
+                  << ": aggregation.weighting = \"uniform\", which privacy.dp needs (its default "
+                     "\"capped\" applies without privacy.dp)";
+  }
   CheckPrivacy(config, origin);
   SectionReader secure(root, "secure_aggregation", origin, known_keys);
   auto& sa = config.secure_aggregation;
@@ -936,9 +949,11 @@ int CheckedInClients(const RunConfig& config) {
   const int clients = config.federation.clients;
   if (config.sim.checked_in > 0) return std::min(config.sim.checked_in, clients);
   if (clients <= 1000 || config.privacy.dp != DpMode::kOff) return clients;
-  const double cohort = std::ceil(config.federation.fraction * clients - 1e-9) *
-                        (1.0 + config.federation.over_select);
-  return std::min(clients, std::max(2, 2 * static_cast<int>(std::ceil(cohort - 1e-9))));
+  const auto all = static_cast<std::size_t>(clients);
+  const auto sampled = static_cast<int>(
+      PlannedCohort(config.federation.fraction, config.federation.over_select, all, 0, all)
+          .sampled);
+  return std::min(clients, std::max(2, 2 * sampled));
 }
 
 bool InjectsFaults(const FaultsConfig& faults) {

@@ -278,7 +278,14 @@ TEST(ConfigTest, PrivacyRefusesWhatItsGuaranteeCannotCover) {
     const std::string e = ErrorOf(toml);
     EXPECT_NE(e.find(needle), std::string::npos) << e;
   };
-  refused(dp, "aggregation.weighting: must be \"uniform\" with privacy.dp on");
+  // The default weighting follows privacy.dp; a weighting set explicitly is refused.
+  EXPECT_EQ(ErrorOf(dp), "no error");
+  EXPECT_EQ(ParseConfig(dp, "t").aggregation.weighting, ClientWeighting::kUniform);
+  EXPECT_EQ(ParseConfig("", "t").aggregation.weighting, ClientWeighting::kCapped);
+  refused(dp + "[aggregation]\nweighting = \"capped\"\n",
+          "aggregation.weighting: must be \"uniform\" with privacy.dp on");
+  refused(dp + "[aggregation]\nweighting = \"samples\"\n",
+          "aggregation.weighting: must be \"uniform\" with privacy.dp on");
   refused(dp + uniform + "rule = \"median\"\n", "aggregation.rule: must be \"fedavg\"");
   refused(dp + uniform + "clip_norm = 3.0\n", "aggregation.clip_norm: must be 0");
   refused(dp + uniform + "[federation]\nover_select = 0.5\n", "federation.over_select: must be 0");
@@ -328,7 +335,9 @@ TEST(ConfigTest, DistributedDpNeedsMinSurvivorsWithinTheCohortAndWeightsMode) {
   refused(dp + cohort + "[loss]\nbeta = 0.3\n", "privacy.summary_noise_multiplier");
   refused(dp + cohort + "mode = \"distillation\"\n", "federation.mode: must be \"weights\"");
   // The central refusals hold too.
-  refused(dp + "[federation]\nclients = 10\nfraction = 0.5\n", "aggregation.weighting");
+  refused(
+      dp + "[aggregation]\nweighting = \"samples\"\n[federation]\nclients = 10\nfraction = 0.5\n",
+      "aggregation.weighting");
   refused("[privacy]\nmin_survivors = 3\n",
           "privacy.min_survivors: only applies with privacy.dp = \"distributed\"");
 }
@@ -391,6 +400,33 @@ TEST(ConfigTest, EveryShippedConfigLoads) {
   const auto best = LoadConfig(fsd::testing::SourceDir() + "/configs/fmnist-best.toml");
   EXPECT_EQ(best.schedule.lr, RoundLrScheduleKind::kCosine);
   EXPECT_EQ(best.federation.rounds, 20);
+}
+
+// A user turns on one feature of the benchmark config from the command
+// line, as the docs show: no default of another key stands in the way.
+TEST(ConfigTest, EachFeatureTurnsOnAloneOverTheBenchmarkConfig) {
+  const std::string sd = fsd::testing::SourceDir() + "/configs/fmnist-sd.toml";
+  const std::vector<std::vector<std::string>> features = {
+      {"privacy.dp=central", "privacy.noise_multiplier=1.0"},
+      {"privacy.dp=central", "privacy.target_epsilon=8.0"},
+      {"privacy.dp=distributed", "privacy.noise_multiplier=1.0", "privacy.min_survivors=5"},
+      {"secure_aggregation.enabled=true"},
+      {"secure_aggregation.enabled=true", "privacy.dp=distributed", "privacy.noise_multiplier=1.0",
+       "privacy.min_survivors=5"},
+      {"federation.mode=distillation"},
+      {"pruning.final_sparsity=0.5"},
+      {"compression.uplink=int8"},
+      {"aggregation.rule=median"},
+      {"heterogeneity.max_exit=2"}};
+  for (const auto& overrides : features) {
+    std::string failure;
+    try {
+      LoadConfig(sd, overrides);
+    } catch (const ConfigError& e) {
+      failure = e.what();
+    }
+    EXPECT_EQ(failure, "") << overrides.front();
+  }
 }
 
 TEST(ConfigTest, EveryKeyIsDocumentedInConfigsReadme) {

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <set>
 
+#include "common/config/cohort_size.h"
+
 namespace fsd::coordinator {
 namespace {
 
@@ -54,6 +56,25 @@ TEST(CohortSamplingTest, DrawsDependOnRoundAndAttemptAndRepeatForTheSameOnes) {
   const auto cohort = UniformCohort(candidates, 10, 7, 1, 0);
   EXPECT_EQ(std::set<std::string>(cohort.begin(), cohort.end()).size(), 10u);
   EXPECT_EQ(UniformCohort(candidates, 80, 7, 1, 0).size(), 50u);
+}
+
+// The one cohort formula (common/config/cohort_size.h) that the coordinator
+// samples by and the config checks use.
+TEST(CohortSizeTest, TargetIsAShareOfTheEnrolledWithinTheRulesMinimumAndTheEligible) {
+  using config::PlannedCohort;
+  // N = 5, fraction 0.5, over-select 0.5: k = 3, and 5 are asked to train.
+  EXPECT_EQ(PlannedCohort(0.5, 0.5, 5, 0, 5).target, 3u);
+  EXPECT_EQ(PlannedCohort(0.5, 0.5, 5, 0, 5).sampled, 5u);
+  // 0.3 × 10 is 3.0000000000000004 in binary: still 3.
+  EXPECT_EQ(PlannedCohort(0.3, 0.0, 10, 0, 10).target, 3u);
+  EXPECT_EQ(PlannedCohort(0.3, 0.0, 10, 0, 10).sampled, 3u);
+  // Never below 1 nor the rule's minimum (Krum with f = 1: 5), never above the eligible.
+  EXPECT_EQ(PlannedCohort(0.01, 0.0, 10, 0, 10).target, 1u);
+  EXPECT_EQ(PlannedCohort(0.1, 0.0, 10, 5, 10).target, 5u);
+  EXPECT_EQ(PlannedCohort(1.0, 0.0, 100, 0, 7).target, 7u);
+  EXPECT_EQ(PlannedCohort(0.5, 1.0, 10, 0, 8).sampled, 8u);
+  // The share counts the enrolled, not the joined (eligible).
+  EXPECT_EQ(PlannedCohort(0.1, 0.0, 1000, 0, 500).target, 100u);
 }
 
 }  // namespace
