@@ -92,56 +92,15 @@ RoundStateMachine::RoundStateMachine(CoordinatorOptions options,
       evaluator_(std::move(evaluator)),
       listener_(std::move(listener)),
       store_(options_.out_dir, options_.federation.checkpoint),
-      global_(std::move(initial_global)),
-      server_optimizer_(options_.server_optimizer, global_.size()) {
+      state_(options_, std::move(initial_global)) {
   limits_.max_message_bytes = static_cast<std::uint64_t>(options_.transport.max_message_mb) << 20;
-  limits_.max_values = std::max<std::uint64_t>(limits_.max_values, global_.size());
   if (options_.federation.min_clients == 0)
     options_.federation.min_clients = options_.federation.clients;
-  if (options_.layout.empty()) options_.layout = {{0, global_.size(), false}};
-  if (distillation_only()) global_.clear();
+  if (options_.layout.empty()) options_.layout = {{0, state_.model_size, false}};
+  limits_.max_values = std::max<std::uint64_t>(limits_.max_values, state_.model_size);
   if (auto checkpoint = store_.Open(options_.resume, limits_.max_values, limits_.max_classes)) {
-    const std::string path = store_.checkpoint_path();
-    if (checkpoint->schema_fingerprint != options_.schema_fingerprint ||
-        checkpoint->global.size() != global_.size()) {
-      throw DataError(path + ": checkpoint is for a different model or mode");
-    }
-    if (!checkpoint->class_counts.empty() &&
-        checkpoint->class_counts.size() != options_.num_classes) {
-      throw DataError(path + ": checkpoint is for a different number of classes");
-    }
-    global_ = std::move(checkpoint->global);
-    soft_state_ = {std::move(checkpoint->class_counts), std::move(checkpoint->mean_logits)};
-    mask_ = std::move(checkpoint->mask);
-    mask_round_ = checkpoint->mask_round;
-    if (!mask_.empty()) {
-      round_mask_ =
-          codec::EncodeBitmask(mask_, options_.downlink.zstd, options_.downlink.zstd_level);
-    }
-    committed_round_ = checkpoint->round;
-    try {
-      server_optimizer_.Restore(
-          {static_cast<aggregation::ServerOptimizerKind>(checkpoint->server_optimizer),
-           std::move(checkpoint->server_m), std::move(checkpoint->server_v)});
-    } catch (const DataError& e) {
-      throw DataError(path + ": " + e.what() + " (aggregation.server_optimizer)");
-    }
-    const bool has_account = !checkpoint->privacy_orders.empty();
-    if (has_account != options_.privacy.enabled && committed_round_ > 0) {
-      throw ConfigError(path + ": privacy.dp: the checkpoint's rounds were released " +
-                        (has_account ? "with" : "without") +
-                        " differential privacy; resuming them with privacy.dp " +
-                        (has_account ? "off" : "on") + " would misstate ε: start a new run");
-    }
-    if (has_account) {
-      account_ =
-          privacy::RdpAccountant(std::move(checkpoint->privacy_orders),
-                                 std::move(checkpoint->privacy_rdp), checkpoint->privacy_steps);
-      sampling_draws_ = checkpoint->privacy_steps;  // one step per draw
-    }
-    // Secure-aggregation culprits and disputants stay out across a restart.
-    for (auto& [key, through] : checkpoint->excluded) excluded_until_[key] = through;
-    FSD_LOG(INFO) << "resuming after round " << committed_round_;
+    state_.Restore(std::move(*checkpoint), store_.checkpoint_path());
+    FSD_LOG(INFO) << "resuming after round " << state_.committed_round;
   }
   // Under DP, who is sampled must not be predictable from the (public) config.
   sampling_seed_ = options_.privacy.enabled && !options_.privacy.seed ? privacy::SecureSeed()
@@ -162,7 +121,7 @@ std::optional<wire::Reject> RoundStateMachine::Screen(const Peer& peer,
                                                          " is not accepted by a coordinator"};
   }
   if (kind == MessageKind::kUpdate) {
-    const std::uint64_t current = committed_round_ + 1;
+    const std::uint64_t current = state_.committed_round + 1;
     if (!registry_.joined(peer.identity))
       return wire::Reject{RejectCode::kNotAuthorized, "unknown session: JOIN first"};
     if (head->round != current) {
@@ -186,7 +145,7 @@ std::optional<wire::Reject> RoundStateMachine::Screen(const Peer& peer,
       return wire::Reject{RejectCode::kRoundClosed, "the round has the updates it needs"};
     }
   } else if (IsSecureClientKind(kind)) {
-    const std::uint64_t current = committed_round_ + 1;
+    const std::uint64_t current = state_.committed_round + 1;
     if (!registry_.joined(peer.identity))
       return wire::Reject{RejectCode::kNotAuthorized, "unknown session: JOIN first"};
     if (head->round != current) {
@@ -329,9 +288,9 @@ void RoundStateMachine::OnJoin(const Peer& peer, const wire::Join& join) {
   FSD_LOG(DEBUG) << "client " << record.name << (rejoined ? " rejoined" : " joined") << " with "
                  << join.num_samples << " samples";
   if (!rejoined) FSD_LOG(INFO) << "client " << record.name << " joined";
-  Send(peer.routing_id,
-       {committed_round_, wire::Welcome{wire::kProtocolVersion, options_.schema_fingerprint,
-                                        static_cast<std::uint32_t>(options_.federation.rounds)}});
+  Send(peer.routing_id, {state_.committed_round,
+                         wire::Welcome{wire::kProtocolVersion, options_.schema_fingerprint,
+                                       static_cast<std::uint32_t>(options_.federation.rounds)}});
   // A sampled client that rejoins mid-round (it lost its ROUND_START, or
   // restarted) gets the round again — a bounded number of times.
   // (Not in a secure round: a client that lost its state lost its keys too.)
@@ -342,9 +301,9 @@ void RoundStateMachine::OnJoin(const Peer& peer, const wire::Join& join) {
       ++resends;
       SendRoundStart(peer.identity);
     } else {
-      FSD_LOG(WARNING) << "client " << record.name << " asked for round " << committed_round_ + 1
-                       << " more than " << options_.limits.max_round_start_resends
-                       << " times; not sent again";
+      FSD_LOG(WARNING) << "client " << record.name << " asked for round "
+                       << state_.committed_round + 1 << " more than "
+                       << options_.limits.max_round_start_resends << " times; not sent again";
     }
   }
 }
@@ -357,7 +316,7 @@ void RoundStateMachine::OnUpdate(const Peer& peer, std::uint64_t round, const wi
   const model::Subnetwork subnet = subnets_.at(peer.identity);
   const SubnetView& view = views_.at(subnet);
   const RoundExpectation expectation{distillation_only(),
-                                     mask_round_,
+                                     state_.mask_round,
                                      view.segments,
                                      view.kept,
                                      options_.privacy.distributed,
@@ -372,7 +331,7 @@ void RoundStateMachine::OnUpdate(const Peer& peer, std::uint64_t round, const wi
     if (++refused_updates_[peer.identity] >= options_.limits.max_refused_updates) {
       FSD_LOG(WARNING) << "client " << registry_.NameOf(peer.identity) << ": "
                        << options_.limits.max_refused_updates
-                       << " refused updates; left out of round " << committed_round_ + 1;
+                       << " refused updates; left out of round " << state_.committed_round + 1;
       selected_.erase(peer.identity);
       missed_.insert(peer.identity);
     }
@@ -411,7 +370,7 @@ void RoundStateMachine::SendSecure(SecureRound::Outbox outbox, Phase next) {
   for (auto& [key, body] : outbox) {
     const ClientRecord* record = registry_.Find(key);
     if (record == nullptr) continue;  // gone since its last message
-    auto frame = wire::EncodeFrame({committed_round_ + 1, std::move(body)});
+    auto frame = wire::EncodeFrame({state_.committed_round + 1, std::move(body)});
     bytes_.down += static_cast<std::int64_t>(frame.size());
     outgoing_.push_back({record->routing_id, std::move(frame)});
   }
@@ -465,13 +424,9 @@ std::set<std::string> Disputants(const std::vector<std::pair<std::string, std::s
 
 void RoundStateMachine::Exclude(const std::string& key, std::uint64_t round,
                                 const std::string& why) {
-  const int rounds = options_.secure_aggregation.exclude_rounds;
-  excluded_until_[key] = rounds == 0 ? std::numeric_limits<std::uint64_t>::max()
-                                     : round + static_cast<std::uint64_t>(rounds);
+  const std::string how_long = state_.Exclude(key, round);
   FSD_LOG(WARNING) << "round " << round << ": client " << registry_.NameOf(key) << " " << why
-                   << "; left out of "
-                   << (rounds == 0 ? std::string("the rest of the run")
-                                   : "the next " + std::to_string(rounds) + " rounds");
+                   << "; left out of " << how_long;
 }
 
 nlohmann::json RoundStateMachine::ExcludeDisputants(std::uint64_t round) {
@@ -489,10 +444,10 @@ nlohmann::json RoundStateMachine::ExcludeDisputants(std::uint64_t round) {
 
 void RoundStateMachine::RetrySecure(const std::string& reason) {
   // A dispute stands whether or not the attempt goes on.
-  ExcludeDisputants(committed_round_ + 1);
+  ExcludeDisputants(state_.committed_round + 1);
   const auto incomplete = secure_->Incomplete();
   for (const auto& key : incomplete) missed_.insert(key);
-  FSD_LOG(WARNING) << "round " << committed_round_ + 1 << " attempt " << attempt_ + 1 << ": "
+  FSD_LOG(WARNING) << "round " << state_.committed_round + 1 << " attempt " << attempt_ + 1 << ": "
                    << reason << "; model untouched, retrying without " << incomplete.size()
                    << " client(s) that did not complete their stage";
   ++attempt_;
@@ -565,30 +520,22 @@ void RoundStateMachine::Tick() {
 }
 
 bool RoundStateMachine::BudgetAllowsNextRound() {
-  const auto& dp = options_.privacy;
-  if (!dp.enabled || dp.target_epsilon <= 0.0) return true;
-  const auto next = account_.SpentAfterStep(dp.sampling_rate, dp.StepNoiseMultiplier(), dp.delta);
-  // The relative slack absorbs rounding in a multiplier computed for the budget.
-  if (next.epsilon <= dp.target_epsilon * (1.0 + 1e-9)) return true;
-  std::ostringstream reason;
-  reason << "privacy budget: releasing round " << committed_round_ + 1 << " would spend epsilon "
-         << next.epsilon << " > privacy.target_epsilon " << dp.target_epsilon << " at delta "
-         << dp.delta << " (spent " << account_.Spent(dp.delta).epsilon << " after "
-         << account_.steps() << " rounds)";
-  stop_reason_ = reason.str();
+  if (!state_.ledger) return true;
+  auto refusal = state_.ledger->RefusalOfNextDraw(state_.committed_round + 1);
+  if (!refusal) return true;
+  stop_reason_ = std::move(*refusal);
   stop_kind_ = StopKind::kPrivacyBudget;
   FSD_LOG(WARNING) << stop_reason_ << "; stopping";
   return false;
 }
 
 void RoundStateMachine::StartRound() {
-  const std::uint64_t round = committed_round_ + 1;
+  const std::uint64_t round = state_.committed_round + 1;
   if (!BudgetAllowsNextRound()) return;
   // Culprits of secure rounds sit out their exclusion.
   std::vector<std::string> joined;
   for (const auto& key : registry_.JoinedByName()) {
-    const auto excluded = excluded_until_.find(key);
-    if (excluded == excluded_until_.end() || excluded->second < round) joined.push_back(key);
+    if (!state_.Excluded(key, round)) joined.push_back(key);
   }
   std::vector<std::string> candidates;
   for (const auto& key : joined) {
@@ -619,8 +566,7 @@ void RoundStateMachine::StartRound() {
     // Every draw is a step of the subsampled Gaussian mechanism the
     // accountant charges, whatever follows it (released, retried, released
     // as nothing): a client's real inclusion rate per charged step is q.
-    account_.Step(options_.privacy.sampling_rate, options_.privacy.StepNoiseMultiplier());
-    ++sampling_draws_;
+    state_.ledger->ChargeDraw();
     if (sampled.size() < MinimumUpdates()) {
       // A cohort that cannot reach privacy.min_survivors is not asked to
       // train; the draw stays charged and the next tick samples again
@@ -629,7 +575,7 @@ void RoundStateMachine::StartRound() {
       if (attempt_ % 100 == 0) {
         FSD_LOG(INFO) << "round " << round << " attempt " << attempt_ + 1 << ": sampled "
                       << sampled.size() << " clients, privacy.min_survivors is " << MinimumUpdates()
-                      << "; this draw is charged (" << account_.steps()
+                      << "; this draw is charged (" << state_.ledger->draws()
                       << " privacy steps), sampling again";
       }
       ++attempt_;
@@ -659,21 +605,21 @@ void RoundStateMachine::StartRound() {
   refusals_.clear();
   staged_.clear();
   bytes_ = RoundBytes{};
-  UpdateMask(round);
+  state_.UpdateMask(round);
   BuildViews(round);
   // The schedules see the logits aggregated up to the previous round.
   const aggregation::RoundContext context{round,
                                           static_cast<std::uint64_t>(options_.federation.rounds),
-                                          soft_state_.empty() ? nullptr : &soft_state_};
+                                          state_.soft_state.empty() ? nullptr : &state_.soft_state};
   temperature_ = options_.temperature->At(context);
   alpha_ = options_.alpha.At(context);
   beta_ = options_.beta.At(context);
   lr_factor_ = options_.lr.At(context);
   soft_targets_.clear();
   soft_target_entropy_ = 0.0;
-  if (!soft_state_.empty()) {
-    soft_target_entropy_ = aggregation::MeanEntropy(soft_state_, temperature_);
-    if (beta_ > 0.0) soft_targets_ = aggregation::SoftenRows(soft_state_, temperature_);
+  if (!state_.soft_state.empty()) {
+    soft_target_entropy_ = aggregation::MeanEntropy(state_.soft_state, temperature_);
+    if (beta_ > 0.0) soft_targets_ = aggregation::SoftenRows(state_.soft_state, temperature_);
   }
   phase_ = Phase::kCollecting;
   round_started_ = clock_.Now();
@@ -700,7 +646,7 @@ void RoundStateMachine::StartRound() {
     setup.classes = options_.privacy.enabled ? 0 : options_.num_classes;
     if (options_.privacy.distributed)
       setup.withheld = wire::kWithheldSampleCount | wire::kWithheldTrainLoss;
-    setup.mask_round = mask_round_;
+    setup.mask_round = state_.mask_round;
     setup.max_train_loss = options_.limits.max_train_loss;
     setup.graph_seed = random::DeriveSeed(
         sampling_seed_, {.name = "secagg-graph", .round = round, .attempt = attempt_});
@@ -712,22 +658,6 @@ void RoundStateMachine::StartRound() {
   FSD_LOG(DEBUG) << "round " << round << " attempt " << attempt_ + 1 << ": sampled "
                  << selected_.size() << " clients, waiting for " << target_;
   for (const auto& key : selected_) SendRoundStart(key);
-}
-
-void RoundStateMachine::UpdateMask(std::uint64_t round) {
-  const double target = options_.sparsity.At(round);
-  const double current = mask_round_ > 0 ? options_.sparsity.At(mask_round_) : 0.0;
-  if (distillation_only() || target <= current) return;
-  // Magnitudes of the aggregated global weights choose; pruned values become
-  // exact zeros in the global model and stay pruned (they have the smallest
-  // magnitude at every later step).
-  mask_ = aggregation::SelectMask(global_, options_.layout, target, options_.mask_scope,
-                                  options_.min_keep);
-  aggregation::ApplyMask(mask_, global_);
-  mask_round_ = round;
-  round_mask_ = codec::EncodeBitmask(mask_, options_.downlink.zstd, options_.downlink.zstd_level);
-  FSD_LOG(INFO) << "round " << round << ": mask at sparsity "
-                << aggregation::SparsityOf(mask_, options_.layout) << " (target " << target << ")";
 }
 
 model::Subnetwork RoundStateMachine::SubnetFor(std::uint32_t max_exit) const {
@@ -744,12 +674,13 @@ void RoundStateMachine::BuildViews(std::uint64_t round) {
   downlink.seed = round;
   for (const auto& subnet : subnets) {
     SubnetView view;
-    view.mask = aggregation::SubnetworkMask(mask_, options_.layout, subnet, global_.size());
+    view.mask =
+        aggregation::SubnetworkMask(state_.mask, options_.layout, subnet, state_.global.size());
     view.segments = aggregation::KeptPerTensor(options_.layout, view.mask);
-    view.kept = aggregation::KeptCount(view.mask, global_.size());
+    view.kept = aggregation::KeptCount(view.mask, state_.global.size());
     if (!distillation_only()) {
-      view.values =
-          codec::EncodeValues(aggregation::Gather(global_, view.mask), view.segments, downlink);
+      view.values = codec::EncodeValues(aggregation::Gather(state_.global, view.mask),
+                                        view.segments, downlink);
     }
     views_.emplace(subnet, std::move(view));
   }
@@ -767,7 +698,7 @@ void RoundStateMachine::SendRoundStart(const std::string& key) {
   start.alpha = alpha_;
   start.beta = beta_;
   start.local_epochs = static_cast<std::uint32_t>(options_.local_epochs);
-  start.mask_round = mask_round_;
+  start.mask_round = state_.mask_round;
   const model::Subnetwork& subnet = subnets_.at(key);
   start.subnet_exit = static_cast<std::uint32_t>(subnet.exit);
   start.subnet_heads = subnet.head_only ? 1 : 0;
@@ -777,18 +708,18 @@ void RoundStateMachine::SendRoundStart(const std::string& key) {
   if (secure_) start.secure = secure_->StartFor(key);
   if (options_.privacy.enabled) {
     // What each client's own ledger checks and counts (client/privacy_ledger.h).
-    start.dp = {static_cast<std::uint64_t>(account_.steps()), options_.privacy.sampling_rate,
+    start.dp = {static_cast<std::uint64_t>(state_.ledger->draws()), options_.privacy.sampling_rate,
                 options_.privacy.StepNoiseMultiplier()};
   }
-  if (mask_round_ != 0 && record->mask_round_sent != mask_round_) {
-    start.mask = round_mask_;
-    record->mask_round_sent = mask_round_;
+  if (state_.mask_round != 0 && record->mask_round_sent != state_.mask_round) {
+    start.mask = state_.encoded_mask;
+    record->mask_round_sent = state_.mask_round;
   }
   bytes_.down_weights += SectionWireBytes(start.global_values);
   bytes_.down_mask += start.mask.count > 0 ? SectionWireBytes(start.mask) : 0;
   bytes_.down_soft_targets +=
       static_cast<std::int64_t>(wire::kTensorHeaderBytes + start.soft_targets.size() * 4);
-  auto frame = wire::EncodeFrame({committed_round_ + 1, std::move(start)});
+  auto frame = wire::EncodeFrame({state_.committed_round + 1, std::move(start)});
   bytes_.down += static_cast<std::int64_t>(frame.size());
   outgoing_.push_back({record->routing_id, std::move(frame)});
 }
@@ -853,11 +784,11 @@ void RoundStateMachine::CloseRound() {
   if (staged_.empty() && beyond_limits > 0 && beyond_limits >= Quorum()) {
     // Every update this model trains into lies beyond [limits]: no retry can
     // commit a round from it (the model itself passed DivergenceOf).
-    stop_reason_ = "round " + std::to_string(committed_round_ + 1) + ": every update (" +
+    stop_reason_ = "round " + std::to_string(state_.committed_round + 1) + ": every update (" +
                    std::to_string(beyond_limits) +
                    " clients) was refused for values beyond [limits] (limits.max_abs_value " +
                    "and max_abs_logit): the global model of round " +
-                   std::to_string(committed_round_) +
+                   std::to_string(state_.committed_round) +
                    " trains into divergence; stopped (a robust aggregation.rule or a smaller " +
                    "training.lr keeps a federation within them)";
     stop_kind_ = StopKind::kDiverged;
@@ -865,7 +796,7 @@ void RoundStateMachine::CloseRound() {
     return;
   }
   if (staged_.size() < Quorum()) {
-    FSD_LOG(WARNING) << "round " << committed_round_ + 1 << ": " << staged_.size() << " of "
+    FSD_LOG(WARNING) << "round " << state_.committed_round + 1 << ": " << staged_.size() << " of "
                      << target_ << " updates, quorum " << Quorum()
                      << (staged_.size() < MinimumUpdates()
                              ? std::string(" (") +
@@ -886,7 +817,7 @@ void RoundStateMachine::CloseRound() {
 }
 
 RoundStateMachine::Aggregated RoundStateMachine::AggregatePlain() {
-  const std::uint64_t round = committed_round_ + 1;
+  const std::uint64_t round = state_.committed_round + 1;
   const int exits = model::NumExits(options_.layout);
   // Sum in (name, key) order so the result depends neither on arrival order
   // nor on freshly generated keys: a resumed simulation reproduces the bits.
@@ -936,21 +867,21 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregatePlain() {
   }
   out.reported = ordered.size();
   if (options_.privacy.enabled) {
-    const std::vector<float> reference = distillation_only()
-                                             ? std::vector<float>{}
-                                             : aggregation::Gather(global_, SharedView().mask);
+    const std::vector<float> reference =
+        distillation_only() ? std::vector<float>{}
+                            : aggregation::Gather(state_.global, SharedView().mask);
     out.extra = ReleasePrivately(round, reference, inputs, summaries, private_records);
   } else {
     // Every tensor over the clients that trained it; pruned coordinates stay exactly zero.
     if (!distillation_only()) {
       out.report = aggregation::AggregateBySubnetwork(options_.aggregation, options_.layout,
-                                                      partial, global_);
+                                                      partial, state_.global);
     }
     const std::vector<std::vector<double>> class_weights = aggregation::ClassWeights(
         class_counts, summary_weights, summary_samples, options_.aggregation.cap_per_class,
         options_.aggregation.max_weight_ratio);
-    soft_state_ = aggregation::AggregateSummaries(options_.aggregation, summaries, class_weights,
-                                                  options_.num_classes, soft_state_);
+    state_.soft_state = aggregation::AggregateSummaries(
+        options_.aggregation, summaries, class_weights, options_.num_classes, state_.soft_state);
   }
   nlohmann::json selected = nlohmann::json::array();
   for (const auto index : out.report.selected) selected.push_back(ordered[index].second->name);
@@ -962,7 +893,7 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregatePlain() {
 RoundStateMachine::Aggregated RoundStateMachine::AggregateSecure() {
   const privacy::SecureSum& sum = secure_->result();
   const SubnetView& view = SharedView();
-  const std::vector<float> reference = aggregation::Gather(global_, view.mask);
+  const std::vector<float> reference = aggregation::Gather(state_.global, view.mask);
   Aggregated out;
   std::uint64_t clamped = 0;
   out.withheld = options_.privacy.distributed;
@@ -990,8 +921,8 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregateSecure() {
     for (std::size_t i = 0; i < deltas.size(); ++i) deltas[i] = sum.weighted_deltas[i] / each;
     privacy::GaussianNoise none = privacy::GaussianNoise::Seeded(0);
     kept = privacy::ReleaseMean(reference, deltas, 0.0, options_.privacy.expected_cohort, none);
-    aggregation::ScatterKept(kept, view.mask, global_);
-    out.extra["variances_floored"] = FloorVariances(global_, options_.privacy.variances);
+    aggregation::ScatterKept(kept, view.mask, state_.global);
+    out.extra["variances_floored"] = FloorVariances(state_.global, options_.privacy.variances);
     if (PrivateRecordLength() > 0) {
       // The private summary records' sum follows the deltas, scaled.
       const std::size_t classes = options_.num_classes;
@@ -1003,8 +934,8 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregateSecure() {
         rows[i] = sum.weighted_deltas[base + i] / each / scale;
       for (std::size_t c = 0; c < classes; ++c)
         presence[c] = sum.weighted_deltas[base + rows.size() + c] / each / scale;
-      SummaryRelease release = ReleaseSummarySums(dp, rows, presence, soft_state_);
-      soft_state_ = std::move(release.summary);
+      SummaryRelease release = ReleaseSummarySums(dp, rows, presence, state_.soft_state);
+      state_.soft_state = std::move(release.summary);
       out.extra["summary_classes_released"] = release.classes_released;
     }
     out.extra.update(PrivacyRecord());
@@ -1012,14 +943,14 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregateSecure() {
     for (std::size_t i = 0; i < kept.size(); ++i) {
       kept[i] = static_cast<float>(reference[i] + sum.weighted_deltas[i] / weight);
     }
-    aggregation::ScatterKept(kept, view.mask, global_);
+    aggregation::ScatterKept(kept, view.mask, state_.global);
     // Summaries: class rows weighted by Σ q_c; classes nobody reported keep
     // their previous rows.
     const std::size_t classes = options_.num_classes;
     aggregation::SoftTargetSummary next = aggregation::ZeroSummary(classes);
     for (std::size_t c = 0; c < classes; ++c) {
       if (sum.class_weights[c] == 0) {
-        aggregation::KeepPreviousRow(soft_state_, c, next);
+        aggregation::KeepPreviousRow(state_.soft_state, c, next);
         continue;
       }
       next.counts[c] = sum.counts[c];
@@ -1027,7 +958,7 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregateSecure() {
         next.mean_logits[c * classes + j] = static_cast<float>(sum.mean_logits[c * classes + j]);
       }
     }
-    soft_state_ = std::move(next);
+    state_.soft_state = std::move(next);
   }
   CloseSecureStage();
   out.extra["secure_aggregation"] = SecureRecord(out.reported, clamped);
@@ -1060,28 +991,15 @@ nlohmann::json RoundStateMachine::SecureRecord(std::size_t survivors, std::uint6
           {"stages", stages}};
 }
 
-void RoundStateMachine::StepServerOptimizer(std::span<const float> before) {
-  std::vector<std::uint8_t> stepped(global_.size(), 0);
-  for (const auto& range : options_.layout) {
-    if (range.statistics) continue;
-    for (std::uint64_t i = range.offset; i < range.offset + range.size; ++i) {
-      stepped[i] = mask_.empty() ? 1 : mask_[i];
-    }
-  }
-  server_optimizer_.Step(before, global_, stepped);
-}
-
 void RoundStateMachine::Commit(double collect_s, std::optional<std::string> failure) {
-  const std::uint64_t round = committed_round_ + 1;
+  const std::uint64_t round = state_.committed_round + 1;
   const std::vector<float> before =
-      distillation_only() ? std::vector<float>{} : aggregation::Gather(global_, mask_);
+      distillation_only() ? std::vector<float>{} : aggregation::Gather(state_.global, state_.mask);
   const bool stepping =
-      !failure && server_optimizer_.kind() != aggregation::ServerOptimizerKind::kNone;
-  const std::vector<float> dense_before = stepping ? global_ : std::vector<float>{};
+      !failure && state_.server_optimizer.kind() != aggregation::ServerOptimizerKind::kNone;
+  const std::vector<float> dense_before = stepping ? state_.global : std::vector<float>{};
   // The last good state, should this round's model diverge.
-  const std::vector<float> last_global = global_;
-  const aggregation::SoftTargetSummary last_soft_state = soft_state_;
-  const aggregation::ServerOptimizerState last_optimizer = server_optimizer_.state();
+  const FederationState::Snapshot last_good = state_.Save();
   Aggregated aggregated;
   // Clients that revealed wrong shares: named, and left out of the next rounds.
   const std::vector<std::string> culprits =
@@ -1100,7 +1018,7 @@ void RoundStateMachine::Commit(double collect_s, std::optional<std::string> fail
     aggregated = secure_ ? AggregateSecure() : AggregatePlain();
     aggregated.extra["outcome"] = "committed";
   }
-  if (stepping) StepServerOptimizer(dense_before);
+  if (stepping) state_.StepServerOptimizer(dense_before);
   if (secure_) {
     nlohmann::json named = nlohmann::json::array();
     for (const auto& key : culprits) {
@@ -1110,10 +1028,8 @@ void RoundStateMachine::Commit(double collect_s, std::optional<std::string> fail
     aggregated.extra["secure_culprits"] = named;
     aggregated.extra["secure_disputes"] = ExcludeDisputants(round);
   }
-  if (auto divergence = failure ? std::nullopt : DivergenceOf()) {
-    global_ = last_global;
-    soft_state_ = last_soft_state;
-    server_optimizer_.Restore(last_optimizer);
+  if (auto divergence = failure ? std::nullopt : state_.DivergenceOf()) {
+    state_.Rollback(last_good);
     // The round is written (with the last good model, and under DP its
     // charge) either way, so a resumed run does not release it again.
     aggregated.extra["outcome"] = "rolled_back";
@@ -1121,13 +1037,13 @@ void RoundStateMachine::Commit(double collect_s, std::optional<std::string> fail
     if (options_.federation.on_divergence == config::DivergencePolicy::kStop) {
       stop_reason_ = "round " + std::to_string(round) + ": the global model diverged (" +
                      *divergence + "); stopped with the model of round " +
-                     std::to_string(committed_round_) +
+                     std::to_string(state_.committed_round) +
                      " (federation.on_divergence = \"rollback\" goes on from it instead)";
       stop_kind_ = StopKind::kDiverged;
       FSD_LOG(ERROR) << stop_reason_;
     } else {
       FSD_LOG(WARNING) << "round " << round << ": the global model diverged (" << *divergence
-                       << "); rolled back to the model of round " << committed_round_;
+                       << "); rolled back to the model of round " << state_.committed_round;
     }
   }
   const double loss_sum = aggregated.loss_sum, weight_sum = aggregated.weight_sum,
@@ -1137,7 +1053,7 @@ void RoundStateMachine::Commit(double collect_s, std::optional<std::string> fail
   // How far the global model moved: the RMS change over the kept coordinates.
   double change_squares = 0.0;
   if (!distillation_only()) {
-    const std::vector<float> moved = aggregation::Gather(global_, mask_);
+    const std::vector<float> moved = aggregation::Gather(state_.global, state_.mask);
     for (std::size_t i = 0; i < moved.size(); ++i) {
       const double d = static_cast<double>(moved[i]) - before[i];
       change_squares += d * d;
@@ -1148,9 +1064,9 @@ void RoundStateMachine::Commit(double collect_s, std::optional<std::string> fail
   const double cpu_s = cpu_mark_ >= 0.0 ? ThreadCpuSeconds() - cpu_mark_ : 0.0;
   const auto eval_start = clock_.Now();
   const std::vector<double> accuracy =
-      evaluator_ && !distillation_only() ? evaluator_(global_) : std::vector<double>{};
+      evaluator_ && !distillation_only() ? evaluator_(state_.global) : std::vector<double>{};
   const double eval_s = SecondsBetween(eval_start, clock_.Now());
-  committed_round_ = round;
+  state_.committed_round = round;
   nlohmann::json rejects = nlohmann::json::object();
   for (const auto& [code, count] : rejects_) rejects[wire::RejectCodeName(code)] = count;
   nlohmann::json record = {
@@ -1164,8 +1080,8 @@ void RoundStateMachine::Commit(double collect_s, std::optional<std::string> fail
       {"lr_factor", lr_factor_},
       {"soft_target_entropy", soft_target_entropy_},
       {"soft_targets_sent", !soft_targets_.empty()},
-      {"sparsity", aggregation::SparsityOf(mask_, options_.layout)},
-      {"mask_round", mask_round_},
+      {"sparsity", aggregation::SparsityOf(state_.mask, options_.layout)},
+      {"mask_round", state_.mask_round},
       {"bytes_up", bytes_.up},
       {"bytes_up_weights", bytes_.up_weights},
       {"bytes_up_summary", bytes_.up_summary},
@@ -1189,7 +1105,7 @@ void RoundStateMachine::Commit(double collect_s, std::optional<std::string> fail
       {"max_weight_client", aggregated.heaviest},
       {"rule", aggregation::RuleName(options_.aggregation.rule)},
       {"summary_rule", aggregation::SummaryRuleName(options_.aggregation.summary_rule)},
-      {"server_optimizer", aggregation::ServerOptimizerName(server_optimizer_.kind())},
+      {"server_optimizer", aggregation::ServerOptimizerName(state_.server_optimizer.kind())},
       {"clipped", report.clipped},
       {"trimmed", report.trimmed},
       {"clip_bound", report.clip_bound},
@@ -1206,27 +1122,7 @@ void RoundStateMachine::Commit(double collect_s, std::optional<std::string> fail
     record.update(options_.round_annotations(round, aggregated.names));
   }
   // Metrics first, then the checkpoint commits the round (round_store.h).
-  storage::Checkpoint checkpoint;
-  checkpoint.round = committed_round_;
-  checkpoint.schema_fingerprint = options_.schema_fingerprint;
-  checkpoint.global = global_;
-  checkpoint.class_counts = soft_state_.counts;
-  checkpoint.mean_logits = soft_state_.mean_logits;
-  checkpoint.mask_round = mask_round_;
-  checkpoint.mask = mask_;
-  const aggregation::ServerOptimizerState& optimizer = server_optimizer_.state();
-  checkpoint.server_optimizer = static_cast<std::uint8_t>(optimizer.kind);
-  checkpoint.server_m = optimizer.m;
-  checkpoint.server_v = optimizer.v;
-  if (options_.privacy.enabled) {
-    checkpoint.privacy_steps = account_.steps();
-    checkpoint.privacy_orders = account_.orders();
-    checkpoint.privacy_rdp = account_.rdp();
-  }
-  for (const auto& [key, through] : excluded_until_) {
-    if (through > committed_round_) checkpoint.excluded.emplace_back(key, through);
-  }
-  store_.Commit(record, checkpoint);
+  store_.Commit(record, state_.ToCheckpoint());
   if (listener_) listener_(record);
   cpu_mark_ = ThreadCpuSeconds();
   attempt_ = 0;
@@ -1260,8 +1156,8 @@ nlohmann::json RoundStateMachine::ReleasePrivately(
     std::vector<std::span<const float>> values;
     for (const auto& input : inputs) values.push_back(input.values);
     const WeightRelease release = ReleaseWeights(dp, reference, values, noise);
-    aggregation::ScatterKept(release.kept, SharedView().mask, global_);
-    record["variances_floored"] = FloorVariances(global_, dp.variances);
+    aggregation::ScatterKept(release.kept, SharedView().mask, state_.global);
+    record["variances_floored"] = FloorVariances(state_.global, dp.variances);
     record["delta_norm_max"] = release.max_norm;
     record["delta_norm_median"] = release.median_norm;
     if (!dp.distributed) {  // (distributed: the clients clipped and added the noise)
@@ -1277,17 +1173,17 @@ nlohmann::json RoundStateMachine::ReleasePrivately(
       for (std::size_t i = 0; i < rows.size(); ++i) rows[i] += update->private_rows[i];
       for (std::size_t c = 0; c < classes; ++c) presence[c] += update->private_presence[c];
     }
-    SummaryRelease release = ReleaseSummarySums(dp, rows, presence, soft_state_);
-    soft_state_ = std::move(release.summary);
+    SummaryRelease release = ReleaseSummarySums(dp, rows, presence, state_.soft_state);
+    state_.soft_state = std::move(release.summary);
     record["summary_classes_released"] = release.classes_released;
   } else if (dp.summaries) {
     SummaryRelease release =
-        ReleaseSummaries(dp, summaries, options_.num_classes, soft_state_, noise);
-    soft_state_ = std::move(release.summary);
+        ReleaseSummaries(dp, summaries, options_.num_classes, state_.soft_state, noise);
+    state_.soft_state = std::move(release.summary);
     record["summary_clipped_fraction"] = fraction(release.clipped);
     record["summary_classes_released"] = release.classes_released;
   }
-  // Summaries that are not released are not aggregated at all (soft_state_ stays empty).
+  // Summaries that are not released are not aggregated at all (state_.soft_state stays empty).
   record.update(PrivacyRecord());
   return record;
 }
@@ -1316,12 +1212,12 @@ nlohmann::json RoundStateMachine::PrivacyRecord() const {
           privacy::SummarySensitivity(dp.summary_clip_norm, options_.num_classes) * share;
     }
   }
-  const privacy::PrivacySpent spent = account_.Spent(dp.delta);
+  const privacy::PrivacySpent spent = state_.ledger->Spent();
   record["epsilon"] = spent.epsilon;
   record["epsilon_order"] = spent.order;
   record["delta"] = dp.delta;
-  record["privacy_steps"] = account_.steps();
-  record["sampling_draws"] = sampling_draws_;
+  record["privacy_steps"] = state_.ledger->draws();
+  record["sampling_draws"] = state_.ledger->draws();
   return record;
 }
 
@@ -1350,31 +1246,16 @@ std::string RoundStateMachine::RefusalSummary() const {
   return out.str();
 }
 
-std::optional<std::string> RoundStateMachine::DivergenceOf() const {
-  const double limit = options_.limits.max_abs_value;
-  for (std::size_t i = 0; i < global_.size(); ++i) {
-    if (!mask_.empty() && !mask_[i]) continue;
-    const float value = global_[i];
-    if (std::isfinite(value) && std::abs(value) <= limit) continue;
-    std::ostringstream problem;
-    problem << "value " << value << " at position " << i << " of the model"
-            << (std::isfinite(value) ? ", beyond limits.max_abs_value " : ", not finite; limit ")
-            << limit;
-    return problem.str();
-  }
-  return std::nullopt;
-}
-
 nlohmann::json RoundStateMachine::privacy_spent() const {
   if (!options_.privacy.enabled) return nullptr;
-  return {{"epsilon", account_.Spent(options_.privacy.delta).epsilon},
+  return {{"epsilon", state_.ledger->Spent().epsilon},
           {"delta", options_.privacy.delta},
-          {"privacy_steps", account_.steps()}};
+          {"privacy_steps", state_.ledger->draws()}};
 }
 
 void RoundStateMachine::SayGoodbye(const std::string& reason) {
   for (const auto& key : registry_.JoinedByName()) {
-    Send(registry_.Find(key)->routing_id, {committed_round_, wire::Bye{reason}});
+    Send(registry_.Find(key)->routing_id, {state_.committed_round, wire::Bye{reason}});
   }
 }
 
@@ -1394,7 +1275,7 @@ void RoundStateMachine::SendReject(const Peer& peer, RejectCode code, const std:
     FSD_LOG(DEBUG) << "rejected a message from " << registry_.NameOf(peer.identity) << ": "
                    << wire::RejectCodeName(code) << " " << text;
   }
-  Send(peer.routing_id, {committed_round_ + 1, wire::Reject{code, text}});
+  Send(peer.routing_id, {state_.committed_round + 1, wire::Reject{code, text}});
 }
 
 std::map<std::string, std::int64_t> RoundStateMachine::reject_counts() const {

@@ -84,12 +84,12 @@
 #include "common/codec/values.h"
 #include "common/wire/frame.h"
 #include "coordinator/clock.h"
+#include "coordinator/federation_state.h"
 #include "coordinator/options.h"
 #include "coordinator/registry.h"
 #include "coordinator/round_store.h"
 #include "coordinator/secure_round.h"
 #include "coordinator/update_validator.h"
-#include "privacy/rdp_accountant.h"
 
 namespace fsd::coordinator {
 
@@ -147,7 +147,7 @@ class RoundStateMachine {
   void SayGoodbye(const std::string& reason);
 
   bool done() const {
-    return committed_round_ >= static_cast<std::uint64_t>(options_.federation.rounds) ||
+    return state_.committed_round >= static_cast<std::uint64_t>(options_.federation.rounds) ||
            !stop_reason_.empty();
   }
   // Why the run stopped before its last round; empty otherwise.
@@ -157,11 +157,11 @@ class RoundStateMachine {
   // Under privacy.dp: {"epsilon", "delta", "privacy_steps"} spent so far; null otherwise.
   nlohmann::json privacy_spent() const;
   Phase phase() const { return phase_; }
-  std::uint64_t committed_round() const { return committed_round_; }
+  std::uint64_t committed_round() const { return state_.committed_round; }
   std::uint64_t attempt() const { return attempt_; }
-  const std::vector<float>& global() const { return global_; }
-  const aggregation::SoftTargetSummary& soft_state() const { return soft_state_; }
-  const aggregation::Mask& mask() const { return mask_; }
+  const std::vector<float>& global() const { return state_.global; }
+  const aggregation::SoftTargetSummary& soft_state() const { return state_.soft_state; }
+  const aggregation::Mask& mask() const { return state_.mask; }
   const std::set<std::string>& selected() const { return selected_; }
   // Clients sampled in the attempt in progress, and how many of them have
   // reported (UPDATE; in secure rounds SECAGG_MASKED) so far.
@@ -205,7 +205,6 @@ class RoundStateMachine {
   bool StageDue() const;
   void OnClientGone(const std::string& key, const char* why);
   void StartRound();
-  void UpdateMask(std::uint64_t round);
   // The sub-network a client stating `max_exit` at JOIN trains (resolved).
   model::Subnetwork SubnetFor(std::uint32_t max_exit) const;
   // The round's views: the federation's own sub-network and those of the sampled clients.
@@ -240,16 +239,9 @@ class RoundStateMachine {
   // Both sides of every dispute of the secure round in progress excluded;
   // returns them as [{"accuser", "accused"}] for metrics.
   nlohmann::json ExcludeDisputants(std::uint64_t round);
-  // The server optimizer's step from `before` (the global model the round
-  // started from) over the trained, kept coordinates.
-  void StepServerOptimizer(std::span<const float> before);
   // The DP fields of a round's metrics line: parameters, epsilon spent so
   // far, privacy_steps and sampling_draws (equal: each draw is charged when drawn).
   nlohmann::json PrivacyRecord() const;
-  // Why the global model cannot be sent to clients (a kept value that is
-  // not finite or beyond limits.max_abs_value, which the validator would
-  // refuse in every update trained from it); nullopt when it can.
-  std::optional<std::string> DivergenceOf() const;
   // Ends the round: aggregates, steps the server optimizer, evaluates and
   // writes the metrics line and checkpoint. With `failure` (a secure round
   // that failed after survivors revealed their shares) nothing is
@@ -300,15 +292,7 @@ class RoundStateMachine {
   std::map<wire::RejectCode, std::int64_t> rejects_;
 
   // What survives rounds (and is checkpointed).
-  std::vector<float> global_;                      // empty in distillation-only mode
-  aggregation::ServerOptimizer server_optimizer_;  // its moments
-  aggregation::SoftTargetSummary soft_state_;      // aggregated logits so far
-  aggregation::Mask mask_;                         // in force; empty: dense
-  std::uint64_t mask_round_ = 0;                   // round that chose mask_ (0: none)
-  codec::Encoded round_mask_;                      // mask_ as a bitmask
-  std::uint64_t committed_round_ = 0;
-  privacy::RdpAccountant account_;   // one step per sampling draw (empty without privacy.dp)
-  std::int64_t sampling_draws_ = 0;  // Poisson draws since the run began (under privacy.dp)
+  FederationState state_;
   std::string stop_reason_;
   StopKind stop_kind_ = StopKind::kNone;
 
@@ -331,8 +315,6 @@ class RoundStateMachine {
   std::map<wire::RejectCode, int> refusals_;          // ... by REJECT code
   std::map<std::string, Staged> staged_;              // validated, not yet aggregated
   std::set<std::string> missed_;  // sampled in an earlier attempt of this round, never reported
-  // Culprits of secure rounds (wrong revealed shares) → the last round they sit out.
-  std::map<std::string, std::uint64_t> excluded_until_;
   std::optional<SecureRound> secure_;  // the secure round in progress
   Clock::TimePoint stage_started_{};   // the current secure stage's start
   Clock::TimePoint round_started_{};
