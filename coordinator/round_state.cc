@@ -92,7 +92,8 @@ RoundStateMachine::RoundStateMachine(CoordinatorOptions options,
       evaluator_(std::move(evaluator)),
       listener_(std::move(listener)),
       store_(options_.out_dir, options_.federation.checkpoint),
-      state_(options_, std::move(initial_global)) {
+      state_(options_, std::move(initial_global)),
+      release_(MakeRoundRelease(options_)) {
   limits_.max_message_bytes = static_cast<std::uint64_t>(options_.transport.max_message_mb) << 20;
   if (options_.federation.min_clients == 0)
     options_.federation.min_clients = options_.federation.clients;
@@ -642,7 +643,7 @@ void RoundStateMachine::StartRound() {
     // Under DP only what the clients noised may be learned: no exact summary
     // in the sum, but their private summary records after the deltas
     // (privacy::SecureSummaryScale) when summaries are released.
-    setup.kept = SharedView().kept + PrivateRecordLength();
+    setup.kept = SharedView().kept + PrivateRecordLength(options_.privacy, options_.num_classes);
     setup.classes = options_.privacy.enabled ? 0 : options_.num_classes;
     if (options_.privacy.distributed)
       setup.withheld = wire::kWithheldSampleCount | wire::kWithheldTrainLoss;
@@ -833,26 +834,22 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregatePlain() {
   Aggregated out;
   // Soft-target summaries describe the main exit: those of clients that
   // trained a shallower sub-network (their own deepest exit) are not aggregated.
-  std::vector<const aggregation::SoftTargetSummary*> summaries;
-  std::vector<const StagedUpdate*> private_records;
-  std::vector<std::vector<std::int64_t>> class_counts;
-  std::vector<double> summary_weights;
-  std::vector<std::int64_t> summary_samples;
-  std::vector<aggregation::WeightedInput> inputs;
-  std::vector<aggregation::PartialInput> partial;
+  RoundUpdates updates;
+  updates.round = round;
+  updates.shared_mask = &SharedView().mask;
   std::vector<std::size_t> by_exit(static_cast<std::size_t>(exits), 0);
   for (std::size_t i = 0; i < ordered.size(); ++i) {
     const Staged& staged = *ordered[i].second;
     const StagedUpdate& update = staged.update;
-    inputs.push_back({update.kept, weights[i]});
+    updates.inputs.push_back({update.kept, weights[i]});
     if (!distillation_only())
-      partial.push_back({update.kept, &views_.at(staged.subnet).mask, weights[i]});
+      updates.partial.push_back({update.kept, &views_.at(staged.subnet).mask, weights[i]});
     if (staged.subnet.exit == exits) {
-      summaries.push_back(&update.summary);
-      private_records.push_back(&update);
-      class_counts.push_back(update.summary.counts);
-      summary_weights.push_back(weights[i]);
-      summary_samples.push_back(update.sample_count);
+      updates.summaries.push_back(&update.summary);
+      updates.private_records.push_back(&update);
+      updates.class_counts.push_back(update.summary.counts);
+      updates.summary_weights.push_back(weights[i]);
+      updates.summary_samples.push_back(update.sample_count);
     }
     ++by_exit[static_cast<std::size_t>(staged.subnet.exit - 1)];
     out.loss_sum += update.train_loss * weights[i];
@@ -866,23 +863,9 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregatePlain() {
     }
   }
   out.reported = ordered.size();
-  if (options_.privacy.enabled) {
-    const std::vector<float> reference =
-        distillation_only() ? std::vector<float>{}
-                            : aggregation::Gather(state_.global, SharedView().mask);
-    out.extra = ReleasePrivately(round, reference, inputs, summaries, private_records);
-  } else {
-    // Every tensor over the clients that trained it; pruned coordinates stay exactly zero.
-    if (!distillation_only()) {
-      out.report = aggregation::AggregateBySubnetwork(options_.aggregation, options_.layout,
-                                                      partial, state_.global);
-    }
-    const std::vector<std::vector<double>> class_weights = aggregation::ClassWeights(
-        class_counts, summary_weights, summary_samples, options_.aggregation.cap_per_class,
-        options_.aggregation.max_weight_ratio);
-    state_.soft_state = aggregation::AggregateSummaries(
-        options_.aggregation, summaries, class_weights, options_.num_classes, state_.soft_state);
-  }
+  Released released = release_->FromUpdates(updates, state_);
+  out.report = std::move(released.report);
+  out.extra = std::move(released.fields);
   nlohmann::json selected = nlohmann::json::array();
   for (const auto index : out.report.selected) selected.push_back(ordered[index].second->name);
   out.extra["krum_selected"] = selected;
@@ -892,8 +875,6 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregatePlain() {
 
 RoundStateMachine::Aggregated RoundStateMachine::AggregateSecure() {
   const privacy::SecureSum& sum = secure_->result();
-  const SubnetView& view = SharedView();
-  const std::vector<float> reference = aggregation::Gather(state_.global, view.mask);
   Aggregated out;
   std::uint64_t clamped = 0;
   out.withheld = options_.privacy.distributed;
@@ -910,56 +891,7 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregateSecure() {
   }
   std::sort(out.names.begin(), out.names.end());
   out.reported = out.names.size();
-  const auto weight = static_cast<double>(sum.weight);
-  std::vector<float> kept(reference.begin(), reference.end());
-  if (options_.privacy.enabled) {
-    // Distributed DP: uniform weighting makes every weight the same, so
-    // Σ w·Δ / w is the sum of the privatized deltas; released over the
-    // expected cohort, as without secure aggregation.
-    const double each = weight / static_cast<double>(out.reported);
-    std::vector<double> deltas(reference.size());
-    for (std::size_t i = 0; i < deltas.size(); ++i) deltas[i] = sum.weighted_deltas[i] / each;
-    privacy::GaussianNoise none = privacy::GaussianNoise::Seeded(0);
-    kept = privacy::ReleaseMean(reference, deltas, 0.0, options_.privacy.expected_cohort, none);
-    aggregation::ScatterKept(kept, view.mask, state_.global);
-    out.extra["variances_floored"] = FloorVariances(state_.global, options_.privacy.variances);
-    if (PrivateRecordLength() > 0) {
-      // The private summary records' sum follows the deltas, scaled.
-      const std::size_t classes = options_.num_classes;
-      const auto& dp = options_.privacy;
-      const double scale = privacy::SecureSummaryScale(dp.clip_norm, dp.summary_clip_norm, classes);
-      std::vector<double> rows(classes * classes), presence(classes);
-      const std::size_t base = reference.size();
-      for (std::size_t i = 0; i < rows.size(); ++i)
-        rows[i] = sum.weighted_deltas[base + i] / each / scale;
-      for (std::size_t c = 0; c < classes; ++c)
-        presence[c] = sum.weighted_deltas[base + rows.size() + c] / each / scale;
-      SummaryRelease release = ReleaseSummarySums(dp, rows, presence, state_.soft_state);
-      state_.soft_state = std::move(release.summary);
-      out.extra["summary_classes_released"] = release.classes_released;
-    }
-    out.extra.update(PrivacyRecord());
-  } else {
-    for (std::size_t i = 0; i < kept.size(); ++i) {
-      kept[i] = static_cast<float>(reference[i] + sum.weighted_deltas[i] / weight);
-    }
-    aggregation::ScatterKept(kept, view.mask, state_.global);
-    // Summaries: class rows weighted by Σ q_c; classes nobody reported keep
-    // their previous rows.
-    const std::size_t classes = options_.num_classes;
-    aggregation::SoftTargetSummary next = aggregation::ZeroSummary(classes);
-    for (std::size_t c = 0; c < classes; ++c) {
-      if (sum.class_weights[c] == 0) {
-        aggregation::KeepPreviousRow(state_.soft_state, c, next);
-        continue;
-      }
-      next.counts[c] = sum.counts[c];
-      for (std::size_t j = 0; j < classes; ++j) {
-        next.mean_logits[c * classes + j] = static_cast<float>(sum.mean_logits[c * classes + j]);
-      }
-    }
-    state_.soft_state = std::move(next);
-  }
+  out.extra = release_->FromSecureSum(sum, out.reported, SharedView().mask, state_).fields;
   CloseSecureStage();
   out.extra["secure_aggregation"] = SecureRecord(out.reported, clamped);
   out.extra["secagg_clamped"] = clamped;
@@ -1013,7 +945,7 @@ void RoundStateMachine::Commit(double collect_s, std::optional<std::string> fail
         {"outcome", "failed"}, {"failure", *failure}, {"secure_aggregation", SecureRecord(0, 0)}};
     // The coordinator may have learned something from the reveals: under
     // distributed DP the round's draw was charged like any other.
-    if (options_.privacy.enabled) aggregated.extra.update(PrivacyRecord());
+    aggregated.extra.update(release_->Record(state_));
   } else {
     aggregated = secure_ ? AggregateSecure() : AggregatePlain();
     aggregated.extra["outcome"] = "committed";
@@ -1134,91 +1066,6 @@ void RoundStateMachine::Commit(double collect_s, std::optional<std::string> fail
   subnets_.clear();
   refused_updates_.clear();
   phase_ = Phase::kWaiting;
-}
-
-nlohmann::json RoundStateMachine::ReleasePrivately(
-    std::uint64_t round, std::span<const float> reference,
-    std::span<const aggregation::WeightedInput> inputs,
-    std::span<const aggregation::SoftTargetSummary* const> summaries,
-    std::span<const StagedUpdate* const> private_records) {
-  const PrivacyOptions& dp = options_.privacy;
-  // Simulation: noise from the run's seed (a resumed run reproduces it);
-  // deployments: from the CSPRNG.
-  privacy::GaussianNoise noise = dp.seed
-                                     ? privacy::GaussianNoise::Seeded(random::DeriveSeed(
-                                           *dp.seed, {.name = "central-dp-noise", .round = round}))
-                                     : privacy::GaussianNoise::Secure();
-  const double reported = static_cast<double>(inputs.size());
-  const auto fraction = [&](int clipped) { return reported > 0 ? clipped / reported : 0.0; };
-  nlohmann::json record = {{"summary_clip_norm", dp.summary_clip_norm},
-                           {"summary_noise_multiplier", dp.summary_noise_multiplier}};
-  if (dp.weights) {
-    std::vector<std::span<const float>> values;
-    for (const auto& input : inputs) values.push_back(input.values);
-    const WeightRelease release = ReleaseWeights(dp, reference, values, noise);
-    aggregation::ScatterKept(release.kept, SharedView().mask, state_.global);
-    record["variances_floored"] = FloorVariances(state_.global, dp.variances);
-    record["delta_norm_max"] = release.max_norm;
-    record["delta_norm_median"] = release.median_norm;
-    if (!dp.distributed) {  // (distributed: the clients clipped and added the noise)
-      record["clipped_fraction"] = fraction(release.clipped);
-      record["contribution_norm_max"] = release.max_added_norm;
-    }
-  }
-  if (dp.summaries && dp.distributed) {
-    // The clients clipped and noised their records; the sums carry the noise.
-    const std::size_t classes = options_.num_classes;
-    std::vector<double> rows(classes * classes, 0.0), presence(classes, 0.0);
-    for (const StagedUpdate* update : private_records) {
-      for (std::size_t i = 0; i < rows.size(); ++i) rows[i] += update->private_rows[i];
-      for (std::size_t c = 0; c < classes; ++c) presence[c] += update->private_presence[c];
-    }
-    SummaryRelease release = ReleaseSummarySums(dp, rows, presence, state_.soft_state);
-    state_.soft_state = std::move(release.summary);
-    record["summary_classes_released"] = release.classes_released;
-  } else if (dp.summaries) {
-    SummaryRelease release =
-        ReleaseSummaries(dp, summaries, options_.num_classes, state_.soft_state, noise);
-    state_.soft_state = std::move(release.summary);
-    record["summary_clipped_fraction"] = fraction(release.clipped);
-    record["summary_classes_released"] = release.classes_released;
-  }
-  // Summaries that are not released are not aggregated at all (state_.soft_state stays empty).
-  record.update(PrivacyRecord());
-  return record;
-}
-
-std::size_t RoundStateMachine::PrivateRecordLength() const {
-  const std::size_t classes = options_.num_classes;
-  const bool records = options_.privacy.distributed && options_.privacy.summaries;
-  return records ? classes * classes + classes : 0;
-}
-
-nlohmann::json RoundStateMachine::PrivacyRecord() const {
-  const PrivacyOptions& dp = options_.privacy;
-  nlohmann::json record = {{"dp", dp.distributed ? "distributed" : "central"},
-                           {"clip_norm", dp.clip_norm},
-                           {"noise_multiplier", dp.noise_multiplier},
-                           {"step_noise_multiplier", dp.StepNoiseMultiplier()},
-                           {"sampling_rate", dp.sampling_rate},
-                           {"expected_cohort", dp.expected_cohort}};
-  if (dp.distributed) {
-    record["min_survivors"] = dp.min_survivors;
-    const double share = 1.0 / std::sqrt(static_cast<double>(dp.min_survivors));
-    record["client_noise_std"] = dp.noise_multiplier * dp.clip_norm * share;
-    if (dp.summaries) {
-      record["client_summary_noise_std"] =
-          dp.summary_noise_multiplier *
-          privacy::SummarySensitivity(dp.summary_clip_norm, options_.num_classes) * share;
-    }
-  }
-  const privacy::PrivacySpent spent = state_.ledger->Spent();
-  record["epsilon"] = spent.epsilon;
-  record["epsilon_order"] = spent.order;
-  record["delta"] = dp.delta;
-  record["privacy_steps"] = state_.ledger->draws();
-  record["sampling_draws"] = state_.ledger->draws();
-  return record;
 }
 
 std::size_t RoundStateMachine::BeyondLimits() const {

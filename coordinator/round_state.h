@@ -87,6 +87,7 @@
 #include "coordinator/federation_state.h"
 #include "coordinator/options.h"
 #include "coordinator/registry.h"
+#include "coordinator/round_release.h"
 #include "coordinator/round_store.h"
 #include "coordinator/secure_round.h"
 #include "coordinator/update_validator.h"
@@ -239,25 +240,12 @@ class RoundStateMachine {
   // Both sides of every dispute of the secure round in progress excluded;
   // returns them as [{"accuser", "accused"}] for metrics.
   nlohmann::json ExcludeDisputants(std::uint64_t round);
-  // The DP fields of a round's metrics line: parameters, epsilon spent so
-  // far, privacy_steps and sampling_draws (equal: each draw is charged when drawn).
-  nlohmann::json PrivacyRecord() const;
   // Ends the round: aggregates, steps the server optimizer, evaluates and
   // writes the metrics line and checkpoint. With `failure` (a secure round
   // that failed after survivors revealed their shares) nothing is
   // aggregated and the model is untouched, but the round still counts: it
   // is never attempted again, and under distributed DP it is charged.
   void Commit(double collect_s, std::optional<std::string> failure = std::nullopt);
-  // Elements the clients' private summary records add to a secure round's
-  // vector under distributed DP with summaries released (C² + C), else 0.
-  std::size_t PrivateRecordLength() const;
-  // The DP release of a round (global kept values and/or soft targets; the
-  // exact `summaries` under central DP, the clients' `private_records` under
-  // distributed DP); returns the round's privacy metrics.
-  nlohmann::json ReleasePrivately(std::uint64_t round, std::span<const float> reference,
-                                  std::span<const aggregation::WeightedInput> inputs,
-                                  std::span<const aggregation::SoftTargetSummary* const> summaries,
-                                  std::span<const StagedUpdate* const> private_records);
   void Send(const std::string& routing_id, const wire::Message& message);
   // `log`: a WARNING line per REJECT (refused updates are summed up per
   // attempt instead, in RefusalSummary()).
@@ -293,6 +281,7 @@ class RoundStateMachine {
 
   // What survives rounds (and is checkpointed).
   FederationState state_;
+  std::unique_ptr<RoundRelease> release_;  // how a round enters the model, per privacy.dp
   std::string stop_reason_;
   StopKind stop_kind_ = StopKind::kNone;
 
