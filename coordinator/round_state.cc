@@ -8,7 +8,6 @@
 
 #include "aggregation/aggregate.h"
 #include "aggregation/weighting.h"
-#include "common/config/cohort_size.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/random/streams.h"
@@ -106,6 +105,7 @@ RoundStateMachine::RoundStateMachine(CoordinatorOptions options,
   // Under DP, who is sampled must not be predictable from the (public) config.
   sampling_seed_ = options_.privacy.enabled && !options_.privacy.seed ? privacy::SecureSeed()
                                                                       : options_.federation.seed;
+  sampler_ = MakeCohortSampler(options_, sampling_seed_, state_);
   run_started_ = clock_.Now();
 }
 
@@ -521,8 +521,7 @@ void RoundStateMachine::Tick() {
 }
 
 bool RoundStateMachine::BudgetAllowsNextRound() {
-  if (!state_.ledger) return true;
-  auto refusal = state_.ledger->RefusalOfNextDraw(state_.committed_round + 1);
+  auto refusal = sampler_->RefusalOfNextDraw(state_.committed_round + 1);
   if (!refusal) return true;
   stop_reason_ = std::move(*refusal);
   stop_kind_ = StopKind::kPrivacyBudget;
@@ -559,40 +558,14 @@ void RoundStateMachine::StartRound() {
   }
   // Seeded by (seed, round, attempt) over clients in name order: a resumed or
   // retried run samples the same way.
-  if (options_.privacy.enabled) {
-    // Poisson sampling, as the accountant assumes: each client on its own
-    // with probability q; the cohort's size is random, the round waits for all.
-    std::vector<std::string> sampled =
-        PoissonCohort(candidates, options_.privacy.sampling_rate, sampling_seed_, round, attempt_);
-    // Every draw is a step of the subsampled Gaussian mechanism the
-    // accountant charges, whatever follows it (released, retried, released
-    // as nothing): a client's real inclusion rate per charged step is q.
-    state_.ledger->ChargeDraw();
-    if (sampled.size() < MinimumUpdates()) {
-      // A cohort that cannot reach privacy.min_survivors is not asked to
-      // train; the draw stays charged and the next tick samples again
-      // (logged now and then: with few clients joined this can take many
-      // draws, each spending budget).
-      if (attempt_ % 100 == 0) {
-        FSD_LOG(INFO) << "round " << round << " attempt " << attempt_ + 1 << ": sampled "
-                      << sampled.size() << " clients, privacy.min_survivors is " << MinimumUpdates()
-                      << "; this draw is charged (" << state_.ledger->draws()
-                      << " privacy steps), sampling again";
-      }
-      ++attempt_;
-      return;
-    }
-    candidates = std::move(sampled);
-    target_ = candidates.size();
-  } else {
-    // The cohort is a share of the enrolled population, drawn from those
-    // joined (checked in), and never smaller than the rule needs (Krum: 2f + 3).
-    const config::CohortSize size =
-        config::PlannedCohort(options_.federation.fraction, options_.federation.over_select,
-                              registry_.num_enrolled(), MinimumUpdates(), candidates.size());
-    target_ = size.target;
-    candidates = UniformCohort(candidates, size.sampled, sampling_seed_, round, attempt_);
+  auto draw =
+      sampler_->Draw(candidates, registry_.num_enrolled(), MinimumUpdates(), round, attempt_);
+  if (!draw) {
+    ++attempt_;
+    return;
   }
+  candidates = std::move(draw->cohort);
+  target_ = draw->target;
   selected_ = std::set<std::string>(candidates.begin(), candidates.end());
   sampled_ = selected_.size();
   // A declaration is fixed the first time the client is sampled in this round.

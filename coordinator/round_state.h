@@ -84,6 +84,7 @@
 #include "common/codec/values.h"
 #include "common/wire/frame.h"
 #include "coordinator/clock.h"
+#include "coordinator/cohort_sampling.h"
 #include "coordinator/federation_state.h"
 #include "coordinator/options.h"
 #include "coordinator/registry.h"
@@ -286,6 +287,7 @@ class RoundStateMachine {
   StopKind stop_kind_ = StopKind::kNone;
 
   std::uint64_t sampling_seed_ = 0;  // federation.seed, or from the CSPRNG under DP in deployments
+  std::unique_ptr<CohortSampler> sampler_;  // per privacy.dp, from sampling_seed_
 
   // The round in progress.
   Phase phase_ = Phase::kWaiting;
