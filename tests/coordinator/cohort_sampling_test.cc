@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/config/cohort_size.h"
+#include "coordinator/federation_state.h"
 
 namespace fsd::coordinator {
 namespace {
@@ -75,6 +76,46 @@ TEST(CohortSizeTest, TargetIsAShareOfTheEnrolledWithinTheRulesMinimumAndTheEligi
   EXPECT_EQ(PlannedCohort(0.5, 1.0, 10, 0, 8).sampled, 8u);
   // The share counts the enrolled, not the joined (eligible).
   EXPECT_EQ(PlannedCohort(0.1, 0.0, 1000, 0, 500).target, 100u);
+}
+
+TEST(CohortSamplerTest, UniformSamplerDrawsThePlannedShareWithSpares) {
+  CoordinatorOptions options;
+  options.federation.fraction = 0.5;
+  options.federation.over_select = 0.5;
+  FederationState state(options, {});
+  const auto sampler = MakeCohortSampler(options, 7, state);
+  const auto candidates = Candidates(5);
+  const auto draw = sampler->Draw(candidates, /*enrolled=*/5, /*minimum=*/1, 3, 0);
+  ASSERT_TRUE(draw.has_value());
+  EXPECT_EQ(draw->target, 3u);
+  EXPECT_EQ(draw->cohort, UniformCohort(candidates, 5, 7, 3, 0));
+  EXPECT_EQ(sampler->RefusalOfNextDraw(3), std::nullopt);
+}
+
+TEST(CohortSamplerTest, PoissonSamplerChargesEveryDrawAndRedrawsBelowTheMinimum) {
+  CoordinatorOptions options;
+  options.privacy.enabled = true;
+  options.privacy.sampling_rate = 0.3;
+  options.privacy.noise_multiplier = 1.0;
+  FederationState state(options, {});
+  const auto sampler = MakeCohortSampler(options, 11, state);
+  const auto candidates = Candidates(10);
+  int usable = 0;
+  for (std::uint64_t attempt = 0; attempt < 200; ++attempt) {
+    const auto draw = sampler->Draw(candidates, 10, /*minimum=*/4, 1, attempt);
+    const auto cohort = PoissonCohort(candidates, 0.3, 11, 1, attempt);
+    // The same draw as PoissonCohort's; too small ones are not a cohort.
+    EXPECT_EQ(draw.has_value(), cohort.size() >= 4u) << attempt;
+    if (draw) {
+      EXPECT_EQ(draw->cohort, cohort);
+      EXPECT_EQ(draw->target, cohort.size());
+      ++usable;
+    }
+    // Charged whether or not it made a cohort.
+    EXPECT_EQ(state.ledger->draws(), static_cast<std::int64_t>(attempt + 1));
+  }
+  EXPECT_GT(usable, 0);
+  EXPECT_LT(usable, 200);
 }
 
 }  // namespace
