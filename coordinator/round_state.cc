@@ -46,6 +46,8 @@ const char* PhaseName(Phase phase) {
       return "sharing keys";
     case Phase::kCollecting:
       return "collecting";
+    case Phase::kMaskedInput:
+      return "masked input";
     case Phase::kUnmasking:
       return "unmasking";
   }
@@ -62,6 +64,8 @@ std::optional<RejectCode> RefusalFor(Phase phase, MessageKind kind) {
       // Between rounds an update is late (or early): the client waits for
       // the next ROUND_START.
       if (phase == Phase::kCollecting) return std::nullopt;
+      // A secure round collects masked inputs, never updates in the clear.
+      if (phase == Phase::kMaskedInput) return RejectCode::kUnexpectedKind;
       return RejectCode::kRoundClosed;
     // A secure stage's message outside its stage is late (or early).
     case MessageKind::kSecAggKeys:
@@ -69,7 +73,7 @@ std::optional<RejectCode> RefusalFor(Phase phase, MessageKind kind) {
     case MessageKind::kSecAggShares:
       return phase == Phase::kSharingKeys ? std::nullopt : std::optional(RejectCode::kRoundClosed);
     case MessageKind::kSecAggMasked:
-      return phase == Phase::kCollecting ? std::nullopt : std::optional(RejectCode::kRoundClosed);
+      return phase == Phase::kMaskedInput ? std::nullopt : std::optional(RejectCode::kRoundClosed);
     case MessageKind::kSecAggReveal:
       return phase == Phase::kUnmasking ? std::nullopt : std::optional(RejectCode::kRoundClosed);
     default:
@@ -130,12 +134,12 @@ std::optional<wire::Reject> RoundStateMachine::Screen(const Peer& peer,
                           "update for round " + std::to_string(head->round) +
                               ", current round is " + std::to_string(current)};
     }
-    if (phase_ != Phase::kCollecting)
-      return wire::Reject{RejectCode::kRoundClosed, "round is not collecting"};
-    if (secure_) {
+    if (phase_ == Phase::kMaskedInput) {
       return wire::Reject{RejectCode::kUnexpectedKind,
                           "this round uses secure aggregation: SECAGG_MASKED, not UPDATE"};
     }
+    if (phase_ != Phase::kCollecting)
+      return wire::Reject{RejectCode::kRoundClosed, "round is not collecting"};
     // A late update from an earlier attempt of this round: the round moved on.
     if (!selected_.contains(peer.identity))
       return wire::Reject{RejectCode::kRoundClosed,
@@ -295,7 +299,7 @@ void RoundStateMachine::OnJoin(const Peer& peer, const wire::Join& join) {
   // A sampled client that rejoins mid-round (it lost its ROUND_START, or
   // restarted) gets the round again — a bounded number of times.
   // (Not in a secure round: a client that lost its state lost its keys too.)
-  if (phase_ == Phase::kCollecting && !secure_ && selected_.contains(peer.identity) &&
+  if (phase_ == Phase::kCollecting && selected_.contains(peer.identity) &&
       !staged_.contains(peer.identity)) {
     int& resends = resends_[peer.identity];
     if (resends < options_.limits.max_round_start_resends) {
@@ -384,7 +388,7 @@ void RoundStateMachine::CloseSecureStage() {
   static const std::map<Phase, SecureRound::Stage> kStageOf = {
       {Phase::kAdvertising, SecureRound::Stage::kAdvertise},
       {Phase::kSharingKeys, SecureRound::Stage::kShareKeys},
-      {Phase::kCollecting, SecureRound::Stage::kMaskedInput},
+      {Phase::kMaskedInput, SecureRound::Stage::kMaskedInput},
       {Phase::kUnmasking, SecureRound::Stage::kUnmask}};
   const auto stage = kStageOf.find(phase_);
   if (secure_ && stage != kStageOf.end()) {
@@ -469,8 +473,8 @@ void RoundStateMachine::AdvanceSecure() {
     case Phase::kSharingKeys:
       if (!due) return;
       if (!secure_->CloseShareKeys(outbox)) return RetrySecure(secure_->failure_reason());
-      return SendSecure(std::move(outbox), Phase::kCollecting);
-    case Phase::kCollecting:
+      return SendSecure(std::move(outbox), Phase::kMaskedInput);
+    case Phase::kMaskedInput:
       if (ShouldClose()) CloseRound();
       return;
     case Phase::kUnmasking:
@@ -483,6 +487,7 @@ void RoundStateMachine::AdvanceSecure() {
       }
       return Commit(SecondsBetween(round_started_, clock_.Now()));
     case Phase::kWaiting:
+    case Phase::kCollecting:
       return;
   }
 }

@@ -19,8 +19,8 @@
 //                block → kAdvertising.
 //   kAdvertising SECAGG_KEYS. Tick(): when every member present advertised,
 //                or at secure_aggregation.stage_deadline_s: rosters → kSharingKeys.
-//   kSharingKeys SECAGG_SHARES. Same closing rule: shares delivered → kCollecting.
-//   kCollecting  SECAGG_MASKED (not UPDATE). Closes like a plain round
+//   kSharingKeys SECAGG_SHARES. Same closing rule: shares delivered → kMaskedInput.
+//   kMaskedInput SECAGG_MASKED (an UPDATE is UNEXPECTED_KIND). Closes like a plain round
 //                (target, everyone present, round deadline): survivors →
 //                kUnmasking, or a retry below the quorum or the threshold.
 //   kUnmasking   SECAGG_REVEAL. When every survivor present answered, or at
@@ -113,9 +113,9 @@ struct Outgoing {
   std::vector<std::uint8_t> frame;
 };
 
-// kAdvertising, kSharingKeys and kUnmasking exist in secure rounds only;
-// there kCollecting collects masked inputs instead of updates.
-enum class Phase { kWaiting, kAdvertising, kSharingKeys, kCollecting, kUnmasking };
+// kCollecting is a plain round's; kAdvertising, kSharingKeys, kMaskedInput
+// and kUnmasking are a secure round's.
+enum class Phase { kWaiting, kCollecting, kAdvertising, kSharingKeys, kMaskedInput, kUnmasking };
 const char* PhaseName(Phase phase);
 
 // nullopt when `phase` accepts messages of `kind` from clients; otherwise
