@@ -1,7 +1,7 @@
 // fsd-bench-aggregation: the time one round's aggregation takes under each
 // rule (aggregation/aggregate.h), at a given number of clients × kept values
 // (default 100 × 48,894, the benchmark model), on random vectors, and of the
-// central DP release (privacy/dp_release.h: clip every delta, add Gaussian
+// central DP release (privacy/dp/dp_release.h: clip every delta, add Gaussian
 // noise from the seeded or the CSPRNG source). Prints a markdown table
 // (median of --repeats runs, one thread) and one JSON line.
 #include <CLI/CLI.hpp>
@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "aggregation/aggregate.h"
-#include "privacy/dp_release.h"
+#include "privacy/dp/dp_release.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"fsd-bench-aggregation: seconds per round of every aggregation rule."};

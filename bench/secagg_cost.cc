@@ -1,6 +1,6 @@
 // fsd-bench-secagg: what secure aggregation costs per round, measured on its
-// protocol core in one process (privacy/secagg_client.h,
-// coordinator/secagg_server.h; no sockets): each client's CPU seconds per
+// protocol core in one process (privacy/secagg/secagg_client.h,
+// privacy/secagg/secagg_server.h; no sockets): each client's CPU seconds per
 // stage (mean over clients), the coordinator's per stage, and the payload
 // bytes one client sends and receives (keys, sealed shares, the bit-packed
 // masked vector, unmask shares; message envelopes not counted) beside the
@@ -16,9 +16,9 @@
 #include <random>
 #include <vector>
 
-#include "coordinator/secagg_server.h"
-#include "privacy/ring_vector.h"
-#include "privacy/secagg_graph.h"
+#include "privacy/secagg/secagg_server.h"
+#include "privacy/secagg/ring_vector.h"
+#include "privacy/secagg/secagg_graph.h"
 
 namespace {
 
@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
     auto& input = inputs[id];
     for (std::size_t j = 0; j < values; ++j) input.push_back(rng() & ((1ULL << bits) - 1));
   }
-  coordinator::SecAggServer server(parameters, graph, {ids.begin(), ids.end()});
+  privacy::SecAggServer server(parameters, graph, {ids.begin(), ids.end()});
   double client_s[4] = {0, 0, 0, 0}, server_s[4] = {0, 0, 0, 0};
   std::map<SecAggId, double> up, down;  // payload bytes per client
   constexpr double kIdBytes = 4, kKeyBytes = 32;

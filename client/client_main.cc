@@ -22,7 +22,7 @@
 #include "common/random/streams.h"
 #include "common/run_guarded.h"
 #include "common/runtime/process_setup.h"
-#include "privacy/curve_socket.h"
+#include "transport/curve_socket.h"
 
 namespace {
 using Clock = std::chrono::steady_clock;
@@ -123,8 +123,8 @@ int main(int argc, char** argv) {
     if (cfg.transport.insecure) {
       std::fprintf(stderr, "fsd-client: WARNING: --insecure: plaintext transport\n");
     } else {
-      node_options.keys = privacy::LoadCurveSecretKeyFile(key_path);
-      node_options.server_public_z85 = privacy::LoadCurvePublicKeyFile(server_key_path);
+      node_options.keys = transport::LoadCurveSecretKeyFile(key_path);
+      node_options.server_public_z85 = transport::LoadCurvePublicKeyFile(server_key_path);
     }
     client::ClientNode node(context, std::move(session), std::move(node_options));
     std::signal(SIGINT, OnSignal);

@@ -43,9 +43,9 @@ ClientNode::ClientNode(zmq::context_t& context, ClientSession session, ClientNod
       session_(std::move(session)),
       options_(std::move(options)) {
   if (options_.insecure) {
-    privacy::ConfigureInsecure(socket_, options_.limits);
+    transport::ConfigureInsecure(socket_, options_.limits);
   } else {
-    privacy::ConfigureCurveClient(socket_, options_.keys, options_.server_public_z85,
+    transport::ConfigureCurveClient(socket_, options_.keys, options_.server_public_z85,
                                   options_.limits);
   }
   if (options_.watch_handshake) {

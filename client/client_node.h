@@ -26,17 +26,17 @@
 #include <zmq.hpp>
 
 #include "client/client_session.h"
-#include "privacy/curve_keys.h"
-#include "privacy/curve_socket.h"
+#include "transport/curve_keys.h"
+#include "transport/curve_socket.h"
 
 namespace fsd::client {
 
 struct ClientNodeOptions {
   std::string endpoint;           // the coordinator's, e.g. tcp://10.0.0.1:5555
   bool insecure = false;          // plaintext (debugging only)
-  privacy::CurveKeyPair keys;     // this client's CURVE keypair
+  transport::CurveKeyPair keys;     // this client's CURVE keypair
   std::string server_public_z85;  // the coordinator's public key
-  privacy::SocketLimits limits;
+  transport::SocketLimits limits;
   int heartbeat_ms = 1000;  // ping when nothing was sent for this long; JOIN retry interval
   bool watch_handshake = false;
   int max_handshake_failures = 3;

@@ -7,8 +7,8 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/random/streams.h"
-#include "privacy/dp_release.h"
-#include "privacy/noise_plan.h"
+#include "privacy/dp/dp_release.h"
+#include "privacy/dp/noise_plan.h"
 
 namespace fsd::client {
 namespace {
@@ -45,7 +45,7 @@ ClientSessionOptions SessionOptionsFromConfig(const config::RunConfig& config, s
   options.require_secure = config.secure_aggregation.enabled;
   const auto& dp = config.privacy;
   if (dp.dp != config::DpMode::kOff) {
-    // The same multipliers the coordinator accounts for (privacy/noise_plan.h).
+    // The same multipliers the coordinator accounts for (privacy/dp/noise_plan.h).
     const bool weights = config.federation.mode == config::FederationMode::kWeights;
     const bool summaries = config::ReleasesSummaries(config);
     const privacy::NoisePlan plan =

@@ -46,7 +46,7 @@
 #include "common/model/flat_params.h"
 #include "common/model/layout.h"
 #include "common/wire/frame.h"
-#include "privacy/dp_release.h"
+#include "privacy/dp/dp_release.h"
 
 namespace fsd::client {
 

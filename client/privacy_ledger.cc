@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
-#include "privacy/rdp_accountant.h"
+#include "privacy/dp/rdp_accountant.h"
 
 namespace fsd::client {
 

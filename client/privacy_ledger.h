@@ -5,7 +5,7 @@
 // client under DP does not take the coordinator's word for its ε: it checks
 // that the round's q and multiplier are no worse than its own config's,
 // computes ε after the stated steps with the same accountant
-// (privacy/rdp_accountant.h), logs it, and stops taking part once its own
+// (privacy/dp/rdp_accountant.h), logs it, and stops taking part once its own
 // privacy.target_epsilon would be exceeded.
 //
 // Assumptions (docs/SECURE_AGGREGATION.md, "What a client checks"): the

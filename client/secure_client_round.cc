@@ -3,8 +3,8 @@
 #include <cmath>
 
 #include "common/errors.h"
-#include "privacy/ring_vector.h"
-#include "privacy/secagg_graph.h"
+#include "privacy/secagg/ring_vector.h"
+#include "privacy/secagg/secagg_graph.h"
 
 namespace fsd::client {
 

@@ -7,7 +7,7 @@
 // are in, whichever comes last.
 // Thread-safety: one owner thread (the client's session). Errors: Start
 // returns why parameters are unusable; the On* methods throw DataError or
-// AuthError (privacy/secagg_client.h) when the coordinator or a peer breaks
+// AuthError (privacy/secagg/secagg_client.h) when the coordinator or a peer breaks
 // the protocol, after which the round is over for this client.
 #pragma once
 
@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "common/wire/messages.h"
-#include "privacy/secagg_client.h"
-#include "privacy/secure_input.h"
+#include "privacy/secagg/secagg_client.h"
+#include "privacy/secagg/secure_input.h"
 
 namespace fsd::client {
 

@@ -6,9 +6,41 @@
 #
 # TORCH links LibTorch and reuses the shared precompiled <torch/torch.h>.
 
+# The layers of fsd's libraries (docs/DESIGN.md): a library may link only
+# libraries of a lower layer, so dependencies point one way —
+# common ← aggregation / privacy / transport / edge / monitor ← client /
+# coordinator ← sim. A library not listed here is refused until it is placed.
+# (fsd_wire is common's LibTorch-free part, below the rest of it.)
+set(FSD_LAYER_fsd_wire 0)
+set(FSD_LAYER_fsd_common 1)
+set(FSD_LAYER_fsd_aggregation 2)
+set(FSD_LAYER_fsd_dp 2)
+set(FSD_LAYER_fsd_secagg 2)
+set(FSD_LAYER_fsd_transport 2)
+set(FSD_LAYER_fsd_edge 2)
+set(FSD_LAYER_fsd_monitor 2)
+set(FSD_LAYER_fsd_client 3)
+set(FSD_LAYER_fsd_coordinator 3)
+set(FSD_LAYER_fsd_sim 4)
+
+function(_fsd_check_layers name deps)
+  if(NOT DEFINED FSD_LAYER_${name})
+    message(FATAL_ERROR "${name}: not in a layer (cmake/FsdTargets.cmake)")
+  endif()
+  foreach(dep IN LISTS deps)
+    if(dep MATCHES "^fsd_" AND NOT FSD_LAYER_${dep} LESS FSD_LAYER_${name})
+      message(FATAL_ERROR "${name} (layer ${FSD_LAYER_${name}}) may not link ${dep} "
+                          "(layer ${FSD_LAYER_${dep}}): dependencies point down the layers")
+    endif()
+  endforeach()
+endfunction()
+
 # Creates target NAME of KIND (library | executable) with the options above.
 function(_fsd_add_target kind)
   cmake_parse_arguments(ARG "TORCH" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
+  if(kind STREQUAL "library")
+    _fsd_check_layers(${ARG_NAME} "${ARG_DEPS}")
+  endif()
   if(kind STREQUAL "library")
     add_library(${ARG_NAME} STATIC ${ARG_SRCS})
   else()

@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "common/log.h"
-#include "privacy/curve_socket.h"
+#include "transport/curve_socket.h"
 
 namespace fsd::coordinator {
 namespace {
@@ -16,7 +16,7 @@ constexpr auto kPublishInterval = std::chrono::milliseconds(250);
 }  // namespace
 
 Coordinator::Coordinator(zmq::context_t& context, CoordinatorOptions options,
-                         privacy::CurveKeyPair server_keys, privacy::AllowList allowed,
+                         transport::CurveKeyPair server_keys, transport::AllowList allowed,
                          std::vector<float> initial_global, Evaluator evaluator,
                          RoundListener listener)
     : context_(context),
@@ -35,19 +35,19 @@ Coordinator::Coordinator(zmq::context_t& context, CoordinatorOptions options,
 Coordinator::~Coordinator() = default;
 
 std::string Coordinator::Bind() {
-  privacy::SocketLimits socket_limits;
+  transport::SocketLimits socket_limits;
   socket_limits.max_message_bytes = static_cast<std::int64_t>(transport_.max_message_mb) << 20;
   socket_limits.handshake_ms = transport_.handshake_ms;
   socket_limits.high_water_mark = transport_.queue_messages;
   if (transport_.insecure) {
     FSD_LOG(WARNING) << "--insecure: plaintext transport, no authentication";
-    privacy::ConfigureInsecure(router_, socket_limits);
+    transport::ConfigureInsecure(router_, socket_limits);
   } else {
     // The handler must answer before the socket binds: libzmq admits any CURVE
     // client when no ZAP handler is running.
-    zap_ = std::make_unique<privacy::ZapHandler>(context_, allowed_);
+    zap_ = std::make_unique<transport::ZapHandler>(context_, allowed_);
     zap_->Start();
-    privacy::ConfigureCurveServer(router_, server_keys_, socket_limits);
+    transport::ConfigureCurveServer(router_, server_keys_, socket_limits);
   }
   // Outbound replies get a deeper queue than inbound frames: they are the
   // coordinator's own small REJECTs and at most 1 + max_round_start_resends

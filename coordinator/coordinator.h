@@ -24,17 +24,17 @@
 #include "coordinator/options.h"
 #include "coordinator/round_state.h"
 #include "monitor/board.h"
-#include "privacy/curve_keys.h"
-#include "privacy/zap_handler.h"
+#include "transport/curve_keys.h"
+#include "transport/zap_handler.h"
 
 namespace fsd::coordinator {
 
 class Coordinator {
  public:
   // `context` must outlive the coordinator. `allowed`: Z85 key → name of
-  // every admitted client (privacy::LoadAllowList); unused with --insecure.
+  // every admitted client (transport::LoadAllowList); unused with --insecure.
   Coordinator(zmq::context_t& context, CoordinatorOptions options,
-              privacy::CurveKeyPair server_keys, privacy::AllowList allowed,
+              transport::CurveKeyPair server_keys, transport::AllowList allowed,
               std::vector<float> initial_global, Evaluator evaluator, RoundListener listener = {});
   ~Coordinator();
 
@@ -70,9 +70,9 @@ class Coordinator {
 
   zmq::context_t& context_;
   config::TransportConfig transport_;
-  privacy::CurveKeyPair server_keys_;
-  privacy::AllowList allowed_;
-  std::unique_ptr<privacy::ZapHandler> zap_;
+  transport::CurveKeyPair server_keys_;
+  transport::AllowList allowed_;
+  std::unique_ptr<transport::ZapHandler> zap_;
   zmq::socket_t router_;
   SteadyClock clock_;
   monitor::Board* board_ = nullptr;  // before rounds_: its listener reads it

@@ -22,7 +22,7 @@
 #include "common/codec/values.h"
 #include "common/storage/checkpoint.h"
 #include "coordinator/options.h"
-#include "privacy/budget_ledger.h"
+#include "privacy/dp/budget_ledger.h"
 
 namespace fsd::coordinator {
 

@@ -16,7 +16,7 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/run_flags.h"
 #include "monitor/http_server.h"
-#include "privacy/zap_handler.h"
+#include "transport/zap_handler.h"
 
 namespace {
 fsd::coordinator::Coordinator* running = nullptr;
@@ -79,11 +79,11 @@ int main(int argc, char** argv) {
     const auto schema = model::FlatSchema::Of(*net);
 
     const auto options = coordinator::OptionsFromConfig(cfg, schema, out_dir, flags.resume_mode());
-    const privacy::CurveKeyPair keys = cfg.transport.insecure
-                                           ? privacy::CurveKeyPair{}
-                                           : privacy::LoadCurveSecretKeyFile(key_path);
-    const privacy::AllowList allowed =
-        cfg.transport.insecure ? privacy::AllowList{} : privacy::LoadAllowList(allow_dir);
+    const transport::CurveKeyPair keys = cfg.transport.insecure
+                                           ? transport::CurveKeyPair{}
+                                           : transport::LoadCurveSecretKeyFile(key_path);
+    const transport::AllowList allowed =
+        cfg.transport.insecure ? transport::AllowList{} : transport::LoadAllowList(allow_dir);
     zmq::context_t context;
     monitor::Board board;  // outlives the coordinator, which publishes to it
     coordinator::Coordinator coordinator(

@@ -5,8 +5,8 @@
 #include "common/config/codec_options.h"
 #include "common/errors.h"
 #include "common/log.h"
-#include "privacy/dp_release.h"
-#include "privacy/noise_plan.h"
+#include "privacy/dp/dp_release.h"
+#include "privacy/dp/noise_plan.h"
 
 namespace fsd::coordinator {
 namespace {
@@ -216,7 +216,7 @@ CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
   options.secure_aggregation = config.secure_aggregation;
   if (options.secure_aggregation.enabled && options.privacy.distributed) {
     // The clients' noise must fit the ring's fixed point: a clamp would
-    // bias the noised sum (privacy/dp_release.h, SecureRangeFor).
+    // bias the noised sum (privacy/dp/dp_release.h, SecureRangeFor).
     // The private summary records ride scaled to the deltas' clip norm
     // (privacy::SecureSummaryScale): their noise std becomes z₂·S/√t.
     const auto& dp = options.privacy;

@@ -82,7 +82,7 @@ CoordinatorOptions OptionsFromConfig(const config::RunConfig& config,
 
 // The [privacy] part of OptionsFromConfig. Noise multipliers not given are
 // computed from privacy.target_epsilon for federation.rounds rounds by
-// privacy::PlanNoise (privacy/noise_plan.h), which says how and when it
+// privacy::PlanNoise (privacy/dp/noise_plan.h), which says how and when it
 // throws ConfigError.
 PrivacyOptions PrivacyOptionsFrom(const config::RunConfig& config);
 

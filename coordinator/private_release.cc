@@ -6,8 +6,8 @@
 
 #include "aggregation/robust.h"
 #include "common/errors.h"
-#include "privacy/noise_plan.h"
-#include "privacy/rdp_accountant.h"
+#include "privacy/dp/noise_plan.h"
+#include "privacy/dp/rdp_accountant.h"
 
 namespace fsd::coordinator {
 

@@ -36,7 +36,7 @@
 
 #include "aggregation/soft_targets.h"
 #include "common/model/layout.h"
-#include "privacy/dp_release.h"
+#include "privacy/dp/dp_release.h"
 
 namespace fsd::coordinator {
 

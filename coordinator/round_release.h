@@ -28,7 +28,7 @@
 #include "coordinator/federation_state.h"
 #include "coordinator/options.h"
 #include "coordinator/update_validator.h"
-#include "privacy/secure_input.h"
+#include "privacy/secagg/secure_input.h"
 
 namespace fsd::coordinator {
 

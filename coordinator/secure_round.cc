@@ -8,7 +8,7 @@
 #include "common/wire/frame.h"
 #include "coordinator/clock.h"
 #include "coordinator/update_validator.h"
-#include "privacy/ring_vector.h"
+#include "privacy/secagg/ring_vector.h"
 
 namespace fsd::coordinator {
 namespace {
@@ -249,7 +249,7 @@ bool SecureRound::Fail(const std::string& reason) {
 }
 
 template <typename Make>
-bool SecureRound::EndStage(Stage stage, bool (SecAggServer::*close)(), Make make, Outbox& out) {
+bool SecureRound::EndStage(Stage stage, bool (privacy::SecAggServer::*close)(), Make make, Outbox& out) {
   const int index = static_cast<int>(stage);
   const double start = ThreadCpuSeconds();
   const bool closed = (server_.*close)();
@@ -264,7 +264,7 @@ bool SecureRound::EndStage(Stage stage, bool (SecAggServer::*close)(), Make make
 
 bool SecureRound::CloseAdvertise(Outbox& out) {
   return EndStage(
-      Stage::kAdvertise, &SecAggServer::CloseAdvertise,
+      Stage::kAdvertise, &privacy::SecAggServer::CloseAdvertise,
       [&](SecAggId id) {
         wire::SecAggRoster roster;
         for (const auto& m : server_.RosterFor(id)) {
@@ -277,7 +277,7 @@ bool SecureRound::CloseAdvertise(Outbox& out) {
 
 bool SecureRound::CloseShareKeys(Outbox& out) {
   return EndStage(
-      Stage::kShareKeys, &SecAggServer::CloseShareKeys,
+      Stage::kShareKeys, &privacy::SecAggServer::CloseShareKeys,
       [&](SecAggId id) {
         wire::SecAggDelivered delivered;
         for (auto& share : server_.SharesFor(id)) {
@@ -290,7 +290,7 @@ bool SecureRound::CloseShareKeys(Outbox& out) {
 
 bool SecureRound::CloseMaskedInput(Outbox& out) {
   return EndStage(
-      Stage::kMaskedInput, &SecAggServer::CloseMaskedInput,
+      Stage::kMaskedInput, &privacy::SecAggServer::CloseMaskedInput,
       [&](SecAggId) {
         return wire::Body(wire::SecAggUnmask{
             std::vector<std::uint32_t>(server_.survivors().begin(), server_.survivors().end())});

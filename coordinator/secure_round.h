@@ -1,7 +1,7 @@
 // SecureRound: one attempt of a secure round on the coordinator's side —
 // the cohort's ids, weights and parameters, SecAggServer's stages
-// (coordinator/secagg_server.h) fed from and answered with wire messages,
-// and the unmasked sum read back (privacy/secure_input.h). The round state
+// (privacy/secagg/secagg_server.h) fed from and answered with wire messages,
+// and the unmasked sum read back (privacy/secagg/secure_input.h). The round state
 // machine (round_state.h) owns the phases and deadlines; this class owns
 // what a secure round knows.
 //
@@ -29,8 +29,8 @@
 
 #include "common/config/config.h"
 #include "common/wire/messages.h"
-#include "coordinator/secagg_server.h"
-#include "privacy/secure_input.h"
+#include "privacy/secagg/secagg_server.h"
+#include "privacy/secagg/secure_input.h"
 
 namespace fsd::coordinator {
 
@@ -135,7 +135,7 @@ class SecureRound {
   // Closes `stage` on the server; on success each member that completed it
   // gets make(id), and the round moves to the next stage.
   template <typename Make>
-  bool EndStage(Stage stage, bool (SecAggServer::*close)(), Make make, Outbox& out);
+  bool EndStage(Stage stage, bool (privacy::SecAggServer::*close)(), Make make, Outbox& out);
   privacy::SecAggId IdOf(const std::string& key) const { return ids_.at(key); }
 
   SecureRoundSetup setup_;                        // cohort[id − 1] is the key of id
@@ -144,7 +144,7 @@ class SecureRound {
   Graph graph_;
   privacy::SecureInputLayout layout_;
   privacy::SecAggParameters parameters_;
-  SecAggServer server_;
+  privacy::SecAggServer server_;
   Stage stage_ = Stage::kAdvertise;
   std::array<std::set<std::string>, kStages> sent_;  // who completed each stage
   std::map<std::string, Report> reports_;            // masked inputs' metadata

@@ -2,7 +2,7 @@
 //   fsd-privacy epsilon --noise-multiplier Z --sampling-rate Q --steps T --delta D
 //   fsd-privacy noise --target-epsilon E --sampling-rate Q --steps T --delta D
 // Each prints one JSON object (epsilon, order, noise_multiplier, sampling_rate,
-// steps, delta) from the RDP accountant (privacy/rdp_accountant.h). Exit codes:
+// steps, delta) from the RDP accountant (privacy/dp/rdp_accountant.h). Exit codes:
 // 0 ok, 2 bad arguments (named), 1 internal error.
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/errors.h"
-#include "privacy/rdp_accountant.h"
+#include "privacy/dp/rdp_accountant.h"
 
 int main(int argc, char** argv) {
   CLI::App app{

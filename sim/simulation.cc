@@ -24,9 +24,9 @@
 #include "common/runtime/process_setup.h"
 #include "coordinator/coordinator.h"
 #include "monitor/http_server.h"
-#include "privacy/curve_keys.h"
-#include "privacy/curve_socket.h"
-#include "privacy/zap_handler.h"
+#include "transport/curve_keys.h"
+#include "transport/curve_socket.h"
+#include "transport/zap_handler.h"
 #include "sim/attack.h"
 #include "sim/client_pool.h"
 #include "sim/faults.h"
@@ -100,18 +100,18 @@ Federation Prepare(config::RunConfig& cfg) {
 // the roles of a run across processes share (KEYDIR/coordinator.{key,pub},
 // KEYDIR/clients/client-k.{key,pub}).
 struct Keys {
-  privacy::CurveKeyPair server;                // the secret half only where the coordinator runs
-  std::vector<privacy::CurveKeyPair> clients;  // by client id; empty where not needed
-  privacy::AllowList allowed;                  // where the coordinator runs
+  transport::CurveKeyPair server;                // the secret half only where the coordinator runs
+  std::vector<transport::CurveKeyPair> clients;  // by client id; empty where not needed
+  transport::AllowList allowed;                  // where the coordinator runs
 };
 
 std::string ClientKeyDir(const std::string& key_dir) { return key_dir + "/clients"; }
 
 Keys InMemoryKeys(const std::vector<std::string>& names) {
   Keys keys;
-  keys.server = privacy::GenerateCurveKeyPair();
+  keys.server = transport::GenerateCurveKeyPair();
   for (const std::string& name : names) {
-    keys.clients.push_back(privacy::GenerateCurveKeyPair());
+    keys.clients.push_back(transport::GenerateCurveKeyPair());
     keys.allowed.emplace(keys.clients.back().public_z85, name);
   }
   return keys;
@@ -144,10 +144,10 @@ void WriteSimulationKeys(const std::string& key_dir, const std::vector<std::stri
     return !std::filesystem::exists(dir + "/" + name + ".key");
   };
   if (missing(key_dir, "coordinator"))
-    privacy::WriteCurveKeyPair(key_dir, "coordinator", privacy::GenerateCurveKeyPair(), false);
+    transport::WriteCurveKeyPair(key_dir, "coordinator", transport::GenerateCurveKeyPair(), false);
   for (const std::string& name : names) {
     if (missing(ClientKeyDir(key_dir), name))
-      privacy::WriteCurveKeyPair(ClientKeyDir(key_dir), name, privacy::GenerateCurveKeyPair(),
+      transport::WriteCurveKeyPair(ClientKeyDir(key_dir), name, transport::GenerateCurveKeyPair(),
                                  false);
   }
 }
@@ -211,15 +211,15 @@ nlohmann::json Simulation::Run() {
   } else {
     const std::string& dir = options_.key_dir;
     if (runs_coordinator) {
-      keys.server = privacy::LoadCurveSecretKeyFile(dir + "/coordinator.key");
-      if (!cfg.transport.insecure) keys.allowed = privacy::LoadAllowList(ClientKeyDir(dir));
+      keys.server = transport::LoadCurveSecretKeyFile(dir + "/coordinator.key");
+      if (!cfg.transport.insecure) keys.allowed = transport::LoadAllowList(ClientKeyDir(dir));
     } else {
-      keys.server.public_z85 = privacy::LoadCurvePublicKeyFile(dir + "/coordinator.pub");
+      keys.server.public_z85 = transport::LoadCurvePublicKeyFile(dir + "/coordinator.pub");
       keys.clients.resize(population);
       for (std::size_t k = first; k < last; ++k) {
         if (our_shards[k] > 0)
           keys.clients[k] =
-              privacy::LoadCurveSecretKeyFile(ClientKeyDir(dir) + "/" + fed.names[k] + ".key");
+              transport::LoadCurveSecretKeyFile(ClientKeyDir(dir) + "/" + fed.names[k] + ".key");
       }
     }
   }

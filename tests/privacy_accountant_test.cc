@@ -1,12 +1,12 @@
 // The RDP accountant against published values (Opacus / TF Privacy) and its
-// properties (privacy/rdp_accountant.h).
+// properties (privacy/dp/rdp_accountant.h).
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 
 #include "common/errors.h"
-#include "privacy/rdp_accountant.h"
+#include "privacy/dp/rdp_accountant.h"
 
 namespace fsd::privacy {
 namespace {

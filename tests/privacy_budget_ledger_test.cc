@@ -1,8 +1,8 @@
-// The DP budget's ledger (privacy/budget_ledger.h): every draw is charged,
+// The DP budget's ledger (privacy/dp/budget_ledger.h): every draw is charged,
 // and the draw that would pass the target is refused, naming the figures.
 #include <gtest/gtest.h>
 
-#include "privacy/budget_ledger.h"
+#include "privacy/dp/budget_ledger.h"
 
 namespace fsd::privacy {
 namespace {

@@ -1,4 +1,4 @@
-// The Gaussian mechanism's parts (privacy/dp_release.h): noise calibration,
+// The Gaussian mechanism's parts (privacy/dp/dp_release.h): noise calibration,
 // clipping bound, release arithmetic.
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "common/errors.h"
-#include "privacy/dp_release.h"
+#include "privacy/dp/dp_release.h"
 
 namespace fsd::privacy {
 namespace {

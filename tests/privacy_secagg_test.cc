@@ -1,5 +1,5 @@
-// The cryptography of secure aggregation (privacy/secagg_crypto.h,
-// privacy/shamir.h): published and hand-worked values, round trips, and
+// The cryptography of secure aggregation (privacy/secagg/secagg_crypto.h,
+// privacy/secagg/shamir.h): published and hand-worked values, round trips, and
 // every tampering detected.
 #include <gtest/gtest.h>
 
@@ -7,10 +7,10 @@
 #include <string>
 
 #include "common/errors.h"
-#include "privacy/ring_vector.h"
-#include "privacy/secagg_crypto.h"
-#include "privacy/secagg_graph.h"
-#include "privacy/shamir.h"
+#include "privacy/secagg/ring_vector.h"
+#include "privacy/secagg/secagg_crypto.h"
+#include "privacy/secagg/secagg_graph.h"
+#include "privacy/secagg/shamir.h"
 
 namespace fsd::privacy {
 namespace {

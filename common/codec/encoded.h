@@ -11,7 +11,7 @@ namespace fsd::codec {
 
 // The numbers are the wire's dtype ids (docs/PROTOCOL.md); append-only.
 // kRing: secure aggregation's masked elements, packed at the round's ring
-// bits each (privacy/ring_vector.h PackBits).
+// bits each (privacy/secagg/ring_vector.h PackBits).
 enum class Dtype : std::uint32_t { kFp32 = 1, kFp16 = 2, kInt8 = 3, kBitmask = 4, kRing = 5 };
 
 // One tensor section's content as it travels.

@@ -270,7 +270,7 @@ struct AttackConfig {
 enum class DpMode { kOff, kCentral, kDistributed };
 
 // [privacy]: client-level differential privacy (DP-FedAvg, McMahan et al.
-// 2018) with a Rényi-DP accountant (privacy/rdp_accountant.h,
+// 2018) with a Rényi-DP accountant (privacy/dp/rdp_accountant.h,
 // coordinator/private_release.h). "central": the coordinator (trusted)
 // samples clients by Poisson sampling with rate federation.fraction, clips
 // each client's delta to clip_norm, adds Gaussian noise to the sum and
@@ -278,7 +278,7 @@ enum class DpMode { kOff, kCentral, kDistributed };
 // "distributed": the coordinator is not trusted with the noise; every client
 // clips its own delta and adds 1/min_survivors of the noise variance, and a
 // round is released only when at least min_survivors clients reported
-// (model weights only; privacy/dp_release.h).
+// (model weights only; privacy/dp/dp_release.h).
 struct PrivacyConfig {
   DpMode dp = DpMode::kOff;
   double clip_norm = 1.0;  // S: L2 bound of one client's model delta

@@ -35,7 +35,7 @@ struct Checkpoint {
   std::vector<float> mean_logits;          // [C*C]
   std::uint64_t mask_round = 0;            // round that chose `mask` (0: none)
   std::vector<std::uint8_t> mask;          // 1 = kept; empty: dense
-  // The differential-privacy account (privacy/rdp_accountant.h): released
+  // The differential-privacy account (privacy/dp/rdp_accountant.h): released
   // steps and the RDP summed per order; empty without privacy.dp.
   std::int64_t privacy_steps = 0;
   std::vector<double> privacy_orders;

@@ -209,7 +209,7 @@ struct SecAggKeys {
   std::uint32_t id = 0;  // 0 from a client (the coordinator knows who sent it)
   X25519Key encryption_key{};
   X25519Key mask_key{};
-  // SHA-256 commitment to the client's self-mask seed b (privacy/secagg_client.h),
+  // SHA-256 commitment to the client's self-mask seed b (privacy/secagg/secagg_client.h),
   // which lets the coordinator check b's reconstruction share by share. Kept
   // by the coordinator, not relayed in rosters.
   Sha256Commitment self_mask_commitment{};

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "common/errors.h"
-#include "privacy/rdp_accountant.h"
+#include "privacy/dp/rdp_accountant.h"
 
 namespace fsd::client {
 namespace {

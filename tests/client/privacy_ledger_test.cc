@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "privacy/rdp_accountant.h"
+#include "privacy/dp/rdp_accountant.h"
 
 namespace fsd::client {
 namespace {

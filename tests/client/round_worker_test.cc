@@ -16,7 +16,7 @@
 #include "common/config/toml_loader.h"
 #include "common/data/synthetic.h"
 #include "common/errors.h"
-#include "privacy/rdp_accountant.h"
+#include "privacy/dp/rdp_accountant.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fsd::client {

@@ -9,7 +9,7 @@
 #include "common/config/toml_loader.h"
 #include "common/errors.h"
 #include "coordinator/options.h"
-#include "privacy/rdp_accountant.h"
+#include "privacy/dp/rdp_accountant.h"
 
 namespace fsd::coordinator {
 namespace {

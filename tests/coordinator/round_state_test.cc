@@ -12,7 +12,7 @@
 
 #include "common/codec/values.h"
 #include "common/errors.h"
-#include "privacy/rdp_accountant.h"
+#include "privacy/dp/rdp_accountant.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fsd::coordinator {

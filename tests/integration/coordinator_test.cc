@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "common/codec/values.h"
-#include "privacy/curve_socket.h"
+#include "transport/curve_socket.h"
 #include "tests/testing/coordinator_thread.h"
 #include "tests/testing/temp_dir.h"
 
@@ -46,7 +46,7 @@ class CoordinatorTest : public ::testing::Test {
 
   zmq::socket_t Connect(int client) {
     zmq::socket_t dealer(context_, zmq::socket_type::dealer);
-    privacy::ConfigureCurveClient(dealer, server_->client_keys(client),
+    transport::ConfigureCurveClient(dealer, server_->client_keys(client),
                                   server_->server_keys().public_z85, {});
     dealer.connect(server_->endpoint());
     return dealer;

@@ -13,11 +13,11 @@
 #include "client/client_node.h"
 #include "common/errors.h"
 #include "common/wire/frame.h"
-#include "privacy/curve_socket.h"
-#include "privacy/zap_handler.h"
+#include "transport/curve_socket.h"
+#include "transport/zap_handler.h"
 #include "tests/testing/temp_dir.h"
 
-namespace fsd::privacy {
+namespace fsd::transport {
 namespace {
 
 struct Received {
@@ -209,4 +209,4 @@ TEST(ZapAllowListTest, RefusesOneKeyUnderTwoNames) {
 }
 
 }  // namespace
-}  // namespace fsd::privacy
+}  // namespace fsd::transport

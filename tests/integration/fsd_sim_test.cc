@@ -18,7 +18,7 @@
 #include <thread>
 
 #include "common/errors.h"
-#include "privacy/rdp_accountant.h"
+#include "privacy/dp/rdp_accountant.h"
 #include "tests/testing/sim_run.h"
 #include "tests/testing/temp_dir.h"
 

@@ -14,7 +14,7 @@
 
 #include "client/client_node.h"
 #include "coordinator/coordinator.h"
-#include "privacy/curve_socket.h"
+#include "transport/curve_socket.h"
 #include "tests/testing/coordinator_thread.h"
 #include "tests/testing/temp_dir.h"
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "coordinator/coordinator.h"
-#include "privacy/curve_keys.h"
+#include "transport/curve_keys.h"
 
 namespace fsd::testing {
 
@@ -23,10 +23,10 @@ class CoordinatorThread {
   // the global model's first value as its one "accuracy".
   CoordinatorThread(zmq::context_t& context, int clients, coordinator::CoordinatorOptions options,
                     std::vector<float> initial_global)
-      : server_keys_(privacy::GenerateCurveKeyPair()) {
-    privacy::AllowList allowed;
+      : server_keys_(transport::GenerateCurveKeyPair()) {
+    transport::AllowList allowed;
     for (int i = 0; i < clients; ++i) {
-      client_keys_.push_back(privacy::GenerateCurveKeyPair());
+      client_keys_.push_back(transport::GenerateCurveKeyPair());
       allowed.emplace(client_keys_.back().public_z85, "client-" + std::to_string(i));
     }
     options.federation.clients = clients;
@@ -64,12 +64,12 @@ class CoordinatorThread {
 
   coordinator::Coordinator& coordinator() { return *coordinator_; }
   const std::string& endpoint() const { return endpoint_; }
-  const privacy::CurveKeyPair& server_keys() const { return server_keys_; }
-  const privacy::CurveKeyPair& client_keys(int i) const { return client_keys_.at(i); }
+  const transport::CurveKeyPair& server_keys() const { return server_keys_; }
+  const transport::CurveKeyPair& client_keys(int i) const { return client_keys_.at(i); }
 
  private:
-  privacy::CurveKeyPair server_keys_;
-  std::vector<privacy::CurveKeyPair> client_keys_;
+  transport::CurveKeyPair server_keys_;
+  std::vector<transport::CurveKeyPair> client_keys_;
   std::unique_ptr<coordinator::Coordinator> coordinator_;
   std::string endpoint_;
   std::thread thread_;

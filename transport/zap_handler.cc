@@ -1,13 +1,13 @@
-#include "privacy/zap_handler.h"
+#include "transport/zap_handler.h"
 
 #include <filesystem>
 #include <vector>
 
 #include "common/errors.h"
 #include "common/log.h"
-#include "privacy/curve_keys.h"
+#include "transport/curve_keys.h"
 
-namespace fsd::privacy {
+namespace fsd::transport {
 namespace {
 
 constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
@@ -139,4 +139,4 @@ void ZapHandler::ServeLoop(zmq::socket_t& socket) {
   }
 }
 
-}  // namespace fsd::privacy
+}  // namespace fsd::transport

@@ -1,4 +1,4 @@
-#include "privacy/dp_release.h"
+#include "privacy/dp/dp_release.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>

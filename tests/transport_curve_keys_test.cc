@@ -4,10 +4,10 @@
 #include <fstream>
 
 #include "common/errors.h"
-#include "privacy/curve_keys.h"
+#include "transport/curve_keys.h"
 #include "tests/testing/temp_dir.h"
 
-namespace fsd::privacy {
+namespace fsd::transport {
 namespace {
 
 using fsd::testing::ReadFile;
@@ -91,4 +91,4 @@ TEST(CurveKeysTest, MissingFileIsIoError) {
 }
 
 }  // namespace
-}  // namespace fsd::privacy
+}  // namespace fsd::transport

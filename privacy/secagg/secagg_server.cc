@@ -1,15 +1,14 @@
-#include "coordinator/secagg_server.h"
+#include "privacy/secagg/secagg_server.h"
 
 #include <algorithm>
 
 #include "common/errors.h"
-#include "privacy/ring_vector.h"
+#include "privacy/secagg/ring_vector.h"
 
-namespace fsd::coordinator {
+namespace fsd::privacy {
 
-using privacy::SecAggId;
 
-SecAggServer::SecAggServer(privacy::SecAggParameters parameters, privacy::SecAggGraph graph,
+SecAggServer::SecAggServer(SecAggParameters parameters, SecAggGraph graph,
                            std::set<SecAggId> cohort)
     : parameters_(parameters), graph_(std::move(graph)), cohort_(std::move(cohort)) {
   FSD_CHECK(parameters_.threshold >= 1 && parameters_.ring_bits >= 1 &&
@@ -40,8 +39,8 @@ bool SecAggServer::EnoughLeft(std::size_t left, const char* stage) {
               std::to_string(parameters_.threshold));
 }
 
-void SecAggServer::AcceptKeys(const privacy::AdvertisedKeys& keys,
-                              const privacy::SelfMaskCommitment& self_mask_commitment) {
+void SecAggServer::AcceptKeys(const AdvertisedKeys& keys,
+                              const SelfMaskCommitment& self_mask_commitment) {
   Expect(Stage::kAdvertise, "AcceptKeys");
   if (!cohort_.contains(keys.id)) Refuse(keys.id, "not in this round's cohort");
   if (roster_.contains(keys.id)) Refuse(keys.id, "advertised keys twice");
@@ -63,7 +62,7 @@ bool SecAggServer::CloseAdvertise() {
   return EnoughLeft(roster_.size(), "advertised keys");
 }
 
-void SecAggServer::AcceptShares(SecAggId from, std::vector<privacy::SealedShares> shares) {
+void SecAggServer::AcceptShares(SecAggId from, std::vector<SealedShares> shares) {
   Expect(Stage::kShareKeys, "AcceptShares");
   if (!roster_.contains(from)) Refuse(from, "sent shares without advertising keys");
   if (shares_.contains(from)) Refuse(from, "sent its shares twice");
@@ -92,8 +91,8 @@ bool SecAggServer::CloseShareKeys() {
   return EnoughLeft(sharers_.size(), "shared keys");
 }
 
-std::vector<privacy::AdvertisedKeys> SecAggServer::RosterFor(SecAggId id) const {
-  std::vector<privacy::AdvertisedKeys> roster;
+std::vector<AdvertisedKeys> SecAggServer::RosterFor(SecAggId id) const {
+  std::vector<AdvertisedKeys> roster;
   for (const auto neighbour : graph_.Neighbours(id)) {
     const auto keys = roster_.find(neighbour);
     if (keys != roster_.end()) roster.push_back(keys->second);
@@ -101,8 +100,8 @@ std::vector<privacy::AdvertisedKeys> SecAggServer::RosterFor(SecAggId id) const 
   return roster;
 }
 
-std::vector<privacy::SealedShares> SecAggServer::SharesFor(SecAggId to) const {
-  std::vector<privacy::SealedShares> out;
+std::vector<SealedShares> SecAggServer::SharesFor(SecAggId to) const {
+  std::vector<SealedShares> out;
   if (!sharers_.contains(to)) return out;
   for (const auto& [from, shares] : shares_) {
     for (const auto& share : shares) {
@@ -143,7 +142,7 @@ bool SecAggServer::CloseMaskedInput() {
   return EnoughLeft(survivors_.size(), "sent masked inputs");
 }
 
-void SecAggServer::AcceptUnmask(const privacy::UnmaskShares& shares) {
+void SecAggServer::AcceptUnmask(const UnmaskShares& shares) {
   Expect(Stage::kUnmask, "AcceptUnmask");
   const SecAggId from = shares.from;
   if (!masked_.contains(from)) Refuse(from, "sent unmask shares without a masked input");
@@ -178,7 +177,7 @@ bool SecAggServer::Finish() {
   const int threshold = parameters_.threshold;
   const unsigned bits = parameters_.ring_bits;
   sum_.assign(parameters_.length, 0);
-  for (const auto& [id, masked] : masked_) privacy::RingAdd(sum_, masked, bits);
+  for (const auto& [id, masked] : masked_) RingAdd(sum_, masked, bits);
   std::vector<std::uint64_t> mask(parameters_.length);
   std::set<SecAggId> culprits;
   std::string unreconstructed;  // the first secret that could not be reconstructed
@@ -186,7 +185,7 @@ bool SecAggServer::Finish() {
     if (!sharers_.contains(owner)) continue;
     const bool survived = masked_.contains(owner);
     // The shares its neighbours that answered hold (a share's x is its holder's id).
-    std::vector<privacy::ShamirShare> shares;
+    std::vector<ShamirShare> shares;
     for (const auto& [responder, answer] : unmasked_) {
       const auto& held = survived ? answer.self_mask : answer.mask_key;
       const auto share = held.find(owner);
@@ -201,12 +200,12 @@ bool SecAggServer::Finish() {
     // A survivor's self-mask seed must match its commitment; a dropped
     // client's mask key the public key it advertised. Shares off the
     // verified secret's polynomial name their holders.
-    const auto verify = [&](const privacy::SecretBytes& secret) {
-      return survived ? privacy::CommitToSelfMask(secret, parameters_.round, owner) ==
+    const auto verify = [&](const SecretBytes& secret) {
+      return survived ? CommitToSelfMask(secret, parameters_.round, owner) ==
                             commitments_.at(owner)
-                      : privacy::AgreementPublicKeyOf(secret) == keys.mask_key;
+                      : AgreementPublicKeyOf(secret) == keys.mask_key;
     };
-    privacy::VerifiedSecret secret = privacy::CombineVerified(shares, threshold, 32, verify);
+    VerifiedSecret secret = CombineVerified(shares, threshold, 32, verify);
     culprits.insert(secret.wrong.begin(), secret.wrong.end());
     if (!secret.secret) {
       if (unreconstructed.empty()) {
@@ -217,21 +216,21 @@ bool SecAggServer::Finish() {
       continue;
     }
     if (survived) {
-      privacy::ExpandMask(*secret.secret, bits, mask);
-      privacy::RingSubtract(sum_, mask, bits);
+      ExpandMask(*secret.secret, bits, mask);
+      RingSubtract(sum_, mask, bits);
       continue;
     }
     // A client that dropped after sharing keys: every survivor's pairwise
     // mask with it goes.
     for (const auto survivor : survivors_) {
       if (!graph_.AreNeighbours(owner, survivor) || survivor == owner) continue;
-      privacy::ExpandMask(privacy::PairwiseMaskSeed(*secret.secret, roster_.at(survivor).mask_key,
+      ExpandMask(PairwiseMaskSeed(*secret.secret, roster_.at(survivor).mask_key,
                                                     parameters_.round),
                           bits, mask);
-      if (privacy::AddsPairwiseMask(survivor, owner)) {
-        privacy::RingSubtract(sum_, mask, bits);
+      if (AddsPairwiseMask(survivor, owner)) {
+        RingSubtract(sum_, mask, bits);
       } else {
-        privacy::RingAdd(sum_, mask, bits);
+        RingAdd(sum_, mask, bits);
       }
     }
   }
@@ -247,4 +246,4 @@ bool SecAggServer::Finish() {
   return true;
 }
 
-}  // namespace fsd::coordinator
+}  // namespace fsd::privacy

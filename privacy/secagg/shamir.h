@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include "privacy/secagg_crypto.h"
+#include "privacy/secagg/secagg_crypto.h"
 
 namespace fsd::privacy {
 

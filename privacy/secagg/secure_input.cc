@@ -1,10 +1,10 @@
-#include "privacy/secure_input.h"
+#include "privacy/secagg/secure_input.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "common/errors.h"
-#include "privacy/ring_vector.h"
+#include "privacy/secagg/ring_vector.h"
 
 namespace fsd::privacy {
 

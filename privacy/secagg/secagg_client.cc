@@ -1,4 +1,4 @@
-#include "privacy/secagg_client.h"
+#include "privacy/secagg/secagg_client.h"
 
 #include <openssl/crypto.h>
 
@@ -6,7 +6,7 @@
 
 #include "common/errors.h"
 #include "common/wire/sha256.h"
-#include "privacy/ring_vector.h"
+#include "privacy/secagg/ring_vector.h"
 
 namespace fsd::privacy {
 namespace {

@@ -1,10 +1,10 @@
-#include "privacy/noise_plan.h"
+#include "privacy/dp/noise_plan.h"
 
 #include <cmath>
 #include <string>
 
 #include "common/errors.h"
-#include "privacy/rdp_accountant.h"
+#include "privacy/dp/rdp_accountant.h"
 
 namespace fsd::privacy {
 

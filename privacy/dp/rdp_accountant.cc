@@ -1,4 +1,4 @@
-#include "privacy/rdp_accountant.h"
+#include "privacy/dp/rdp_accountant.h"
 
 #include <algorithm>
 #include <cmath>

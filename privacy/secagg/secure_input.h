@@ -8,7 +8,7 @@
 //   K+2C + c·C + j    q_c · FixedPoint(bits, logit_range)(logit_cj)
 //
 // w is the integer weight the coordinator announced to the client. Fixed
-// point is the offset encoding of privacy/ring_vector.h, so a weighted sum
+// point is the offset encoding of privacy/secagg/ring_vector.h, so a weighted sum
 // Σ w·u decodes with DecodeSum(·, Σ w), Σ w being the survivors' announced
 // weights: the vector does not carry w (a client that weighs its input
 // otherwise sends another input, which no sum can tell apart). The ring is wide enough that

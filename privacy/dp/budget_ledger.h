@@ -8,7 +8,7 @@
 // No draw is made that would take ε past the target. The account lives in
 // the checkpoint (Restore / account()), so a resumed run continues it.
 // Thread-safety: one owner thread. Errors: none (the accountant's
-// ConfigError for impossible parameters, privacy/rdp_accountant.h).
+// ConfigError for impossible parameters, privacy/dp/rdp_accountant.h).
 #pragma once
 
 #include <cstdint>
@@ -16,7 +16,7 @@
 #include <string>
 #include <utility>
 
-#include "privacy/rdp_accountant.h"
+#include "privacy/dp/rdp_accountant.h"
 
 namespace fsd::privacy {
 

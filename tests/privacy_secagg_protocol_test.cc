@@ -8,14 +8,11 @@
 #include <random>
 
 #include "common/errors.h"
-#include "coordinator/secagg_server.h"
-#include "privacy/ring_vector.h"
+#include "privacy/secagg/ring_vector.h"
+#include "privacy/secagg/secagg_server.h"
 
-namespace fsd::coordinator {
+namespace fsd::privacy {
 namespace {
-
-using privacy::SecAggClient;
-using privacy::SecAggId;
 
 enum class DropStage { kAfterAdvertising, kAfterSharingKeys, kAfterMaskedInput, kDuringUnmasking };
 
@@ -352,4 +349,4 @@ TEST(SecAggTest, ServerRefusesMessagesThatBreakTheProtocolAndKeepsGoing) {
 }
 
 }  // namespace
-}  // namespace fsd::coordinator
+}  // namespace fsd::privacy

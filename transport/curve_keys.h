@@ -11,7 +11,7 @@
 
 #include <string>
 
-namespace fsd::privacy {
+namespace fsd::transport {
 
 struct CurveKeyPair {
   std::string public_z85;  // 40 characters
@@ -35,4 +35,4 @@ std::string LoadCurvePublicKeyFile(const std::string& path);
 // First 8 characters of a Z85 public key: enough to tell keys apart in logs.
 std::string Fingerprint(const std::string& public_z85);
 
-}  // namespace fsd::privacy
+}  // namespace fsd::transport

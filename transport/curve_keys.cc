@@ -1,4 +1,4 @@
-#include "privacy/curve_keys.h"
+#include "transport/curve_keys.h"
 
 #include <sys/stat.h>
 #include <zmq.h>
@@ -12,7 +12,7 @@
 #include "common/errors.h"
 #include "common/storage/atomic_file.h"
 
-namespace fsd::privacy {
+namespace fsd::transport {
 namespace {
 
 constexpr std::size_t kZ85KeyChars = 40;
@@ -114,4 +114,4 @@ std::string LoadCurvePublicKeyFile(const std::string& path) {
 
 std::string Fingerprint(const std::string& public_z85) { return public_z85.substr(0, 8); }
 
-}  // namespace fsd::privacy
+}  // namespace fsd::transport

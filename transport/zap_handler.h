@@ -22,7 +22,7 @@
 #include <thread>
 #include <zmq.hpp>
 
-namespace fsd::privacy {
+namespace fsd::transport {
 
 // Admitted clients: Z85 public key → name. The name is what logs and
 // metrics call the client (its .pub file's stem, e.g. "client-3"); the key is
@@ -63,4 +63,4 @@ class ZapHandler {
   std::thread thread_;
 };
 
-}  // namespace fsd::privacy
+}  // namespace fsd::transport

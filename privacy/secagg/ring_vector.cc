@@ -1,4 +1,4 @@
-#include "privacy/ring_vector.h"
+#include "privacy/secagg/ring_vector.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "privacy/budget_ledger.h"
+#include "privacy/dp/budget_ledger.h"
 
 #include <sstream>
 

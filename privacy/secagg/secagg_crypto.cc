@@ -1,4 +1,4 @@
-#include "privacy/secagg_crypto.h"
+#include "privacy/secagg/secagg_crypto.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>

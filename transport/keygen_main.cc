@@ -4,7 +4,7 @@
 
 #include "common/errors.h"
 #include "common/run_guarded.h"
-#include "privacy/curve_keys.h"
+#include "transport/curve_keys.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -27,11 +27,11 @@ int main(int argc, char** argv) {
     if (name.empty() || name.find('/') != std::string::npos) {
       throw fsd::ConfigError("--name must be a plain file name, got '" + name + "'");
     }
-    const auto keys = fsd::privacy::GenerateCurveKeyPair();
-    fsd::privacy::WriteCurveKeyPair(dir, name, keys, force);
+    const auto keys = fsd::transport::GenerateCurveKeyPair();
+    fsd::transport::WriteCurveKeyPair(dir, name, keys, force);
     std::printf("wrote %s/%s.key (secret) and %s/%s.pub, public key %s...\n", dir.c_str(),
                 name.c_str(), dir.c_str(), name.c_str(),
-                fsd::privacy::Fingerprint(keys.public_z85).c_str());
+                fsd::transport::Fingerprint(keys.public_z85).c_str());
     return fsd::kExitOk;
   });
 }

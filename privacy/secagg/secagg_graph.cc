@@ -1,4 +1,4 @@
-#include "privacy/secagg_graph.h"
+#include "privacy/secagg/secagg_graph.h"
 
 #include <algorithm>
 #include <cmath>

@@ -5,7 +5,7 @@
 //
 // One SecAggClient per client and round, driven through four stages in
 // order; each takes what the coordinator relayed and returns what to send.
-// A client works with its neighbours only (privacy/secagg_graph.h: everyone
+// A client works with its neighbours only (privacy/secagg/secagg_graph.h: everyone
 // in the complete graph, k of them under SecAgg+); below, "roster", U2 and
 // the survivors mean the client's neighbours among them, itself included:
 //   AdvertiseKeys  two fresh X25519 public keys: one to encrypt key shares
@@ -47,9 +47,9 @@
 #include <span>
 #include <vector>
 
-#include "privacy/secagg_crypto.h"
-#include "privacy/secagg_graph.h"
-#include "privacy/shamir.h"
+#include "privacy/secagg/secagg_crypto.h"
+#include "privacy/secagg/secagg_graph.h"
+#include "privacy/secagg/shamir.h"
 
 namespace fsd::privacy {
 

@@ -1,6 +1,6 @@
-#include "privacy/curve_socket.h"
+#include "transport/curve_socket.h"
 
-namespace fsd::privacy {
+namespace fsd::transport {
 namespace {
 
 // ZMQ_ZAP_ENFORCE_DOMAIN is a draft option that zmq.h hides unless
@@ -43,4 +43,4 @@ void ConfigureInsecure(zmq::socket_t& socket, const SocketLimits& limits) {
   ConfigureCommon(socket, limits);
 }
 
-}  // namespace fsd::privacy
+}  // namespace fsd::transport

@@ -7,9 +7,9 @@
 #include <string>
 #include <zmq.hpp>
 
-#include "privacy/curve_keys.h"
+#include "transport/curve_keys.h"
 
-namespace fsd::privacy {
+namespace fsd::transport {
 
 struct SocketLimits {
   std::int64_t max_message_bytes = 80 << 20;  // ZMQ_MAXMSGSIZE: larger frames drop the connection
@@ -30,4 +30,4 @@ void ConfigureCurveClient(zmq::socket_t& socket, const CurveKeyPair& client_keys
 // Plaintext, for debugging only (--insecure); the caller prints the warning.
 void ConfigureInsecure(zmq::socket_t& socket, const SocketLimits& limits);
 
-}  // namespace fsd::privacy
+}  // namespace fsd::transport

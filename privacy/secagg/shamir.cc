@@ -1,4 +1,4 @@
-#include "privacy/shamir.h"
+#include "privacy/secagg/shamir.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
