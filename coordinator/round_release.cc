@@ -100,6 +100,22 @@ class DpRelease : public RoundRelease {
  public:
   explicit DpRelease(const CoordinatorOptions& options) : options_(options) {}
 
+  // The weights (when the run releases them), then the summaries (when
+  // it releases them; otherwise they are not aggregated at all, and
+  // soft_state stays empty), then the budget spent.
+  Released FromUpdates(const RoundUpdates& updates, FederationState& state) final {
+    privacy::GaussianNoise noise = NoiseOf(updates.round);
+    Released out;
+    out.fields = {{"summary_clip_norm", options_.privacy.summary_clip_norm},
+                  {"summary_noise_multiplier", options_.privacy.summary_noise_multiplier}};
+    out.fields.update(ReleaseRoundWeights(updates, state, noise));
+    if (options_.privacy.summaries) {
+      out.fields.update(ReleaseRoundSummaries(updates, state, noise));
+    }
+    out.fields.update(Record(state));
+    return out;
+  }
+
   nlohmann::json Record(const FederationState& state) const override {
     return PrivacyRecord(options_, state);
   }
@@ -134,10 +150,9 @@ class DpRelease : public RoundRelease {
     return record;
   }
 
-  nlohmann::json SummaryParameters() const {
-    return {{"summary_clip_norm", options_.privacy.summary_clip_norm},
-            {"summary_noise_multiplier", options_.privacy.summary_noise_multiplier}};
-  }
+  // The summaries' release from a plain round's updates; the fields it adds.
+  virtual nlohmann::json ReleaseRoundSummaries(const RoundUpdates& updates, FederationState& state,
+                                               privacy::GaussianNoise& noise) const = 0;
 
   const CoordinatorOptions& options_;
 };
@@ -147,23 +162,14 @@ class CentralDpRelease final : public DpRelease {
  public:
   using DpRelease::DpRelease;
 
-  Released FromUpdates(const RoundUpdates& updates, FederationState& state) override {
-    const PrivacyOptions& dp = options_.privacy;
-    privacy::GaussianNoise noise = NoiseOf(updates.round);
-    Released out;
-    out.fields = SummaryParameters();
-    out.fields.update(ReleaseRoundWeights(updates, state, noise));
-    // Summaries that are not released are not aggregated at all (soft_state stays empty).
-    if (dp.summaries) {
-      SummaryRelease release =
-          ReleaseSummaries(dp, updates.summaries, options_.num_classes, state.soft_state, noise);
-      state.soft_state = std::move(release.summary);
-      const double reported = static_cast<double>(updates.inputs.size());
-      out.fields["summary_clipped_fraction"] = reported > 0 ? release.clipped / reported : 0.0;
-      out.fields["summary_classes_released"] = release.classes_released;
-    }
-    out.fields.update(Record(state));
-    return out;
+  nlohmann::json ReleaseRoundSummaries(const RoundUpdates& updates, FederationState& state,
+                                       privacy::GaussianNoise& noise) const override {
+    SummaryRelease release = ReleaseSummaries(options_.privacy, updates.summaries,
+                                              options_.num_classes, state.soft_state, noise);
+    state.soft_state = std::move(release.summary);
+    const double reported = static_cast<double>(updates.inputs.size());
+    return {{"summary_clipped_fraction", reported > 0 ? release.clipped / reported : 0.0},
+            {"summary_classes_released", release.classes_released}};
   }
 
   Released FromSecureSum(const privacy::SecureSum&, std::size_t, const aggregation::Mask&,
@@ -179,26 +185,18 @@ class DistributedDpRelease final : public DpRelease {
  public:
   using DpRelease::DpRelease;
 
-  Released FromUpdates(const RoundUpdates& updates, FederationState& state) override {
-    const PrivacyOptions& dp = options_.privacy;
-    privacy::GaussianNoise noise = NoiseOf(updates.round);
-    Released out;
-    out.fields = SummaryParameters();
-    out.fields.update(ReleaseRoundWeights(updates, state, noise));
-    if (dp.summaries) {
-      // The clients clipped and noised their records; the sums carry the noise.
-      const std::size_t classes = options_.num_classes;
-      std::vector<double> rows(classes * classes, 0.0), presence(classes, 0.0);
-      for (const StagedUpdate* update : updates.private_records) {
-        for (std::size_t i = 0; i < rows.size(); ++i) rows[i] += update->private_rows[i];
-        for (std::size_t c = 0; c < classes; ++c) presence[c] += update->private_presence[c];
-      }
-      SummaryRelease release = ReleaseSummarySums(dp, rows, presence, state.soft_state);
-      state.soft_state = std::move(release.summary);
-      out.fields["summary_classes_released"] = release.classes_released;
+  // The clients clipped and noised their records; the sums carry the noise.
+  nlohmann::json ReleaseRoundSummaries(const RoundUpdates& updates, FederationState& state,
+                                       privacy::GaussianNoise&) const override {
+    const std::size_t classes = options_.num_classes;
+    std::vector<double> rows(classes * classes, 0.0), presence(classes, 0.0);
+    for (const StagedUpdate* update : updates.private_records) {
+      for (std::size_t i = 0; i < rows.size(); ++i) rows[i] += update->private_rows[i];
+      for (std::size_t c = 0; c < classes; ++c) presence[c] += update->private_presence[c];
     }
-    out.fields.update(Record(state));
-    return out;
+    SummaryRelease release = ReleaseSummarySums(options_.privacy, rows, presence, state.soft_state);
+    state.soft_state = std::move(release.summary);
+    return {{"summary_classes_released", release.classes_released}};
   }
 
   Released FromSecureSum(const privacy::SecureSum& sum, std::size_t survivors,

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "common/config/cohort_size.h"
+#include "common/config/cross_key_rules.h"
 #include "common/errors.h"
 #include "common/log.h"
 
@@ -258,267 +259,8 @@ void ApplyOverride(toml::table& root, const std::string& assignment) {
 // A server optimizer needs a global model. Krum tolerates f hostile clients
 // only among at least 2f + 3 updates: a cohort that can never be that large
 // is a config error, not a stalled run.
-void CheckAggregation(const RunConfig& config, const std::string& origin) {
-  const auto& a = config.aggregation;
-  if (a.server_optimizer != ServerOptimizerKind::kNone &&
-      config.federation.mode == FederationMode::kDistillation) {
-    throw ConfigError(origin +
-                      ": aggregation.server_optimizer: must be \"none\" with federation.mode = "
-                      "\"distillation\": there is no global model to step");
-  }
-  const auto clients = static_cast<std::size_t>(config.federation.clients);
-  const auto cohort = static_cast<std::int64_t>(
-      PlannedCohort(config.federation.fraction, config.federation.over_select, clients, 0, clients)
-          .target);
-  if (a.rule == AggregationRule::kTrimmedMean) {
-    // ⌊β·n⌋ >= 1 and n >= 3: a trimmed mean that trims nothing is the mean.
-    const auto needed = std::max<std::int64_t>(
-        3, static_cast<std::int64_t>(std::ceil(1.0 / std::max(a.trim_fraction, 1e-9) - 1e-9)));
-    if (a.trim_fraction <= 0.0) {
-      throw ConfigError(origin +
-                        ": aggregation.trim_fraction: must be > 0 with aggregation.rule = "
-                        "\"trimmed_mean\" (0 trims nothing: that is fedavg)");
-    }
-    if (cohort < needed) {
-      std::ostringstream message;
-      message << origin << ": aggregation.trim_fraction: trimmed_mean with trim_fraction "
-              << a.trim_fraction << " trims one update from each side only among at least "
-              << needed << " updates, but federation.clients × federation.fraction gives " << cohort
-              << "; raise aggregation.trim_fraction or sample more clients";
-      throw ConfigError(message.str());
-    }
-  }
-  const bool krum = a.rule == AggregationRule::kKrum || a.rule == AggregationRule::kMultiKrum;
-  if (!krum) return;
-  const std::int64_t needed = 2 * static_cast<std::int64_t>(a.byzantine) + 3;
-  if (cohort < needed) {
-    throw ConfigError(
-        origin +
-        ": aggregation.byzantine: krum and multi_krum tolerate f = " + std::to_string(a.byzantine) +
-        " hostile clients only with at least 2f + 3 = " + std::to_string(needed) +
-        " updates per round, but federation.clients × " + "federation.fraction gives " +
-        std::to_string(cohort) + "; lower aggregation.byzantine or sample more clients");
-  }
-  if (a.krum_selected > cohort) {
-    throw ConfigError(origin + ": aggregation.krum_selected: must be at most the round's " +
-                      std::to_string(cohort) + " updates, got " + std::to_string(a.krum_selected));
-  }
-}
-
-// DP-FedAvg's guarantee needs every client to count the same, one release
-// per round from a Poisson sample, and the mean of clipped deltas.
-void CheckPrivacy(const RunConfig& config, const std::string& origin) {
-  const auto& p = config.privacy;
-  const auto fail = [&](const std::string& key, const std::string& problem) {
-    throw ConfigError(origin + ": " + key + ": " + problem);
-  };
-  if (p.dp != DpMode::kDistributed && p.min_survivors > 0) {
-    fail("privacy.min_survivors", "only applies with privacy.dp = \"distributed\"");
-  }
-  if (p.dp == DpMode::kOff) return;
-  if (config.aggregation.weighting != ClientWeighting::kUniform) {
-    fail("aggregation.weighting",
-         "must be \"uniform\" with privacy.dp on: the noise is calibrated to one client's "
-         "clipped delta, and a client weighted by its declared samples would count more");
-  }
-  if (config.aggregation.rule != AggregationRule::kFedAvg) {
-    fail("aggregation.rule",
-         "must be \"fedavg\" with privacy.dp on: the robust rules are not the clipped mean "
-         "whose sensitivity the noise is calibrated to");
-  }
-  if (config.aggregation.clip_norm > 0.0 || config.aggregation.clip_median) {
-    fail("aggregation.clip_norm", "must be 0 with privacy.dp on: privacy.clip_norm clips");
-  }
-  if (config.federation.over_select > 0.0) {
-    fail("federation.over_select",
-         "must be 0 with privacy.dp on: the cohort is a Poisson sample with rate "
-         "federation.fraction");
-  }
-  if (!config.federation.checkpoint) {
-    fail("federation.checkpoint",
-         "must be true with privacy.dp on: the privacy account lives in the checkpoint, and a "
-         "restarted coordinator without it would start counting epsilon from 0");
-  }
-  if (config.federation.fraction * config.federation.clients < 1.0) {
-    fail("federation.fraction",
-         "federation.fraction × federation.clients (the expected cohort, the release's "
-         "denominator) must be at least 1 with privacy.dp on");
-  }
-  const bool weights = config.federation.mode == FederationMode::kWeights;
-  if (p.dp == DpMode::kDistributed) {
-    // Clients add the noise to their model deltas and summary records.
-    if (!weights) {
-      fail("federation.mode",
-           "must be \"weights\" with privacy.dp = \"distributed\" (use privacy.dp = "
-           "\"central\" for distillation mode)");
-    }
-    const double expected_cohort = config.federation.fraction * config.federation.clients;
-    if (p.min_survivors < 1 || p.min_survivors > expected_cohort + 1e-9) {
-      fail("privacy.min_survivors",
-           "required with privacy.dp = \"distributed\": an integer from 1 to the expected "
-           "cohort federation.fraction × federation.clients (" +
-               std::to_string(expected_cohort) + "), got " + std::to_string(p.min_survivors));
-    }
-  }
-  if (!weights && p.noise_multiplier > 0.0) {
-    fail("privacy.noise_multiplier",
-         "must be 0 with federation.mode = \"distillation\": no weights are released (set "
-         "privacy.summary_noise_multiplier)");
-  }
-  if (!ReleasesSummaries(config) && p.summary_noise_multiplier > 0.0) {
-    fail("privacy.summary_noise_multiplier",
-         "must be 0: no soft-target summaries are released (loss.beta and schedule.beta are 0, "
-         "the temperature schedule is not adaptive)");
-  }
-  if (ReleasesSummaries(config) && config.aggregation.summary_rule != SummaryRule::kMean) {
-    fail("aggregation.summary_rule",
-         "must be \"mean\" with privacy.dp on: summaries are released as noisy sums over "
-         "noisy presence counts");
-  }
-  if (weights && p.noise_multiplier == 0.0 && p.target_epsilon == 0.0) {
-    fail("privacy.noise_multiplier", "set it, or privacy.target_epsilon to compute it");
-  }
-  // Summaries are a release of their own: their noise is given, or both
-  // multipliers come from the budget.
-  if (ReleasesSummaries(config) && p.summary_noise_multiplier == 0.0 &&
-      !(p.target_epsilon > 0.0 && (p.noise_multiplier == 0.0 || !weights))) {
-    fail("privacy.summary_noise_multiplier",
-         "required: soft-target summaries are released (loss.beta or schedule.beta > 0, the "
-         "adaptive temperature schedule, or distillation mode) and privacy.dp is on; set it, or "
-         "leave both multipliers to privacy.target_epsilon");
-  }
-}
-
-// What secure aggregation cannot work with: anything that needs one client's
-// update in the clear, and payload lists larger than the wire carries.
-void CheckSecureAggregation(const RunConfig& config, const std::string& origin) {
-  const auto& sa = config.secure_aggregation;
-  const auto fail = [&](const std::string& key, const std::string& problem) {
-    throw ConfigError(origin + ": " + key + ": " + problem);
-  };
-  if (!sa.enabled) return;
-  const std::string why = " with secure_aggregation.enabled: the coordinator sees only the sum";
-  if (config.aggregation.rule != AggregationRule::kFedAvg) {
-    fail("aggregation.rule",
-         "must be \"fedavg\"" + why + ", and the robust rules need every client's update");
-  }
-  if (config.aggregation.clip_norm > 0.0 || config.aggregation.clip_median) {
-    fail("aggregation.clip_norm", "must be 0" + why + ", so it cannot clip one client's delta");
-  }
-  if (config.aggregation.summary_rule != SummaryRule::kMean) {
-    fail("aggregation.summary_rule", "must be \"mean\"" + why);
-  }
-  if (config.aggregation.cap_per_class) {
-    fail("aggregation.cap_per_class", "must be false" + why + " of the class weights");
-  }
-  if (config.federation.mode != FederationMode::kWeights) {
-    fail("federation.mode", "must be \"weights\" with secure_aggregation.enabled");
-  }
-  if (config.privacy.dp == DpMode::kCentral) {
-    fail("privacy.dp",
-         "\"central\" clips and noises each client's delta at the coordinator, "
-         "which secure aggregation hides: use \"distributed\"");
-  }
-  if (config.transport.insecure) {
-    fail("transport.insecure",
-         "must be false with secure_aggregation.enabled: clients advertise their keys over "
-         "the authenticated CURVE channel");
-  }
-  if (config.compression.uplink != ValueCodec::kFp32 || config.compression.error_feedback) {
-    fail("compression.uplink",
-         "must be \"fp32\" without error_feedback with secure_aggregation.enabled: the masked "
-         "input is fixed point at secure_aggregation.bits, and the uplink codecs and error "
-         "feedback apply to the non-secure path only");
-  }
-  // The coordinator samples at least 2 clients (one cannot hide among none).
-  const auto clients = static_cast<std::size_t>(config.federation.clients);
-  const auto cohort = static_cast<std::int64_t>(
-      PlannedCohort(config.federation.fraction, config.federation.over_select, clients, 2, clients)
-          .sampled);
-  if (cohort < 2) {
-    fail("federation.clients", "secure aggregation needs a cohort of at least 2 clients, got " +
-                                   std::to_string(config.federation.clients) + " client(s)");
-  }
-  // A client's list of sealed shares (~130 bytes each) must fit the 64 KiB payload.
-  constexpr std::int64_t kMaxNeighbourhood = 400;
-  if (sa.graph == SecAggGraphKind::kComplete && cohort > kMaxNeighbourhood) {
-    fail("secure_aggregation.graph",
-         "\"complete\" shares with the whole cohort, at most " + std::to_string(kMaxNeighbourhood) +
-             " clients; this run samples " + std::to_string(cohort) + ": use \"sparse\"");
-  }
-  if (sa.threshold > 1.0 && sa.threshold != std::floor(sa.threshold)) {
-    fail("secure_aggregation.threshold",
-         "must be a fraction in (0, 1] or a whole count, got " + std::to_string(sa.threshold));
-  }
-  unsigned cohort_bits = 0;
-  while ((std::int64_t{1} << cohort_bits) < cohort) ++cohort_bits;
-  if (sa.bits + sa.weight_bits + static_cast<int>(cohort_bits) > 62) {
-    fail("secure_aggregation.bits",
-         "bits + weight_bits + log2(cohort) must be at most 62 (the ring's width), got " +
-             std::to_string(sa.bits + sa.weight_bits + static_cast<int>(cohort_bits)));
-  }
-}
-
 // The deepest max_exit a config may name (the network itself bounds it further).
 constexpr int kMaxExits = 16;
-
-// The text source and the sequence model need each other (a window of
-// symbols is no image); its symbols are indices, neither augmented nor
-// normalized. A natural partition is the folders' samples, all of them.
-void CheckData(const RunConfig& config, const std::string& origin) {
-  const DataConfig& d = config.data;
-  const bool text = d.source == DataSource::kText;
-  const bool sequence_model = config.model.architecture == model::Architecture::kCharGru;
-  if (text && !sequence_model) {
-    throw ConfigError(origin +
-                      ": model.architecture: must be \"char-gru\" with data.source = \"text\" "
-                      "(its samples are windows of symbols, not images)");
-  }
-  if (sequence_model && !text) {
-    throw ConfigError(origin +
-                      ": data.source: must be \"text\" with model.architecture = \"char-gru\" "
-                      "(the model embeds symbol indices)");
-  }
-  if (text && d.augment.value_or(data::Augmentation::kNone) != data::Augmentation::kNone) {
-    throw ConfigError(origin + ": data.augment: must be \"none\" with data.source = \"text\"");
-  }
-  if (text && (!d.normalization.mean.empty() || !d.normalization.std.empty())) {
-    throw ConfigError(origin +
-                      ": data.normalize_mean, data.normalize_std: not with data.source = "
-                      "\"text\" (its samples are symbol indices, never normalized)");
-  }
-  if (config.federation.partition == PartitionKind::kNatural && d.max_train_samples > 0) {
-    throw ConfigError(origin +
-                      ": data.max_train_samples: must be 0 with federation.partition = "
-                      "\"natural\" (it would drop the last folders' clients)");
-  }
-}
-
-void CheckHeterogeneity(const RunConfig& config, const std::string& origin) {
-  const HeterogeneityConfig& hc = config.heterogeneity;
-  if (!hc.profiles.empty()) {
-    double shares = 0.0;
-    for (const auto& profile : hc.profiles) shares += profile.share;
-    if (std::fabs(shares - 1.0) > 1e-6) {
-      throw ConfigError(origin + ": heterogeneity.profile: the shares must sum to 1, got " +
-                        std::to_string(shares));
-    }
-  }
-  const bool partial = hc.max_exit > 0 || std::any_of(hc.profiles.begin(), hc.profiles.end(),
-                                                      [](const auto& p) { return p.max_exit > 0; });
-  if (!partial) return;
-  const char* needs_whole = config.secure_aggregation.enabled   ? "secure_aggregation.enabled"
-                            : config.privacy.dp != DpMode::kOff ? "privacy.dp"
-                            : config.federation.mode == FederationMode::kDistillation
-                                ? "federation.mode = \"distillation\""
-                                : nullptr;
-  if (needs_whole != nullptr) {
-    throw ConfigError(origin +
-                      ": heterogeneity: clients that train part of the network (max_exit "
-                      "> 0) are not supported with " +
-                      needs_whole + "; every client must train the whole network (max_exit = 0)");
-  }
-}
 
 RunConfig Read(const toml::table* root, const std::string& origin,
                std::vector<std::string>* known_keys) {
@@ -581,13 +323,6 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   model.String("path", config.model.path);
   model.Seed("init_seed", config.model.init_seed);
   model.Finish();
-  const bool scripted = config.model.architecture == model::Architecture::kTorchScript;
-  if (scripted == config.model.path.empty() && root != nullptr) {
-    throw ConfigError(origin + (scripted ? ": model.path: required when model.architecture = "
-                                           "\"torchscript\" (the TorchScript file)"
-                                         : ": model.path: only with model.architecture = "
-                                           "\"torchscript\""));
-  }
 
   SectionReader training(root, "training", origin, known_keys);
   auto& t = config.training;
@@ -684,7 +419,6 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   aggregation.Real("beta2", a.beta2, 0.0, 0.9999);
   aggregation.Real("tau", a.tau, 0.0, 1e3, /*min_open=*/true);
   aggregation.Finish();
-  CheckAggregation(config, origin);
 
   SectionReader limits(root, "limits", origin, known_keys);
   auto& li = config.limits;
@@ -695,10 +429,6 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   limits.Integer("max_connections_per_key", li.max_connections_per_key, 1, 1000);
   limits.Integer("max_refused_updates", li.max_refused_updates, 1, 1000);
   limits.Finish();
-  if (f.partition == PartitionKind::kFile && f.partition_file.empty() && root != nullptr) {
-    throw ConfigError(origin +
-                      ": federation.partition_file: required when federation.partition = \"file\"");
-  }
 
   SectionReader schedule(root, "schedule", origin, known_keys);
   auto& sc = config.schedule;
@@ -733,11 +463,6 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   schedule.Integer("lr_step_rounds", sc.lr_step_rounds, 1, 100'000);
   schedule.Real("lr_step_factor", sc.lr_step_factor, 0.0, 1.0, /*min_open=*/true);
   schedule.Finish();
-  if (sc.temperature_min > sc.temperature_max) {
-    throw ConfigError(origin + ": schedule.temperature_min (" + std::to_string(sc.temperature_min) +
-                      ") must not exceed schedule.temperature_max (" +
-                      std::to_string(sc.temperature_max) + ")");
-  }
 
   SectionReader compression(root, "compression", origin, known_keys);
   auto& co = config.compression;
@@ -762,20 +487,6 @@ RunConfig Read(const toml::table* root, const std::string& origin,
                  {{"global", PruneScope::kGlobal}, {"layer", PruneScope::kLayer}});
   pruning.Real("min_keep", pr.min_keep, 0.0, 1.0, /*min_open=*/true);
   pruning.Finish();
-  if (pr.final_sparsity > 0.0 && pr.end_round < pr.start_round) {
-    throw ConfigError(origin + ": pruning.end_round (" + std::to_string(pr.end_round) +
-                      ") must not be before pruning.start_round (" +
-                      std::to_string(pr.start_round) + ")");
-  }
-  if (pr.initial_sparsity > pr.final_sparsity) {
-    throw ConfigError(origin + ": pruning.initial_sparsity must not exceed pruning.final_sparsity");
-  }
-
-  if (f.mode == FederationMode::kDistillation && pr.final_sparsity > 0.0) {
-    throw ConfigError(origin +
-                      ": pruning.final_sparsity: must be 0 with federation.mode = "
-                      "\"distillation\" (no global model to prune)");
-  }
 
   SectionReader transport(root, "transport", origin, known_keys);
   auto& tr = config.transport;
@@ -813,12 +524,6 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   attack.Integer("start_round", at.start_round, 1, 1'000'000);
   attack.Real("declared_samples", at.declared_samples, 0.0, 1e9);
   attack.Finish();
-  if (at.clients > 0 && config.federation.mode == FederationMode::kDistillation &&
-      at.kind != AttackKind::kLabelFlip && at.kind != AttackKind::kLogitPoison) {
-    throw ConfigError(origin +
-                      ": attack.kind: with federation.mode = \"distillation\" no weights travel; "
-                      "only label_flip and logit_poison apply");
-  }
   SectionReader privacy(root, "privacy", origin, known_keys);
   auto& pv = config.privacy;
   privacy.Choice("dp", pv.dp,
@@ -841,7 +546,6 @@ RunConfig Read(const toml::table* root, const std::string& origin,
                   << ": aggregation.weighting = \"uniform\", which privacy.dp needs (its default "
                      "\"capped\" applies without privacy.dp)";
   }
-  CheckPrivacy(config, origin);
   SectionReader secure(root, "secure_aggregation", origin, known_keys);
   auto& sa = config.secure_aggregation;
   secure.Bool("enabled", sa.enabled);
@@ -858,15 +562,6 @@ RunConfig Read(const toml::table* root, const std::string& origin,
   secure.Integer("exclude_rounds", sa.exclude_rounds, 0, 1'000'000);
   secure.Real("min_threshold", sa.min_threshold, 0.0, 1e6);
   secure.Finish();
-  CheckSecureAggregation(config, origin);
-  const bool protocol_attack = config.attack.kind == AttackKind::kBadShare ||
-                               config.attack.kind == AttackKind::kBadWeight ||
-                               config.attack.kind == AttackKind::kBadSeal;
-  if (config.attack.clients > 0 && protocol_attack && !config.secure_aggregation.enabled) {
-    throw ConfigError(origin +
-                      ": attack.kind: bad_share, bad_weight and bad_seal attack secure "
-                      "aggregation; set secure_aggregation.enabled = true");
-  }
   SectionReader faults(root, "faults", origin, known_keys);
   auto& fc = config.faults;
   faults.Real("dropout_before_train", fc.dropout_before_train, 0.0, 1.0);
@@ -890,27 +585,14 @@ RunConfig Read(const toml::table* root, const std::string& origin,
     return p;
   });
   heterogeneity.Finish();
-  CheckHeterogeneity(config, origin);
-  CheckData(config, origin);
-  if (config.sim.checked_in > config.federation.clients) {
-    throw ConfigError(origin + ": sim.checked_in: must be at most federation.clients (" +
-                      std::to_string(config.federation.clients) + "), got " +
-                      std::to_string(config.sim.checked_in));
+  double shares = 0.0;
+  for (const auto& profile : hc.profiles) shares += profile.share;
+  if (!hc.profiles.empty() && std::fabs(shares - 1.0) > 1e-6) {
+    throw ConfigError(origin + ": heterogeneity.profile: the shares must sum to 1, got " +
+                      std::to_string(shares));
   }
-  if (pv.dp != DpMode::kOff && CheckedInClients(config) < config.federation.clients) {
-    // The accountant assumes each registered client is sampled on its own
-    // with probability federation.fraction; only checked-in ones could be.
-    throw ConfigError(origin +
-                      ": sim.checked_in: with privacy.dp every client must stay checked "
-                      "in (Poisson sampling over all of them); set it to federation.clients (" +
-                      std::to_string(config.federation.clients) + ")");
-  }
-
-  if (at.clients > config.federation.clients) {
-    throw ConfigError(origin + ": attack.clients: must be at most federation.clients (" +
-                      std::to_string(config.federation.clients) + "), got " +
-                      std::to_string(at.clients));
-  }
+  // Every key read: the rules between keys (cross_key_rules.h).
+  if (root != nullptr) CheckCrossKeyRules(config, origin);
   return config;
 }
 

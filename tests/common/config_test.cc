@@ -453,7 +453,8 @@ TEST(ConfigTest, TextSourceAndCharGruNeedEachOtherAndRefuseImageKeys) {
             std::string::npos);
   EXPECT_NE(ErrorOf("[data]\nsource = \"text\"\nnormalize_mean = 0.5\n[model]\narchitecture = "
                     "\"char-gru\"\n")
-                .find("data.normalize_mean, data.normalize_std: not with"),
+                .find("data.normalize_mean: data.normalize_mean and data.normalize_std are not "
+                      "taken with"),
             std::string::npos);
   EXPECT_NE(ErrorOf("[data]\nmax_train_samples = 10\n[federation]\npartition = \"natural\"\n")
                 .find("data.max_train_samples: must be 0"),
