@@ -185,6 +185,48 @@ TEST_F(SecureRoundMachineTest, EachStageRecordsItsWallTimeAndAStalledUnmaskItsDe
   }
 }
 
+// A dropout at every stage of one round: client 5 falls silent after
+// advertising its keys, client 4 after sharing them, client 3 after its
+// masked input (asked to unmask, it says nothing).
+bool DropsOutAtEveryStage(int client, wire::Message& message) {
+  const auto& body = message.body;
+  const bool shares = std::holds_alternative<wire::SecAggShares>(body);
+  const bool masked = std::holds_alternative<wire::SecAggMasked>(body);
+  const bool reveal = std::holds_alternative<wire::SecAggReveal>(body);
+  if (client == 5) return !(shares || masked || reveal);
+  if (client == 4) return !(masked || reveal);
+  if (client == 3) return !reveal;
+  return true;
+}
+
+TEST_F(SecureRoundMachineTest, DropoutsAtEveryStageCommitTheMeanOfTheMaskedInputs) {
+  // t = 3 of 6 (the clients accept it: their own floor is 3), so the three
+  // clients that reveal can unmask the round.
+  Make(
+      /*rounds=*/1, [](CoordinatorOptions& options) { options.secure_aggregation.threshold = 3; },
+      [](client::ClientSessionOptions& session) { session.secure_requirements.min_threshold = 3; });
+  tamper_ = DropsOutAtEveryStage;
+  Run();
+  const auto records = Records();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0]["outcome"], "committed");
+  EXPECT_EQ(records[0]["attempts"], 1);
+  EXPECT_EQ(records[0]["clients_reported"], 4);
+  const auto& secure = records[0]["secure_aggregation"];
+  EXPECT_EQ(secure["survivors"], 4);
+  EXPECT_EQ(secure["stages"]["advertise"]["clients"], 6);
+  EXPECT_EQ(secure["stages"]["share_keys"]["clients"], 5);
+  EXPECT_EQ(secure["stages"]["masked_input"]["clients"], 4);
+  EXPECT_EQ(secure["stages"]["unmask"]["clients"], 3);
+  // Client 3's self mask and client 4's pairwise masks were reconstructed
+  // from the others' shares: the sum is exactly clients 0..3's deltas.
+  for (std::size_t j = 0; j < kDim; ++j) {
+    double mean = 0.0;
+    for (int i = 0; i < 4; ++i) mean += DeltaOf(i, j) / 4.0;
+    EXPECT_NEAR(machine_->global()[j], 1.0 + mean, 1e-4) << j;
+  }
+}
+
 // Client 0 reveals wrong self-mask shares in round 1.
 bool BadShareInRoundOne(int client, wire::Message& message) {
   auto* reveal = std::get_if<wire::SecAggReveal>(&message.body);
