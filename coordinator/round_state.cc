@@ -396,37 +396,6 @@ void RoundStateMachine::CloseSecureStage() {
   }
 }
 
-std::set<std::string> Disputants(const std::vector<std::pair<std::string, std::string>>& disputes) {
-  // Every dispute has a hostile side (an honest client reports a seal that
-  // did not open; honest senders' seals open), so the excluded set must
-  // cover every dispute. Greedily: the client in the most disputes goes
-  // first (an attacker that seals garbage for many neighbours, or accuses
-  // many, is alone in all of them); a dispute that stands alone cannot be
-  // decided, and both sides go.
-  std::map<std::string, std::set<std::string>> against;
-  for (const auto& [a, b] : disputes) {
-    against[a].insert(b);
-    against[b].insert(a);
-  }
-  std::set<std::string> out;
-  while (true) {
-    auto most = against.end();
-    for (auto it = against.begin(); it != against.end(); ++it) {
-      if (most == against.end() || it->second.size() > most->second.size()) most = it;
-    }
-    if (most == against.end() || most->second.empty()) break;
-    if (most->second.size() == 1) {  // only pairs left
-      for (const auto& [key, others] : against)
-        if (!others.empty()) out.insert(key);
-      break;
-    }
-    out.insert(most->first);
-    for (const auto& other : most->second) against[other].erase(most->first);
-    most->second.clear();
-  }
-  return out;
-}
-
 void RoundStateMachine::Exclude(const std::string& key, std::uint64_t round,
                                 const std::string& why) {
   const std::string how_long = state_.Exclude(key, round);
@@ -871,7 +840,7 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregateSecure() {
   out.reported = out.names.size();
   out.extra = release_->FromSecureSum(sum, out.reported, SharedView().mask, state_).fields;
   CloseSecureStage();
-  out.extra["secure_aggregation"] = SecureRecord(out.reported, clamped);
+  out.extra["secure_aggregation"] = secure_->Record(out.reported, clamped);
   out.extra["secagg_clamped"] = clamped;
   return out;
 }
@@ -879,26 +848,6 @@ RoundStateMachine::Aggregated RoundStateMachine::AggregateSecure() {
 std::size_t RoundStateMachine::reported() const {
   if (!secure_) return staged_.size();
   return secure_->figures()[static_cast<int>(SecureRound::Stage::kMaskedInput)].clients;
-}
-
-nlohmann::json RoundStateMachine::SecureRecord(std::size_t survivors, std::uint64_t clamped) const {
-  const auto& figures = secure_->figures();
-  static constexpr const char* kStageNames[] = {"advertise", "share_keys", "masked_input",
-                                                "unmask"};
-  nlohmann::json stages = nlohmann::json::object();
-  for (int i = 0; i < SecureRound::kStages; ++i) {
-    stages[kStageNames[i]] = {{"clients", figures[i].clients},
-                              {"bytes_up", figures[i].bytes_up},
-                              {"coordinator_cpu_s", figures[i].cpu_s},
-                              {"seconds", figures[i].seconds}};
-  }
-  return {{"cohort", secure_->cohort_size()},
-          {"threshold", secure_->threshold()},
-          {"graph_degree", secure_->degree()},
-          {"ring_bits", secure_->ring_bits()},
-          {"survivors", survivors},
-          {"clamped", clamped},
-          {"stages", stages}};
 }
 
 void RoundStateMachine::Commit(double collect_s, std::optional<std::string> failure) {
@@ -919,8 +868,9 @@ void RoundStateMachine::Commit(double collect_s, std::optional<std::string> fail
                      << "; shares were revealed, so the round is not attempted again: model "
                         "untouched, next round with a new cohort";
     CloseSecureStage();
-    aggregated.extra = {
-        {"outcome", "failed"}, {"failure", *failure}, {"secure_aggregation", SecureRecord(0, 0)}};
+    aggregated.extra = {{"outcome", "failed"},
+                        {"failure", *failure},
+                        {"secure_aggregation", secure_->Record(0, 0)}};
     // The coordinator may have learned something from the reveals: under
     // distributed DP the round's draw was charged like any other.
     aggregated.extra.update(release_->Record(state_));

@@ -122,12 +122,6 @@ const char* PhaseName(Phase phase);
 // the REJECT code they get.
 std::optional<wire::RejectCode> RefusalFor(Phase phase, wire::MessageKind kind);
 
-// Who leaves a round's disputes over sealed key shares (accuser, accused):
-// a smallest set found greedily that takes part in every dispute — the
-// client in the most disputes first, both sides of a dispute that stands
-// alone (ExcludeDisputants, docs/SECURE_AGGREGATION.md).
-std::set<std::string> Disputants(const std::vector<std::pair<std::string, std::string>>& disputes);
-
 class RoundStateMachine {
  public:
   // `allowed`: Z85 key → name (empty in plaintext mode). `clock` must outlive
@@ -232,9 +226,6 @@ class RoundStateMachine {
   };
   Aggregated AggregatePlain();
   Aggregated AggregateSecure();
-  // The metrics of the secure round in progress: its parameters, and the
-  // clients, bytes and CPU of each stage.
-  nlohmann::json SecureRecord(std::size_t survivors, std::uint64_t clamped) const;
   // Leaves `key` out of the rounds after `round` for
   // secure_aggregation.exclude_rounds (0: the rest of the run), logging why.
   void Exclude(const std::string& key, std::uint64_t round, const std::string& why);

@@ -249,7 +249,8 @@ bool SecureRound::Fail(const std::string& reason) {
 }
 
 template <typename Make>
-bool SecureRound::EndStage(Stage stage, bool (privacy::SecAggServer::*close)(), Make make, Outbox& out) {
+bool SecureRound::EndStage(Stage stage, bool (privacy::SecAggServer::*close)(), Make make,
+                           Outbox& out) {
   const int index = static_cast<int>(stage);
   const double start = ThreadCpuSeconds();
   const bool closed = (server_.*close)();
@@ -338,6 +339,53 @@ std::vector<std::string> SecureRound::Incomplete() const {
     if (!last.contains(key)) out.push_back(key);
   }
   return out;
+}
+
+std::set<std::string> Disputants(const std::vector<std::pair<std::string, std::string>>& disputes) {
+  // Every dispute has a hostile side (an honest client reports a seal that
+  // did not open; honest senders' seals open), so the excluded set must
+  // cover every dispute. Greedily: the client in the most disputes goes
+  // first (an attacker that seals garbage for many neighbours, or accuses
+  // many, is alone in all of them); a dispute that stands alone cannot be
+  // decided, and both sides go.
+  std::map<std::string, std::set<std::string>> against;
+  for (const auto& [a, b] : disputes) {
+    against[a].insert(b);
+    against[b].insert(a);
+  }
+  std::set<std::string> out;
+  while (true) {
+    auto most = against.end();
+    for (auto it = against.begin(); it != against.end(); ++it) {
+      if (most == against.end() || it->second.size() > most->second.size()) most = it;
+    }
+    if (most == against.end() || most->second.empty()) break;
+    if (most->second.size() == 1) {  // only pairs left
+      for (const auto& [key, others] : against)
+        if (!others.empty()) out.insert(key);
+      break;
+    }
+    out.insert(most->first);
+    for (const auto& other : most->second) against[other].erase(most->first);
+    most->second.clear();
+  }
+  return out;
+}
+
+nlohmann::json SecureRound::Record(std::size_t survivors, std::uint64_t clamped) const {
+  const auto& figures = figures_;
+  static constexpr const char* kStageNames[] = {"advertise", "share_keys", "masked_input",
+                                                "unmask"};
+  nlohmann::json stages = nlohmann::json::object();
+  for (int i = 0; i < SecureRound::kStages; ++i) {
+    stages[kStageNames[i]] = {{"clients", figures[i].clients},
+                              {"bytes_up", figures[i].bytes_up},
+                              {"coordinator_cpu_s", figures[i].cpu_s},
+                              {"seconds", figures[i].seconds}};
+  }
+  return {{"cohort", cohort_size()},  {"threshold", threshold()}, {"graph_degree", degree()},
+          {"ring_bits", ring_bits()}, {"survivors", survivors},   {"clamped", clamped},
+          {"stages", stages}};
 }
 
 }  // namespace fsd::coordinator

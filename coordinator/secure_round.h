@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -118,6 +119,9 @@ class SecureRound {
   std::uint32_t degree() const { return graph_.degree; }
   unsigned ring_bits() const { return layout_.ring_bits; }
   std::size_t cohort_size() const { return setup_.cohort.size(); }
+  // The round's metrics (metrics.jsonl "secure_aggregation"): its
+  // parameters, and the clients, bytes, CPU and seconds of each stage.
+  nlohmann::json Record(std::size_t survivors, std::uint64_t clamped) const;
 
   // The round's graph: degree 0 is the complete graph.
   struct Graph {
@@ -152,5 +156,11 @@ class SecureRound {
   privacy::SecureSum result_;
   std::string failure_reason_;
 };
+
+// Who leaves a round's disputes over sealed key shares (accuser, accused):
+// a smallest set found greedily that takes part in every dispute — the
+// client in the most disputes first, both sides of a dispute that stands
+// alone (ExcludeDisputants, docs/SECURE_AGGREGATION.md).
+std::set<std::string> Disputants(const std::vector<std::pair<std::string, std::string>>& disputes);
 
 }  // namespace fsd::coordinator
