@@ -183,7 +183,7 @@ TEST(ResNetExportTest, SlimmedExit2OfAFederatedResNet8RunsUnderLibTorchAndXnnpac
       << testing::ReadFile(dir.File("sim.log"));
   ASSERT_EQ(RunToEnd(ExportArguments(dir.File("run"), 2, dir.File("edge/exit2.pt"), network,
                                      {"--keep-channels", "0.5", "--finetune-data", kFashionMnist,
-                                      "--finetune-epochs", "1"}),
+                                      "--finetune-epochs", "2"}),
                      dir.File("export.log")),
             kExitOk)
       << testing::ReadFile(dir.File("export.log"));
@@ -192,7 +192,8 @@ TEST(ResNetExportTest, SlimmedExit2OfAFederatedResNet8RunsUnderLibTorchAndXnnpac
   EXPECT_EQ(manifest["exits"].get<int>(), 2);
   // Inner widths of the three blocks and both heads halved.
   EXPECT_EQ(manifest["channels"].get<std::vector<int>>(), (std::vector<int>{8, 16, 32, 16, 32}));
-  // One round on 3000 samples and one epoch of fine-tuning: well above chance (0.1).
+  // One round on 3000 samples and two epochs of fine-tuning: well above chance (0.1)
+  // (on an AMD EPYC 0.67; one epoch gave 0.27 there).
   EXPECT_GT(manifest["test_accuracy"].get<double>(), 0.3);
 
   const std::vector<std::string> data = {
