@@ -450,7 +450,7 @@ ClientSession::Step ClientSession::OnFrame(std::span<const std::uint8_t> frame) 
   return step;
 }
 
-std::optional<SecureStage> ClientSession::secure_stage() const {
+std::optional<privacy::SecAggStage> ClientSession::secure_stage() const {
   if (!secure_) return std::nullopt;
   return secure_->stage();
 }

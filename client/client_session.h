@@ -161,7 +161,7 @@ class ClientSession {
   std::int64_t rejects_received() const { return rejects_received_; }
   std::uint64_t num_values() const { return num_values_; }
   // How far this client got in the current secure round (nullopt: none).
-  std::optional<SecureStage> secure_stage() const;
+  std::optional<privacy::SecAggStage> secure_stage() const;
   std::optional<std::uint64_t> secure_round() const;
   // Secure rounds this session has started (a retried round counts again).
   std::uint64_t secure_rounds_started() const { return secure_rounds_started_; }

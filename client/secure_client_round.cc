@@ -87,7 +87,7 @@ SecureClientRound::SecureClientRound(std::uint64_t round, const wire::SecAggStar
 
 wire::SecAggKeys SecureClientRound::Keys() {
   const privacy::AdvertisedKeys keys = client_->AdvertiseKeys();
-  stage_ = SecureStage::kAdvertised;
+  stage_ = privacy::SecAggStage::kShareKeys;
   return {0, keys.encryption_key, keys.mask_key, client_->self_mask_commitment()};
 }
 
@@ -98,7 +98,7 @@ wire::SecAggShares SecureClientRound::OnRoster(const wire::SecAggRoster& roster)
   for (auto& sealed : client_->ShareKeys(members)) {
     out.shares.push_back({sealed.to, std::move(sealed.sealed)});
   }
-  stage_ = SecureStage::kSharedKeys;
+  stage_ = privacy::SecAggStage::kMaskedInput;
   return out;
 }
 
@@ -108,7 +108,6 @@ std::optional<wire::SecAggMasked> SecureClientRound::OnDelivered(
   std::vector<privacy::SealedShares> shares;
   for (const auto& s : delivered.shares) shares.push_back({s.peer, start_.id, s.sealed});
   delivered_ = std::move(shares);
-  stage_ = SecureStage::kDelivered;
   return MaskIfReady();
 }
 
@@ -141,7 +140,7 @@ std::optional<wire::SecAggMasked> SecureClientRound::MaskIfReady() {
                               privacy::PackBits(masked, start_.ring_bits)};
   pending_input_.reset();  // the plain input is not needed again
   delivered_->clear();
-  stage_ = SecureStage::kMasked;
+  stage_ = privacy::SecAggStage::kUnmask;
   return out;
 }
 
@@ -157,7 +156,7 @@ wire::SecAggReveal SecureClientRound::OnUnmask(const wire::SecAggUnmask& unmask)
     out.self_mask.push_back({owner, share.x, share.y});
   for (const auto& [owner, share] : shares.mask_key)
     out.mask_key.push_back({owner, share.x, share.y});
-  stage_ = SecureStage::kRevealed;
+  stage_ = privacy::SecAggStage::kDone;
   return out;
 }
 

@@ -44,9 +44,6 @@ struct SecureRequirements {
   std::uint32_t min_survivors = 0;
 };
 
-// How far a client got in a secure round (for logs and tests).
-enum class SecureStage { kAdvertised, kSharedKeys, kDelivered, kMasked, kRevealed };
-
 class SecureClientRound {
  public:
   // `kept`: the kept values of the round's mask; `classes`: the model's C;
@@ -56,7 +53,9 @@ class SecureClientRound {
       std::uint64_t max_records, const SecureRequirements& requirements = {});
 
   std::uint64_t round() const { return round_; }
-  SecureStage stage() const { return stage_; }
+  // The stage whose message this client owes next (privacy/secagg/secagg_stage.h):
+  // kDone once it revealed its shares.
+  privacy::SecAggStage stage() const { return stage_; }
 
   wire::SecAggKeys Keys();
   wire::SecAggShares OnRoster(const wire::SecAggRoster& roster);
@@ -86,7 +85,7 @@ class SecureClientRound {
   wire::SecAggStart start_;
   privacy::SecureInputLayout layout_;
   std::unique_ptr<privacy::SecAggClient> client_;
-  SecureStage stage_ = SecureStage::kAdvertised;
+  privacy::SecAggStage stage_ = privacy::SecAggStage::kAdvertise;
   std::optional<std::vector<privacy::SealedShares>> delivered_;
   std::optional<wire::SecAggMasked> pending_;          // the input's metadata, waiting for shares
   std::optional<privacy::SecureInput> pending_input_;  // ... and its elements

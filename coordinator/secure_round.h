@@ -2,7 +2,7 @@
 // the cohort's ids, weights and parameters, SecAggServer's stages
 // (privacy/secagg/secagg_server.h) fed from and answered with wire messages,
 // and the unmasked sum read back (privacy/secagg/secure_input.h). The round state
-// machine (round_state.h) owns the phases and deadlines; this class owns
+// phases (secure_phases.h) own the stages' deadlines; this class owns
 // what a secure round knows.
 //
 // Ids are 1..n over the cohort's keys in the order given (name order), so a
@@ -61,8 +61,8 @@ struct SecureStageFigures {
 
 class SecureRound {
  public:
-  enum class Stage { kAdvertise = 0, kShareKeys = 1, kMaskedInput = 2, kUnmask = 3, kDone = 4 };
-  static constexpr int kStages = 4;
+  using Stage = privacy::SecAggStage;
+  static constexpr int kStages = privacy::kSecAggStages;
 
   explicit SecureRound(SecureRoundSetup setup);
 

@@ -214,7 +214,7 @@ void ClientPool::Tick() {
   for (auto& [client, online] : online_) {
     auto& session = online.node.session();
     const auto stage = session.secure_stage();
-    if (stage == client::SecureStage::kMasked &&
+    if (stage == privacy::SecAggStage::kUnmask &&
         online.secure_decided != session.secure_rounds_started()) {
       // Drawn once per secure round started (a retried round draws again).
       online.secure_decided = session.secure_rounds_started();
@@ -228,7 +228,7 @@ void ClientPool::Tick() {
       finished_ = true;
       continue;
     }
-    if (online.leave_after && stage == client::SecureStage::kRevealed) {
+    if (online.leave_after && stage == privacy::SecAggStage::kDone) {
       leaving.emplace_back(client, *online.leave_after);
       continue;
     }

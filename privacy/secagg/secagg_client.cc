@@ -120,13 +120,13 @@ std::vector<SealedShares> SecAggClient::ShareKeys(std::span<const AdvertisedKeys
     out.push_back({self_, to, Seal(key, ShareAssociatedData(parameters_.round, self_, to), plain)});
     OPENSSL_cleanse(plain.data(), plain.size());
   }
-  stage_ = Stage::kMaskInput;
+  stage_ = Stage::kMaskedInput;
   return out;
 }
 
 std::vector<std::uint64_t> SecAggClient::MaskInput(std::span<const std::uint64_t> input,
                                                    std::span<const SealedShares> received) {
-  Expect(Stage::kMaskInput, "MaskInput");
+  Expect(Stage::kMaskedInput, "MaskInput");
   FSD_CHECK(input.size() == parameters_.length)
       << input.size() << " values for a vector of " << parameters_.length;
   for (const auto& shares : received) {

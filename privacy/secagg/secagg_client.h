@@ -49,6 +49,7 @@
 
 #include "privacy/secagg/secagg_crypto.h"
 #include "privacy/secagg/secagg_graph.h"
+#include "privacy/secagg/secagg_stage.h"
 #include "privacy/secagg/shamir.h"
 
 namespace fsd::privacy {
@@ -117,7 +118,7 @@ class SecAggClient {
   const std::set<SecAggId>& disputed() const { return disputed_; }
 
  private:
-  enum class Stage { kAdvertise, kShareKeys, kMaskInput, kUnmask, kDone };
+  using Stage = SecAggStage;
   void Expect(Stage stage, const char* what) const;
 
   SecAggParameters parameters_;

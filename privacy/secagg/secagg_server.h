@@ -80,7 +80,7 @@ class SecAggServer {
   const std::string& failure_reason() const { return failure_reason_; }
 
  private:
-  enum class Stage { kAdvertise, kShareKeys, kMaskedInput, kUnmask, kDone, kFailed };
+  using Stage = SecAggStage;
   void Expect(Stage stage, const char* what) const;
   [[noreturn]] void Refuse(SecAggId from, const std::string& problem) const;
   bool Fail(const std::string& reason);

@@ -80,7 +80,7 @@ TEST(ClientSessionTest, SecureRoundAnswersWithKeysAndSendsNothingBeforeItsShares
   EXPECT_TRUE(step.train->secure);
   ASSERT_EQ(step.replies.size(), 1u);
   EXPECT_EQ(KindOf(step.replies[0]), wire::MessageKind::kSecAggKeys);
-  EXPECT_EQ(session.secure_stage(), SecureStage::kAdvertised);
+  EXPECT_EQ(session.secure_stage(), privacy::SecAggStage::kShareKeys);
   // Trained before the shares arrived: nothing yet, and no plain UPDATE.
   EXPECT_FALSE(session.UpdateFrame(*step.train, Trained()));
 }

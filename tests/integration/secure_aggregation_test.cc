@@ -21,7 +21,6 @@
 namespace fsd::coordinator {
 namespace {
 
-using client::SecureStage;
 
 constexpr std::uint64_t kFingerprint = 0x5ecaULL;
 constexpr std::size_t kDim = 40;
@@ -111,10 +110,10 @@ class SecureAggregationTest : public ::testing::Test {
         const auto stage = node.session().secure_stage();
         if (drop == drops.end() || !stage) continue;
         const bool stop =
-            (drop->second == Drop::kAfterAdvertising && *stage == SecureStage::kAdvertised) ||
-            (drop->second == Drop::kAfterSharingKeys && *stage == SecureStage::kSharedKeys) ||
-            (drop->second == Drop::kAfterMaskedInput && *stage == SecureStage::kMasked) ||
-            (drop->second == Drop::kDuringUnmasking && *stage == SecureStage::kMasked);
+            (drop->second == Drop::kAfterAdvertising && *stage == privacy::SecAggStage::kShareKeys) ||
+            (drop->second == Drop::kAfterSharingKeys && *stage == privacy::SecAggStage::kMaskedInput) ||
+            (drop->second == Drop::kAfterMaskedInput && *stage == privacy::SecAggStage::kUnmask) ||
+            (drop->second == Drop::kDuringUnmasking && *stage == privacy::SecAggStage::kUnmask);
         if (!stop) continue;
         stopped[i] = true;
         // Five gone for good would leave fewer joined clients than
