@@ -167,20 +167,6 @@ const PhaseKindCase kPhaseTable[] = {
     {Phase::kUnmasking, MessageKind::kBye, std::nullopt},
 };
 
-TEST(DisputantsTest, TheClientInMostDisputesGoesAloneAndALonePairGoesTogether) {
-  using Pairs = std::vector<std::pair<std::string, std::string>>;
-  // One client that sealed garbage for three neighbours (or accused three).
-  EXPECT_EQ(Disputants(Pairs{{"a", "x"}, {"b", "x"}, {"c", "x"}}), std::set<std::string>{"x"});
-  EXPECT_EQ(Disputants(Pairs{{"x", "a"}, {"x", "b"}}), std::set<std::string>{"x"});
-  // A chain: the middle one is in both.
-  EXPECT_EQ(Disputants(Pairs{{"a", "b"}, {"c", "b"}}), std::set<std::string>{"b"});
-  // Alone, a dispute cannot be decided.
-  EXPECT_EQ(Disputants(Pairs{{"a", "b"}}), (std::set<std::string>{"a", "b"}));
-  EXPECT_EQ(Disputants(Pairs{{"a", "b"}, {"c", "d"}, {"e", "d"}}),
-            (std::set<std::string>{"a", "b", "d"}));
-  EXPECT_TRUE(Disputants(Pairs{}).empty());
-}
-
 TEST(RoundPhaseTableTest, EveryPhaseListsWhatItAcceptsAndRefusesTheRest) {
   for (const auto& c : kPhaseTable) {
     EXPECT_EQ(RefusalFor(c.phase, c.kind), c.refusal)

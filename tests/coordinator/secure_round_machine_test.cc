@@ -11,6 +11,7 @@
 
 #include "client/client_session.h"
 #include "coordinator/round_state.h"
+#include "coordinator/secure_round.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fsd::coordinator {
@@ -349,6 +350,20 @@ TEST_F(SecureRoundMachineTest, FailedRevealIsChargedUnderDistributedDp) {
   EXPECT_GT(records[0]["epsilon"].get<double>(), 0.0);
   EXPECT_EQ(records[1]["outcome"], "committed");
   EXPECT_EQ(records[1]["privacy_steps"], 2);
+}
+
+TEST(DisputantsTest, TheClientInMostDisputesGoesAloneAndALonePairGoesTogether) {
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  // One client that sealed garbage for three neighbours (or accused three).
+  EXPECT_EQ(Disputants(Pairs{{"a", "x"}, {"b", "x"}, {"c", "x"}}), std::set<std::string>{"x"});
+  EXPECT_EQ(Disputants(Pairs{{"x", "a"}, {"x", "b"}}), std::set<std::string>{"x"});
+  // A chain: the middle one is in both.
+  EXPECT_EQ(Disputants(Pairs{{"a", "b"}, {"c", "b"}}), std::set<std::string>{"b"});
+  // Alone, a dispute cannot be decided.
+  EXPECT_EQ(Disputants(Pairs{{"a", "b"}}), (std::set<std::string>{"a", "b"}));
+  EXPECT_EQ(Disputants(Pairs{{"a", "b"}, {"c", "d"}, {"e", "d"}}),
+            (std::set<std::string>{"a", "b", "d"}));
+  EXPECT_TRUE(Disputants(Pairs{}).empty());
 }
 
 }  // namespace
