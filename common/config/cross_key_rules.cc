@@ -51,7 +51,6 @@ bool PartialClients(const RunConfig& c) {
 // A client's list of sealed shares (~130 bytes each) must fit the 64 KiB payload.
 constexpr std::int64_t kMaxNeighbourhood = 400;
 
-std::string Text(std::string text) { return text; }
 template <typename... Parts>
 std::string Join(const Parts&... parts) {
   std::ostringstream out;
@@ -59,24 +58,24 @@ std::string Join(const Parts&... parts) {
   return out.str();
 }
 
-const std::string kSecureWhy =
-    " with secure_aggregation.enabled: the coordinator sees only the sum";
+constexpr char kSecureWhy[] = " with secure_aggregation.enabled: the coordinator sees only the sum";
 
 const std::vector<CrossKeyRule> kRules = {
     // What a file names must exist.
     {"federation.partition_file", "federation.partition",
      [](const RunConfig& c) -> Problem {
        if (c.federation.partition == PartitionKind::kFile && c.federation.partition_file.empty())
-         return Text("required when federation.partition = \"file\"");
+         return Problem("required when federation.partition = \"file\"");
        return std::nullopt;
      }},
     {"model.path", "model.architecture",
      [](const RunConfig& c) -> Problem {
        const bool scripted = c.model.architecture == model::Architecture::kTorchScript;
        if (scripted && c.model.path.empty())
-         return Text("required when model.architecture = \"torchscript\" (the TorchScript file)");
+         return Problem(
+             "required when model.architecture = \"torchscript\" (the TorchScript file)");
        if (!scripted && !c.model.path.empty())
-         return Text("only with model.architecture = \"torchscript\"");
+         return Problem("only with model.architecture = \"torchscript\"");
        return std::nullopt;
      }},
     // The text source and the sequence model need each other (a window of
@@ -86,7 +85,7 @@ const std::vector<CrossKeyRule> kRules = {
      [](const RunConfig& c) -> Problem {
        if (c.data.source == DataSource::kText &&
            c.model.architecture != model::Architecture::kCharGru) {
-         return Text(
+         return Problem(
              "must be \"char-gru\" with data.source = \"text\" (its samples are windows "
              "of symbols, not images)");
        }
@@ -96,7 +95,7 @@ const std::vector<CrossKeyRule> kRules = {
      [](const RunConfig& c) -> Problem {
        if (c.model.architecture == model::Architecture::kCharGru &&
            c.data.source != DataSource::kText) {
-         return Text(
+         return Problem(
              "must be \"text\" with model.architecture = \"char-gru\" (the model embeds "
              "symbol indices)");
        }
@@ -106,14 +105,14 @@ const std::vector<CrossKeyRule> kRules = {
      [](const RunConfig& c) -> Problem {
        if (c.data.source == DataSource::kText &&
            c.data.augment.value_or(data::Augmentation::kNone) != data::Augmentation::kNone)
-         return Text("must be \"none\" with data.source = \"text\"");
+         return Problem("must be \"none\" with data.source = \"text\"");
        return std::nullopt;
      }},
     {"data.normalize_mean", "data.source, data.normalize_std",
      [](const RunConfig& c) -> Problem {
        if (c.data.source == DataSource::kText &&
            (!c.data.normalization.mean.empty() || !c.data.normalization.std.empty())) {
-         return Text(
+         return Problem(
              "data.normalize_mean and data.normalize_std are not taken with data.source "
              "= \"text\" (its samples are symbol indices, never normalized)");
        }
@@ -122,7 +121,7 @@ const std::vector<CrossKeyRule> kRules = {
     {"data.max_train_samples", "federation.partition",
      [](const RunConfig& c) -> Problem {
        if (c.federation.partition == PartitionKind::kNatural && c.data.max_train_samples > 0) {
-         return Text(
+         return Problem(
              "must be 0 with federation.partition = \"natural\" (it would drop the last "
              "folders' clients)");
        }
@@ -148,13 +147,13 @@ const std::vector<CrossKeyRule> kRules = {
     {"pruning.initial_sparsity", "pruning.final_sparsity",
      [](const RunConfig& c) -> Problem {
        if (c.pruning.initial_sparsity > c.pruning.final_sparsity)
-         return Text("must not exceed pruning.final_sparsity");
+         return Problem("must not exceed pruning.final_sparsity");
        return std::nullopt;
      }},
     {"pruning.final_sparsity", "federation.mode",
      [](const RunConfig& c) -> Problem {
        if (Distillation(c) && c.pruning.final_sparsity > 0.0)
-         return Text(
+         return Problem(
              "must be 0 with federation.mode = \"distillation\" (no global model to prune)");
        return std::nullopt;
      }},
@@ -162,7 +161,7 @@ const std::vector<CrossKeyRule> kRules = {
     {"aggregation.server_optimizer", "federation.mode",
      [](const RunConfig& c) -> Problem {
        if (c.aggregation.server_optimizer != ServerOptimizerKind::kNone && Distillation(c)) {
-         return Text(
+         return Problem(
              "must be \"none\" with federation.mode = \"distillation\": there is no "
              "global model to step");
        }
@@ -172,7 +171,7 @@ const std::vector<CrossKeyRule> kRules = {
      [](const RunConfig& c) -> Problem {
        if (c.aggregation.rule == AggregationRule::kTrimmedMean &&
            c.aggregation.trim_fraction <= 0.0) {
-         return Text(
+         return Problem(
              "must be > 0 with aggregation.rule = \"trimmed_mean\" (0 trims nothing: "
              "that is fedavg)");
        }
@@ -207,13 +206,13 @@ const std::vector<CrossKeyRule> kRules = {
     {"privacy.min_survivors", "privacy.dp",
      [](const RunConfig& c) -> Problem {
        if (c.privacy.dp != DpMode::kDistributed && c.privacy.min_survivors > 0)
-         return Text("only applies with privacy.dp = \"distributed\"");
+         return Problem("only applies with privacy.dp = \"distributed\"");
        return std::nullopt;
      }},
     {"aggregation.weighting", "privacy.dp",
      [](const RunConfig& c) -> Problem {
        if (Dp(c) && c.aggregation.weighting != ClientWeighting::kUniform) {
-         return Text(
+         return Problem(
              "must be \"uniform\" with privacy.dp on: the noise is calibrated to one "
              "client's clipped delta, and a client weighted by its declared samples "
              "would count more");
@@ -223,7 +222,7 @@ const std::vector<CrossKeyRule> kRules = {
     {"aggregation.rule", "privacy.dp",
      [](const RunConfig& c) -> Problem {
        if (Dp(c) && c.aggregation.rule != AggregationRule::kFedAvg) {
-         return Text(
+         return Problem(
              "must be \"fedavg\" with privacy.dp on: the robust rules are not the "
              "clipped mean whose sensitivity the noise is calibrated to");
        }
@@ -232,13 +231,13 @@ const std::vector<CrossKeyRule> kRules = {
     {"aggregation.clip_norm", "privacy.dp",
      [](const RunConfig& c) -> Problem {
        if (Dp(c) && (c.aggregation.clip_norm > 0.0 || c.aggregation.clip_median))
-         return Text("must be 0 with privacy.dp on: privacy.clip_norm clips");
+         return Problem("must be 0 with privacy.dp on: privacy.clip_norm clips");
        return std::nullopt;
      }},
     {"federation.over_select", "privacy.dp",
      [](const RunConfig& c) -> Problem {
        if (Dp(c) && c.federation.over_select > 0.0) {
-         return Text(
+         return Problem(
              "must be 0 with privacy.dp on: the cohort is a Poisson sample with rate "
              "federation.fraction");
        }
@@ -247,7 +246,7 @@ const std::vector<CrossKeyRule> kRules = {
     {"federation.checkpoint", "privacy.dp",
      [](const RunConfig& c) -> Problem {
        if (Dp(c) && !c.federation.checkpoint) {
-         return Text(
+         return Problem(
              "must be true with privacy.dp on: the privacy account lives in the "
              "checkpoint, and a restarted coordinator without it would start counting "
              "epsilon from 0");
@@ -257,7 +256,7 @@ const std::vector<CrossKeyRule> kRules = {
     {"federation.fraction", "privacy.dp, federation.clients",
      [](const RunConfig& c) -> Problem {
        if (Dp(c) && c.federation.fraction * c.federation.clients < 1.0) {
-         return Text(
+         return Problem(
              "federation.fraction × federation.clients (the expected cohort, the "
              "release's denominator) must be at least 1 with privacy.dp on");
        }
@@ -266,7 +265,7 @@ const std::vector<CrossKeyRule> kRules = {
     {"federation.mode", "privacy.dp",
      [](const RunConfig& c) -> Problem {
        if (c.privacy.dp == DpMode::kDistributed && !Weights(c)) {
-         return Text(
+         return Problem(
              "must be \"weights\" with privacy.dp = \"distributed\" (use privacy.dp = "
              "\"central\" for distillation mode)");
        }
@@ -286,7 +285,7 @@ const std::vector<CrossKeyRule> kRules = {
     {"privacy.noise_multiplier", "privacy.dp, federation.mode",
      [](const RunConfig& c) -> Problem {
        if (Dp(c) && !Weights(c) && c.privacy.noise_multiplier > 0.0) {
-         return Text(
+         return Problem(
              "must be 0 with federation.mode = \"distillation\": no weights are released "
              "(set privacy.summary_noise_multiplier)");
        }
@@ -296,7 +295,7 @@ const std::vector<CrossKeyRule> kRules = {
      "privacy.dp, loss.beta, schedule.beta, schedule.temperature",
      [](const RunConfig& c) -> Problem {
        if (Dp(c) && !ReleasesSummaries(c) && c.privacy.summary_noise_multiplier > 0.0) {
-         return Text(
+         return Problem(
              "must be 0: no soft-target summaries are released (loss.beta and "
              "schedule.beta are 0, the temperature schedule is not adaptive)");
        }
@@ -305,7 +304,7 @@ const std::vector<CrossKeyRule> kRules = {
     {"aggregation.summary_rule", "privacy.dp, loss.beta, schedule.beta, schedule.temperature",
      [](const RunConfig& c) -> Problem {
        if (Dp(c) && ReleasesSummaries(c) && c.aggregation.summary_rule != SummaryRule::kMean) {
-         return Text(
+         return Problem(
              "must be \"mean\" with privacy.dp on: summaries are released as noisy sums "
              "over noisy presence counts");
        }
@@ -315,7 +314,7 @@ const std::vector<CrossKeyRule> kRules = {
      [](const RunConfig& c) -> Problem {
        if (Dp(c) && Weights(c) && c.privacy.noise_multiplier == 0.0 &&
            c.privacy.target_epsilon == 0.0)
-         return Text("set it, or privacy.target_epsilon to compute it");
+         return Problem("set it, or privacy.target_epsilon to compute it");
        return std::nullopt;
      }},
     // Summaries are a release of their own: their noise is given, or both
@@ -326,7 +325,7 @@ const std::vector<CrossKeyRule> kRules = {
          return std::nullopt;
        if (c.privacy.target_epsilon > 0.0 && (c.privacy.noise_multiplier == 0.0 || !Weights(c)))
          return std::nullopt;
-       return Text(
+       return Problem(
            "required: soft-target summaries are released (loss.beta or schedule.beta > "
            "0, the adaptive temperature schedule, or distillation mode) and privacy.dp "
            "is on; set it, or leave both multipliers to privacy.target_epsilon");
@@ -336,39 +335,39 @@ const std::vector<CrossKeyRule> kRules = {
     {"aggregation.rule", "secure_aggregation.enabled",
      [](const RunConfig& c) -> Problem {
        if (Secure(c) && c.aggregation.rule != AggregationRule::kFedAvg) {
-         return "must be \"fedavg\"" + kSecureWhy +
-                ", and the robust rules need every client's update";
+         return Join("must be \"fedavg\"", kSecureWhy,
+                     ", and the robust rules need every client's update");
        }
        return std::nullopt;
      }},
     {"aggregation.clip_norm", "secure_aggregation.enabled",
      [](const RunConfig& c) -> Problem {
        if (Secure(c) && (c.aggregation.clip_norm > 0.0 || c.aggregation.clip_median))
-         return "must be 0" + kSecureWhy + ", so it cannot clip one client's delta";
+         return Join("must be 0", kSecureWhy, ", so it cannot clip one client's delta");
        return std::nullopt;
      }},
     {"aggregation.summary_rule", "secure_aggregation.enabled",
      [](const RunConfig& c) -> Problem {
        if (Secure(c) && c.aggregation.summary_rule != SummaryRule::kMean)
-         return "must be \"mean\"" + kSecureWhy;
+         return Join("must be \"mean\"", kSecureWhy);
        return std::nullopt;
      }},
     {"aggregation.cap_per_class", "secure_aggregation.enabled",
      [](const RunConfig& c) -> Problem {
        if (Secure(c) && c.aggregation.cap_per_class)
-         return "must be false" + kSecureWhy + " of the class weights";
+         return Join("must be false", kSecureWhy, " of the class weights");
        return std::nullopt;
      }},
     {"federation.mode", "secure_aggregation.enabled",
      [](const RunConfig& c) -> Problem {
        if (Secure(c) && !Weights(c))
-         return Text("must be \"weights\" with secure_aggregation.enabled");
+         return Problem("must be \"weights\" with secure_aggregation.enabled");
        return std::nullopt;
      }},
     {"privacy.dp", "secure_aggregation.enabled",
      [](const RunConfig& c) -> Problem {
        if (Secure(c) && c.privacy.dp == DpMode::kCentral) {
-         return Text(
+         return Problem(
              "\"central\" clips and noises each client's delta at the coordinator, which "
              "secure aggregation hides: use \"distributed\"");
        }
@@ -377,7 +376,7 @@ const std::vector<CrossKeyRule> kRules = {
     {"transport.insecure", "secure_aggregation.enabled",
      [](const RunConfig& c) -> Problem {
        if (Secure(c) && c.transport.insecure) {
-         return Text(
+         return Problem(
              "must be false with secure_aggregation.enabled: clients advertise their "
              "keys over the authenticated CURVE channel");
        }
@@ -387,7 +386,7 @@ const std::vector<CrossKeyRule> kRules = {
      [](const RunConfig& c) -> Problem {
        if (Secure(c) &&
            (c.compression.uplink != ValueCodec::kFp32 || c.compression.error_feedback)) {
-         return Text(
+         return Problem(
              "must be \"fp32\" without error_feedback with secure_aggregation.enabled: "
              "the masked input is fixed point at secure_aggregation.bits, and the uplink "
              "codecs and error feedback apply to the non-secure path only");
@@ -435,7 +434,7 @@ const std::vector<CrossKeyRule> kRules = {
      [](const RunConfig& c) -> Problem {
        if (c.attack.clients > 0 && Distillation(c) && c.attack.kind != AttackKind::kLabelFlip &&
            c.attack.kind != AttackKind::kLogitPoison) {
-         return Text(
+         return Problem(
              "with federation.mode = \"distillation\" no weights travel; only label_flip "
              "and logit_poison apply");
        }
@@ -444,7 +443,7 @@ const std::vector<CrossKeyRule> kRules = {
     {"attack.kind", "attack.clients, secure_aggregation.enabled",
      [](const RunConfig& c) -> Problem {
        if (c.attack.clients > 0 && ProtocolAttack(c) && !Secure(c)) {
-         return Text(
+         return Problem(
              "bad_share, bad_weight and bad_seal attack secure aggregation; set "
              "secure_aggregation.enabled = true");
        }
