@@ -52,6 +52,13 @@ std::optional<RejectCode> RefusalFor(Phase phase, MessageKind kind) {
   }
 }
 
+std::string FrameTooLarge(MessageKind kind, std::size_t bytes, std::size_t limit) {
+  std::string text = wire::MessageKindName(kind);
+  text.append(" frame of ").append(std::to_string(bytes));
+  text.append(" bytes, limit ").append(std::to_string(limit));
+  return text;
+}
+
 std::optional<wire::Reject> RoundPhase::Screen(const Peer& peer, MessageKind kind,
                                                std::size_t frame_bytes) const {
   (void)peer;

@@ -34,6 +34,9 @@ const char* PhaseName(Phase phase);
 // the REJECT code they get.
 std::optional<wire::RejectCode> RefusalFor(Phase phase, wire::MessageKind kind);
 
+// "KIND frame of N bytes, limit L": a REJECT's text for a frame refused on its size.
+std::string FrameTooLarge(wire::MessageKind kind, std::size_t bytes, std::size_t limit);
+
 class RoundPhase {
  public:
   explicit RoundPhase(RoundContext& context) : context_(context) {}

@@ -20,13 +20,6 @@ bool IsClientKind(MessageKind kind) {
          kind == MessageKind::kHeartbeat || kind == MessageKind::kBye || IsSecureClientKind(kind);
 }
 
-std::string FrameTooLarge(MessageKind kind, std::size_t bytes, std::size_t limit) {
-  std::string text = wire::MessageKindName(kind);
-  text.append(" frame of ").append(std::to_string(bytes));
-  text.append(" bytes, limit ").append(std::to_string(limit));
-  return text;
-}
-
 }  // namespace
 
 RoundStateMachine::RoundStateMachine(CoordinatorOptions options,

@@ -24,12 +24,8 @@ std::optional<wire::Reject> SecurePhase::Screen(const Peer& peer, MessageKind ki
   const std::size_t limit = kind == MessageKind::kSecAggMasked
                                 ? secure_->round.masked_frame_bytes()
                                 : wire::kEnvelopeBytes + context_.limits.max_payload_bytes;
-  if (frame_bytes > limit) {
-    std::string text = wire::MessageKindName(kind);
-    text.append(" frame of ").append(std::to_string(frame_bytes));
-    text.append(" bytes, limit ").append(std::to_string(limit));
-    return wire::Reject{RejectCode::kLimitExceeded, text};
-  }
+  if (frame_bytes > limit)
+    return wire::Reject{RejectCode::kLimitExceeded, FrameTooLarge(kind, frame_bytes, limit)};
   return std::nullopt;
 }
 
