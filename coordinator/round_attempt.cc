@@ -16,8 +16,7 @@ std::int64_t SectionWireBytes(const codec::Encoded& encoded) {
 
 RoundAttempt::RoundAttempt(RoundContext& context, std::vector<std::string> cohort,
                            std::size_t target_in)
-    : started(context.clock.Now()),
-      round(context.round()),
+    : round(context.round()),
       target(target_in),
       selected(cohort.begin(), cohort.end()),
       sampled(selected.size()),
@@ -59,6 +58,8 @@ RoundAttempt::RoundAttempt(RoundContext& context, std::vector<std::string> cohor
     soft_target_entropy = aggregation::MeanEntropy(state.soft_state, temperature);
     if (beta > 0.0) soft_targets = aggregation::SoftenRows(state.soft_state, temperature);
   }
+  // The attempt's deadlines count from here, once its ROUND_STARTs can go out.
+  started = context.clock.Now();
 }
 
 void RoundAttempt::SendRoundStart(RoundContext& context, const std::string& key,

@@ -51,7 +51,7 @@ struct RoundAttempt {
   // out of the round's retries. False when it was not in the attempt.
   bool Drop(RoundContext& context, const std::string& key);
 
-  Clock::TimePoint started{};  // when the attempt opened
+  Clock::TimePoint started{};  // when the attempt was ready to announce
   std::uint64_t round = 0;
   std::size_t target = 0;          // updates the round wants (before over-selection)
   std::set<std::string> selected;  // sampled in this attempt, still present

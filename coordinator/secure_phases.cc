@@ -192,12 +192,12 @@ std::unique_ptr<RoundPhase> UnmaskingPhase::Tick() {
   if (!StageDue()) return nullptr;
   SecureRound& round = secure_->round;
   const RoundAttempt& attempt = *secure_->attempt;
-  const double collect_s = SecondsBetween(attempt.started, context_.clock.Now());
   RoundCommitter committer(context_);
   RoundResult result;
   // Survivors have revealed shares: whatever happens now, this round is
   // never attempted again.
   const bool failed = !round.Finish();
+  const double collect_s = SecondsBetween(attempt.started, context_.clock.Now());
   if (failed) {
     FSD_LOG(WARNING) << "round " << attempt.round << " attempt " << context_.retries.attempt + 1
                      << ": " << round.failure_reason()

@@ -57,11 +57,12 @@ std::unique_ptr<RoundPhase> WaitingPhase::StartAttempt() {
     return nullptr;
   }
   auto attempt = std::make_unique<RoundAttempt>(context, std::move(draw->cohort), draw->target);
-  FSD_LOG(DEBUG) << "round " << round << " attempt " << context.retries.attempt + 1 << ": sampled "
-                 << attempt->selected.size() << " clients, waiting for " << attempt->target;
+  const std::size_t sampled = attempt->sampled, target = attempt->target;
   std::unique_ptr<RoundPhase> next = context.options.secure_aggregation.enabled
                                          ? AdvertisingPhase::Open(context, std::move(attempt))
                                          : CollectingPhase::Open(context, std::move(attempt));
+  FSD_LOG(DEBUG) << "round " << round << " attempt " << context.retries.attempt + 1 << ": sampled "
+                 << sampled << " clients, waiting for " << target;
   // The new phase looks at once: an empty Poisson cohort closes immediately.
   if (auto after = next->Tick()) return after;
   return next;
