@@ -22,23 +22,4 @@ enum class SecAggStage {
 // Stages that exchange messages (kAdvertise .. kUnmask).
 inline constexpr int kSecAggStages = 4;
 
-// "advertise", "share keys", "masked input", "unmask", "done", "failed".
-inline const char* SecAggStageName(SecAggStage stage) {
-  switch (stage) {
-    case SecAggStage::kAdvertise:
-      return "advertise";
-    case SecAggStage::kShareKeys:
-      return "share keys";
-    case SecAggStage::kMaskedInput:
-      return "masked input";
-    case SecAggStage::kUnmask:
-      return "unmask";
-    case SecAggStage::kDone:
-      return "done";
-    case SecAggStage::kFailed:
-      return "failed";
-  }
-  return "unknown";
-}
-
 }  // namespace fsd::privacy
